@@ -1,0 +1,61 @@
+"""Close codes and error codes, in one place.
+
+Close codes carry meaning by range (DESIGN §2):
+  4000-4499  transient: reconnect with backoff and jitter (and resume).
+  4500-4999  final: do not reconnect until something changes (credentials, software version).
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class CloseCode(enum.IntEnum):
+    # --- reconnect ---
+    GOING_AWAY = 4000  # server shutting down or restarting
+    TOO_SLOW = 4001  # a viewer fell behind its bounded queue; resume from the last seq
+    INTERNAL_ERROR = 4002  # unexpected server fault on this connection
+    HELLO_TIMEOUT = 4003  # no hello within the handshake time limit
+    # --- stop ---
+    UNAUTHORIZED = 4500  # missing, wrong or revoked credentials
+    UNSUPPORTED_PROTOCOL = 4501  # protocol_version not spoken by this peer
+    SUPERSEDED = 4502  # a newer connection of the same relay took over
+    INVALID_MESSAGE = 4503  # malformed JSON, unknown message type, or hello not first
+    MESSAGE_TOO_BIG = 4504  # a frame over the size limit
+    FORBIDDEN = 4505  # the client may not use this socket (origin, address, role)
+
+
+RECONNECT_RANGE = range(4000, 4500)
+STOP_RANGE = range(4500, 5000)
+
+
+def should_reconnect(code: int | None) -> bool:
+    """Whether a peer closed with `code` should be dialled again.
+
+    Standard codes (1000-1015, or none at all after a network cut) are transient,
+    except 1008 (policy violation) and 1009 (message too big), which a retry cannot fix.
+    """
+    if code is None:
+        return True
+    if code in STOP_RANGE or code in (1008, 1009):
+        return False
+    return True
+
+
+class ErrorCode(enum.StrEnum):
+    """Stable codes in `error` messages and in HTTP error bodies."""
+
+    BAD_REQUEST = "bad_request"  # input failed validation
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    UNKNOWN_SESSION = "unknown_session"  # no such session
+    SESSION_OF_OTHER_RELAY = "session_of_other_relay"  # a relay touched a session it does not own
+    SESSION_ENDED = "session_ended"  # command for a session that has ended
+    UNKNOWN_RELAY = "unknown_relay"
+    RELAY_OFFLINE = "relay_offline"  # the session's relay is not connected
+    WORKSPACE_NOT_ALLOWED = "workspace_not_allowed"  # not in the relay's allow-list
+    UNKNOWN_AGENT = "unknown_agent"
+    SPAWN_FAILED = "spawn_failed"  # the relay could not start the process
+    TIMEOUT = "timeout"  # the relay did not answer in time
+    INTERNAL = "internal"

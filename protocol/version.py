@@ -1,0 +1,7 @@
+"""Protocol and software versions announced in every `hello`."""
+
+PROTOCOL_VERSION = 1
+# Versions this build can speak; a peer announcing anything else is closed with
+# CloseCode.UNSUPPORTED_PROTOCOL.
+SUPPORTED_PROTOCOL_VERSIONS = frozenset({1})
+SOFTWARE_VERSION = "0.1.0"
