@@ -35,11 +35,7 @@ def should_reconnect(code: int | None) -> bool:
     Standard codes (1000-1015, or none at all after a network cut) are transient,
     except 1008 (policy violation) and 1009 (message too big), which a retry cannot fix.
     """
-    if code is None:
-        return True
-    if code in STOP_RANGE or code in (1008, 1009):
-        return False
-    return True
+    return code is None or not (code in STOP_RANGE or code in (1008, 1009))
 
 
 class ErrorCode(enum.StrEnum):

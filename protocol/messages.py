@@ -24,7 +24,9 @@ MAX_FRAME_BYTES = 1 << 20  # one WebSocket message; bigger frames close the sock
 MAX_RAW_BYTES = 16 << 10  # the agent-native `raw` field of an event, once encoded
 MAX_OUTPUT_CHARS = 64 << 10  # command output / tool output kept in one event
 
-SessionStatus = Literal["starting", "running", "waiting_for_approval", "idle", "disconnected", "ended"]
+SessionStatus = Literal[
+    "starting", "running", "waiting_for_approval", "idle", "disconnected", "ended"
+]
 
 
 class _Event(msgspec.Struct, tag_field="kind", kw_only=True, omit_defaults=True):
@@ -271,7 +273,9 @@ class RelayError(_Msg, tag="error"):
     session_id: str = ""
 
 
-ServerToRelay = Hello | Ack | RelayError | StartSession | SendInput | Resize | Interrupt | StopSession
+ServerToRelay = (
+    Hello | Ack | RelayError | StartSession | SendInput | Resize | Interrupt | StopSession
+)
 
 
 # --------------------------------------------------------------------------- viewer <-> server

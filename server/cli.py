@@ -1,0 +1,146 @@
+"""`tether serve` and `tether admin`: the only place the server reads the environment."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from protocol.messages import MAX_FRAME_BYTES
+from server import local_relay
+from server.app import create_app
+from server.domain.relays import Relays
+from server.settings import Settings, SettingsError, load
+from server.store.db import Database, StoreError
+from server.store.relays_store import RelaysStore
+
+log = logging.getLogger(__name__)
+
+WS_PING_INTERVAL_S = 20.0  # under typical proxy idle timeouts
+WS_PING_TIMEOUT_S = 20.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tether")
+    parser.add_argument("--config", type=Path, help="TOML config file (default: none)")
+    parser.add_argument("--data-dir", dest="data_dir", help="data directory")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the server and a local relay")
+    serve.add_argument("--config", type=Path, help="TOML config file")
+    serve.add_argument("--data-dir", dest="data_dir", help="data directory")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8765)")
+    serve.add_argument("--public-origin", dest="public_origin", help="origin browsers use")
+    serve.add_argument(
+        "--no-local-relay",
+        dest="local_relay",
+        action="store_const",
+        const=False,
+        help="do not start a relay for this machine",
+    )
+    serve.add_argument(
+        "--workspace",
+        dest="local_workspaces",
+        action="append",
+        help="workspace of the local relay, NAME=PATH or PATH (repeatable)",
+    )
+    serve.add_argument("--log-level", dest="log_level", help="debug, info, warning, error")
+
+    admin = commands.add_parser("admin", help="administration")
+    admin.add_argument("--config", type=Path, help="TOML config file")
+    admin.add_argument("--data-dir", dest="data_dir", help="data directory")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True)
+    token = admin_commands.add_parser("relay-token", help="relay tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", help="register a relay and print its token")
+    create.add_argument("name", help="a name for the relay, e.g. the host's name")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    flags = {k: v for k, v in vars(args).items() if k in Settings.__dataclass_fields__}
+    if flags.get("local_workspaces"):
+        flags["local_workspaces"] = tuple(flags["local_workspaces"])
+    config = args.config or _env_path(os.environ.get("TETHER_CONFIG"))
+    try:
+        settings = load(flags=flags, environ=os.environ, config_file=config)
+    except SettingsError as exc:
+        print(f"tether: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "serve":
+            return asyncio.run(serve(settings))
+        return asyncio.run(create_relay_token(settings, args.name))
+    except StoreError as exc:
+        print(f"tether: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _env_path(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value else None
+
+
+async def create_relay_token(settings: Settings, name: str) -> int:
+    db = await Database.open(settings.database_path)
+    try:
+        relay_id, token = await Relays(RelaysStore(db), settings.command_timeout_s).create(name)
+    except Exception as exc:
+        print(f"tether: could not create relay {name!r}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await db.close()
+    print(f"relay {name} ({relay_id}) registered. Its token, shown only this once:\n\n  {token}\n")
+    print(f"On the agent host: tether relay --server {settings.origin} --token {token}")
+    return 0
+
+
+async def serve(settings: Settings) -> int:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    token = await local_relay.local_relay_token(settings) if settings.local_relay else ""
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ws="websockets-sansio",
+        ws_max_size=2 * MAX_FRAME_BYTES,  # the app closes frames over MAX_FRAME_BYTES itself
+        ws_ping_interval=WS_PING_INTERVAL_S,
+        ws_ping_timeout=WS_PING_TIMEOUT_S,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    relay: asyncio.Task[Any] | None = None
+    while not server.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no event)
+        await asyncio.sleep(0.05)
+    if server.started:
+        workspaces = local_relay.default_workspaces(settings)
+        print(f"Tether is running at {settings.origin}/  (data in {settings.data_dir})", flush=True)
+        if token:
+            relay = asyncio.create_task(local_relay.supervise(settings, token, workspaces))
+            print(f"Local relay started for: {', '.join(workspaces)}", flush=True)
+        print("Open a shell session in this terminal: tether attach --new", flush=True)
+    try:
+        await serving
+    finally:
+        if relay is not None:
+            relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay
+    return 0 if server.started else 1

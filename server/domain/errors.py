@@ -1,0 +1,44 @@
+"""The server's domain errors. Each carries a stable ErrorCode; the transport layer maps them to
+HTTP statuses and WebSocket error messages in exactly one place (http/error_handlers.py).
+
+    TetherError
+    ├── BadRequestError        input that can never succeed as sent
+    ├── NotFoundError          unknown session or relay
+    ├── ForbiddenError         the caller may not touch this object
+    ├── ConflictError          the object is in a state that refuses the request (ended session)
+    └── UnavailableError       the relay is offline or did not answer in time
+"""
+
+from __future__ import annotations
+
+from protocol.codes import ErrorCode
+
+
+class TetherError(Exception):
+    code: ErrorCode = ErrorCode.INTERNAL
+
+    def __init__(self, message: str, code: ErrorCode | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class BadRequestError(TetherError):
+    code = ErrorCode.BAD_REQUEST
+
+
+class NotFoundError(TetherError):
+    code = ErrorCode.NOT_FOUND
+
+
+class ForbiddenError(TetherError):
+    code = ErrorCode.FORBIDDEN
+
+
+class ConflictError(TetherError):
+    code = ErrorCode.SESSION_ENDED
+
+
+class UnavailableError(TetherError):
+    code = ErrorCode.RELAY_OFFLINE

@@ -1,0 +1,177 @@
+"""The durable event log: ingestion from relays, per-session numbering, history for replay.
+
+Ingestion is at-least-once from the relay and idempotent here: an event whose relay_seq is not
+above the session's last committed relay_seq is a resend and is skipped (a unique index on
+(session_id, relay_seq) backs this up). Each accepted event gets the session's next seq inside
+the same transaction, so seq has no gaps. Only after the commit are events put in the ring and
+published, so a viewer never sees an event that could still be lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+
+from protocol import messages as m
+from server.domain.fanout import Batch, Hub, encode_events
+from server.domain.records import SessionRecord, StoredEvent
+from server.domain.ring import Rings
+from server.store.db import Database
+from server.store.events_store import EventRow, EventsStore
+from server.store.sessions_store import SessionsStore
+
+log = logging.getLogger(__name__)
+
+_encoder = msgspec.json.Encoder()
+_STATUS_OF_KIND: dict[type[Any], m.SessionStatus] = {
+    m.SessionStarted: "running",
+    m.SessionEnded: "ended",
+}
+
+
+def new_epoch() -> str:
+    return secrets.token_hex(8)
+
+
+class IngestResult(msgspec.Struct):
+    acked: dict[str, int]  # session id -> highest relay_seq now committed
+    refused: list[str]  # sessions the relay does not own
+
+
+class EventLog:
+    def __init__(self, db: Database, hub: Hub, rings: Rings) -> None:
+        self._db = db
+        self._hub = hub
+        self._rings = rings
+        self._events = EventsStore(db)
+        self.sessions = SessionsStore(db)
+        self._cache: dict[str, SessionRecord] = {}  # sessions touched by this process, as committed
+
+    async def session(self, session_id: str) -> SessionRecord | None:
+        cached = self._cache.get(session_id)
+        if cached is not None:
+            return cached
+        return await self.sessions.get(session_id)
+
+    async def create_session(
+        self, session_id: str, relay_id: str, agent: str, workspace: str
+    ) -> None:
+        now = time.time()
+        record = SessionRecord(
+            id=session_id,
+            relay_id=relay_id,
+            epoch=new_epoch(),
+            agent=agent,
+            workspace=workspace,
+            created_at=now,
+            last_activity_at=now,
+        )
+        async with self._db.write() as conn:
+            await SessionsStore.insert(conn, record)
+        self._cache[session_id] = record
+
+    async def discard_session(self, session_id: str) -> None:
+        """Remove a session that never got an event (its start failed)."""
+        self._cache.pop(session_id, None)
+        await self.sessions.delete_if_empty(session_id)
+
+    async def ingest(self, relay_id: str, events: list[m.RelayEvent]) -> IngestResult:
+        touched: dict[str, SessionRecord] = {}
+        fresh: dict[str, list[StoredEvent]] = {}
+        refused: set[str] = set()
+        rows: list[EventRow] = []
+        async with self._db.write() as conn:
+            for item in events:
+                sid = item.session_id
+                if sid in refused:
+                    continue
+                record = touched.get(sid)
+                if record is None:
+                    record = await self._load_for_write(conn, sid, relay_id, item.ts)
+                    if record.relay_id != relay_id:
+                        log.warning(
+                            "relay %s sent events for session %s of relay %s",
+                            relay_id,
+                            sid,
+                            record.relay_id,
+                        )
+                        refused.add(sid)
+                        continue
+                    touched[sid] = record
+                if item.relay_seq <= record.last_relay_seq:
+                    continue  # a resend of something already committed
+                record.last_seq += 1
+                record.last_relay_seq = item.relay_seq
+                record.last_activity_at = max(record.last_activity_at, item.ts)
+                _apply(record, item.event)
+                body = _encoder.encode(item.event)
+                kind = type(item.event).__struct_config__.tag
+                rows.append((sid, record.last_seq, item.relay_seq, item.ts, str(kind), body))
+                fresh.setdefault(sid, []).append(StoredEvent(record.last_seq, item.ts, body))
+            if rows:
+                await EventsStore.append(conn, rows)
+            for sid in fresh:
+                await SessionsStore.update(conn, touched[sid])
+        self._cache.update(touched)
+        for sid, stored in fresh.items():
+            self._rings.extend(sid, stored)
+            epoch = touched[sid].epoch
+            self._hub.publish(Batch(sid, epoch, stored, encode_events(sid, epoch, stored)))
+        acked = {sid: r.last_relay_seq for sid, r in touched.items()}
+        return IngestResult(acked=acked, refused=sorted(refused))
+
+    async def _load_for_write(
+        self, conn: Any, session_id: str, relay_id: str, ts: float
+    ) -> SessionRecord:
+        cached = self._cache.get(session_id)
+        record = cached or await self.sessions.get_for_write(conn, session_id)
+        if record is None:  # a session the relay started on its own
+            record = SessionRecord(
+                id=session_id,
+                relay_id=relay_id,
+                epoch=new_epoch(),
+                created_at=ts,
+                last_activity_at=ts,
+            )
+            await SessionsStore.insert(conn, record)
+        # work on a copy: the cache only ever holds committed state
+        return msgspec.structs.replace(record)
+
+    async def history(
+        self, session_id: str, after: int, page_events: int
+    ) -> AsyncIterator[list[StoredEvent]]:
+        """Every committed event with seq > after, in pages, oldest first."""
+        cached = self._rings.since(session_id, after)
+        if cached is not None:
+            for start in range(0, len(cached), page_events):
+                yield cached[start : start + page_events]
+            return
+        while True:
+            page = await self._events.page(session_id, after, page_events)
+            if not page:
+                return
+            yield page
+            after = page[-1].seq
+            if len(page) < page_events:
+                return
+
+    async def page(self, session_id: str, after: int, limit: int) -> list[StoredEvent]:
+        return await self._events.page(session_id, after, limit)
+
+
+def _apply(record: SessionRecord, event: m.Event) -> None:
+    """What an event changes in the session's summary."""
+    status = _STATUS_OF_KIND.get(type(event))
+    if isinstance(event, m.Status) and record.status != "ended":
+        status = event.state
+    if status is not None:
+        record.status = status
+    if isinstance(event, m.SessionStarted):
+        record.agent = event.agent
+        record.workspace = event.workspace
+        record.title = event.title or " ".join(event.command) or event.agent

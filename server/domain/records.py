@@ -1,0 +1,40 @@
+"""The server's records of relays, sessions and logged events, independent of storage."""
+
+from __future__ import annotations
+
+import msgspec
+
+from protocol.messages import SessionStatus, Workspace
+
+
+class RelayRecord(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    created_at: float
+    revoked_at: float | None = None
+    last_seen_at: float | None = None
+    hostname: str = ""
+    workspaces: list[Workspace] = []
+    agents: list[str] = []
+
+
+class SessionRecord(msgspec.Struct, kw_only=True):
+    id: str
+    relay_id: str
+    epoch: str
+    agent: str = ""
+    workspace: str = ""
+    title: str = ""
+    status: SessionStatus = "starting"
+    created_at: float
+    last_activity_at: float
+    last_seq: int = 0
+    last_relay_seq: int = 0
+
+
+class StoredEvent(msgspec.Struct, array_like=True):
+    """One logged event; `body` is the event's JSON exactly as stored and sent."""
+
+    seq: int
+    ts: float
+    body: bytes

@@ -1,0 +1,83 @@
+"""REST: sessions, their events in pages, and starting a session."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.datastructures import State
+from litestar.params import Parameter
+
+from protocol import messages as m
+from server.domain.core import Core
+from server.domain.fanout import encode_events
+from server.domain.sessions import SessionView
+from server.http.auth import require_viewer
+
+
+class SessionList(msgspec.Struct):
+    sessions: list[SessionView]
+
+
+class StartRequest(msgspec.Struct, kw_only=True):
+    relay_id: str
+    workspace: str
+    agent: str = "pty"
+    command: list[str] = []
+    cols: int = 80
+    rows: int = 24
+
+
+class EventPage(msgspec.Struct, kw_only=True):
+    """Events with seq > after. Fetch the next page with after = next_after while has_more."""
+
+    session_id: str
+    epoch: str
+    events: list[m.LoggedEvent]
+    next_after: int
+    has_more: bool
+
+
+class SessionsController(Controller):
+    path = "/api/sessions"
+    guards = [require_viewer]
+
+    @get("/")
+    async def list_sessions(self, state: State) -> SessionList:
+        core: Core = state.core
+        return SessionList(await core.sessions.list())
+
+    @post("/", status_code=201)
+    async def start_session(self, state: State, data: StartRequest) -> SessionView:
+        core: Core = state.core
+        session_id = await core.sessions.start(m.StartSession(**msgspec.structs.asdict(data)))
+        return core.sessions.view(await core.sessions.get(session_id))
+
+    @get("/{session_id:str}")
+    async def session_detail(self, state: State, session_id: str) -> SessionView:
+        core: Core = state.core
+        return core.sessions.view(await core.sessions.get(session_id))
+
+    @get("/{session_id:str}/events")
+    async def session_events(
+        self,
+        state: State,
+        session_id: str,
+        after: Annotated[int, Parameter(ge=0, description="Return events with seq > after")] = 0,
+        limit: Annotated[int, Parameter(ge=1, le=1000, description="Page size")] = 200,
+    ) -> Any:
+        core: Core = state.core
+        record = await core.sessions.get(session_id)
+        page = await core.log.page(session_id, after, limit)
+        # The stored event JSON goes out as is: decode the frame once, typed, for the schema.
+        frame = msgspec.json.decode(
+            encode_events(session_id, record.epoch, page), type=m.SessionEvents
+        )
+        return EventPage(
+            session_id=session_id,
+            epoch=record.epoch,
+            events=frame.events,
+            next_after=page[-1].seq if page else after,
+            has_more=page[-1].seq < record.last_seq if page else False,
+        )

@@ -1,0 +1,70 @@
+"""Domain errors and framework errors to HTTP responses, in one place, with one JSON shape:
+
+{"error": {"code": "<ErrorCode>", "message": "<for humans>"}}
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from protocol.codes import ErrorCode
+from server.domain.errors import TetherError
+
+log = logging.getLogger(__name__)
+
+STATUS_OF_CODE: dict[ErrorCode, int] = {
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.SESSION_OF_OTHER_RELAY: 403,
+    ErrorCode.WORKSPACE_NOT_ALLOWED: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.UNKNOWN_SESSION: 404,
+    ErrorCode.UNKNOWN_RELAY: 404,
+    ErrorCode.SESSION_ENDED: 409,
+    ErrorCode.UNKNOWN_AGENT: 422,
+    ErrorCode.SPAWN_FAILED: 422,
+    ErrorCode.RELAY_OFFLINE: 503,
+    ErrorCode.TIMEOUT: 504,
+    ErrorCode.INTERNAL: 500,
+}
+_CODE_OF_STATUS = {
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+}
+
+
+def error_response(status: int, code: ErrorCode, message: str) -> Response[Any]:
+    return Response({"error": {"code": code.value, "message": message}}, status_code=status)
+
+
+def tether_error(_: Request[Any, Any, Any], exc: TetherError) -> Response[Any]:
+    return error_response(STATUS_OF_CODE.get(exc.code, 500), exc.code, exc.message)
+
+
+def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    message = exc.detail
+    if isinstance(exc, ValidationException) and exc.extra:
+        message = f"{exc.detail}: {exc.extra}"
+    code = _CODE_OF_STATUS.get(exc.status_code, ErrorCode.BAD_REQUEST)
+    if exc.status_code >= 500:
+        code = ErrorCode.INTERNAL
+    return error_response(exc.status_code, code, str(message))
+
+
+def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, ErrorCode.INTERNAL, "internal error")
+
+
+HANDLERS: dict[Any, Any] = {
+    TetherError: tether_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}

@@ -1,0 +1,125 @@
+"""What both WebSocket endpoints share: frame limits, the hello exchange, one writer, closing.
+
+Every socket has exactly one writer task draining a bounded queue, so nothing else ever sends on
+the socket concurrently; sends have a timeout. Closing from synchronous code (a queue overflow, a
+superseded relay) is scheduled, never awaited in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import msgspec
+from litestar import WebSocket
+
+from protocol import messages as m
+from protocol.codes import CloseCode
+from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION, SUPPORTED_PROTOCOL_VERSIONS
+
+log = logging.getLogger(__name__)
+
+CLOSE_WAIT_S = 5.0  # how long a close frame may wait behind a peer that is not reading
+_encoder = msgspec.json.Encoder()
+
+
+class ConnectionClosedError(Exception):
+    """The peer went away, or this side closed the socket."""
+
+
+class ProtocolViolationError(Exception):
+    def __init__(self, code: CloseCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def server_hello(capabilities: list[str]) -> bytes:
+    return _encoder.encode(
+        m.Hello(
+            protocol_version=PROTOCOL_VERSION,
+            software_version=SOFTWARE_VERSION,
+            capabilities=capabilities,
+        )
+    )
+
+
+class Conn:
+    """One accepted WebSocket."""
+
+    def __init__(self, socket: WebSocket[Any, Any, Any], name: str, send_timeout_s: float) -> None:
+        self.socket = socket
+        self.name = name  # for logs: "relay <id>" / "viewer <addr>"
+        self._send_timeout_s = send_timeout_s
+        self._closing: asyncio.Task[None] | None = None
+        self.close_code: int | None = None
+
+    async def receive(self) -> bytes:
+        """The next frame's payload; raises ConnectionClosedError or ProtocolViolationError."""
+        event: dict[str, Any] = dict(await self.socket.receive())
+        if event["type"] == "websocket.disconnect":
+            raise ConnectionClosedError(f"peer closed ({event.get('code')})")
+        data: bytes | None = event.get("bytes")
+        if data is None:
+            data = str(event.get("text") or "").encode()
+        if len(data) > m.MAX_FRAME_BYTES:
+            raise ProtocolViolationError(
+                CloseCode.MESSAGE_TOO_BIG, f"frame of {len(data)} bytes over {m.MAX_FRAME_BYTES}"
+            )
+        return data
+
+    async def handshake(self, decode: Callable[[bytes], Any], timeout_s: float) -> m.Hello:
+        """Wait for the peer's hello (it must come first), check its version."""
+        try:
+            data = await asyncio.wait_for(self.receive(), timeout_s)
+        except TimeoutError as exc:
+            raise ProtocolViolationError(CloseCode.HELLO_TIMEOUT, "no hello in time") from exc
+        hello = decode(data)
+        if not isinstance(hello, m.Hello):
+            raise ProtocolViolationError(
+                CloseCode.INVALID_MESSAGE, "the first message must be hello"
+            )
+        if hello.protocol_version not in SUPPORTED_PROTOCOL_VERSIONS:
+            raise ProtocolViolationError(
+                CloseCode.UNSUPPORTED_PROTOCOL,
+                f"protocol version {hello.protocol_version} is not supported "
+                f"(this server speaks {sorted(SUPPORTED_PROTOCOL_VERSIONS)})",
+            )
+        return hello
+
+    async def send(self, frame: bytes) -> None:
+        try:
+            await asyncio.wait_for(
+                self.socket.send_text(frame.decode()),
+                self._send_timeout_s,
+            )
+        except TimeoutError as exc:
+            raise ConnectionClosedError("send timed out") from exc
+        except Exception as exc:  # the ASGI server's own disconnect errors
+            raise ConnectionClosedError(f"send failed: {exc!r}") from exc
+
+    async def write_all(self, frames: AsyncIterator[bytes]) -> None:
+        """The socket's writer: send every frame in order until the source ends or send fails."""
+        async for frame in frames:
+            await self.send(frame)
+
+    def close_soon(self, code: CloseCode, reason: str) -> None:
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self.close(code, reason))
+
+    async def close(self, code: CloseCode | int, reason: str) -> None:
+        if self.close_code is not None:
+            return
+        self.close_code = int(code)
+        log.info("closing %s: %d %s", self.name, code, reason)
+        try:
+            await asyncio.wait_for(self.socket.close(int(code), reason[:120]), CLOSE_WAIT_S)
+        except Exception as exc:
+            log.debug("closing %s failed: %r", self.name, exc)
+
+    async def closed(self) -> None:
+        """Wait for a scheduled close to finish."""
+        if self._closing is not None:
+            await self._closing

@@ -1,0 +1,134 @@
+"""/ws/relay: the socket relays dial. Token auth, hello, then events in and commands out.
+
+Each `events` frame is committed in one transaction before its `ack` is sent, so an acked event
+is durable; a resend after a crash or a cut connection is skipped by the event log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import msgspec
+from litestar import WebSocket, websocket
+
+from protocol import messages as m
+from protocol.codes import CloseCode, ErrorCode
+from server.domain.core import Core
+from server.http.ws_conn import Conn, ConnectionClosedError, ProtocolViolationError, server_hello
+
+log = logging.getLogger(__name__)
+
+OUTBOUND_FRAMES = 4096  # acks and commands queued for one relay before its link is reset
+_decoder = msgspec.json.Decoder(m.RelayMessage)
+_encoder = msgspec.json.Encoder()
+
+
+def decode(data: bytes) -> m.RelayMessage:
+    try:
+        message: m.RelayMessage = _decoder.decode(data)
+        return message
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ProtocolViolationError(CloseCode.INVALID_MESSAGE, f"invalid message: {exc}") from exc
+
+
+class _Link:
+    """Relays.RelayLink over a Conn: sends go through one bounded queue and one writer."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(OUTBOUND_FRAMES)
+
+    def send(self, frame: bytes) -> None:
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.close(CloseCode.INTERNAL_ERROR, "relay link backed up")
+
+    def close(self, code: CloseCode, reason: str) -> None:
+        self.conn.close_soon(code, reason)
+
+    async def frames(self) -> Any:
+        while True:
+            yield await self.queue.get()
+
+
+@websocket("/ws/relay")
+async def relay_socket(socket: WebSocket[Any, Any, Any]) -> None:
+    core: Core = socket.app.state.core
+    header = socket.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    relay = await core.relays.authenticate(token) if token else None
+    await socket.accept()
+    client = socket.client.host if socket.client else "?"
+    if relay is None:
+        log.warning(
+            "relay connection from %s refused: %s", client, "bad token" if token else "no token"
+        )
+        await Conn(socket, f"relay from {client}", 1.0).close(
+            CloseCode.UNAUTHORIZED, "unknown or revoked relay token"
+        )
+        return
+    conn = Conn(socket, f"relay {relay.name}", core.settings.send_timeout_s)
+    link = _Link(conn)
+    writer: asyncio.Task[None] | None = None
+    attached = False
+    try:
+        await conn.handshake(decode, core.settings.hello_timeout_s)
+        link.send(server_hello(["events", "commands"]))
+        writer = asyncio.create_task(conn.write_all(link.frames()))
+        writer.add_done_callback(
+            lambda t: (
+                None if t.cancelled() else conn.close_soon(CloseCode.INTERNAL_ERROR, "send failed")
+            )
+        )
+        core.relays.attach(relay.id, link)
+        attached = True
+        log.info("relay %s (%s) connected from %s", relay.name, relay.id, client)
+        while True:
+            message = decode(await conn.receive())
+            await _handle(core, relay.id, link, message)
+    except ConnectionClosedError as exc:
+        log.info("relay %s disconnected: %s", relay.name, exc)
+    except ProtocolViolationError as exc:
+        log.warning("relay %s: %s; closing %d", relay.name, exc.reason, exc.code)
+        await conn.close(exc.code, exc.reason)
+    except Exception:
+        log.exception("relay %s: unexpected error", relay.name)
+        await conn.close(CloseCode.INTERNAL_ERROR, "internal error")
+    finally:
+        if attached:
+            core.relays.detach(relay.id, link)
+        if writer is not None:
+            writer.cancel()
+        await conn.closed()
+        with contextlib.suppress(Exception):  # the database may already be closed at shutdown
+            await core.relays.store.touch(relay.id, time.time())
+
+
+async def _handle(core: Core, relay_id: str, link: _Link, message: m.RelayMessage) -> None:
+    if isinstance(message, m.Events):
+        result = await core.log.ingest(relay_id, message.events)
+        if result.acked:
+            link.send(_encoder.encode(m.Ack(acked=result.acked)))
+        for session_id in result.refused:
+            link.send(
+                _encoder.encode(
+                    m.RelayError(
+                        code=ErrorCode.SESSION_OF_OTHER_RELAY,
+                        session_id=session_id,
+                        message="this session belongs to another relay",
+                    )
+                )
+            )
+    elif isinstance(message, m.CommandResult):
+        core.relays.resolve(relay_id, message)
+    elif isinstance(message, m.RelayInfo):
+        await core.relays.store.record_connection(
+            relay_id, message.hostname, _encoder.encode(message), time.time()
+        )
+    else:
+        raise ProtocolViolationError(CloseCode.INVALID_MESSAGE, "hello sent twice")

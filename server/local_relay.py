@@ -1,0 +1,103 @@
+"""The relay `tether serve` runs for its own machine, as a supervised child process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import sys
+from pathlib import Path
+
+from server.domain.relays import Relays
+from server.settings import Settings
+from server.store.db import Database
+from server.store.relays_store import RelaysStore
+
+log = logging.getLogger(__name__)
+
+LOCAL_RELAY_NAME = "local"
+RESTART_DELAY_MAX_S = 30.0  # a relay that keeps crashing is retried at most this rarely
+STOP_GRACE_S = 5.0  # time the relay has to stop its sessions before it is killed
+
+
+async def local_relay_token(settings: Settings) -> str:
+    """The local relay's token, kept in the data directory (mode 0600); registered on first use."""
+    path = settings.data_dir / "local-relay.token"
+    db = await Database.open(settings.database_path)
+    try:
+        relays = Relays(RelaysStore(db), settings.command_timeout_s)
+        if path.exists():
+            token = path.read_text().strip()
+            if await relays.authenticate(token) is not None:
+                return token
+        taken = {r.name for r in await relays.store.list()}
+        name = LOCAL_RELAY_NAME
+        n = 1
+        while name in taken:
+            n += 1
+            name = f"{LOCAL_RELAY_NAME}-{n}"
+        _, token = await relays.create(name)
+    finally:
+        await db.close()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return token
+
+
+def relay_argv(settings: Settings, workspaces: list[str]) -> list[str]:
+    argv = [
+        sys.executable,
+        "-m",
+        "console.main",
+        "relay",
+        "--server",
+        f"http://127.0.0.1:{settings.port}",
+        "--state-dir",
+        str(settings.data_dir / "local-relay"),
+        "--log-level",
+        settings.log_level,
+    ]
+    for workspace in workspaces:
+        argv += ["--workspace", workspace]
+    return argv
+
+
+async def supervise(settings: Settings, token: str, workspaces: list[str]) -> None:
+    """Run the local relay until cancelled, restarting it if it dies."""
+    delay = 1.0
+    env = {**os.environ, "TETHER_RELAY_TOKEN": token}  # not on the command line: ps shows argv
+    while True:
+        process = await asyncio.create_subprocess_exec(
+            *relay_argv(settings, workspaces), env=env, start_new_session=True
+        )
+        try:
+            code = await process.wait()
+        except asyncio.CancelledError:
+            await _stop(process)
+            raise
+        if code == 2:
+            log.error("the local relay refused to run (exit 2); not restarting it")
+            return
+        log.warning("the local relay exited with %s; restarting in %.0f s", code, delay)
+        await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+        delay = min(delay * 2, RESTART_DELAY_MAX_S)
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), STOP_GRACE_S)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+
+
+def default_workspaces(settings: Settings) -> list[str]:
+    return list(settings.local_workspaces) or [str(Path.cwd())]

@@ -1,0 +1,142 @@
+"""The server's settings: one frozen, typed object per process.
+
+Precedence: command-line flag > environment (TETHER_<NAME>) > config file (TOML) > default.
+Only server/cli.py reads the environment and the command line; it passes them to `load()`.
+docs/config.md lists every field here; tests/test_docs.py fails when one is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "TETHER_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+def _field(default: Any, doc: str) -> Any:
+    return dataclasses.field(default=default, metadata={"doc": doc})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings:
+    data_dir: Path = _field(Path("~/.local/share/tether"), "Directory for the database and state.")
+    host: str = _field("127.0.0.1", "Address to listen on. Loopback until login exists.")
+    port: int = _field(8765, "TCP port to listen on.")
+    public_origin: str = _field(
+        "", "Origin browsers use to reach Tether (https://host); empty means http://host:port."
+    )
+    local_relay: bool = _field(True, "Start a relay for this machine next to the server.")
+    local_workspaces: tuple[str, ...] = _field(
+        (), "Workspaces of the local relay, NAME=PATH or PATH; empty means the current directory."
+    )
+    log_level: str = _field("info", "Log level: debug, info, warning, error.")
+    ring_events: int = _field(2048, "Recent events kept in memory per session for fast resume.")
+    ring_bytes: int = _field(4 << 20, "Upper bound in bytes of one session's in-memory ring.")
+    ring_sessions: int = _field(256, "Sessions whose rings are kept in memory (least recent go).")
+    viewer_queue_frames: int = _field(
+        1024, "Frames queued for one viewer before it is closed as too slow and must resume."
+    )
+    send_timeout_s: float = _field(20.0, "A WebSocket send that takes longer closes the socket.")
+    hello_timeout_s: float = _field(10.0, "Time a new socket has to send its hello.")
+    command_timeout_s: float = _field(10.0, "Time a relay has to answer a command.")
+    replay_frame_events: int = _field(1000, "Events per frame when replaying history.")
+    page_limit_max: int = _field(1000, "Largest `limit` accepted by the events REST endpoint.")
+
+    @property
+    def origin(self) -> str:
+        return self.public_origin or f"http://{self.host}:{self.port}"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "tether.sqlite3"
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def describe() -> list[tuple[str, str, str, str]]:
+    """(name, environment variable, default, doc) for every setting, for docs and --help."""
+    rows = []
+    for f in dataclasses.fields(Settings):
+        default = f.default
+        shown = ",".join(default) if isinstance(default, tuple) else str(default)
+        rows.append((f.name, env_name(f.name), shown, f.metadata["doc"]))
+    return rows
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = FIELDS[name].type
+    try:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            lowered = str(value).strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "Path":
+            return Path(str(value)).expanduser()
+        if kind == "tuple[str, ...]":
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(str(i).strip() for i in items if str(i).strip())
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name}: cannot use {value!r} ({kind} expected)") from exc
+
+
+def load(
+    *,
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str],
+    config_file: Path | None = None,
+) -> Settings:
+    """Merge the sources in precedence order; `flags` holds only options given on the CLI."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            document = tomllib.loads(config_file.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"config file {config_file}: {exc}") from exc
+        unknown = set(document) - set(FIELDS)
+        if unknown:
+            raise SettingsError(f"config file {config_file}: unknown settings {sorted(unknown)}")
+        values.update(document)
+    for name in FIELDS:
+        if env_name(name) in environ:
+            values[name] = environ[env_name(name)]
+    values.update({k: v for k, v in flags.items() if v is not None})
+    coerced = {name: _coerce(name, value) for name, value in values.items()}
+    coerced.setdefault("data_dir", FIELDS["data_dir"].default)
+    coerced["data_dir"] = Path(coerced["data_dir"]).expanduser()
+    settings = Settings(**coerced)
+    _validate(settings)
+    return settings
+
+
+def _validate(settings: Settings) -> None:
+    if not 0 < settings.port < 65536:
+        raise SettingsError(f"port must be 1-65535, not {settings.port}")
+    for name in ("ring_events", "ring_sessions", "viewer_queue_frames", "replay_frame_events"):
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"{name} must be at least 1")
+    if settings.log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise SettingsError(
+            f"log_level must be debug, info, warning or error: {settings.log_level}"
+        )

@@ -1,0 +1,83 @@
+"""Persistence of relays and their tokens (stored as SHA-256, never in clear)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from server.domain.records import RelayRecord
+from server.store.db import Database
+
+_COLUMNS = "id, name, created_at, revoked_at, last_seen_at, hostname, info"
+
+
+class _Info(msgspec.Struct):
+    """The parts of a stored relay_info message the server shows."""
+
+    workspaces: list[dict[str, str]] = []
+    agents: list[str] = []
+
+
+def _record(row: Any) -> RelayRecord:
+    info = msgspec.json.decode(row[6], type=_Info)
+    return msgspec.convert(
+        {
+            "id": row[0],
+            "name": row[1],
+            "created_at": row[2],
+            "revoked_at": row[3],
+            "last_seen_at": row[4],
+            "hostname": row[5],
+            "workspaces": info.workspaces,
+            "agents": info.agents,
+        },
+        RelayRecord,
+    )
+
+
+class RelaysStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, relay_id: str, name: str, token_hash: str, now: float) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "INSERT INTO relays (id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
+                (relay_id, name, token_hash, now),
+            )
+
+    async def by_token_hash(self, token_hash: str) -> RelayRecord | None:
+        async with self._db.reader.execute(
+            f"SELECT {_COLUMNS} FROM relays WHERE token_hash = ? AND revoked_at IS NULL",
+            (token_hash,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _record(tuple(row)) if row else None
+
+    async def get(self, relay_id: str) -> RelayRecord | None:
+        async with self._db.reader.execute(
+            f"SELECT {_COLUMNS} FROM relays WHERE id = ?", (relay_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _record(tuple(row)) if row else None
+
+    async def list(self) -> list[RelayRecord]:
+        async with self._db.reader.execute(
+            f"SELECT {_COLUMNS} FROM relays WHERE revoked_at IS NULL ORDER BY name"
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [_record(tuple(r)) for r in rows]
+
+    async def record_connection(
+        self, relay_id: str, hostname: str, info: bytes, now: float
+    ) -> None:
+        async with self._db.write() as conn:
+            await conn.execute(
+                "UPDATE relays SET hostname = ?, info = ?, last_seen_at = ? WHERE id = ?",
+                (hostname, info, now, relay_id),
+            )
+
+    async def touch(self, relay_id: str, now: float) -> None:
+        async with self._db.write() as conn:
+            await conn.execute("UPDATE relays SET last_seen_at = ? WHERE id = ?", (now, relay_id))

@@ -1,0 +1,86 @@
+"""Persistence of sessions (the event rows themselves live in events_store)."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+from server.domain.records import SessionRecord
+from server.store.db import Database
+
+_COLUMNS = (
+    "id, relay_id, epoch, agent, workspace, title, status, created_at, last_activity_at, "
+    "last_seq, last_relay_seq"
+)
+
+
+def _record(row: aiosqlite.Row | tuple[object, ...]) -> SessionRecord:
+    return SessionRecord(**dict(zip(_COLUMNS.split(", "), tuple(row), strict=True)))
+
+
+class SessionsStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, session_id: str) -> SessionRecord | None:
+        async with self._db.reader.execute(
+            f"SELECT {_COLUMNS} FROM sessions WHERE id = ?", (session_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _record(row) if row else None
+
+    async def get_for_write(
+        self, conn: aiosqlite.Connection, session_id: str
+    ) -> SessionRecord | None:
+        """Read inside the current write transaction (sees its uncommitted rows)."""
+        async with conn.execute(
+            f"SELECT {_COLUMNS} FROM sessions WHERE id = ?", (session_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _record(row) if row else None
+
+    async def list(self, limit: int = 500) -> list[SessionRecord]:
+        async with self._db.reader.execute(
+            f"SELECT {_COLUMNS} FROM sessions ORDER BY last_activity_at DESC LIMIT ?", (limit,)
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [_record(r) for r in rows]
+
+    @staticmethod
+    async def insert(conn: aiosqlite.Connection, s: SessionRecord) -> None:
+        await conn.execute(
+            f"INSERT INTO sessions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                s.id,
+                s.relay_id,
+                s.epoch,
+                s.agent,
+                s.workspace,
+                s.title,
+                s.status,
+                s.created_at,
+                s.last_activity_at,
+                s.last_seq,
+                s.last_relay_seq,
+            ),
+        )
+
+    @staticmethod
+    async def update(conn: aiosqlite.Connection, s: SessionRecord) -> None:
+        await conn.execute(
+            "UPDATE sessions SET agent = ?, workspace = ?, title = ?, status = ?, "
+            "last_activity_at = ?, last_seq = ?, last_relay_seq = ? WHERE id = ?",
+            (
+                s.agent,
+                s.workspace,
+                s.title,
+                s.status,
+                s.last_activity_at,
+                s.last_seq,
+                s.last_relay_seq,
+                s.id,
+            ),
+        )
+
+    async def delete_if_empty(self, session_id: str) -> None:
+        async with self._db.write() as conn:
+            await conn.execute("DELETE FROM sessions WHERE id = ? AND last_seq = 0", (session_id,))
