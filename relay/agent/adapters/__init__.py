@@ -1,0 +1,10 @@
+"""Agent adapters by agent name. Adding an agent is one entry here (and its module)."""
+
+from __future__ import annotations
+
+from relay.agent.adapters.base import Adapter
+from relay.agent.adapters.pty import PtyAdapter
+
+ADAPTERS: dict[str, type[Adapter]] = {
+    PtyAdapter.agent: PtyAdapter,
+}

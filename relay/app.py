@@ -1,0 +1,99 @@
+"""Wiring: one relay process = state-dir lock + outbox + supervisor + link, and its shutdown.
+
+Startup ends sessions the previous run left 'live' (their processes died with it). Shutdown
+(SIGTERM/SIGINT, or the link stopped by the server) stops every session, gives the server a
+moment to ack the last events, then closes the link with 1000.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from relay.errors import LinkStoppedError, StateDirBusyError
+from relay.link import CLOSE_TIMEOUT_S, Link
+from relay.outbox import Outbox
+from relay.settings import Settings
+from relay.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+LOCK_FILE = "relay.lock"
+DRAIN_TIMEOUT_S = 3.0  # at shutdown, how long the server may take to ack the final events
+LINK_CLOSE_TIMEOUT_S = CLOSE_TIMEOUT_S + 1.0  # then the link task is cancelled
+EXIT_STOPPED = 2  # the server told this relay not to come back (bad token, superseded, ...)
+
+
+@contextlib.contextmanager
+def lock_state_dir(state_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock so two relays never share one outbox."""
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StateDirBusyError(
+                f"another relay is running with state dir {state_dir}"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+async def run_relay(settings: Settings, child_env: Mapping[str, str], stop: asyncio.Event) -> int:
+    """Run until `stop` is set or the server stops the link; returns the process exit status."""
+    state_dir = Path(settings.state_dir)
+    with lock_state_dir(state_dir):
+        outbox = Outbox.open(state_dir, max_bytes=settings.outbox_max_bytes)
+        try:
+            orphans = outbox.end_orphaned_sessions()
+            if orphans:
+                log.warning(
+                    "%d session(s) of the previous run ended: relay_restarted", len(orphans)
+                )
+            supervisor = Supervisor(settings, outbox, child_env)
+            link = Link(settings, outbox, supervisor)
+            names = ", ".join(w.name for w in settings.workspaces) or "none"
+            log.info("relay %s starting; workspaces: %s", settings.name, names)
+            return await _run_until_stopped(link, supervisor, outbox, stop)
+        finally:
+            outbox.close()
+
+
+async def _run_until_stopped(
+    link: Link, supervisor: Supervisor, outbox: Outbox, stop: asyncio.Event
+) -> int:
+    link_task = asyncio.create_task(link.run(), name="link")
+    stop_task = asyncio.create_task(stop.wait(), name="stop signal")
+    try:
+        await asyncio.wait({link_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop_task.cancel()
+    status = 0
+    if link_task.done():
+        exc = link_task.exception()
+        if isinstance(exc, LinkStoppedError):
+            status = EXIT_STOPPED
+        elif exc is not None:
+            log.error("link ended unexpectedly", exc_info=exc)
+            status = 1
+    log.info("shutting down: stopping %d session(s)", len(supervisor.live_sessions()))
+    await supervisor.stop_all()
+    outbox.flush()
+    if not link_task.done():
+        if not await link.drain(DRAIN_TIMEOUT_S):
+            log.warning(
+                "%d event(s) not acked yet; they are sent on the next start", outbox.pending_count()
+            )
+        await link.close()
+        try:
+            await asyncio.wait_for(link_task, LINK_CLOSE_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("link did not close in %.0f s", LINK_CLOSE_TIMEOUT_S)
+    return status

@@ -1,0 +1,90 @@
+"""`tether relay`: parse flags, load settings, run the relay until SIGTERM/SIGINT.
+
+The only module of the relay that reads the process environment. Exit status: 0 after a
+signal, 2 for bad configuration or when the server refuses the relay, 1 for anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping
+
+from relay.app import EXIT_STOPPED, run_relay
+from relay.errors import ConfigError, RelayError, StateDirBusyError
+from relay.settings import ENV_PREFIX, Settings, load
+
+EXIT_CONFIG = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tether relay",
+        description="Run a relay on this host: it dials the Tether server and runs agents "
+        "in the allowed workspaces. Every option can also be set as TETHER_RELAY_<NAME> or "
+        "in the config file (docs/relay-config.md).",
+    )
+    parser.add_argument("--server", help="server base URL, http(s)://host[:port]")
+    parser.add_argument("--token", help="relay token (prefer TETHER_RELAY_TOKEN: flags show in ps)")
+    parser.add_argument("--state-dir", dest="state_dir", help="outbox and lock directory")
+    parser.add_argument("--config", dest="config_file", help="TOML config file")
+    parser.add_argument(
+        "--workspace",
+        dest="workspaces",
+        action="append",
+        metavar="[NAME=]PATH",
+        help="directory agents may run in (repeatable; the name defaults to its basename)",
+    )
+    parser.add_argument("--shell", help="command for PTY sessions that name none")
+    parser.add_argument("--name", help="name shown for this relay (default: hostname)")
+    parser.add_argument("--log-level", dest="log_level", help="DEBUG, INFO, WARNING or ERROR")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
+        return exc.code if isinstance(exc.code, int) else EXIT_CONFIG
+    env = os.environ
+    try:
+        settings = load(vars(args), env)
+    except ConfigError as exc:
+        print(f"tether relay: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return asyncio.run(_serve(settings, _child_env(env)))
+    except StateDirBusyError as exc:
+        print(f"tether relay: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except RelayError as exc:
+        print(f"tether relay: {exc}", file=sys.stderr)
+        return 1
+
+
+def _child_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment agents start from: ours, minus the relay's own settings (the token)."""
+    return {k: v for k, v in env.items() if not k.startswith(ENV_PREFIX)}
+
+
+async def _serve(settings: Settings, child_env: Mapping[str, str]) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        status = await run_relay(settings, child_env, stop)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    if status == EXIT_STOPPED:
+        print("tether relay: the server stopped this relay (see the log above)", file=sys.stderr)
+    return status

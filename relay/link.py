@@ -1,0 +1,385 @@
+"""The link: the relay's one outbound WebSocket to the server, redialled until told to stop.
+
+States:  connecting -> handshaking -> streaming -> backing_off -> connecting ...
+         any -> closed (relay shutdown)   any -> stopped (server sent a stop close code)
+
+On each connection: send `hello`, wait for the server's `hello`, send `relay_info`, then stream
+`events` batches from the outbox starting at the oldest unacked event (everything unacked is
+resent after a reconnect; the server drops duplicates by (session_id, relay_seq)). At most
+`inflight_max_events` events are sent and unacked at a time. Incoming acks free outbox rows;
+commands go to the supervisor and are answered with `command_result`.
+
+Reconnects wait a full-jitter exponential backoff: uniform(0, min(max, initial * 2**n)), with n
+reset after a connection that got acks or stayed up STABLE_CONNECTION_S. Close codes for which
+`should_reconnect` is false end the link with LinkStoppedError. The token is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import random
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
+
+from protocol.codes import CloseCode, ErrorCode, should_reconnect
+from protocol.messages import (
+    MAX_FRAME_BYTES,
+    Ack,
+    CommandResult,
+    Hello,
+    RelayInfo,
+    ServerToRelay,
+    SessionCommand,
+    Workspace,
+)
+from protocol.messages import RelayError as ServerRelayError
+from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION, SUPPORTED_PROTOCOL_VERSIONS
+from relay.errors import CommandError, LinkError, LinkStoppedError
+from relay.outbox import Outbox
+from relay.settings import Settings
+
+log = logging.getLogger(__name__)
+# websockets logs request headers, the bearer token among them, at DEBUG: keep it at INFO.
+WIRE_LOG = logging.getLogger("relay.link.wire")
+WIRE_LOG.setLevel(logging.INFO)
+
+STABLE_CONNECTION_S = 10.0  # a connection that lived this long resets the backoff
+PING_INTERVAL_S = 20.0  # keepalive; also bounds how long a send can wait on a dead peer
+PING_TIMEOUT_S = 20.0
+CLOSE_TIMEOUT_S = 5.0  # wait for the server's close frame at shutdown
+RECV_QUEUE_FRAMES = 16  # incoming frames buffered before TCP backpressure
+STOP_HTTP_STATUSES = frozenset({401, 403})  # the upgrade itself was refused: a retry cannot help
+
+STOP_EXPLANATIONS = {
+    CloseCode.UNAUTHORIZED: "the server refused this relay's token",
+    CloseCode.UNSUPPORTED_PROTOCOL: "the server does not speak this relay's protocol version",
+    CloseCode.SUPERSEDED: "another relay with this token connected",
+    CloseCode.INVALID_MESSAGE: "the server could not understand this relay",
+    CloseCode.MESSAGE_TOO_BIG: "this relay sent a frame over the size limit",
+    CloseCode.FORBIDDEN: "the server forbids this relay",
+    1008: "policy violation",
+    1009: "message too big",
+}
+
+_decoder = msgspec.json.Decoder(ServerToRelay)
+_encoder = msgspec.json.Encoder()
+
+
+class LinkState(enum.Enum):
+    CONNECTING = "connecting"
+    HANDSHAKING = "handshaking"
+    STREAMING = "streaming"
+    BACKING_OFF = "backing_off"
+    CLOSED = "closed"
+    STOPPED = "stopped"
+
+
+class CommandHandler(Protocol):
+    """What the link needs from the supervisor."""
+
+    @property
+    def agents(self) -> list[str]: ...
+
+    def live_sessions(self) -> list[str]: ...
+
+    async def handle(self, command: SessionCommand) -> None: ...
+
+    def forget(self, session_id: str) -> None: ...
+
+
+class Backoff:
+    """Exponential backoff with full jitter."""
+
+    def __init__(self, initial_s: float, max_s: float, rng: Callable[[], float]) -> None:
+        self._initial_s = initial_s
+        self._max_s = max_s
+        self._rng = rng
+        self._attempt = 0
+
+    def cap(self) -> float:
+        """The upper bound of the next delay."""
+        return min(self._max_s, self._initial_s * 2.0 ** min(self._attempt, 32))
+
+    def next_delay(self) -> float:
+        delay = self._rng() * self.cap()
+        self._attempt += 1
+        return delay
+
+    def reset(self) -> None:
+        self._attempt = 0
+
+
+def events_frame(payloads: list[bytes]) -> bytes:
+    """An `events` message around already-encoded RelayEvents (no decode and re-encode)."""
+    return b'{"type":"events","events":[' + b",".join(payloads) + b"]}"
+
+
+class Link:
+    def __init__(
+        self,
+        settings: Settings,
+        outbox: Outbox,
+        handler: CommandHandler,
+        *,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._settings = settings
+        self._outbox = outbox
+        self._handler = handler
+        self._backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s, rng)
+        self._state = LinkState.CONNECTING
+        self._ws: ClientConnection | None = None
+        self._closing = asyncio.Event()
+        self._wake = asyncio.Event()  # new events committed, or acks made room
+        self._acked = asyncio.Event()
+        self._got_ack = False
+        self._opened_at: float | None = None
+        self.streaming = asyncio.Event()  # set while a connection is past its handshake
+        outbox.add_listener(self._wake.set)
+
+    @property
+    def state(self) -> LinkState:
+        return self._state
+
+    async def run(self) -> None:
+        """Stay connected until close(); raises LinkStoppedError on a stop code."""
+        loop = asyncio.get_running_loop()
+        while not self._closing.is_set():
+            self._got_ack = False
+            self._opened_at = None
+            try:
+                await self._connect_once()
+            except LinkStoppedError as exc:
+                self._set_state(LinkState.STOPPED)
+                log.error("%s; not reconnecting", exc)
+                raise
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd else None
+                log.info("disconnected (close code %s%s)", code, _reason(exc))
+            except (OSError, TimeoutError, WebSocketException, LinkError) as exc:
+                log.warning(
+                    "connection to %s failed: %s", self._settings.relay_url, exc or type(exc)
+                )
+            except Exception:  # connection boundary: a bug here must not end the relay
+                log.exception("link failed unexpectedly")
+            finally:
+                self.streaming.clear()
+                self._ws = None
+            if self._closing.is_set():
+                break
+            opened_at = self._opened_at
+            if self._got_ack or (opened_at and loop.time() - opened_at >= STABLE_CONNECTION_S):
+                self._backoff.reset()
+            delay = self._backoff.next_delay()
+            self._set_state(LinkState.BACKING_OFF)
+            log.info("reconnecting in %.1f s", delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), delay)
+        self._set_state(LinkState.CLOSED)
+
+    async def close(self) -> None:
+        """Close the connection with 1000 and stop redialling."""
+        self._closing.set()
+        ws = self._ws
+        if ws is not None:
+            await ws.close(1000, "relay shutting down")
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Wait until the server acked every event (while connected); False on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self._outbox.pending_count() and self.streaming.is_set():
+            self._acked.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._acked.wait(), remaining)
+            except TimeoutError:
+                return False
+        return self._outbox.pending_count() == 0
+
+    # ------------------------------------------------------------------ one connection
+
+    async def _connect_once(self) -> None:
+        url = self._settings.relay_url
+        self._set_state(LinkState.CONNECTING)
+        try:
+            async with connect(
+                url,
+                additional_headers={"Authorization": f"Bearer {self._settings.token}"},
+                user_agent_header=f"tether-relay/{SOFTWARE_VERSION}",
+                max_size=MAX_FRAME_BYTES,
+                max_queue=RECV_QUEUE_FRAMES,
+                open_timeout=self._settings.connect_timeout_s,
+                ping_interval=PING_INTERVAL_S,
+                ping_timeout=PING_TIMEOUT_S,
+                close_timeout=CLOSE_TIMEOUT_S,
+                logger=WIRE_LOG,
+            ) as ws:
+                self._ws = ws
+                self._opened_at = asyncio.get_running_loop().time()
+                log.info("connected to %s", url)
+                if self._closing.is_set():
+                    return
+                await self._handshake(ws)
+                self._set_state(LinkState.STREAMING)
+                self.streaming.set()
+                await self._stream(ws)
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in STOP_HTTP_STATUSES:
+                raise LinkStoppedError(
+                    status, f"the server refused this relay (HTTP {status})"
+                ) from exc
+            raise
+        except InvalidURI as exc:
+            raise LinkStoppedError(0, f"bad server URL {url!r}") from exc
+        except ConnectionClosed as exc:
+            code = exc.rcvd.code if exc.rcvd else None
+            if code is not None and not should_reconnect(code):
+                raise LinkStoppedError(code, STOP_EXPLANATIONS.get(code, "stop code")) from exc
+            raise
+
+    async def _handshake(self, ws: ClientConnection) -> None:
+        self._set_state(LinkState.HANDSHAKING)
+        hello = Hello(
+            protocol_version=PROTOCOL_VERSION,
+            software_version=SOFTWARE_VERSION,
+            capabilities=self._handler.agents,
+        )
+        await ws.send(_encoder.encode(hello), text=True)
+        try:
+            async with asyncio.timeout(self._settings.hello_timeout_s):
+                first = await ws.recv()
+        except TimeoutError:
+            await ws.close(CloseCode.HELLO_TIMEOUT, "no hello")
+            raise LinkError(
+                f"no hello from the server in {self._settings.hello_timeout_s} s"
+            ) from None
+        try:
+            reply = _decoder.decode(first)
+        except msgspec.DecodeError as exc:
+            await ws.close(CloseCode.INVALID_MESSAGE, "bad hello")
+            raise LinkError(f"the server's first message is not a hello: {exc}") from exc
+        if not isinstance(reply, Hello):
+            await ws.close(CloseCode.INVALID_MESSAGE, "hello first")
+            raise LinkError(f"the server sent {type(reply).__name__} before hello")
+        if reply.protocol_version not in SUPPORTED_PROTOCOL_VERSIONS:
+            await ws.close(CloseCode.UNSUPPORTED_PROTOCOL, "unsupported protocol version")
+            raise LinkStoppedError(
+                CloseCode.UNSUPPORTED_PROTOCOL,
+                f"the server speaks protocol {reply.protocol_version}, this relay "
+                f"{sorted(SUPPORTED_PROTOCOL_VERSIONS)}: upgrade one of them",
+            )
+        log.info("server %s speaks protocol %d", reply.software_version, reply.protocol_version)
+        info = RelayInfo(
+            hostname=self._settings.name,
+            workspaces=[Workspace(name=w.name, path=w.path) for w in self._settings.workspaces],
+            agents=self._handler.agents,
+            live_sessions=self._handler.live_sessions(),
+        )
+        await ws.send(_encoder.encode(info), text=True)
+
+    async def _stream(self, ws: ClientConnection) -> None:
+        """Send and receive until the connection ends; re-raise whichever side failed first."""
+        tasks = [
+            asyncio.create_task(self._send_loop(ws), name="link send"),
+            asyncio.create_task(self._receive_loop(ws), name="link receive"),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            task.result()
+
+    async def _send_loop(self, ws: ClientConnection) -> None:
+        last_sent_id = 0  # a new connection resends everything unacked, oldest first
+        settings = self._settings
+        while True:
+            self._wake.clear()
+            room = settings.inflight_max_events - self._outbox.count_through(last_sent_id)
+            if room > 0:
+                batch = self._outbox.read_batch(
+                    last_sent_id,
+                    max_events=min(settings.batch_max_events, room),
+                    max_bytes=settings.batch_max_bytes,
+                )
+                if batch:
+                    await ws.send(events_frame([row.payload for row in batch]), text=True)
+                    last_sent_id = batch[-1].id
+                    log.debug("sent %d events up to outbox id %d", len(batch), last_sent_id)
+                    continue
+            await self._wake.wait()
+
+    async def _receive_loop(self, ws: ClientConnection) -> None:
+        while True:
+            data = await ws.recv()
+            try:
+                message = _decoder.decode(data)
+            except msgspec.DecodeError as exc:
+                log.warning("ignoring a message from the server that does not decode: %s", exc)
+                continue
+            await self._dispatch(ws, message)
+
+    async def _dispatch(self, ws: ClientConnection, message: Any) -> None:
+        if isinstance(message, Ack):
+            deleted = self._outbox.ack(message.acked)
+            log.debug("ack %s freed %d events", message.acked, deleted)
+            self._got_ack = True
+            self._acked.set()
+            self._wake.set()
+        elif isinstance(message, ServerRelayError):
+            if message.code == ErrorCode.SESSION_OF_OTHER_RELAY and message.session_id:
+                log.error(
+                    "server: session %s belongs to another relay; dropping it (%s)",
+                    message.session_id,
+                    message.message,
+                )
+                self._handler.forget(message.session_id)
+                self._wake.set()
+            else:
+                log.warning("server reported %s: %s", message.code, message.message)
+        elif isinstance(message, Hello):
+            log.warning("ignoring a second hello from the server")
+        else:
+            result = await self._run_command(message)
+            await ws.send(_encoder.encode(result), text=True)
+
+    async def _run_command(self, command: SessionCommand) -> CommandResult:
+        kind = type(command).__name__
+        try:
+            await self._handler.handle(command)
+        except CommandError as exc:
+            log.info("%s %s refused: %s", kind, command.command_id, exc.message)
+            return CommandResult(
+                command_id=command.command_id, ok=False, code=exc.code, message=exc.message
+            )
+        except Exception:  # boundary: one failing command must not drop the connection
+            log.exception("%s %s failed", kind, command.command_id)
+            return CommandResult(
+                command_id=command.command_id,
+                ok=False,
+                code=ErrorCode.INTERNAL,
+                message="the relay failed to carry out the command; see its log",
+            )
+        return CommandResult(command_id=command.command_id, ok=True)
+
+    def _set_state(self, state: LinkState) -> None:
+        if state is not self._state:
+            log.debug("link %s -> %s", self._state.value, state.value)
+            self._state = state
+
+
+def _reason(exc: ConnectionClosed) -> str:
+    return f": {exc.rcvd.reason}" if exc.rcvd and exc.rcvd.reason else ""

@@ -1,0 +1,213 @@
+"""The relay's settings: one frozen `Settings`, loaded once by relay/cli.py.
+
+Precedence, per field: CLI flag > environment `TETHER_RELAY_<FIELD>` > config file (TOML,
+keys = field names, workspaces as a `[workspaces]` table of name = path) > default.
+Only relay/cli.py reads the process environment; it passes the mapping in here.
+`describe()` lists every setting for docs and for the test that keeps docs/relay-config.md whole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from protocol.messages import MAX_FRAME_BYTES
+from relay.errors import ConfigError
+from relay.workspaces import Workspace, parse_workspace_list, resolve_workspaces
+
+ENV_PREFIX = "TETHER_RELAY_"
+FRAME_OVERHEAD_BYTES = 1024  # room for the `events` envelope around a batch of events
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _setting(default: Any, doc: str, *, flag: str = "", shown: str = "") -> Any:
+    """A Settings field with its one-line doc, its CLI flag and how its default reads in docs."""
+    meta = {"doc": doc, "flag": flag, "shown": shown or repr(default)}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings:
+    server: str = _setting(
+        "", "Base URL of the Tether server, http(s)://host[:port].", flag="--server"
+    )
+    token: str = _setting(
+        "", "This relay's token, issued by the server. Never logged.", flag="--token"
+    )
+    workspaces: tuple[Workspace, ...] = _setting(
+        (), "Directories agents may run in, as name = path.", flag="--workspace", shown="none"
+    )
+    state_dir: str = _setting(
+        "",
+        "Directory for the outbox database and the lock file.",
+        flag="--state-dir",
+        shown="$XDG_STATE_HOME/tether/relay or ~/.local/state/tether/relay",
+    )
+    config_file: str = _setting(
+        "",
+        "TOML file with settings; a missing default file is fine.",
+        flag="--config",
+        shown="$XDG_CONFIG_HOME/tether/relay.toml or ~/.config/tether/relay.toml",
+    )
+    shell: str = _setting(
+        "",
+        "Command for PTY sessions that name no command.",
+        flag="--shell",
+        shown="$SHELL or /bin/sh",
+    )
+    name: str = _setting(
+        "", "Name this relay reports to the server.", flag="--name", shown="hostname"
+    )
+    log_level: str = _setting("INFO", "DEBUG, INFO, WARNING or ERROR.", flag="--log-level")
+    max_sessions: int = _setting(
+        32, "Live sessions at most; further starts fail with spawn_failed."
+    )
+    backoff_initial_s: float = _setting(0.5, "First reconnect delay cap, seconds (full jitter).")
+    backoff_max_s: float = _setting(30.0, "Largest reconnect delay, seconds.")
+    batch_max_events: int = _setting(500, "Events in one `events` frame at most.")
+    batch_max_bytes: int = _setting(256 << 10, "Encoded events in one frame at most, bytes.")
+    inflight_max_events: int = _setting(5000, "Events sent but not acked before sending pauses.")
+    outbox_max_bytes: int = _setting(
+        512 << 20, "Unacked event bytes on disk before PTY output is paused (backpressure)."
+    )
+    connect_timeout_s: float = _setting(10.0, "Time limit for TCP, TLS and WebSocket handshake, s.")
+    hello_timeout_s: float = _setting(
+        10.0, "Time limit for the server's hello after connecting, s."
+    )
+    stop_grace_s: float = _setting(5.0, "Wait after SIGTERM before SIGKILL when stopping, seconds.")
+
+    @property
+    def relay_url(self) -> str:
+        """The WebSocket URL the link dials: ws(s)://host:port[/prefix]/ws/relay."""
+        scheme, rest = self.server.split("://", 1)
+        ws_scheme = {"http": "ws", "https": "wss"}.get(scheme, scheme)
+        return f"{ws_scheme}://{rest.rstrip('/')}/ws/relay"
+
+
+@dataclasses.dataclass(frozen=True)
+class SettingDoc:
+    name: str
+    flag: str
+    env: str
+    default: str
+    doc: str
+
+
+def describe() -> list[SettingDoc]:
+    """Every setting with its flag, environment variable, default and meaning."""
+    return [
+        SettingDoc(
+            f.name,
+            f.metadata["flag"],
+            ENV_PREFIX + f.name.upper(),
+            f.metadata["shown"],
+            f.metadata["doc"],
+        )
+        for f in dataclasses.fields(Settings)
+    ]
+
+
+def load(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
+    """Build Settings from parsed CLI flags (None = not given), the environment and the file."""
+    home = Path(env.get("HOME") or Path("~").expanduser())
+    config_given = flags.get("config_file") or env.get(ENV_PREFIX + "CONFIG_FILE")
+    config_dir = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+    config_path = _expand(config_given, home) if config_given else config_dir / "tether/relay.toml"
+    file_values = _read_config_file(config_path, required=bool(config_given))
+    values: dict[str, Any] = {"config_file": str(config_path)}
+    for field in dataclasses.fields(Settings):
+        if field.name == "config_file":
+            continue
+        env_name = ENV_PREFIX + field.name.upper()
+        if flags.get(field.name) is not None:
+            origin = field.metadata["flag"] or field.name
+            values[field.name] = _coerce(field, flags[field.name], origin, Path.cwd(), home)
+        elif env_name in env:
+            values[field.name] = _coerce(field, env[env_name], env_name, Path.cwd(), home)
+        elif field.name in file_values:
+            origin = f"{config_path}: {field.name}"
+            values[field.name] = _coerce(
+                field, file_values[field.name], origin, config_path.parent, home
+            )
+    state_home = Path(env.get("XDG_STATE_HOME") or home / ".local/state")
+    values.setdefault("state_dir", str(state_home / "tether/relay"))
+    values["state_dir"] = str(_expand(values["state_dir"], home))
+    values.setdefault("shell", env.get("SHELL") or "/bin/sh")
+    values.setdefault("name", socket.gethostname())
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _read_config_file(path: Path, *, required: bool) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"config file {path} does not exist") from None
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    known = {f.name for f in dataclasses.fields(Settings)} - {"config_file"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+    return data
+
+
+def _coerce(field: dataclasses.Field[Any], value: Any, origin: str, base: Path, home: Path) -> Any:
+    """Turn a flag, environment or file value into the field's type, or raise ConfigError."""
+    default = field.default
+    try:
+        if field.name == "workspaces":
+            pairs = parse_workspace_list(value)
+            return resolve_workspaces(pairs, base, home)
+        if isinstance(default, bool) or isinstance(value, bool):
+            raise ValueError("expected a number or text, not true/false")
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if not isinstance(value, str):
+            raise ValueError(f"expected text, got {type(value).__name__}")
+        return value
+    except ValueError as exc:
+        raise ConfigError(f"{origin}: {exc}") from exc
+
+
+def _expand(path: str, home: Path) -> Path:
+    if path == "~" or path.startswith("~/"):
+        return home / path[2:]
+    return Path(path)
+
+
+def _validate(s: Settings) -> None:
+    if not s.server:
+        raise ConfigError("no server given: use --server URL or TETHER_RELAY_SERVER")
+    if s.server.split("://", 1)[0] not in ("http", "https", "ws", "wss") or "://" not in s.server:
+        raise ConfigError(f"server {s.server!r} must start with http:// or https://")
+    if not s.token:
+        raise ConfigError("no token given: use --token TOKEN or TETHER_RELAY_TOKEN")
+    if any(c.isspace() for c in s.token):
+        raise ConfigError("token must not contain whitespace")
+    if s.log_level.upper() not in LOG_LEVELS:
+        raise ConfigError(f"log_level {s.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    for name in ("max_sessions", "batch_max_events", "batch_max_bytes", "inflight_max_events"):
+        if getattr(s, name) < 1:
+            raise ConfigError(f"{name} must be at least 1")
+    for name in ("backoff_initial_s", "connect_timeout_s", "hello_timeout_s", "stop_grace_s"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"{name} must be more than 0")
+    if s.backoff_max_s < s.backoff_initial_s:
+        raise ConfigError("backoff_max_s must be at least backoff_initial_s")
+    if s.batch_max_bytes > MAX_FRAME_BYTES - FRAME_OVERHEAD_BYTES:
+        raise ConfigError(
+            f"batch_max_bytes must be at most {MAX_FRAME_BYTES - FRAME_OVERHEAD_BYTES}"
+        )
+    if s.outbox_max_bytes < s.batch_max_bytes:
+        raise ConfigError("outbox_max_bytes must be at least batch_max_bytes")

@@ -1,0 +1,234 @@
+"""The supervisor owns the relay's sessions: session_id -> adapter, from start to end.
+
+It checks each command against the workspace allow-list and the adapter registry, starts
+adapters, and frames every session's events: `session_started` and `status running` after the
+spawn, `session_ended` when the process is gone (reason "exited", or "stopped" when a stop was
+asked for). Each live session has one watcher task, owned here, that runs the adapter and
+cleans up; a stop runs as a second task owned by the same session record.
+
+Session states: starting -> running -> stopping -> ended (the record is removed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Mapping
+
+from protocol.codes import ErrorCode
+from protocol.messages import (
+    Error,
+    Event,
+    Interrupt,
+    Resize,
+    SendInput,
+    SessionCommand,
+    SessionEnded,
+    SessionStarted,
+    StartSession,
+    Status,
+    StopSession,
+)
+from relay.agent.adapters import ADAPTERS
+from relay.agent.adapters.base import Adapter, SessionSpec
+from relay.errors import CommandError, SpawnError
+from relay.outbox import Outbox
+from relay.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_TERMINAL_CELLS = 1000  # cols or rows above this are a client bug, not a screen
+STOP_MARGIN_S = 2.0  # stop_all waits for grace + hangup wait + this before giving up
+
+
+class _Sink:
+    """An EventSink that stamps events with one session's id into the outbox."""
+
+    def __init__(self, outbox: Outbox, session_id: str) -> None:
+        self._outbox = outbox
+        self._session_id = session_id
+
+    def emit(self, event: Event) -> None:
+        self._outbox.append(self._session_id, event)
+
+    @property
+    def full(self) -> bool:
+        return self._outbox.full
+
+
+@dataclasses.dataclass(eq=False)
+class _Session:
+    session_id: str
+    adapter: Adapter
+    watcher: asyncio.Task[None] | None = None
+    stopper: asyncio.Task[None] | None = None
+
+    @property
+    def stopping(self) -> bool:
+        return self.stopper is not None
+
+
+class Supervisor:
+    def __init__(
+        self,
+        settings: Settings,
+        outbox: Outbox,
+        child_env: Mapping[str, str],
+        adapters: Mapping[str, type[Adapter]] = ADAPTERS,
+    ) -> None:
+        self._settings = settings
+        self._outbox = outbox
+        self._child_env = dict(child_env)
+        self._adapters = adapters
+        self._workspaces = {w.name: w for w in settings.workspaces}
+        self._sessions: dict[str, _Session] = {}
+
+    @property
+    def agents(self) -> list[str]:
+        return list(self._adapters)
+
+    def live_sessions(self) -> list[str]:
+        return list(self._sessions)
+
+    async def handle(self, command: SessionCommand) -> None:
+        """Carry out one command from the server; raises CommandError with the reason."""
+        if isinstance(command, StartSession):
+            await self._start(command)
+            return
+        session = self._sessions.get(command.session_id)
+        if session is None:
+            if isinstance(command, StopSession) and self._outbox.session_state(command.session_id):
+                return  # already ended: stopping again is a no-op
+            raise self._not_live(command.session_id)
+        if isinstance(command, SendInput):
+            await session.adapter.send_input(command.data)
+        elif isinstance(command, Resize):
+            _check_size(command.cols, command.rows)
+            await session.adapter.resize(command.cols, command.rows)
+        elif isinstance(command, Interrupt):
+            await session.adapter.interrupt()
+        elif isinstance(command, StopSession):
+            self.stop(command.session_id)
+
+    def stop(self, session_id: str) -> None:
+        """Begin stopping a session; its watcher emits session_ended when the process is gone."""
+        session = self._sessions.get(session_id)
+        if session is None or session.stopping:
+            return
+        log.info("session %s: stopping", session_id)
+        session.stopper = asyncio.create_task(
+            session.adapter.stop(self._settings.stop_grace_s), name=f"stop {session_id}"
+        )
+
+    def forget(self, session_id: str) -> None:
+        """The server refuses this session: drop its events and stop its process."""
+        self._outbox.drop_session(session_id)
+        self.stop(session_id)
+
+    async def stop_all(self) -> None:
+        """Stop every session and wait (bounded) until each has ended."""
+        for session_id in list(self._sessions):
+            self.stop(session_id)
+        watchers = [s.watcher for s in self._sessions.values() if s.watcher is not None]
+        if not watchers:
+            return
+        limit_s = self._settings.stop_grace_s + STOP_MARGIN_S + 1.0
+        _, still_running = await asyncio.wait(watchers, timeout=limit_s)
+        for task in still_running:
+            log.error("%s did not end within %.1f s; abandoning it", task.get_name(), limit_s)
+            task.cancel()
+        if still_running:
+            await asyncio.wait(still_running)
+
+    # ------------------------------------------------------------------ start and end
+
+    async def _start(self, command: StartSession) -> None:
+        session_id = command.session_id
+        if not session_id:
+            raise CommandError(ErrorCode.BAD_REQUEST, "start_session needs a session_id")
+        if session_id in self._sessions:
+            return  # the server re-sent a start it got no answer for: already done
+        if self._outbox.session_state(session_id) is not None:
+            raise CommandError(ErrorCode.SESSION_ENDED, f"session {session_id} already ran here")
+        workspace = self._workspaces.get(command.workspace)
+        if workspace is None:
+            names = ", ".join(sorted(self._workspaces)) or "none"
+            raise CommandError(
+                ErrorCode.WORKSPACE_NOT_ALLOWED,
+                f"workspace {command.workspace!r} is not in this relay's allow-list ({names})",
+            )
+        adapter_class = self._adapters.get(command.agent)
+        if adapter_class is None:
+            raise CommandError(ErrorCode.UNKNOWN_AGENT, f"this relay cannot run {command.agent!r}")
+        _check_size(command.cols, command.rows)
+        if len(self._sessions) >= self._settings.max_sessions:
+            raise SpawnError(f"this relay already runs {self._settings.max_sessions} sessions")
+        spec = SessionSpec(
+            session_id=session_id,
+            workspace=workspace,
+            command=tuple(command.command),
+            prompt=command.prompt,
+            cols=command.cols,
+            rows=command.rows,
+            shell=self._settings.shell,
+            env=self._child_env,
+        )
+        sink = _Sink(self._outbox, session_id)
+        adapter = adapter_class(spec, sink)
+        self._outbox.open_session(session_id, agent=command.agent, workspace=workspace.name)
+        try:
+            await adapter.start()
+        except SpawnError as exc:
+            log.warning("session %s: %s", session_id, exc)
+            sink.emit(Error(message=exc.message, code=ErrorCode.SPAWN_FAILED))
+            sink.emit(SessionEnded(reason="spawn_failed"))
+            raise
+        sink.emit(
+            SessionStarted(
+                agent=command.agent,
+                workspace=workspace.name,
+                cwd=workspace.path,
+                command=adapter.command,
+                cols=command.cols,
+                rows=command.rows,
+            )
+        )
+        sink.emit(Status(state="running"))
+        session = _Session(session_id, adapter)
+        self._sessions[session_id] = session
+        session.watcher = asyncio.create_task(self._watch(session), name=f"session {session_id}")
+
+    async def _watch(self, session: _Session) -> None:
+        """Run the adapter until its process is gone, then end the session."""
+        sink = _Sink(self._outbox, session.session_id)
+        exit_code: int | None = None
+        reason = "exited"
+        try:
+            exit_code = await session.adapter.run()
+        except Exception as exc:  # task boundary: an adapter bug ends its session only
+            log.exception("session %s: adapter failed", session.session_id)
+            sink.emit(Error(message=f"adapter failed: {exc}", code=ErrorCode.INTERNAL))
+            reason = "adapter_failed"
+        finally:
+            if session.stopper is not None:
+                if reason == "exited":
+                    reason = "stopped"
+                session.stopper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await session.stopper
+            session.adapter.close()
+            del self._sessions[session.session_id]
+            sink.emit(SessionEnded(exit_code=exit_code, reason=reason))
+            log.info("session %s: ended (%s, exit code %s)", session.session_id, reason, exit_code)
+
+    def _not_live(self, session_id: str) -> CommandError:
+        if self._outbox.session_state(session_id) is not None:
+            return CommandError(ErrorCode.SESSION_ENDED, f"session {session_id} has ended")
+        return CommandError(ErrorCode.UNKNOWN_SESSION, f"no session {session_id} on this relay")
+
+
+def _check_size(cols: int, rows: int) -> None:
+    if not (0 < cols <= MAX_TERMINAL_CELLS and 0 < rows <= MAX_TERMINAL_CELLS):
+        raise CommandError(ErrorCode.BAD_REQUEST, f"terminal size {cols}x{rows} is out of range")
