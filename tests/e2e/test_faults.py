@@ -1,0 +1,171 @@
+"""Crashes and network faults: nothing the relay produced is lost, duplicated or reordered."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+import time
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from protocol import messages as m
+from tests.fakes.cutting_proxy import CuttingProxy
+from tests.fakes.ticker import expected
+from tests.harness import Stack, Viewer, ended, terminal_text, ticker, wait_until
+
+
+def _event(body: bytes) -> m.Event:
+    return msgspec.json.decode(body, type=m.Event)  # type: ignore[no-any-return]
+
+
+def _committed(stack: Stack, session_id: str) -> list[tuple[int, int, str, bytes]]:
+    """(seq, relay_seq, kind, body) of every logged event, read from the server's database."""
+    conn = sqlite3.connect(f"file:{stack.server.data_dir / 'tether.sqlite3'}?mode=ro", uri=True)
+    try:
+        return conn.execute(
+            "SELECT seq, relay_seq, kind, body FROM events WHERE session_id = ? ORDER BY seq",
+            (session_id,),
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def _assert_log_is_exactly(stack: Stack, session_id: str, lines: int) -> int:
+    rows = _committed(stack, session_id)
+    seqs = [r[0] for r in rows]
+    relay_seqs = [r[1] for r in rows]
+    assert seqs == list(range(1, len(rows) + 1)), "seq has a gap or a repeat"
+    # relay_seq is assigned by the relay as it produces events: 1..n means none lost or repeated
+    assert relay_seqs == list(range(1, len(rows) + 1)), "relay_seq has a gap or a repeat"
+    outputs = [_event(body) for _, _, kind, body in rows if kind == "terminal_output"]
+    text = b"".join(o.data for o in outputs if isinstance(o, m.TerminalOutput)).decode()
+    assert text == expected(lines)
+    return len(rows)
+
+
+def _wait_ended(stack: Stack, session_id: str, timeout_s: float) -> None:
+    wait_until(
+        lambda: stack.server.get(f"/api/sessions/{session_id}")["status"] == "ended",
+        timeout_s, "the session to end in the server's log",
+    )
+
+
+@pytest.mark.parametrize(
+    "kills",
+    [pytest.param(20, id="20-kills"), pytest.param(100, id="100-kills", marks=pytest.mark.slow)],
+)
+@pytest.mark.timeout(900)
+def test_server_kill9_during_stream_loses_and_repeats_nothing(stack: Stack, kills: int) -> None:
+    lines = 10_000
+    interval = max(0.003, kills * 1.6 / lines)  # the stream outlasts the kills
+    session_id = stack.start_session(ticker(lines, interval))
+    rng = random.Random(kills)
+    start = time.monotonic()
+    for _ in range(kills):
+        time.sleep(rng.uniform(0.05, 0.6))
+        stack.server.kill9()
+        stack.server.start()
+    _wait_ended(stack, session_id, 120)
+    count = _assert_log_is_exactly(stack, session_id, lines)
+    print(f"{kills} kills in {time.monotonic() - start:.1f} s; {count} events logged, all intact")
+    assert count >= lines
+
+
+def _outbox_rows(stack: Stack) -> int:
+    path = stack.relay.state_dir / "outbox.sqlite3"
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_relay_kill9_with_unacked_events_delivers_them_after_restart(stack: Stack) -> None:
+    lines = 300
+    session_id = stack.start_session(ticker(lines, 0.002, 60))
+    wait_until(lambda: stack.server.get(f"/api/sessions/{session_id}")["last_seq"] > 3, 20,
+               "first events")
+    stack.server.kill9()  # from now on nothing is acked
+    wait_until(lambda: _outbox_rows(stack) >= lines, 20, "all lines in the relay's outbox")
+    stack.relay.kill9()
+    stack.server.start()
+    stack.relay.start()
+    _wait_ended(stack, session_id, 30)
+    _assert_log_is_exactly(stack, session_id, lines)
+    last = _event(_committed(stack, session_id)[-1][3])
+    assert isinstance(last, m.SessionEnded) and last.reason == "relay_restarted"
+
+
+def test_connection_cut_mid_frame_loses_nothing(tmp_path: Path) -> None:
+    stack = Stack(tmp_path)
+    lines = 3000
+
+    async def run() -> int:
+        relay_proxy = await CuttingProxy(stack.server.port).start()
+        viewer_proxy = await CuttingProxy(stack.server.port).start()
+        stack.relay = stack.new_relay(f"http://127.0.0.1:{relay_proxy.port}")
+        stack.relay.start()
+        await asyncio.to_thread(stack.wait_relay_online)
+        session_id = await asyncio.to_thread(stack.start_session, ticker(lines, 0.002))
+        url = f"http://127.0.0.1:{viewer_proxy.port}"
+        viewer = await Viewer.open(url)
+        await viewer.subscribe(session_id)
+        held: list[m.LoggedEvent] = []
+        for _ in range(10):
+            await asyncio.sleep(0.4)
+            relay_proxy.cut_mid_frame()
+            viewer_proxy.cut_mid_frame()
+            await viewer.send(m.Subscribe(session_id="x" * 2000))  # a client frame to cut
+            try:
+                await viewer.until(lambda: False, 2)
+            except Exception:  # the cut: closed without a close frame
+                held = viewer.events.get(session_id, [])
+                since = viewer.since(session_id)
+                viewer = await Viewer.open(url)
+                if since is not None:
+                    viewer.events[session_id] = held
+                    viewer.epochs[session_id] = since.epoch
+                await viewer.subscribe(session_id, since)
+        await viewer.until(lambda: ended(viewer.events.get(session_id, [])), 60)
+        assert viewer.duplicates == 0
+        assert terminal_text(viewer.events[session_id]) == expected(lines)
+        assert relay_proxy.cuts >= 5 and viewer_proxy.cuts >= 5
+        await viewer.close()
+        await relay_proxy.close()
+        await viewer_proxy.close()
+        return len(viewer.events[session_id])
+
+    try:
+        asyncio.run(run())
+        session_id = stack.server.get("/api/sessions")["sessions"][0]["id"]
+        _assert_log_is_exactly(stack, session_id, lines)
+    finally:
+        stack.close()
+
+
+def test_viewer_that_stops_reading_is_dropped_while_others_keep_up(stack: Stack) -> None:
+    session_id = stack.start_session(["sh", "-c", "yes tether-flood | head -c 30000000; sleep 1"])
+
+    async def run() -> None:
+        stalled = await Viewer.open(stack.server.url, max_queue=1)
+        await stalled.subscribe(session_id)
+        # the stalled client never calls recv(): its socket buffers fill and the server must drop it
+        healthy = await Viewer.open(stack.server.url)
+        await healthy.subscribe(session_id)
+        await healthy.until(lambda: ended(healthy.events.get(session_id, [])), 120)
+        assert healthy.duplicates == 0
+        assert len(terminal_text(healthy.events[session_id]).replace("\r", "")) >= 30_000_000
+        # now the stalled one reads: it finds the frames that were in flight, then the close code
+        code = None
+        try:
+            while True:
+                await stalled.receive_one(10)
+        except Exception:
+            code = stalled.ws.close_code
+        assert code == 4001, f"stalled viewer closed with {code}"
+
+    asyncio.run(run())
+    assert "closing viewer" in stack.server.log() and "4001" in stack.server.log()

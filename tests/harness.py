@@ -1,0 +1,300 @@
+"""Real processes for the tests: a `tether serve` server, `tether relay` relays, viewer clients.
+
+Everything runs on loopback with its own data directory; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+
+from protocol import messages as m
+from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION
+
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 20.0
+_encoder = msgspec.json.Encoder()
+_client_decoder = msgspec.json.Decoder(m.ServerToClient)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def tether_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "console.main", *args]
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.05)
+
+
+class ServerProcess:
+    """`tether serve` on a free port (no local relay unless asked)."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, *, local_relay: bool = False,
+                 extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.env = {**os.environ, **(env or {})}
+        self.port = port or free_port()
+        self.local_relay = local_relay
+        self.extra = extra
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir / "server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def create_relay_token(self, name: str) -> str:
+        out = subprocess.run(
+            tether_argv("admin", "--data-dir", str(self.data_dir), "relay-token", "create", name),
+            capture_output=True, text=True, check=True, cwd=ROOT, timeout=30,
+        ).stdout
+        match = re.search(r"tr_[A-Za-z0-9_-]+", out)
+        assert match, out
+        return match.group(0)
+
+    def start(self) -> ServerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = tether_argv("serve", "--data-dir", str(self.data_dir), "--port", str(self.port),
+                           *self.extra)
+        if not self.local_relay:
+            argv.append("--no-local-relay")
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                            env=self.env, start_new_session=True)
+        wait_until(self.healthy, START_TIMEOUT_S, f"server on port {self.port}")
+        return self
+
+    def healthy(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"server exited {self.process.returncode}:\n{self.log()}")
+        try:
+            with urllib.request.urlopen(self.url + "/api/health", timeout=1) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=10) as response:
+            return json.loads(response.read())
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+
+class RelayProcess:
+    """`tether relay` dialling a server, with its own state directory and workspaces."""
+
+    def __init__(self, server_url: str, token: str, state_dir: Path,
+                 workspaces: dict[str, Path], extra: tuple[str, ...] = ()) -> None:
+        self.server_url = server_url
+        self.token = token
+        self.state_dir = state_dir
+        self.workspaces = workspaces
+        self.extra = extra
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = state_dir.parent / f"{state_dir.name}.log"
+
+    def start(self) -> RelayProcess:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        argv = tether_argv("relay", "--server", self.server_url, "--state-dir", str(self.state_dir),
+                           "--log-level", "debug", *self.extra)
+        for name, path in self.workspaces.items():
+            argv += ["--workspace", f"{name}={path}"]
+        env = {**os.environ, "TETHER_RELAY_TOKEN": self.token}
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                            env=env, start_new_session=True)
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+
+class Viewer:
+    """A viewer-protocol client that keeps what it received, as the PWA and attach do."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.events: dict[str, list[m.LoggedEvent]] = {}
+        self.epochs: dict[str, str] = {}
+        self.subscribed: list[m.Subscribed] = []
+        self.results: list[m.Result | m.ClientError] = []
+        self.duplicates = 0  # events the server sent although the client already had them
+
+    @classmethod
+    async def open(cls, server_url: str, **kwargs: Any) -> Viewer:
+        ws = await connect(server_url.replace("http", "ws", 1) + "/ws/client",
+                           open_timeout=10, max_size=m.MAX_FRAME_BYTES, **kwargs)
+        await ws.send(_encoder.encode(
+            m.Hello(protocol_version=PROTOCOL_VERSION, software_version=SOFTWARE_VERSION)
+        ).decode())
+        hello = _client_decoder.decode(await asyncio.wait_for(ws.recv(), 10))
+        assert isinstance(hello, m.Hello)
+        return cls(ws)
+
+    async def send(self, message: m.ClientMessage) -> None:
+        await self.ws.send(_encoder.encode(message).decode())
+
+    def since(self, session_id: str) -> m.Since | None:
+        events = self.events.get(session_id)
+        if not events:
+            return None
+        return m.Since(epoch=self.epochs[session_id], seq=events[-1].seq)
+
+    async def subscribe(self, session_id: str, since: m.Since | None = None) -> None:
+        await self.send(m.Subscribe(session_id=session_id, since=since))
+
+    async def receive_one(self, timeout_s: float = 10.0) -> m.ServerToClient:
+        message = _client_decoder.decode(await asyncio.wait_for(self.ws.recv(), timeout_s))
+        if isinstance(message, m.Subscribed):
+            self.subscribed.append(message)
+            self.epochs[message.session_id] = message.epoch
+            if not message.recovered:
+                self.events[message.session_id] = []
+        elif isinstance(message, m.SessionEvents):
+            held = self.events.setdefault(message.session_id, [])
+            for event in message.events:
+                if held and event.seq <= held[-1].seq:
+                    self.duplicates += 1
+                    continue
+                assert not held or event.seq == held[-1].seq + 1, (
+                    f"gap: had {held[-1].seq}, got {event.seq}"
+                )
+                held.append(event)
+        elif isinstance(message, (m.Result, m.ClientError)):
+            self.results.append(message)
+        return message
+
+    async def until(self, predicate: Callable[[], bool], timeout_s: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not predicate():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("viewer condition not reached")
+            with contextlib.suppress(TimeoutError):
+                await self.receive_one(min(left, 1.0))
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+def terminal_text(events: list[m.LoggedEvent]) -> str:
+    return b"".join(
+        e.event.data for e in events if isinstance(e.event, m.TerminalOutput)
+    ).decode(errors="replace")
+
+
+def ended(events: list[m.LoggedEvent]) -> bool:
+    return any(isinstance(e.event, m.SessionEnded) for e in events)
+
+
+class Stack:
+    """A server with one relay that offers one workspace, as most pipeline tests need."""
+
+    def __init__(self, tmp: Path, server_env: dict[str, str] | None = None) -> None:
+        self.tmp = tmp
+        self.workspace = tmp / "work"
+        self.workspace.mkdir(exist_ok=True)
+        self.server = ServerProcess(tmp / "server", env=server_env)
+        self.server.data_dir.mkdir(parents=True, exist_ok=True)
+        self.token = self.server.create_relay_token("box")
+        self.server.start()
+        self.relay = self.new_relay(self.server.url)
+        self.relay_id = ""
+
+    def new_relay(self, server_url: str) -> RelayProcess:
+        return RelayProcess(server_url, self.token, self.tmp / "relay",
+                            {"work": self.workspace})
+
+    def wait_relay_online(self) -> str:
+        def online() -> bool:
+            relays = self.server.get("/api/relays")["relays"]
+            return bool(relays) and bool(relays[0]["online"])
+        wait_until(online, START_TIMEOUT_S, "the relay to connect")
+        self.relay_id = self.server.get("/api/relays")["relays"][0]["id"]
+        return self.relay_id
+
+    def start_session(self, command: list[str]) -> str:
+        body = json.dumps({"relay_id": self.relay_id, "workspace": "work", "command": command})
+        request = urllib.request.Request(
+            self.server.url + "/api/sessions", data=body.encode(), method="POST",
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return str(json.loads(response.read())["id"])
+
+    def events(self, session_id: str) -> list[dict[str, Any]]:
+        """The whole log of a session through the paged REST API."""
+        out: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            page = self.server.get(f"/api/sessions/{session_id}/events?after={after}&limit=1000")
+            out += page["events"]
+            if not page["has_more"]:
+                return out
+            after = page["next_after"]
+
+    def close(self) -> None:
+        self.relay.stop()
+        self.server.stop()
+
+
+def ticker(count: int, interval_s: float, linger_s: float = 0.0) -> list[str]:
+    return [sys.executable, str(ROOT / "tests" / "fakes" / "ticker.py"), str(count),
+            str(interval_s), str(linger_s)]
