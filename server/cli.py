@@ -133,7 +133,9 @@ async def serve(settings: Settings) -> int:
         workspaces = local_relay.default_workspaces(settings)
         print(f"Tether is running at {settings.origin}/  (data in {settings.data_dir})", flush=True)
         if token:
-            relay = asyncio.create_task(local_relay.supervise(settings, token, workspaces))
+            relay = asyncio.create_task(
+                local_relay.supervise(settings, token, workspaces, os.environ)
+            )
             print(f"Local relay started for: {', '.join(workspaces)}", flush=True)
         print("Open a shell session in this terminal: tether attach --new", flush=True)
     try:

@@ -9,6 +9,7 @@ import os
 import random
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from server.domain.relays import Relays
@@ -66,10 +67,12 @@ def relay_argv(settings: Settings, workspaces: list[str]) -> list[str]:
     return argv
 
 
-async def supervise(settings: Settings, token: str, workspaces: list[str]) -> None:
+async def supervise(
+    settings: Settings, token: str, workspaces: list[str], environ: Mapping[str, str]
+) -> None:
     """Run the local relay until cancelled, restarting it if it dies."""
     delay = 1.0
-    env = {**os.environ, "TETHER_RELAY_TOKEN": token}  # not on the command line: ps shows argv
+    env = {**environ, "TETHER_RELAY_TOKEN": token}  # not on the command line: ps shows argv
     while True:
         process = await asyncio.create_subprocess_exec(
             *relay_argv(settings, workspaces), env=env, start_new_session=True

@@ -1,0 +1,93 @@
+"""The layer rules of STYLE.md, checked on the import statements of every module."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STDLIB = set(sys.stdlib_module_names)
+
+
+def _imports(package: str) -> dict[Path, set[str]]:
+    """Top-level module names imported by each file of a package (dotted for our own packages)."""
+    found: dict[Path, set[str]] = {}
+    for path in (ROOT / package).rglob("*.py"):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+        found[path.relative_to(ROOT)] = names
+    return found
+
+
+def _roots(names: set[str]) -> set[str]:
+    return {n.split(".")[0] for n in names}
+
+
+def test_protocol_imports_only_the_standard_library_and_msgspec() -> None:
+    for path, names in _imports("protocol").items():
+        extra = _roots(names) - STDLIB - {"msgspec", "protocol", "__future__"}
+        assert not extra, f"{path} imports {extra}"
+
+
+def test_relay_and_server_never_import_each_other() -> None:
+    for path, names in _imports("relay").items():
+        assert not _roots(names) & {"server", "litestar", "aiosqlite", "uvicorn"}, path
+    for path, names in _imports("server").items():
+        assert "relay" not in _roots(names), path
+
+
+def test_relay_and_console_install_light() -> None:
+    allowed = STDLIB | {
+        "msgspec",
+        "websockets",
+        "ptyprocess",
+        "protocol",
+        "relay",
+        "console",
+        "__future__",
+    }
+    for package in ("relay", "console"):
+        for path, names in _imports(package).items():
+            lazy = {"server.cli"} if path.name == "main.py" else set()
+            extra = _roots(names - lazy) - allowed
+            assert not extra, f"{path} imports {extra}"
+
+
+def test_domain_has_no_litestar_and_no_sql() -> None:
+    for path, names in _imports("server/domain").items():
+        assert not _roots(names) & {"litestar", "uvicorn", "aiosqlite", "sqlite3"}, path
+        text = (ROOT / path).read_text()
+        for keyword in ("SELECT ", "INSERT ", "UPDATE ", "DELETE FROM"):
+            assert keyword not in text, f"SQL in {path}"
+
+
+def test_sql_lives_only_in_the_store() -> None:
+    for package in ("server", "relay"):
+        for path in (ROOT / package).rglob("*.py"):
+            rel = path.relative_to(ROOT)
+            if rel.parts[:2] == ("server", "store") or rel.name == "outbox.py":
+                continue
+            text = path.read_text()
+            for keyword in ("SELECT ", "INSERT INTO", "CREATE TABLE", "DELETE FROM"):
+                assert keyword not in text, f"SQL in {rel}"
+
+
+def test_only_the_cli_modules_read_the_environment() -> None:
+    for package in ("server", "relay", "protocol"):
+        for path in (ROOT / package).rglob("*.py"):
+            rel = path.relative_to(ROOT)
+            if rel.name == "cli.py":
+                continue
+            text = path.read_text()
+            assert "os.environ" not in text and "getenv" not in text, f"{rel} reads the environment"
+
+
+def test_no_catch_all_module_names() -> None:
+    for package in ("protocol", "server", "relay", "console"):
+        for path in (ROOT / package).rglob("*.py"):
+            assert path.stem not in {"utils", "helpers", "common", "misc"}, path
