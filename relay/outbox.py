@@ -41,7 +41,7 @@ RESUME_FRACTION = 0.75  # after backpressure, resume producers below this share 
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: the link sends by id order
     session_id TEXT NOT NULL,
     relay_seq INTEGER NOT NULL,
     payload BLOB NOT NULL,
