@@ -2,9 +2,11 @@
 
 Ingestion is at-least-once from the relay and idempotent here: an event whose relay_seq is not
 above the session's last committed relay_seq is a resend and is skipped (a unique index on
-(session_id, relay_seq) backs this up). Each accepted event gets the session's next seq inside
-the same transaction, so seq has no gaps. Only after the commit are events put in the ring and
-published, so a viewer never sees an event that could still be lost.
+(session_id, relay_seq) backs this up). An event that skips ahead is refused, and the relay is
+told to reconnect and resend from its oldest unacked event, so nothing is ever skipped over.
+Each accepted event gets the session's next seq inside the same transaction, so seq has no
+gaps. Only after the commit are events put in the ring and published, so a viewer never sees an
+event that could still be lost.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def new_epoch() -> str:
 class IngestResult(msgspec.Struct):
     acked: dict[str, int]  # session id -> highest relay_seq now committed
     refused: list[str]  # sessions the relay does not own
+    gaps: list[str]  # sessions whose relay_seq skipped ahead: the relay must resend from the ack
 
 
 class EventLog:
@@ -84,11 +87,12 @@ class EventLog:
         touched: dict[str, SessionRecord] = {}
         fresh: dict[str, list[StoredEvent]] = {}
         refused: set[str] = set()
+        gaps: set[str] = set()
         rows: list[EventRow] = []
         async with self._db.write() as conn:
             for item in events:
                 sid = item.session_id
-                if sid in refused:
+                if sid in refused or sid in gaps:
                     continue
                 record = touched.get(sid)
                 if record is None:
@@ -105,6 +109,16 @@ class EventLog:
                     touched[sid] = record
                 if item.relay_seq <= record.last_relay_seq:
                     continue  # a resend of something already committed
+                if item.relay_seq != record.last_relay_seq + 1:
+                    # Accepting it would make the missing events look like resends later.
+                    log.warning(
+                        "session %s: relay_seq %d after %d; waiting for a resend",
+                        sid,
+                        item.relay_seq,
+                        record.last_relay_seq,
+                    )
+                    gaps.add(sid)
+                    continue
                 record.last_seq += 1
                 record.last_relay_seq = item.relay_seq
                 record.last_activity_at = max(record.last_activity_at, item.ts)
@@ -123,7 +137,7 @@ class EventLog:
             epoch = touched[sid].epoch
             self._hub.publish(Batch(sid, epoch, stored, encode_events(sid, epoch, stored)))
         acked = {sid: r.last_relay_seq for sid, r in touched.items()}
-        return IngestResult(acked=acked, refused=sorted(refused))
+        return IngestResult(acked=acked, refused=sorted(refused), gaps=sorted(gaps))
 
     async def _load_for_write(
         self, conn: Any, session_id: str, relay_id: str, ts: float

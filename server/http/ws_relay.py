@@ -114,6 +114,10 @@ async def _handle(core: Core, relay_id: str, link: _Link, message: m.RelayMessag
         result = await core.log.ingest(relay_id, message.events)
         if result.acked:
             link.send(_encoder.encode(m.Ack(acked=result.acked)))
+        if result.gaps:
+            link.close(
+                CloseCode.INTERNAL_ERROR, "relay_seq gap: reconnect and resend unacked events"
+            )
         for session_id in result.refused:
             link.send(
                 _encoder.encode(
