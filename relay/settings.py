@@ -33,10 +33,16 @@ def _setting(default: Any, doc: str, *, flag: str = "", shown: str = "") -> Any:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Settings:
     server: str = _setting(
-        "", "Base URL of the Tether server, http(s)://host[:port].", flag="--server"
+        "",
+        "Base URL of the Tether server, http(s)://host[:port].",
+        flag="--server",
+        shown="required",
     )
     token: str = _setting(
-        "", "This relay's token, issued by the server. Never logged.", flag="--token"
+        "",
+        "This relay's token, issued by the server. Never logged.",
+        flag="--token",
+        shown="required",
     )
     workspaces: tuple[Workspace, ...] = _setting(
         (), "Directories agents may run in, as name = path.", flag="--workspace", shown="none"
@@ -62,17 +68,23 @@ class Settings:
     name: str = _setting(
         "", "Name this relay reports to the server.", flag="--name", shown="hostname"
     )
-    log_level: str = _setting("INFO", "DEBUG, INFO, WARNING or ERROR.", flag="--log-level")
+    log_level: str = _setting(
+        "INFO", "DEBUG, INFO, WARNING or ERROR.", flag="--log-level", shown="INFO"
+    )
     max_sessions: int = _setting(
         32, "Live sessions at most; further starts fail with spawn_failed."
     )
     backoff_initial_s: float = _setting(0.5, "First reconnect delay cap, seconds (full jitter).")
     backoff_max_s: float = _setting(30.0, "Largest reconnect delay, seconds.")
     batch_max_events: int = _setting(500, "Events in one `events` frame at most.")
-    batch_max_bytes: int = _setting(256 << 10, "Encoded events in one frame at most, bytes.")
+    batch_max_bytes: int = _setting(
+        256 << 10, "Encoded events in one frame at most, bytes.", shown="262144 (256 KiB)"
+    )
     inflight_max_events: int = _setting(5000, "Events sent but not acked before sending pauses.")
     outbox_max_bytes: int = _setting(
-        512 << 20, "Unacked event bytes on disk before PTY output is paused (backpressure)."
+        512 << 20,
+        "Unacked event bytes on disk before PTY output is paused (backpressure).",
+        shown="536870912 (512 MiB)",
     )
     connect_timeout_s: float = _setting(10.0, "Time limit for TCP, TLS and WebSocket handshake, s.")
     hello_timeout_s: float = _setting(

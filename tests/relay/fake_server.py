@@ -45,6 +45,7 @@ class FakeServer:
         self.infos: list[m.RelayInfo] = []
         self.batches: list[list[m.RelayEvent]] = []
         self.results: list[m.CommandResult] = []
+        self.close_codes: list[int | None] = []  # what the relay closed each connection with
         self.ws: ServerConnection | None = None
         self._server: Server | None = None
         self.port = 0
@@ -106,7 +107,8 @@ class FakeServer:
             assert isinstance(hello, m.Hello)
             self.hellos.append(hello)
             if not self.send_hello:
-                await asyncio.sleep(3600)
+                await ws.wait_closed()
+                return
             await ws.send(
                 _encoder.encode(m.Hello(protocol_version=PROTOCOL_VERSION, software_version="fake"))
             )
@@ -121,6 +123,8 @@ class FakeServer:
                         await ws.send(_encoder.encode(m.Ack(acked=_highest(message.events))))
                 elif isinstance(message, m.CommandResult):
                     self.results.append(message)
+        rcvd = ws.protocol.close_rcvd
+        self.close_codes.append(rcvd.code if rcvd else None)
 
 
 def _highest(events: list[m.RelayEvent]) -> dict[str, int]:
