@@ -1,0 +1,154 @@
+"""`tether relay` as a real process: exit codes, graceful shutdown, kill -9 and restart."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+from protocol import messages as m
+from protocol.codes import CloseCode
+from tests.relay.fake_server import FakeServer, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "tr_secret-test-token"
+
+
+class RelayProcess:
+    def __init__(self, tmp_path: Path, workspace: Path, server_url: str) -> None:
+        self.log_path = tmp_path / "relay.log"
+        self.argv = [
+            sys.executable, "-m", "console.main", "relay",
+            "--server", server_url,
+            "--state-dir", str(tmp_path / "state"),
+            "--workspace", f"work={workspace}",
+            "--log-level", "debug",
+        ]  # fmt: skip
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> RelayProcess:
+        env = {**os.environ, "TETHER_RELAY_TOKEN": TOKEN, "TETHER_RELAY_STOP_GRACE_S": "1"}
+        with self.log_path.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.argv, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
+            )
+        return self
+
+    async def wait(self, timeout_s: float = 15) -> int:
+        assert self.process is not None
+        return await asyncio.wait_for(self.process.wait(), timeout_s)
+
+    def signal(self, sig: int) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, sig)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    async def kill(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            await self.process.wait()
+
+
+@contextlib.asynccontextmanager
+async def relay_process(tmp_path: Path, workspace: Path, url: str) -> AsyncIterator[RelayProcess]:
+    relay = await RelayProcess(tmp_path, workspace, url).start()
+    try:
+        yield relay
+    finally:
+        await relay.kill()
+
+
+def _run(body: Callable[[], Awaitable[None]], timeout_s: float = 25) -> None:
+    async def scenario() -> None:
+        async with asyncio.timeout(timeout_s):
+            await body()
+
+    asyncio.run(scenario())
+
+
+def _ends(server: FakeServer, session_id: str) -> list[m.SessionEnded]:
+    return [
+        e.event
+        for e in server.unique_events().values()
+        if e.session_id == session_id and isinstance(e.event, m.SessionEnded)
+    ]
+
+
+def test_a_refused_token_makes_the_relay_exit_2(tmp_path: Path, workspace: Path) -> None:
+    async def body() -> None:
+        server = await FakeServer(reject_code=CloseCode.UNAUTHORIZED).start()
+        async with relay_process(tmp_path, workspace, server.url) as relay:
+            assert await relay.wait() == 2
+        assert server.connections == 1
+        log = relay.log()
+        assert "4500" in log and "refused this relay's token" in log
+        assert TOKEN not in log  # not even at DEBUG
+        await server.close()
+
+    _run(body)
+
+
+def test_sigterm_stops_sessions_and_closes_the_link_with_1000(
+    tmp_path: Path, workspace: Path
+) -> None:
+    async def body() -> None:
+        server = await FakeServer().start()
+        async with relay_process(tmp_path, workspace, server.url) as relay:
+            await wait_until(lambda: bool(server.infos), 15, "the relay to connect")
+            start = m.StartSession(session_id="s1", workspace="work", command=["sleep", "100"])
+            assert (await server.command(start)).ok
+            relay.signal(signal.SIGTERM)
+            assert await relay.wait() == 0
+        assert [e.reason for e in _ends(server, "s1")] == ["stopped"]
+        assert server.close_codes == [1000]
+        await server.close()
+
+    _run(body)
+
+
+def test_after_kill_9_the_restarted_relay_ends_the_lost_session(
+    tmp_path: Path, workspace: Path
+) -> None:
+    async def body() -> None:
+        server = await FakeServer().start()
+        async with relay_process(tmp_path, workspace, server.url) as relay:
+            await wait_until(lambda: bool(server.infos), 15, "the relay to connect")
+            start = m.StartSession(session_id="s1", workspace="work", command=["cat"])
+            assert (await server.command(start)).ok
+            await wait_until(lambda: len(server.events) >= 2, 5, "the start events")
+            await relay.kill()
+        before = max(e.relay_seq for e in server.events if e.session_id == "s1")
+        async with relay_process(tmp_path, workspace, server.url) as relay:
+            await wait_until(lambda: bool(_ends(server, "s1")), 15, "the end of the lost session")
+            assert _ends(server, "s1") == [m.SessionEnded(reason="relay_restarted")]
+            last = max(e.relay_seq for e in server.events if e.session_id == "s1")
+            assert last == before + 1  # numbering continues without a gap
+            assert server.infos[-1].live_sessions == []
+        await server.close()
+
+    _run(body)
+
+
+def test_a_second_relay_on_the_same_state_dir_exits_2(tmp_path: Path, workspace: Path) -> None:
+    async def body() -> None:
+        server = await FakeServer().start()
+        async with relay_process(tmp_path, workspace, server.url):
+            await wait_until(lambda: bool(server.infos), 15, "the first relay to connect")
+            second = RelayProcess(tmp_path, workspace, server.url)
+            second.log_path = tmp_path / "second.log"
+            await second.start()
+            try:
+                assert await second.wait() == 2
+            finally:
+                await second.kill()
+            assert "another relay is running" in second.log()
+        await server.close()
+
+    _run(body)
