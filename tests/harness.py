@@ -54,8 +54,15 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> No
 class ServerProcess:
     """`tether serve` on a free port (no local relay unless asked)."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, *, local_relay: bool = False,
-                 extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        *,
+        local_relay: bool = False,
+        extra: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.env = {**os.environ, **(env or {})}
         self.port = port or free_port()
@@ -71,7 +78,11 @@ class ServerProcess:
     def create_relay_token(self, name: str) -> str:
         out = subprocess.run(
             tether_argv("admin", "--data-dir", str(self.data_dir), "relay-token", "create", name),
-            capture_output=True, text=True, check=True, cwd=ROOT, timeout=30,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            timeout=30,
         ).stdout
         match = re.search(r"tr_[A-Za-z0-9_-]+", out)
         assert match, out
@@ -79,13 +90,20 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        argv = tether_argv("serve", "--data-dir", str(self.data_dir), "--port", str(self.port),
-                           *self.extra)
+        argv = tether_argv(
+            "serve", "--data-dir", str(self.data_dir), "--port", str(self.port), *self.extra
+        )
         if not self.local_relay:
             argv.append("--no-local-relay")
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                            env=self.env, start_new_session=True)
+            self.process = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=self.env,
+                start_new_session=True,
+            )
         wait_until(self.healthy, START_TIMEOUT_S, f"server on port {self.port}")
         return self
 
@@ -125,8 +143,14 @@ class ServerProcess:
 class RelayProcess:
     """`tether relay` dialling a server, with its own state directory and workspaces."""
 
-    def __init__(self, server_url: str, token: str, state_dir: Path,
-                 workspaces: dict[str, Path], extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        server_url: str,
+        token: str,
+        state_dir: Path,
+        workspaces: dict[str, Path],
+        extra: tuple[str, ...] = (),
+    ) -> None:
         self.server_url = server_url
         self.token = token
         self.state_dir = state_dir
@@ -137,14 +161,28 @@ class RelayProcess:
 
     def start(self) -> RelayProcess:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        argv = tether_argv("relay", "--server", self.server_url, "--state-dir", str(self.state_dir),
-                           "--log-level", "debug", *self.extra)
+        argv = tether_argv(
+            "relay",
+            "--server",
+            self.server_url,
+            "--state-dir",
+            str(self.state_dir),
+            "--log-level",
+            "debug",
+            *self.extra,
+        )
         for name, path in self.workspaces.items():
             argv += ["--workspace", f"{name}={path}"]
         env = {**os.environ, "TETHER_RELAY_TOKEN": self.token}
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                            env=env, start_new_session=True)
+            self.process = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=env,
+                start_new_session=True,
+            )
         return self
 
     def log(self) -> str:
@@ -179,11 +217,17 @@ class Viewer:
 
     @classmethod
     async def open(cls, server_url: str, **kwargs: Any) -> Viewer:
-        ws = await connect(server_url.replace("http", "ws", 1) + "/ws/client",
-                           open_timeout=10, max_size=m.MAX_FRAME_BYTES, **kwargs)
-        await ws.send(_encoder.encode(
-            m.Hello(protocol_version=PROTOCOL_VERSION, software_version=SOFTWARE_VERSION)
-        ).decode())
+        ws = await connect(
+            server_url.replace("http", "ws", 1) + "/ws/client",
+            open_timeout=10,
+            max_size=m.MAX_FRAME_BYTES,
+            **kwargs,
+        )
+        await ws.send(
+            _encoder.encode(
+                m.Hello(protocol_version=PROTOCOL_VERSION, software_version=SOFTWARE_VERSION)
+            ).decode()
+        )
         hello = _client_decoder.decode(await asyncio.wait_for(ws.recv(), 10))
         assert isinstance(hello, m.Hello)
         return cls(ws)
@@ -235,9 +279,9 @@ class Viewer:
 
 
 def terminal_text(events: list[m.LoggedEvent]) -> str:
-    return b"".join(
-        e.event.data for e in events if isinstance(e.event, m.TerminalOutput)
-    ).decode(errors="replace")
+    return b"".join(e.event.data for e in events if isinstance(e.event, m.TerminalOutput)).decode(
+        errors="replace"
+    )
 
 
 def ended(events: list[m.LoggedEvent]) -> bool:
@@ -259,13 +303,13 @@ class Stack:
         self.relay_id = ""
 
     def new_relay(self, server_url: str) -> RelayProcess:
-        return RelayProcess(server_url, self.token, self.tmp / "relay",
-                            {"work": self.workspace})
+        return RelayProcess(server_url, self.token, self.tmp / "relay", {"work": self.workspace})
 
     def wait_relay_online(self) -> str:
         def online() -> bool:
             relays = self.server.get("/api/relays")["relays"]
             return bool(relays) and bool(relays[0]["online"])
+
         wait_until(online, START_TIMEOUT_S, "the relay to connect")
         self.relay_id = self.server.get("/api/relays")["relays"][0]["id"]
         return self.relay_id
@@ -273,7 +317,9 @@ class Stack:
     def start_session(self, command: list[str]) -> str:
         body = json.dumps({"relay_id": self.relay_id, "workspace": "work", "command": command})
         request = urllib.request.Request(
-            self.server.url + "/api/sessions", data=body.encode(), method="POST",
+            self.server.url + "/api/sessions",
+            data=body.encode(),
+            method="POST",
             headers={"content-type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=20) as response:
@@ -296,5 +342,10 @@ class Stack:
 
 
 def ticker(count: int, interval_s: float, linger_s: float = 0.0) -> list[str]:
-    return [sys.executable, str(ROOT / "tests" / "fakes" / "ticker.py"), str(count),
-            str(interval_s), str(linger_s)]
+    return [
+        sys.executable,
+        str(ROOT / "tests" / "fakes" / "ticker.py"),
+        str(count),
+        str(interval_s),
+        str(linger_s),
+    ]

@@ -49,7 +49,8 @@ def _assert_log_is_exactly(stack: Stack, session_id: str, lines: int) -> int:
 def _wait_ended(stack: Stack, session_id: str, timeout_s: float) -> None:
     wait_until(
         lambda: stack.server.get(f"/api/sessions/{session_id}")["status"] == "ended",
-        timeout_s, "the session to end in the server's log",
+        timeout_s,
+        "the session to end in the server's log",
     )
 
 
@@ -86,8 +87,9 @@ def _outbox_rows(stack: Stack) -> int:
 def test_relay_kill9_with_unacked_events_delivers_them_after_restart(stack: Stack) -> None:
     lines = 300
     session_id = stack.start_session(ticker(lines, 0.002, 60))
-    wait_until(lambda: stack.server.get(f"/api/sessions/{session_id}")["last_seq"] > 3, 20,
-               "first events")
+    wait_until(
+        lambda: stack.server.get(f"/api/sessions/{session_id}")["last_seq"] > 3, 20, "first events"
+    )
     stack.server.kill9()  # from now on nothing is acked
     wait_until(lambda: _outbox_rows(stack) >= lines, 20, "all lines in the relay's outbox")
     stack.relay.kill9()

@@ -17,7 +17,8 @@ def _log_seqs(stack: Stack, session_id: str) -> list[int]:
 def _wait_log_len(stack: Stack, session_id: str, at_least: int) -> None:
     wait_until(
         lambda: stack.server.get(f"/api/sessions/{session_id}")["last_seq"] >= at_least,
-        30, f"{at_least} events in the log",
+        30,
+        f"{at_least} events in the log",
     )
 
 
@@ -136,6 +137,7 @@ def test_resume_twice_without_new_events_sends_nothing_twice(stack: Stack) -> No
             assert again.subscribed[0].recovered is True
             assert again.subscribed[0].last_seq == count
             await again.close()
+        await viewer.close()
 
     asyncio.run(run())
 

@@ -56,8 +56,12 @@ class CuttingProxy:
             server_w.transport.abort()
 
     async def _pipe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-        pair: tuple[asyncio.StreamWriter, asyncio.StreamWriter], *, upstream: bool,
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        pair: tuple[asyncio.StreamWriter, asyncio.StreamWriter],
+        *,
+        upstream: bool,
     ) -> None:
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
             while True:

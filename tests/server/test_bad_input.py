@@ -18,7 +18,9 @@ from protocol.version import PROTOCOL_VERSION
 from tests.harness import ServerProcess, Viewer
 
 _encoder = msgspec.json.Encoder()
-HELLO = _encoder.encode(m.Hello(protocol_version=PROTOCOL_VERSION, software_version="test")).decode()
+HELLO = _encoder.encode(
+    m.Hello(protocol_version=PROTOCOL_VERSION, software_version="test")
+).decode()
 
 
 class Env:
@@ -70,8 +72,9 @@ async def _close_code(ws: ClientConnection) -> int | None:
 
 def _events(session_id: str, first: int, count: int) -> str:
     batch = [
-        m.RelayEvent(session_id=session_id, relay_seq=n, ts=time.time(),
-                     event=m.TerminalOutput(data=b"x"))
+        m.RelayEvent(
+            session_id=session_id, relay_seq=n, ts=time.time(), event=m.TerminalOutput(data=b"x")
+        )
         for n in range(first, first + count)
     ]
     return _encoder.encode(m.Events(events=batch)).decode()
@@ -100,10 +103,14 @@ def _still_serving(env: Env) -> None:
 BAD_FRAMES = {
     "malformed_json": ("{not json", CloseCode.INVALID_MESSAGE),
     "unknown_type": ('{"type":"launch_missiles"}', CloseCode.INVALID_MESSAGE),
-    "wrong_field_type": ('{"type":"hello","protocol_version":"one","software_version":"x"}',
-                         CloseCode.INVALID_MESSAGE),
-    "wrong_protocol_version": ('{"type":"hello","protocol_version":99,"software_version":"x"}',
-                               CloseCode.UNSUPPORTED_PROTOCOL),
+    "wrong_field_type": (
+        '{"type":"hello","protocol_version":"one","software_version":"x"}',
+        CloseCode.INVALID_MESSAGE,
+    ),
+    "wrong_protocol_version": (
+        '{"type":"hello","protocol_version":99,"software_version":"x"}',
+        CloseCode.UNSUPPORTED_PROTOCOL,
+    ),
     "not_hello_first": ('{"type":"relay_info"}', CloseCode.INVALID_MESSAGE),
     "oversized": ("x" * (m.MAX_FRAME_BYTES + 1), CloseCode.MESSAGE_TOO_BIG),
 }
@@ -157,8 +164,9 @@ def test_relay_without_or_with_a_wrong_token_is_unauthorized(env: Env) -> None:
     async def run() -> list[int | None]:
         codes = []
         for headers in ({}, {"Authorization": "Bearer tr_forged"}, {"Authorization": "Basic x"}):
-            ws = await connect(f"ws://127.0.0.1:{env.server.port}/ws/relay",
-                               additional_headers=headers)
+            ws = await connect(
+                f"ws://127.0.0.1:{env.server.port}/ws/relay", additional_headers=headers
+            )
             codes.append(await _close_code(ws))
         return codes
 
@@ -188,7 +196,9 @@ def test_events_for_another_relays_session_are_refused_and_not_stored(env: Env) 
     _still_serving(env)
 
 
-def test_viewer_commands_for_missing_sessions_get_errors_and_the_socket_stays_open(env: Env) -> None:
+def test_viewer_commands_for_missing_sessions_get_errors_and_the_socket_stays_open(
+    env: Env,
+) -> None:
     async def run() -> list[m.Result | m.ClientError]:
         viewer = await Viewer.open(env.server.url)
         await viewer.send(m.SendInput(session_id="nope", data="ls\n", request_id="r1"))
