@@ -31,8 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             from server.cli import main as server_main
         except ImportError as exc:
-            print(f"tether {command} needs the server extra: pip install 'tether[server]' ({exc})",
-                  file=sys.stderr)
+            print(
+                f"tether {command} needs the server extra: pip install 'tether[server]' ({exc})",
+                file=sys.stderr,
+            )
             return 2
         return server_main([command, *rest])
     if command == "relay":

@@ -1,0 +1,100 @@
+"""`tether attach` and `tether sessions`: follow a session from any terminal, list sessions.
+
+    tether attach SESSION_ID [--server URL]     replay and follow; keystrokes go to the session
+    tether attach --new [--relay R] [--workspace W] [-- COMMAND...]   start a PTY session first
+    tether sessions [--server URL]              the sessions, most recently active first
+
+The server URL comes from --server, else TETHER_URL, else http://127.0.0.1:8765. This is the
+only module of the terminal client that reads the environment or the command line. Exit status:
+0 on success (the session ended, or the user detached), 1 on an error, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Mapping
+
+from console import selection, sessions_table, terminal
+from console.attachment import attach
+from console.errors import ConsoleError
+from console.event_text import clean
+from console.server_api import ServerApi, viewer_socket_url
+
+DEFAULT_URL = "http://127.0.0.1:8765"
+URL_ENV = "TETHER_URL"
+DEFAULT_SIZE = (80, 24)  # cols, rows of a session started without a terminal
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _parser(command: str) -> argparse.ArgumentParser:
+    server_help = f"server URL (default: ${URL_ENV}, else {DEFAULT_URL})"
+    if command == "sessions":
+        parser = argparse.ArgumentParser(
+            prog="tether sessions", description="List sessions, most recently active first."
+        )
+        parser.add_argument("--server", help=server_help)
+        return parser
+    parser = argparse.ArgumentParser(
+        prog="tether attach",
+        usage="tether attach [--server URL] SESSION_ID\n"
+        "       tether attach --new [--relay NAME_OR_ID] [--workspace NAME] [-- COMMAND...]",
+        description="Replay and follow a session in this terminal, forwarding keystrokes. "
+        "Press Ctrl-] to detach; the session keeps running.",
+    )
+    parser.add_argument("session", nargs="?", help="session id, or a unique prefix of one")
+    parser.add_argument("--server", help=server_help)
+    parser.add_argument("--new", action="store_true", help="start a PTY session and attach")
+    parser.add_argument("--relay", help="with --new: relay name or id (default: the only online)")
+    parser.add_argument("--workspace", help="with --new: workspace name (default: the first)")
+    return parser
+
+
+def main(argv: list[str], environ: Mapping[str, str] = os.environ) -> int:
+    """argv[0] is "attach" or "sessions"; the rest are its arguments."""
+    command, args = argv[0], argv[1:]
+    extra: list[str] = []
+    if command == "attach" and "--" in args:
+        cut = args.index("--")
+        args, extra = args[:cut], args[cut + 1 :]
+    parser = _parser(command)
+    try:
+        options = parser.parse_args(args)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        api = ServerApi(options.server or environ.get(URL_ENV) or DEFAULT_URL)
+        if command == "sessions":
+            sys.stdout.write(sessions_table.render(api.sessions()))
+            return 0
+        if options.new:
+            if options.session:
+                parser.error("give either a session id or --new, not both")
+            session_id = _start(api, options.relay, options.workspace, extra)
+        else:
+            if not options.session:
+                parser.error("which session? (tether sessions lists them; --new starts one)")
+            if options.relay or options.workspace or extra:
+                parser.error("--relay, --workspace and a command go with --new")
+            session_id = selection.session(api.sessions(), options.session).id
+        return asyncio.run(attach(viewer_socket_url(api.base_url), session_id))
+    except SystemExit as exc:  # parser.error
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except ConsoleError as exc:
+        print(f"tether {command}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _start(api: ServerApi, relay: str | None, workspace: str | None, command: list[str]) -> str:
+    chosen = selection.relay(api.relays(), relay)
+    workspace_name = selection.workspace(chosen, workspace)
+    cols, rows = terminal.size(0, 1) or DEFAULT_SIZE
+    session = api.start_session(chosen.id, workspace_name, command, cols, rows)
+    print(
+        f"started session {session.id} on {clean(chosen.name)}, workspace {clean(workspace_name)}",
+        file=sys.stderr,
+    )
+    return session.id

@@ -1,0 +1,199 @@
+"""This terminal attached to one session: output out, keystrokes and size in, until it ends.
+
+    screen  <- terminal_output bytes as they are; other events as cleaned text lines
+    stdin   -> send_input (UTF-8 decoded incrementally; Ctrl-] detaches and is not sent)
+    size    -> resize on every (re)subscribe and on SIGWINCH
+
+Exit status: 0 when the session ended or the user detached (Ctrl-], or end of input from a
+terminal that went away), 128+N after signal N (SIGINT, SIGTERM, SIGHUP; the session keeps
+running), 1 when the server refused us for good. With stdin a terminal it is in raw mode
+throughout (console.terminal.raw_mode restores it on every way out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import os
+import signal
+import sys
+import time
+from typing import Any, BinaryIO
+
+from console import terminal
+from console.event_text import EventText, ended_line
+from console.viewer_link import ViewerLink
+from protocol import messages as m
+from protocol.codes import ErrorCode
+
+DETACH_KEY = b"\x1d"  # Ctrl-], as in telnet
+RESET_SCREEN = b"\x1bc"  # RIS: what a terminal shows is replaced by a full replay
+RESIZE_REQUEST = "attach-resize"  # its refusals are not shown
+REFUSAL_REPEAT_S = 10.0  # the same refusal (e.g. relay offline, per keystroke) shown this rarely
+EXIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Screen:
+    """Where output goes. In raw mode the terminal no longer turns \\n into \\r\\n, so text
+    written here does; notices start on a line of their own."""
+
+    def __init__(self, out: BinaryIO, err: BinaryIO, *, raw: bool) -> None:
+        self._out = out
+        self._err = err
+        self._newline = b"\r\n" if raw else b"\n"
+        self._raw = raw
+        self._line_start = True  # whether the cursor is at the start of a line, as far as we know
+        self.is_terminal = out.isatty()
+
+    def output(self, data: bytes) -> None:
+        if data:
+            self._out.write(data)
+            self._out.flush()
+            self._line_start = data.endswith(b"\n")
+
+    def text(self, text: str) -> None:
+        self.output(text.encode("utf-8", "replace").replace(b"\n", self._newline))
+
+    def line(self, text: str) -> None:
+        """A line of the session's transcript, on stdout, starting on a line of its own."""
+        start = "" if self._line_start else "\n"
+        self.text(f"{start}{text}\n")
+
+    def notice(self, text: str) -> None:
+        """A line from tether itself (not the session), on stderr."""
+        start = self._newline if self._raw and not self._line_start else b""
+        self._err.write(start + text.encode("utf-8", "replace") + self._newline)
+        self._err.flush()
+        self._line_start = True
+
+
+class Attachment:
+    """A Follower (see console.viewer_link) that drives a Screen and reads the keyboard."""
+
+    def __init__(self, url: str, session_id: str, screen: Screen, stdin_fd: int, interactive: bool):
+        self.session_id = session_id
+        self.link = ViewerLink(url, session_id, self)
+        self._screen = screen
+        self._stdin_fd = stdin_fd
+        self._interactive = interactive
+        self._text = EventText()
+        self._refusals: dict[str, float] = {}
+        self._finished: asyncio.Future[int] | None = None
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        self._finished = loop.create_future()
+        for sig in EXIT_SIGNALS:
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        loop.add_signal_handler(signal.SIGWINCH, self._send_size)
+        if self._interactive:
+            self._screen.notice(f"attached to {self.session_id}; press Ctrl-] to detach")
+        following = asyncio.create_task(self.link.run(), name="follow")
+        typing = asyncio.create_task(self._forward_input(), name="keyboard")
+        try:
+            waiting: set[asyncio.Future[Any]] = {following, self._finished}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if self._finished.done():
+                return self._finished.result()
+            following.result()  # raises LinkStoppedError
+            return 0
+        finally:
+            for task in (following, typing):
+                task.cancel()
+            for task in (following, typing):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            for sig in (*EXIT_SIGNALS, signal.SIGWINCH):
+                loop.remove_signal_handler(sig)
+
+    def _finish(self, status: int, message: str) -> None:
+        if self._finished is not None and not self._finished.done():
+            self._screen.notice(message)
+            self._finished.set_result(status)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self._finish(128 + sig, f"detached ({sig.name}); the session keeps running")
+
+    # ------------------------------------------------------------------ Follower
+
+    def subscribed(self) -> None:
+        self._send_size()
+
+    def _send_size(self) -> None:
+        size = terminal.size(self._stdin_fd, 1) if self._interactive else None
+        if size is not None:
+            cols, rows = size
+            resize = m.Resize(
+                session_id=self.session_id, cols=cols, rows=rows, request_id=RESIZE_REQUEST
+            )
+            self.link.send(resize)
+
+    def restart(self) -> None:
+        if self._screen.is_terminal:
+            self._screen.output(RESET_SCREEN)
+        self._text = EventText()
+        self._screen.notice("the session's history was rebuilt on the server; replaying it")
+
+    def show(self, event: m.Event) -> bool:
+        if isinstance(event, m.TerminalOutput):
+            self._screen.output(event.data)
+        elif isinstance(event, m.SessionEnded):
+            self._screen.text(self._text.flush())
+            self._screen.line(ended_line(event))
+            return True
+        else:
+            self._screen.text(self._text.render(event))
+        return False
+
+    def notice(self, text: str) -> None:
+        self._screen.notice(text)
+
+    def refused(self, code: str, message: str, request_id: str) -> None:
+        if code == ErrorCode.SESSION_ENDED:
+            return  # the session_ended event is on its way and says it better
+        if request_id == RESIZE_REQUEST:
+            return  # e.g. sent while the relay reconnects; the user did nothing to be told of
+        now = time.monotonic()
+        if now - self._refusals.get(code, -REFUSAL_REPEAT_S) >= REFUSAL_REPEAT_S:
+            self._refusals[code] = now
+            self._screen.notice(f"refused: {message} ({code})")
+
+    # ------------------------------------------------------------------ keyboard
+
+    async def _forward_input(self) -> None:
+        reader = terminal.StdinReader(self._stdin_fd)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        while True:
+            data = await reader.read()
+            head, detach, _ = data.partition(DETACH_KEY)
+            text = decoder.decode(head, final=not data or bool(detach))
+            if text:
+                await self._send_input(text)
+            if detach:
+                self._finish(0, "detached")
+                return
+            if not data:
+                if self._interactive:  # the terminal went away
+                    self._finish(0, "detached")
+                return  # from a pipe or file: keep following until the session ends
+
+    async def _send_input(self, text: str) -> None:
+        message = m.SendInput(session_id=self.session_id, data=text)
+        if not self._interactive:
+            await self.link.put(message)  # a pipe waits for the connection
+        elif not self.link.send(message):
+            self.refused("not_connected", "not connected; keystrokes dropped", "")
+
+
+async def attach(url: str, session_id: str) -> int:
+    """Attach stdin/stdout to the session behind the viewer socket `url`; the exit status."""
+    stdin_fd = 0
+    interactive = os.isatty(stdin_fd)
+    raw = interactive and os.isatty(1)
+    with terminal.raw_mode(stdin_fd) if interactive else contextlib.nullcontext():
+        screen = Screen(sys.stdout.buffer, sys.stderr.buffer, raw=raw)
+        try:
+            return await Attachment(url, session_id, screen, stdin_fd, interactive).run()
+        except BrokenPipeError:
+            return 0  # whoever read our output stopped (`tether attach ID | head`)
