@@ -28,6 +28,7 @@ URL_ENV = "TETHER_URL"
 DEFAULT_SIZE = (80, 24)  # cols, rows of a session started without a terminal
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
@@ -36,7 +37,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(
             prog="tether sessions", description="List sessions, most recently active first."
         )
-        parser.add_argument("--server", help=server_help)
+        parser.add_argument("--server", metavar="URL", help=server_help)
         return parser
     parser = argparse.ArgumentParser(
         prog="tether attach",
@@ -46,10 +47,16 @@ def _parser(command: str) -> argparse.ArgumentParser:
         "Press Ctrl-] to detach; the session keeps running.",
     )
     parser.add_argument("session", nargs="?", help="session id, or a unique prefix of one")
-    parser.add_argument("--server", help=server_help)
+    parser.add_argument("--server", metavar="URL", help=server_help)
     parser.add_argument("--new", action="store_true", help="start a PTY session and attach")
-    parser.add_argument("--relay", help="with --new: relay name or id (default: the only online)")
-    parser.add_argument("--workspace", help="with --new: workspace name (default: the first)")
+    parser.add_argument(
+        "--relay",
+        metavar="NAME_OR_ID",
+        help="with --new: relay name or id (default: the only online)",
+    )
+    parser.add_argument(
+        "--workspace", metavar="NAME", help="with --new: workspace name (default: the first)"
+    )
     return parser
 
 
@@ -79,10 +86,19 @@ def main(argv: list[str], environ: Mapping[str, str] = os.environ) -> int:
                 parser.error("which session? (tether sessions lists them; --new starts one)")
             if options.relay or options.workspace or extra:
                 parser.error("--relay, --workspace and a command go with --new")
-            session_id = selection.session(api.sessions(), options.session).id
+            chosen = selection.session(api.sessions(), options.session)
+            if not chosen.relay_online and chosen.status != "ended":
+                print(
+                    f"tether attach: the relay of session {clean(chosen.id)} is offline; "
+                    "its output resumes when the relay reconnects",
+                    file=sys.stderr,
+                )
+            session_id = chosen.id
         return asyncio.run(attach(viewer_socket_url(api.base_url), session_id))
     except SystemExit as exc:  # parser.error
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except KeyboardInterrupt:  # before the terminal is attached (which handles SIGINT itself)
+        return EXIT_INTERRUPTED
     except ConsoleError as exc:
         print(f"tether {command}: {exc}", file=sys.stderr)
         return EXIT_ERROR

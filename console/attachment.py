@@ -22,7 +22,7 @@ import time
 from typing import Any, BinaryIO
 
 from console import terminal
-from console.event_text import EventText, ended_line
+from console.event_text import EventText, clean, ended_line
 from console.viewer_link import ViewerLink
 from protocol import messages as m
 from protocol.codes import ErrorCode
@@ -35,15 +35,16 @@ EXIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Screen:
-    """Where output goes. In raw mode the terminal no longer turns \\n into \\r\\n, so text
-    written here does; notices start on a line of their own."""
+    """Where output goes. A terminal in raw mode no longer turns \\n into \\r\\n, so text
+    written to one here does; notices start on a line of their own."""
 
-    def __init__(self, out: BinaryIO, err: BinaryIO, *, raw: bool) -> None:
+    def __init__(self, out: BinaryIO, err: BinaryIO, *, raw_out: bool, raw_err: bool) -> None:
         self._out = out
         self._err = err
-        self._newline = b"\r\n" if raw else b"\n"
-        self._raw = raw
-        self._line_start = True  # whether the cursor is at the start of a line, as far as we know
+        self._out_newline = b"\r\n" if raw_out else b"\n"
+        self._err_newline = b"\r\n" if raw_err else b"\n"
+        self._shared = raw_out and raw_err  # both on the one raw terminal: share its lines
+        self._line_start = True  # whether stdout's cursor is at the start of a line
         self.is_terminal = out.isatty()
 
     def output(self, data: bytes) -> None:
@@ -53,7 +54,7 @@ class Screen:
             self._line_start = data.endswith(b"\n")
 
     def text(self, text: str) -> None:
-        self.output(text.encode("utf-8", "replace").replace(b"\n", self._newline))
+        self.output(text.encode("utf-8", "replace").replace(b"\n", self._out_newline))
 
     def line(self, text: str) -> None:
         """A line of the session's transcript, on stdout, starting on a line of its own."""
@@ -62,10 +63,11 @@ class Screen:
 
     def notice(self, text: str) -> None:
         """A line from tether itself (not the session), on stderr."""
-        start = self._newline if self._raw and not self._line_start else b""
-        self._err.write(start + text.encode("utf-8", "replace") + self._newline)
+        start = self._err_newline if self._shared and not self._line_start else b""
+        self._err.write(start + text.encode("utf-8", "replace") + self._err_newline)
         self._err.flush()
-        self._line_start = True
+        if self._shared:
+            self._line_start = True
 
 
 class Attachment:
@@ -88,7 +90,7 @@ class Attachment:
             loop.add_signal_handler(sig, self._on_signal, sig)
         loop.add_signal_handler(signal.SIGWINCH, self._send_size)
         if self._interactive:
-            self._screen.notice(f"attached to {self.session_id}; press Ctrl-] to detach")
+            self._screen.notice(f"attached to {clean(self.session_id)}; press Ctrl-] to detach")
         following = asyncio.create_task(self.link.run(), name="follow")
         typing = asyncio.create_task(self._forward_input(), name="keyboard")
         try:
@@ -190,9 +192,9 @@ async def attach(url: str, session_id: str) -> int:
     """Attach stdin/stdout to the session behind the viewer socket `url`; the exit status."""
     stdin_fd = 0
     interactive = os.isatty(stdin_fd)
-    raw = interactive and os.isatty(1)
+    raw_out, raw_err = (interactive and os.isatty(fd) for fd in (1, 2))
     with terminal.raw_mode(stdin_fd) if interactive else contextlib.nullcontext():
-        screen = Screen(sys.stdout.buffer, sys.stderr.buffer, raw=raw)
+        screen = Screen(sys.stdout.buffer, sys.stderr.buffer, raw_out=raw_out, raw_err=raw_err)
         try:
             return await Attachment(url, session_id, screen, stdin_fd, interactive).run()
         except BrokenPipeError:

@@ -18,8 +18,8 @@ MAX_DIFF_LINES = 40  # of a file_changed diff; the rest is counted, not shown
 MAX_FIELD_CHARS = 400  # tool input / output summaries
 
 # CSI (ESC [ or the C1 byte), OSC / DCS / SOS / PM / APC strings up to their terminator,
-# two-character escapes. What this misses (an unterminated string, say) is made inert and
-# visible by _CONTROL below.
+# two-character escapes. Any ESC left over (an unterminated sequence, say) is escaped by
+# _CONTROL below, so it is shown instead of obeyed.
 _ESCAPE = re.compile(
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
     r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f]).*?(?:\x07|\x1b\\|\x9c)"

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from console.errors import ServerError, UnreachableError
-from protocol.messages import SessionStatus, Workspace
+from protocol.messages import Workspace
 
 REQUEST_TIMEOUT_S = 10.0  # a plain read of the API
 START_TIMEOUT_S = 30.0  # starting a session waits for the relay (server command timeout: 10 s)
@@ -31,7 +31,7 @@ class SessionInfo(msgspec.Struct, kw_only=True):
     agent: str = ""
     workspace: str = ""
     title: str = ""
-    status: SessionStatus | str = ""
+    status: str = ""  # a protocol SessionStatus
     relay_online: bool = False
     created_at: float = 0.0
     last_activity_at: float = 0.0

@@ -105,7 +105,11 @@ class ScriptedServer:
     def _rest(self, _: ServerConnection, request: Request) -> Response | None:
         if request.path != "/api/sessions":
             return None  # the viewer socket
-        body = {"sessions": [{"id": self.session_id, "status": "running", "agent": "pty"}]}
+        body = {
+            "sessions": [
+                {"id": self.session_id, "status": "running", "agent": "pty", "relay_online": True}
+            ]
+        }
         headers = Headers([("content-type", "application/json")])
         return Response(200, "OK", headers, json.dumps(body).encode())
 

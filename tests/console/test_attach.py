@@ -125,6 +125,16 @@ def test_attach_new_from_a_pipe_forwards_input_and_follows_until_the_end(stack: 
     assert re.match(r"[0-9a-f]{24}\s+ended\s+pty\s+work\s+sh\s+(just now|\d+s ago)$", row)
 
 
+def test_detach_key_in_piped_input_detaches_leaving_the_session_running(stack: Stack) -> None:
+    session_id = stack.start_session(["sh"])
+    result = tether(
+        "attach", session_id, "--server", stack.server.url, stdin=b"echo before\n\x1dexit 9\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "detached" in result.stderr
+    assert status_of(stack, session_id) == "running"  # `exit 9` after Ctrl-] was not sent
+
+
 def test_attach_new_with_unknown_workspace_lists_the_choices(stack: Stack) -> None:
     result = tether("attach", "--new", "--workspace", "nope", "--server", stack.server.url)
     assert result.returncode == 1

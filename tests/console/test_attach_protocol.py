@@ -9,6 +9,7 @@ import msgspec
 
 from protocol.codes import CloseCode
 from tests.console.scripted_server import ScriptedServer, Viewer, describe, ticks
+from tests.console.terminal_client import AttachedTerminal
 from tests.harness import ROOT, tether_argv
 
 SESSION = "5e55" + "0" * 20
@@ -79,6 +80,23 @@ def test_stop_close_code_ends_attach_with_its_reason_and_no_retry() -> None:
     assert "protocol version 1 not spoken" in result.stderr
     assert "4501" in result.stderr
     assert len(server.subscribes) == 1
+
+
+def test_stop_close_code_in_a_terminal_leaves_it_as_it_was() -> None:
+    async def refuse(viewer: Viewer) -> None:
+        await viewer.subscribed("e1", recovered=False, last_seq=1)
+        await viewer.events("e1", range(1, 2), ticks)
+        await viewer.ws.close(CloseCode.UNAUTHORIZED, "token revoked")
+
+    with ScriptedServer(SESSION, [refuse]) as server:
+        terminal = AttachedTerminal(SESSION, "--server", server.url)
+        try:
+            assert terminal.wait() == 1
+            assert "tick 000001" in terminal.output
+            assert "token revoked (code 4500)" in terminal.output
+            assert terminal.mode() == terminal.saved_mode
+        finally:
+            terminal.close()
 
 
 def test_event_kinds_unknown_to_this_client_are_skipped_without_a_gap() -> None:
