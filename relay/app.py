@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from relay.errors import LinkStoppedError, StateDirBusyError
-from relay.link import CLOSE_TIMEOUT_S, Link
+from relay.link import CLOSE_TIMEOUT_S, Link, LinkState
 from relay.outbox import Outbox
 from relay.settings import Settings
 from relay.supervisor import Supervisor
@@ -86,6 +86,9 @@ async def _run_until_stopped(
     log.info("shutting down: stopping %d session(s)", len(supervisor.live_sessions()))
     await supervisor.stop_all()
     outbox.flush()
+    if not link_task.done() and link.state is not LinkState.STREAMING:
+        link_task.cancel()  # dialling or backing off: nothing to close politely
+        await asyncio.gather(link_task, return_exceptions=True)
     if not link_task.done():
         if not await link.drain(DRAIN_TIMEOUT_S):
             log.warning(

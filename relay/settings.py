@@ -24,10 +24,12 @@ FRAME_OVERHEAD_BYTES = 1024  # room for the `events` envelope around a batch of 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-def _setting(default: Any, doc: str, *, flag: str = "", shown: str = "") -> Any:
+def _setting(
+    default: Any, doc: str, *, flag: str = "", shown: str = "", secret: bool = False
+) -> Any:
     """A Settings field with its one-line doc, its CLI flag and how its default reads in docs."""
     meta = {"doc": doc, "flag": flag, "shown": shown or repr(default)}
-    return dataclasses.field(default=default, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta, repr=not secret)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -43,6 +45,7 @@ class Settings:
         "This relay's token, issued by the server. Never logged.",
         flag="--token",
         shown="required",
+        secret=True,
     )
     workspaces: tuple[Workspace, ...] = _setting(
         (), "Directories agents may run in, as name = path.", flag="--workspace", shown="none"
@@ -182,6 +185,8 @@ def _coerce(field: dataclasses.Field[Any], value: Any, origin: str, base: Path, 
         if isinstance(default, bool) or isinstance(value, bool):
             raise ValueError("expected a number or text, not true/false")
         if isinstance(default, int):
+            if isinstance(value, float):
+                raise ValueError(f"expected a whole number, got {value}")
             return int(value)
         if isinstance(default, float):
             return float(value)

@@ -40,7 +40,7 @@ from relay.settings import Settings
 log = logging.getLogger(__name__)
 
 MAX_TERMINAL_CELLS = 1000  # cols or rows above this are a client bug, not a screen
-STOP_MARGIN_S = 2.0  # stop_all waits for grace + hangup wait + this before giving up
+STOP_MARGIN_S = 3.0  # stop_all waits stop_grace_s plus this (the adapters' own pauses, reaping)
 
 
 class _Sink:
@@ -134,7 +134,7 @@ class Supervisor:
         watchers = [s.watcher for s in self._sessions.values() if s.watcher is not None]
         if not watchers:
             return
-        limit_s = self._settings.stop_grace_s + STOP_MARGIN_S + 1.0
+        limit_s = self._settings.stop_grace_s + STOP_MARGIN_S
         _, still_running = await asyncio.wait(watchers, timeout=limit_s)
         for task in still_running:
             log.error("%s did not end within %.1f s; abandoning it", task.get_name(), limit_s)

@@ -83,6 +83,19 @@ def test_ack_deletes_events_up_to_the_acked_seq_only(tmp_path: Path) -> None:
     outbox.close()
 
 
+def test_ids_keep_growing_after_an_ack_empties_the_outbox(tmp_path: Path) -> None:
+    outbox = _open(tmp_path)
+    outbox.open_session("a", agent="pty", workspace="work")
+    outbox.append("a", _output("x"))
+    outbox.append("a", _output("y"))
+    last_sent = outbox.read_batch(0, max_events=10, max_bytes=1 << 20)[-1].id
+    outbox.ack({"a": 2})
+    outbox.append("a", _output("z"))
+    (row,) = outbox.read_batch(last_sent, max_events=10, max_bytes=1 << 20)
+    assert row.relay_seq == 3  # still after the link's cursor
+    outbox.close()
+
+
 def test_batches_respect_event_and_byte_limits_but_never_split_an_event(tmp_path: Path) -> None:
     outbox = _open(tmp_path)
     outbox.open_session("a", agent="pty", workspace="work")

@@ -152,3 +152,15 @@ def test_a_second_relay_on_the_same_state_dir_exits_2(tmp_path: Path, workspace:
         await server.close()
 
     _run(body)
+
+
+def test_sigterm_while_the_server_is_unreachable_exits_at_once(
+    tmp_path: Path, workspace: Path
+) -> None:
+    async def body() -> None:
+        async with relay_process(tmp_path, workspace, "http://10.255.255.1:9") as relay:
+            await asyncio.sleep(0.5)  # dialling an address that never answers
+            relay.signal(signal.SIGTERM)
+            assert await relay.wait(timeout_s=3) == 0
+
+    _run(body)

@@ -88,6 +88,12 @@ def test_workspaces_in_all_three_spellings(home: Path, tmp_path: Path) -> None:
     ]
 
 
+def test_the_token_stays_out_of_the_settings_repr(home: Path) -> None:
+    assert "s3cret" not in repr(
+        load(NO_FLAGS, _env(home, TETHER_RELAY_SERVER="http://h", TETHER_RELAY_TOKEN="s3cret"))
+    )
+
+
 def test_relay_url_follows_the_server_scheme_and_prefix() -> None:
     assert Settings(server="http://h:8000").relay_url == "ws://h:8000/ws/relay"
     assert Settings(server="https://h/tether/").relay_url == "wss://h/tether/ws/relay"
