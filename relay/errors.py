@@ -42,7 +42,7 @@ class LinkStoppedError(RelayError):
     """The server closed the link with a code that says "do not reconnect"."""
 
     def __init__(self, code: int, explanation: str) -> None:
-        super().__init__(f"server closed the connection with code {code}: {explanation}")
+        super().__init__(f"the server stopped this relay (code {code}): {explanation}")
         self.code = code
         self.explanation = explanation
 

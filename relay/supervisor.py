@@ -180,11 +180,14 @@ class Supervisor:
         self._outbox.open_session(session_id, agent=command.agent, workspace=workspace.name)
         try:
             await adapter.start()
-        except SpawnError as exc:
-            log.warning("session %s: %s", session_id, exc)
-            sink.emit(Error(message=exc.message, code=ErrorCode.SPAWN_FAILED))
+        except Exception as exc:
+            error = exc if isinstance(exc, SpawnError) else SpawnError(f"adapter failed: {exc}")
+            log.warning("session %s: %s", session_id, error, exc_info=error is not exc)
+            sink.emit(Error(message=error.message, code=ErrorCode.SPAWN_FAILED))
             sink.emit(SessionEnded(reason="spawn_failed"))
-            raise
+            if error is exc:
+                raise
+            raise error from exc
         sink.emit(
             SessionStarted(
                 agent=command.agent,

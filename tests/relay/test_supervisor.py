@@ -237,3 +237,20 @@ def test_a_new_adapter_is_one_registry_entry(make_settings: SettingsFactory) -> 
         assert kinds == ["SessionStarted", "Status", "Message", "SessionEnded"]
 
     _with_supervisor(make_settings(), body, adapters={**ADAPTERS, "echo": EchoAdapter})
+
+
+class BrokenAdapter(EchoAdapter):
+    agent = "broken"
+
+    async def start(self) -> None:
+        raise RuntimeError("bug in the adapter")
+
+
+def test_an_adapter_that_crashes_on_start_fails_the_spawn(make_settings: SettingsFactory) -> None:
+    async def body(supervisor: Supervisor, outbox: Outbox) -> None:
+        start = m.StartSession(session_id="s1", workspace="work", agent="broken")
+        assert await _refused(supervisor, start) == ErrorCode.SPAWN_FAILED
+        assert _events(outbox, "s1")[-1] == m.SessionEnded(reason="spawn_failed")
+        assert supervisor.live_sessions() == []
+
+    _with_supervisor(make_settings(), body, adapters={"broken": BrokenAdapter})
