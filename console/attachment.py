@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -27,9 +28,12 @@ from console.viewer_link import ViewerLink
 from protocol import messages as m
 from protocol.codes import ErrorCode
 
+log = logging.getLogger(__name__)
+
 DETACH_KEY = b"\x1d"  # Ctrl-], as in telnet
 RESET_SCREEN = b"\x1bc"  # RIS: what a terminal shows is replaced by a full replay
 RESIZE_REQUEST = "attach-resize"  # its refusals are not shown
+DRAIN_TIMEOUT_S = 2.0  # on detach, for input typed before Ctrl-] to be sent
 REFUSAL_REPEAT_S = 10.0  # the same refusal (e.g. relay offline, per keystroke) shown this rarely
 EXIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -164,6 +168,13 @@ class Attachment:
     # ------------------------------------------------------------------ keyboard
 
     async def _forward_input(self) -> None:
+        try:
+            await self._forward_keys()
+        except Exception as exc:  # task boundary: keep following without a keyboard
+            log.exception("reading the keyboard failed")
+            self._screen.notice(f"keyboard input stopped: {exc!r}")
+
+    async def _forward_keys(self) -> None:
         reader = terminal.StdinReader(self._stdin_fd)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         while True:
@@ -173,6 +184,7 @@ class Attachment:
             if text:
                 await self._send_input(text)
             if detach:
+                await self.link.drain(DRAIN_TIMEOUT_S)  # what was typed before Ctrl-] goes out
                 self._finish(0, "detached")
                 return
             if not data:

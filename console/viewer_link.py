@@ -98,7 +98,7 @@ class ViewerLink:
         self.last_seq = 0  # the newest event shown
         self._follower = follower
         self._outgoing: asyncio.Queue[m.ClientMessage] = asyncio.Queue(OUTGOING_MESSAGES)
-        self._subscribed = False
+        self._subscribed = False  # this connection got `subscribed`
 
     def send(self, message: m.ClientMessage) -> bool:
         """Queue a command; False (and nothing queued) when the queue is full."""
@@ -111,6 +111,11 @@ class ViewerLink:
     async def put(self, message: m.ClientMessage) -> None:
         """Queue a command, waiting while the queue is full (for input from a pipe)."""
         await self._outgoing.put(message)
+
+    async def drain(self, timeout_s: float) -> None:
+        """Wait (at most `timeout_s`) until the queued commands have been sent."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._outgoing.join(), timeout_s)
 
     async def run(self) -> None:
         """Follow the session until the follower says it is over. Raises LinkStoppedError."""
@@ -255,4 +260,6 @@ class ViewerLink:
                 await self._send(ws, message)
             except (_DroppedError, ConnectionClosed):
                 await ws.close()  # wakes the receiver, which reconnects
-                raise
+                raise  # the message is lost: commands are sent at most once
+            finally:
+                self._outgoing.task_done()

@@ -3,6 +3,7 @@ programs on PTYs, with `tether attach` itself on a PTY like in a user's terminal
 
 from __future__ import annotations
 
+import base64
 import re
 import signal
 import subprocess
@@ -133,6 +134,16 @@ def test_detach_key_in_piped_input_detaches_leaving_the_session_running(stack: S
     assert result.returncode == 0, result.stderr
     assert "detached" in result.stderr
     assert status_of(stack, session_id) == "running"  # `exit 9` after Ctrl-] was not sent
+
+    def echoed() -> bool:  # what came before Ctrl-] was sent
+        output = b"".join(
+            base64.b64decode(e["event"]["data"])
+            for e in stack.events(session_id)
+            if e["event"]["kind"] == "terminal_output"
+        )
+        return b"\r\nbefore\r\n" in output
+
+    wait_until(echoed, 10, "the input before Ctrl-] to run")
 
 
 def test_attach_new_with_unknown_workspace_lists_the_choices(stack: Stack) -> None:
