@@ -21,7 +21,7 @@ from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION, SUPPORTED_PROTO
 
 log = logging.getLogger(__name__)
 
-CLOSE_WAIT_S = 5.0  # how long a close frame may wait behind a peer that is not reading
+CLOSE_WAIT_S = 10.0  # how long a close frame may wait behind a peer that is not reading
 _encoder = msgspec.json.Encoder()
 
 

@@ -45,7 +45,7 @@ def test_live_pty_session_reaches_viewer_with_exit_code(stack: Stack) -> None:
 
 
 def _resume_after_gap(stack: Stack, lines: int) -> Viewer:
-    """Follow part of a ticker session, drop the socket, let it run on, resume; return the viewer."""
+    """Follow part of a ticker session, drop the socket, let it run on, resume; return viewer."""
     session_id = stack.start_session(ticker(lines, 0.002))
 
     async def run() -> Viewer:
