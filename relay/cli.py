@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tether relay",
         description="Run a relay on this host: it dials the Tether server and runs agents "
         "in the allowed workspaces. Every option can also be set as TETHER_RELAY_<NAME> or "
-        "in the config file (docs/relay-config.md).",
+        "in the config file (docs/config.md).",
     )
     parser.add_argument("--server", help="server base URL, http(s)://host[:port]")
     parser.add_argument("--token", help="relay token (prefer TETHER_RELAY_TOKEN: flags show in ps)")

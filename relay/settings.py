@@ -3,7 +3,7 @@
 Precedence, per field: CLI flag > environment `TETHER_RELAY_<FIELD>` > config file (TOML,
 keys = field names, workspaces as a `[workspaces]` table of name = path) > default.
 Only relay/cli.py reads the process environment; it passes the mapping in here.
-`describe()` lists every setting for docs and for the test that keeps docs/relay-config.md whole.
+`describe()` lists every setting for docs and for the test that keeps docs/config.md whole.
 """
 
 from __future__ import annotations
