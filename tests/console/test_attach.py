@@ -94,7 +94,7 @@ def test_attach_resumes_across_server_kill_and_restart_with_every_byte_once(
     assert expected(count) in transcript, repr(transcript)
 
 
-def test_resize_reaches_the_session_on_attach(
+def test_terminal_size_reaches_the_session_on_attach_and_on_window_resize(
     stack: Stack, terminals: list[AttachedTerminal]
 ) -> None:
     session_id = stack.start_session(["sh"])  # started at the default 80x24
@@ -103,6 +103,10 @@ def test_resize_reaches_the_session_on_attach(
     terminal.expect("press Ctrl-] to detach")
     terminal.type(b"stty size\r")
     terminal.expect(r"30 100")  # the size of the attaching terminal
+    terminal.process.setwinsize(40, 120)  # the window is resized: SIGWINCH
+    time.sleep(0.3)
+    terminal.type(b"stty size\r")
+    terminal.expect(r"40 120")
     terminal.signal(signal.SIGTERM)
     assert terminal.wait() == 128 + signal.SIGTERM
     assert terminal.mode() == terminal.saved_mode

@@ -1,4 +1,5 @@
-"""What `tether attach` prints for agent events, and the `tether sessions` table."""
+"""What `tether attach` prints for agent events, the `tether sessions` table, and how the
+session, relay and workspace the user means are chosen (pure functions, no processes)."""
 
 from __future__ import annotations
 
