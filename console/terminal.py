@@ -2,7 +2,8 @@
 
 Raw mode is entered only as a context manager, so it is undone on normal exit, on exceptions
 and on the signals the attach loop turns into a clean exit (SIGINT, SIGTERM, SIGHUP). An
-`atexit` hook is a last resort for exits that skip the `finally` (sys.exit from a thread, ...).
+`atexit` hook is a last resort for an interpreter exit that skips the `finally`. A SIGKILL
+leaves the terminal raw, as with any program (`reset` repairs it).
 """
 
 from __future__ import annotations
