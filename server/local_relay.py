@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import os
 import random
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 LOCAL_RELAY_NAME = "local"
 RESTART_DELAY_MAX_S = 30.0  # a relay that keeps crashing is retried at most this rarely
 STOP_GRACE_S = 5.0  # time the relay has to stop its sessions before it is killed
+PR_SET_PDEATHSIG = 1  # prctl option: signal the child when its parent thread exits
 
 
 async def local_relay_token(settings: Settings) -> str:
@@ -75,17 +78,16 @@ async def supervise(
     env = {**environ, "TETHER_RELAY_TOKEN": token}  # not on the command line: ps shows argv
     while True:
         process = await asyncio.create_subprocess_exec(
-            *relay_argv(settings, workspaces), env=env, start_new_session=True
+            *relay_argv(settings, workspaces), env=env, preexec_fn=_die_with_parent
         )
         try:
             code = await process.wait()
         except asyncio.CancelledError:
             await _stop(process)
             raise
-        if code == 2:
-            log.error("the local relay refused to run (exit 2); not restarting it")
-            return
-        log.warning("the local relay exited with %s; restarting in %.0f s", code, delay)
+        # Exit 2 (bad configuration, a previous relay still holding the state directory) is
+        # retried too: the previous one may just be finishing its shutdown.
+        log.warning("the local relay exited with %s; restarting in about %.0f s", code, delay)
         await asyncio.sleep(delay * random.uniform(0.5, 1.0))
         delay = min(delay * 2, RESTART_DELAY_MAX_S)
 
@@ -100,6 +102,13 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         await process.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the server dies, even by kill -9 (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def default_workspaces(settings: Settings) -> list[str]:
