@@ -47,7 +47,6 @@ class Settings:
     hello_timeout_s: float = _field(10.0, "Time a new socket has to send its hello.")
     command_timeout_s: float = _field(10.0, "Time a relay has to answer a command.")
     replay_frame_events: int = _field(1000, "Events per frame when replaying history.")
-    page_limit_max: int = _field(1000, "Largest `limit` accepted by the events REST endpoint.")
 
     @property
     def origin(self) -> str:

@@ -20,20 +20,25 @@ from typing import Any
 import msgspec
 
 from protocol import messages as m
-from server.domain.fanout import Batch, Hub, encode_events
-from server.domain.records import SessionRecord, StoredEvent
+from server.domain.chunks import Chunk, frame, trimmed
+from server.domain.fanout import Batch, Hub
+from server.domain.records import SessionRecord
 from server.domain.ring import Rings
 from server.store.db import Database
-from server.store.events_store import EventRow, EventsStore
+from server.store.events_store import EventsStore
 from server.store.sessions_store import SessionsStore
 
 log = logging.getLogger(__name__)
 
-_encoder = msgspec.json.Encoder()
+HISTORY_CHUNKS = 500  # chunks read from the database at a time when replaying
+# A replay frame's events, in bytes; under MAX_FRAME_BYTES with room for one more chunk, since
+# a relay frame (and so a chunk) is far smaller than a viewer frame.
+FRAME_BODY_BYTES = 512 << 10
 _STATUS_OF_KIND: dict[type[Any], m.SessionStatus] = {
     m.SessionStarted: "running",
     m.SessionEnded: "ended",
 }
+_SUMMARY_KINDS = frozenset({m.SessionStarted, m.SessionEnded, m.Status})
 
 
 def new_epoch() -> str:
@@ -85,57 +90,82 @@ class EventLog:
 
     async def ingest(self, relay_id: str, events: list[m.RelayEvent]) -> IngestResult:
         touched: dict[str, SessionRecord] = {}
-        fresh: dict[str, list[StoredEvent]] = {}
+        fresh: dict[str, list[m.LoggedEvent]] = {}
+        first_relay_seq: dict[str, int] = {}
         refused: set[str] = set()
         gaps: set[str] = set()
-        rows: list[EventRow] = []
-        async with self._db.write() as conn:
-            for item in events:
-                sid = item.session_id
-                if sid in refused or sid in gaps:
-                    continue
-                record = touched.get(sid)
-                if record is None:
-                    record = await self._load_for_write(conn, sid, relay_id, item.ts)
-                    if record.relay_id != relay_id:
-                        log.warning(
-                            "relay %s sent events for session %s of relay %s",
-                            relay_id,
-                            sid,
-                            record.relay_id,
-                        )
-                        refused.add(sid)
+        try:
+            async with self._db.write() as conn:
+                for item in events:
+                    sid = item.session_id
+                    record = touched.get(sid)
+                    if record is None:
+                        if sid in refused or sid in gaps:
+                            continue
+                        record = await self._load_for_write(conn, sid, relay_id, item.ts)
+                        if record.relay_id != relay_id:
+                            log.warning(
+                                "relay %s sent events for session %s of relay %s",
+                                relay_id,
+                                sid,
+                                record.relay_id,
+                            )
+                            refused.add(sid)
+                            continue
+                        touched[sid] = record
+                    elif sid in gaps:
                         continue
-                    touched[sid] = record
-                if item.relay_seq <= record.last_relay_seq:
-                    continue  # a resend of something already committed
-                if item.relay_seq != record.last_relay_seq + 1:
-                    # Accepting it would make the missing events look like resends later.
-                    log.warning(
-                        "session %s: relay_seq %d after %d; waiting for a resend",
-                        sid,
-                        item.relay_seq,
-                        record.last_relay_seq,
+                    if item.relay_seq <= record.last_relay_seq:
+                        continue  # a resend of something already committed
+                    if item.relay_seq != record.last_relay_seq + 1:
+                        # Accepting it would make the missing events look like resends later.
+                        log.warning(
+                            "session %s: relay_seq %d after %d; waiting for a resend",
+                            sid,
+                            item.relay_seq,
+                            record.last_relay_seq,
+                        )
+                        gaps.add(sid)
+                        continue
+                    record.last_seq += 1
+                    record.last_relay_seq = item.relay_seq
+                    if item.ts > record.last_activity_at:
+                        record.last_activity_at = item.ts
+                    if type(item.event) in _SUMMARY_KINDS:
+                        _apply(record, item.event)
+                    logged = fresh.get(sid)
+                    if logged is None:
+                        logged = fresh[sid] = []
+                        first_relay_seq[sid] = item.relay_seq
+                    logged.append(m.LoggedEvent(seq=record.last_seq, ts=item.ts, event=item.event))
+                chunks = {sid: Chunk.of(logged) for sid, logged in fresh.items()}
+                if chunks:
+                    await EventsStore.append(
+                        conn,
+                        [
+                            (
+                                sid,
+                                c.first_seq,
+                                c.last_seq,
+                                first_relay_seq[sid],
+                                touched[sid].last_relay_seq,
+                                c.body,
+                            )
+                            for sid, c in chunks.items()
+                        ],
                     )
-                    gaps.add(sid)
-                    continue
-                record.last_seq += 1
-                record.last_relay_seq = item.relay_seq
-                record.last_activity_at = max(record.last_activity_at, item.ts)
-                _apply(record, item.event)
-                body = _encoder.encode(item.event)
-                kind = type(item.event).__struct_config__.tag
-                rows.append((sid, record.last_seq, item.relay_seq, item.ts, str(kind), body))
-                fresh.setdefault(sid, []).append(StoredEvent(record.last_seq, item.ts, body))
-            if rows:
-                await EventsStore.append(conn, rows)
-            for sid in fresh:
-                await SessionsStore.update(conn, touched[sid])
+                    await SessionsStore.update_many(conn, [touched[sid] for sid in chunks])
+        except BaseException:
+            # The commit may have happened (cancelled while awaiting it): forget what this
+            # process thinks these sessions look like and read them back from the database.
+            for sid in touched:
+                self._cache.pop(sid, None)
+            raise
         self._cache.update(touched)
-        for sid, stored in fresh.items():
-            self._rings.extend(sid, stored)
+        for sid, chunk in chunks.items():
+            self._rings.append(sid, chunk)
             epoch = touched[sid].epoch
-            self._hub.publish(Batch(sid, epoch, stored, encode_events(sid, epoch, stored)))
+            self._hub.publish(Batch(sid, epoch, chunk, frame(sid, epoch, [chunk])))
         acked = {sid: r.last_relay_seq for sid, r in touched.items()}
         return IngestResult(acked=acked, refused=sorted(refused), gaps=sorted(gaps))
 
@@ -157,25 +187,58 @@ class EventLog:
         return msgspec.structs.replace(record)
 
     async def history(
-        self, session_id: str, after: int, page_events: int
-    ) -> AsyncIterator[list[StoredEvent]]:
-        """Every committed event with seq > after, in pages, oldest first."""
+        self, session_id: str, after: int, frame_events: int
+    ) -> AsyncIterator[list[Chunk]]:
+        """Every committed event with seq > after, oldest first, in groups of chunks that each
+        make one frame of about `frame_events` events and at most FRAME_BODY_BYTES."""
         cached = self._rings.since(session_id, after)
         if cached is not None:
-            for start in range(0, len(cached), page_events):
-                yield cached[start : start + page_events]
+            for group in _frames(cached, frame_events):
+                yield group
             return
         while True:
-            page = await self._events.page(session_id, after, page_events)
-            if not page:
+            chunks = trimmed(await self._events.chunks(session_id, after, HISTORY_CHUNKS), after)
+            if not chunks:
                 return
-            yield page
-            after = page[-1].seq
-            if len(page) < page_events:
-                return
+            for group in _frames(chunks, frame_events):
+                yield group
+            after = chunks[-1].last_seq
 
-    async def page(self, session_id: str, after: int, limit: int) -> list[StoredEvent]:
-        return await self._events.page(session_id, after, limit)
+    async def page(self, session_id: str, after: int, limit: int) -> list[Chunk]:
+        """Chunks of at most `limit` events with seq > after."""
+        out: list[Chunk] = []
+        count = 0
+        while count < limit:
+            chunks = trimmed(await self._events.chunks(session_id, after, HISTORY_CHUNKS), after)
+            for chunk in chunks:
+                part = chunk.head(limit - count)
+                out.append(part)
+                count += len(part)
+                if count >= limit:
+                    break
+            if not chunks:
+                break
+            after = out[-1].last_seq
+        return out
+
+
+def _frames(chunks: list[Chunk], frame_events: int) -> list[list[Chunk]]:
+    """Group chunks into frames: about frame_events events, at most FRAME_BODY_BYTES each."""
+    groups: list[list[Chunk]] = []
+    current: list[Chunk] = []
+    events = size = 0
+    for chunk in chunks:
+        if current and (
+            events + len(chunk) > frame_events or size + len(chunk.body) > FRAME_BODY_BYTES
+        ):
+            groups.append(current)
+            current, events, size = [], 0, 0
+        current.append(chunk)
+        events += len(chunk)
+        size += len(chunk.body)
+    if current:
+        groups.append(current)
+    return groups
 
 
 def _apply(record: SessionRecord, event: m.Event) -> None:

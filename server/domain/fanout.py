@@ -14,31 +14,9 @@ from collections.abc import Callable
 
 import msgspec
 
-from server.domain.records import StoredEvent
+from server.domain.chunks import Chunk, frame
 
 log = logging.getLogger(__name__)
-
-
-class _WireLoggedEvent(msgspec.Struct, array_like=False):
-    seq: int
-    ts: float
-    event: msgspec.Raw
-
-
-class _WireSessionEvents(msgspec.Struct, tag="session_events", tag_field="type"):
-    """protocol.messages.SessionEvents with the stored event JSON passed through unparsed."""
-
-    session_id: str
-    epoch: str
-    events: list[_WireLoggedEvent]
-
-
-_encoder = msgspec.json.Encoder()
-
-
-def encode_events(session_id: str, epoch: str, events: list[StoredEvent]) -> bytes:
-    wire = [_WireLoggedEvent(e.seq, e.ts, msgspec.Raw(e.body)) for e in events]
-    return _encoder.encode(_WireSessionEvents(session_id, epoch, wire))
 
 
 class Batch(msgspec.Struct, frozen=True):
@@ -46,16 +24,8 @@ class Batch(msgspec.Struct, frozen=True):
 
     session_id: str
     epoch: str
-    events: list[StoredEvent]
+    chunk: Chunk
     frame: bytes
-
-    @property
-    def first_seq(self) -> int:
-        return self.events[0].seq
-
-    @property
-    def last_seq(self) -> int:
-        return self.events[-1].seq
 
 
 class Replay(msgspec.Struct, frozen=True):
@@ -91,13 +61,13 @@ class Feed:
     def live_frame(self, batch: Batch) -> bytes | None:
         """The frame to send for a live batch, without anything this socket already has."""
         sent = self.sent.get(batch.session_id)
-        if sent is None or batch.last_seq <= sent:
+        fresh = batch.chunk.after(sent) if sent is not None else None
+        if fresh is None:
             return None  # not subscribed (anymore), or all of it went out with the history
-        self.sent[batch.session_id] = batch.last_seq
-        if batch.first_seq > sent:
+        self.sent[batch.session_id] = fresh.last_seq
+        if fresh is batch.chunk:
             return batch.frame
-        fresh = [e for e in batch.events if e.seq > sent]
-        return encode_events(batch.session_id, batch.epoch, fresh)
+        return frame(batch.session_id, batch.epoch, [fresh])
 
 
 class Hub:

@@ -30,11 +30,3 @@ class SessionRecord(msgspec.Struct, kw_only=True):
     last_activity_at: float
     last_seq: int = 0
     last_relay_seq: int = 0
-
-
-class StoredEvent(msgspec.Struct, array_like=True):
-    """One logged event; `body` is the event's JSON exactly as stored and sent."""
-
-    seq: int
-    ts: float
-    body: bytes

@@ -1,19 +1,21 @@
 """In-memory rings of each session's most recent events, in front of the full log.
 
-A viewer resuming within the ring is served without touching the database. Each ring is bounded
-by event count and bytes; only the least recently written sessions' rings are kept.
+A viewer resuming within the ring is served without touching the database. Each ring holds
+whole chunks and is bounded by event count and bytes; only the least recently written sessions'
+rings are kept.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
 
-from server.domain.records import StoredEvent
+from server.domain.chunks import Chunk, trimmed
 
 
 class _Ring:
     def __init__(self) -> None:
-        self.events: deque[StoredEvent] = deque()
+        self.chunks: deque[Chunk] = deque()
+        self.events = 0
         self.bytes = 0
 
 
@@ -24,7 +26,7 @@ class Rings:
         self._max_sessions = max_sessions
         self._rings: OrderedDict[str, _Ring] = OrderedDict()
 
-    def extend(self, session_id: str, events: list[StoredEvent]) -> None:
+    def append(self, session_id: str, chunk: Chunk) -> None:
         ring = self._rings.get(session_id)
         if ring is None:
             ring = self._rings[session_id] = _Ring()
@@ -32,23 +34,25 @@ class Rings:
                 self._rings.popitem(last=False)
         else:
             self._rings.move_to_end(session_id)
-        if ring.events and events and ring.events[-1].seq + 1 != events[0].seq:
-            ring.events.clear()  # never hold a ring with a hole in it
-            ring.bytes = 0
-        for event in events:
-            ring.events.append(event)
-            ring.bytes += len(event.body)
-        while ring.events and (len(ring.events) > self._max_events or ring.bytes > self._max_bytes):
-            ring.bytes -= len(ring.events.popleft().body)
+        if ring.chunks and ring.chunks[-1].last_seq + 1 != chunk.first_seq:
+            ring.chunks.clear()  # never hold a ring with a hole in it
+            ring.events = ring.bytes = 0
+        ring.chunks.append(chunk)
+        ring.events += len(chunk)
+        ring.bytes += len(chunk.body)
+        while len(ring.chunks) > 1 and (
+            ring.events > self._max_events or ring.bytes > self._max_bytes
+        ):
+            dropped = ring.chunks.popleft()
+            ring.events -= len(dropped)
+            ring.bytes -= len(dropped.body)
 
-    def since(self, session_id: str, after: int) -> list[StoredEvent] | None:
-        """Events with seq > after, or None when the ring does not reach back that far."""
+    def since(self, session_id: str, after: int) -> list[Chunk] | None:
+        """Chunks of the events with seq > after, or None when the ring does not reach back."""
         ring = self._rings.get(session_id)
-        if ring is None or not ring.events or ring.events[0].seq > after + 1:
+        if ring is None or not ring.chunks or ring.chunks[0].first_seq > after + 1:
             return None
-        first = ring.events[0].seq
-        start = max(0, after + 1 - first)
-        return [ring.events[i] for i in range(start, len(ring.events))]
+        return trimmed([c for c in ring.chunks if c.last_seq > after], after)
 
     def forget(self, session_id: str) -> None:
         self._rings.pop(session_id, None)

@@ -16,9 +16,10 @@ import msgspec
 
 from protocol import messages as m
 from protocol.codes import ErrorCode
+from server.domain.chunks import frame
 from server.domain.errors import BadRequestError, NotFoundError
 from server.domain.events import EventLog
-from server.domain.fanout import Batch, Feed, Hub, Replay, encode_events
+from server.domain.fanout import Batch, Feed, Hub, Replay
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +81,15 @@ class Viewer:
             if isinstance(item, bytes):
                 yield item
             elif isinstance(item, Batch):
-                frame = self.feed.live_frame(item)
-                if frame is not None:
-                    yield frame
+                sent = self.feed.sent.get(item.session_id)
+                if sent is not None and item.chunk.first_seq > sent + 1:
+                    # committed events that were never published (their commit was cut short
+                    # at shutdown): take them from the log rather than leave a hole
+                    async for frame in self._catch_up(item.session_id, item.epoch, sent):
+                        yield frame
+                live = self.feed.live_frame(item)
+                if live is not None:
+                    yield live
             elif item.session_id in self._following:
                 async for frame in self._replay(item):
                     yield frame
@@ -103,9 +110,14 @@ class Viewer:
                 request_id=replay.request_id,
             )
         )
+        async for history in self._catch_up(sid, record.epoch, after):
+            yield history
+
+    async def _catch_up(self, sid: str, epoch: str, after: int) -> AsyncIterator[bytes]:
+        """Frames of the logged events after `after`, marking them sent."""
         self.feed.sent[sid] = after
-        async for page in self._log.history(sid, after, self._page_events):
+        async for group in self._log.history(sid, after, self._page_events):
             if sid not in self._following:
                 return
-            self.feed.sent[sid] = page[-1].seq
-            yield encode_events(sid, record.epoch, page)
+            self.feed.sent[sid] = group[-1].last_seq
+            yield frame(sid, epoch, group)

@@ -10,8 +10,8 @@ from litestar.datastructures import State
 from litestar.params import Parameter
 
 from protocol import messages as m
+from server.domain.chunks import frame
 from server.domain.core import Core
-from server.domain.fanout import encode_events
 from server.domain.sessions import SessionView
 from server.http.auth import require_viewer
 
@@ -70,14 +70,12 @@ class SessionsController(Controller):
         core: Core = state.core
         record = await core.sessions.get(session_id)
         page = await core.log.page(session_id, after, limit)
-        # The stored event JSON goes out as is: decode the frame once, typed, for the schema.
-        frame = msgspec.json.decode(
-            encode_events(session_id, record.epoch, page), type=m.SessionEvents
-        )
+        # Decoded once, typed, so the response has a schema.
+        events = msgspec.json.decode(frame(session_id, record.epoch, page), type=m.SessionEvents)
         return EventPage(
             session_id=session_id,
             epoch=record.epoch,
-            events=frame.events,
-            next_after=page[-1].seq if page else after,
-            has_more=page[-1].seq < record.last_seq if page else False,
+            events=events.events,
+            next_after=page[-1].last_seq if page else after,
+            has_more=page[-1].last_seq < record.last_seq if page else False,
         )

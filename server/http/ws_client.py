@@ -11,7 +11,6 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
-import msgspec
 from litestar import WebSocket, websocket
 
 from protocol import messages as m
@@ -20,20 +19,18 @@ from server.domain.core import Core
 from server.domain.errors import TetherError
 from server.domain.viewers import Viewer
 from server.http.auth import viewer_refusal
-from server.http.ws_conn import Conn, ConnectionClosedError, ProtocolViolationError, server_hello
+from server.http.ws_conn import (
+    Conn,
+    ConnectionClosedError,
+    MessageDecoder,
+    ProtocolViolationError,
+    server_hello,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING_COMMANDS = 256  # commands of one socket awaiting their relay's answer
-_decoder = msgspec.json.Decoder(m.ClientMessage)
-
-
-def decode(data: bytes) -> m.ClientMessage:
-    try:
-        message: m.ClientMessage = _decoder.decode(data)
-        return message
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise ProtocolViolationError(CloseCode.INVALID_MESSAGE, f"invalid message: {exc}") from exc
+decode: MessageDecoder[m.ClientMessage] = MessageDecoder(m.ClientMessage)
 
 
 @websocket("/ws/client")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 from litestar import WebSocket
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 CLOSE_WAIT_S = 10.0  # how long a close frame may wait behind a peer that is not reading
 _encoder = msgspec.json.Encoder()
+T = TypeVar("T")
 
 
 class ConnectionClosedError(Exception):
@@ -34,6 +35,21 @@ class ProtocolViolationError(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+
+
+class MessageDecoder(Generic[T]):
+    """Decodes one direction's tagged union; anything undecodable is a protocol violation."""
+
+    def __init__(self, union: Any) -> None:
+        self._decoder: msgspec.json.Decoder[T] = msgspec.json.Decoder(union)
+
+    def __call__(self, data: bytes) -> T:
+        try:
+            return self._decoder.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ProtocolViolationError(
+                CloseCode.INVALID_MESSAGE, f"invalid message: {exc}"
+            ) from exc
 
 
 def server_hello(capabilities: list[str]) -> bytes:

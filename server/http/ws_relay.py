@@ -18,21 +18,21 @@ from litestar import WebSocket, websocket
 from protocol import messages as m
 from protocol.codes import CloseCode, ErrorCode
 from server.domain.core import Core
-from server.http.ws_conn import Conn, ConnectionClosedError, ProtocolViolationError, server_hello
+from server.http.ws_conn import (
+    Conn,
+    ConnectionClosedError,
+    MessageDecoder,
+    ProtocolViolationError,
+    server_hello,
+)
 
 log = logging.getLogger(__name__)
 
 OUTBOUND_FRAMES = 4096  # acks and commands queued for one relay before its link is reset
-_decoder = msgspec.json.Decoder(m.RelayMessage)
+INGEST_QUEUE_FRAMES = 16  # events frames read ahead of the commit under way
+INGEST_MAX_EVENTS = 5000  # events committed in one transaction at most
+decode: MessageDecoder[m.RelayMessage] = MessageDecoder(m.RelayMessage)
 _encoder = msgspec.json.Encoder()
-
-
-def decode(data: bytes) -> m.RelayMessage:
-    try:
-        message: m.RelayMessage = _decoder.decode(data)
-        return message
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise ProtocolViolationError(CloseCode.INVALID_MESSAGE, f"invalid message: {exc}") from exc
 
 
 class _Link:
@@ -74,6 +74,7 @@ async def relay_socket(socket: WebSocket[Any, Any, Any]) -> None:
         return
     conn = Conn(socket, f"relay {relay.name}", core.settings.send_timeout_s)
     link = _Link(conn)
+    ingest = _Ingest(core, relay.id, link)
     writer: asyncio.Task[None] | None = None
     attached = False
     try:
@@ -85,12 +86,22 @@ async def relay_socket(socket: WebSocket[Any, Any, Any]) -> None:
                 None if t.cancelled() else conn.close_soon(CloseCode.INTERNAL_ERROR, "send failed")
             )
         )
+        ingest.start()
         core.relays.attach(relay.id, link)
         attached = True
         log.info("relay %s (%s) connected from %s", relay.name, relay.id, client)
         while True:
             message = decode(await conn.receive())
-            await _handle(core, relay.id, link, message)
+            if isinstance(message, m.Events):
+                await ingest.frames.put(message)  # waits while the ingest queue is full
+            elif isinstance(message, m.CommandResult):
+                core.relays.resolve(relay.id, message)
+            elif isinstance(message, m.RelayInfo):
+                await core.relays.store.record_connection(
+                    relay.id, message.hostname, _encoder.encode(message), time.time()
+                )
+            else:
+                raise ProtocolViolationError(CloseCode.INVALID_MESSAGE, "hello sent twice")
     except ConnectionClosedError as exc:
         log.info("relay %s disconnected: %s", relay.name, exc)
     except ProtocolViolationError as exc:
@@ -102,6 +113,7 @@ async def relay_socket(socket: WebSocket[Any, Any, Any]) -> None:
     finally:
         if attached:
             core.relays.detach(relay.id, link)
+        await ingest.stop()
         if writer is not None:
             writer.cancel()
         await conn.closed()
@@ -109,30 +121,66 @@ async def relay_socket(socket: WebSocket[Any, Any, Any]) -> None:
             await core.relays.store.touch(relay.id, time.time())
 
 
-async def _handle(core: Core, relay_id: str, link: _Link, message: m.RelayMessage) -> None:
-    if isinstance(message, m.Events):
-        result = await core.log.ingest(relay_id, message.events)
-        if result.acked:
-            link.send(_encoder.encode(m.Ack(acked=result.acked)))
-        if result.gaps:
-            link.close(
-                CloseCode.INTERNAL_ERROR, "relay_seq gap: reconnect and resend unacked events"
-            )
-        for session_id in result.refused:
-            link.send(
-                _encoder.encode(
-                    m.RelayError(
-                        code=ErrorCode.SESSION_OF_OTHER_RELAY,
-                        session_id=session_id,
-                        message="this session belongs to another relay",
+class _Ingest:
+    """Commits a relay's `events` frames while the socket reads the next ones.
+
+    Frames that arrive during a commit are committed together in the next transaction (group
+    commit), then acked. The queue is bounded, so a relay can never get far ahead of the disk.
+    The task is never cancelled in the middle of a transaction: `stop()` lets it finish the one
+    under way; frames still queued are dropped unacked, and the relay sends them again.
+    """
+
+    def __init__(self, core: Core, relay_id: str, link: _Link) -> None:
+        self._core = core
+        self._relay_id = relay_id
+        self._link = link
+        self.frames: asyncio.Queue[m.Events | None] = asyncio.Queue(INGEST_QUEUE_FRAMES)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+        self._task.add_done_callback(self._ended)
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        while not self.frames.empty():
+            self.frames.get_nowait()
+        self.frames.put_nowait(None)
+        with contextlib.suppress(Exception):  # already logged by _ended
+            await asyncio.shield(self._task)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("ingest for relay %s failed", self._relay_id, exc_info=task.exception())
+            self._link.close(CloseCode.INTERNAL_ERROR, "ingest failed")
+
+    async def _run(self) -> None:
+        while True:
+            first = await self.frames.get()
+            if first is None:
+                return
+            events = list(first.events)
+            while not self.frames.empty() and len(events) < INGEST_MAX_EVENTS:
+                more = self.frames.get_nowait()
+                if more is None:
+                    self.frames.put_nowait(None)
+                    break
+                events += more.events
+            result = await self._core.log.ingest(self._relay_id, events)
+            if result.acked:
+                self._link.send(_encoder.encode(m.Ack(acked=result.acked)))
+            if result.gaps:
+                self._link.close(
+                    CloseCode.INTERNAL_ERROR, "relay_seq gap: reconnect and resend unacked events"
+                )
+            for session_id in result.refused:
+                self._link.send(
+                    _encoder.encode(
+                        m.RelayError(
+                            code=ErrorCode.SESSION_OF_OTHER_RELAY,
+                            session_id=session_id,
+                            message="this session belongs to another relay",
+                        )
                     )
                 )
-            )
-    elif isinstance(message, m.CommandResult):
-        core.relays.resolve(relay_id, message)
-    elif isinstance(message, m.RelayInfo):
-        await core.relays.store.record_connection(
-            relay_id, message.hostname, _encoder.encode(message), time.time()
-        )
-    else:
-        raise ProtocolViolationError(CloseCode.INVALID_MESSAGE, "hello sent twice")

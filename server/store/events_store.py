@@ -1,4 +1,4 @@
-"""Persistence of the event log: batched appends and paged reads by seq."""
+"""Persistence of the event log, as chunks (see server/domain/chunks.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 import aiosqlite
 
-from server.domain.records import StoredEvent
+from server.domain.chunks import Chunk
 from server.store.db import Database
 
-EventRow = tuple[str, int, int | None, float, str, bytes]  # session, seq, relay_seq, ts, kind, body
+# session, first_seq, last_seq, first_relay_seq, last_relay_seq, body
+ChunkRow = tuple[str, int, int, int | None, int | None, bytes]
 
 
 class EventsStore:
@@ -17,19 +18,21 @@ class EventsStore:
         self._db = db
 
     @staticmethod
-    async def append(conn: aiosqlite.Connection, rows: Sequence[EventRow]) -> None:
+    async def append(conn: aiosqlite.Connection, rows: Sequence[ChunkRow]) -> None:
         await conn.executemany(
-            "INSERT INTO events (session_id, seq, relay_seq, ts, kind, body) "
+            "INSERT INTO event_chunks "
+            "(session_id, first_seq, last_seq, first_relay_seq, last_relay_seq, body) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
 
-    async def page(self, session_id: str, after: int, limit: int) -> list[StoredEvent]:
-        """Events with seq > after, oldest first, at most `limit`."""
+    async def chunks(self, session_id: str, after: int, limit: int) -> list[Chunk]:
+        """Up to `limit` chunks holding events with seq > after, oldest first (the first may
+        also hold older events: cut it with Chunk.after)."""
         async with self._db.reader.execute(
-            "SELECT seq, ts, body FROM events WHERE session_id = ? AND seq > ? "
-            "ORDER BY seq LIMIT ?",
+            "SELECT first_seq, last_seq, body FROM event_chunks "
+            "WHERE session_id = ? AND last_seq > ? ORDER BY last_seq LIMIT ?",
             (session_id, after, limit),
         ) as cursor:
             rows = await cursor.fetchall()
-        return [StoredEvent(seq, ts, body) for seq, ts, body in rows]
+        return [Chunk(first, last, body) for first, last, body in rows]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aiosqlite
 
 from server.domain.records import SessionRecord
@@ -65,20 +67,23 @@ class SessionsStore:
         )
 
     @staticmethod
-    async def update(conn: aiosqlite.Connection, s: SessionRecord) -> None:
-        await conn.execute(
+    async def update_many(conn: aiosqlite.Connection, records: Sequence[SessionRecord]) -> None:
+        await conn.executemany(
             "UPDATE sessions SET agent = ?, workspace = ?, title = ?, status = ?, "
             "last_activity_at = ?, last_seq = ?, last_relay_seq = ? WHERE id = ?",
-            (
-                s.agent,
-                s.workspace,
-                s.title,
-                s.status,
-                s.last_activity_at,
-                s.last_seq,
-                s.last_relay_seq,
-                s.id,
-            ),
+            [
+                (
+                    s.agent,
+                    s.workspace,
+                    s.title,
+                    s.status,
+                    s.last_activity_at,
+                    s.last_seq,
+                    s.last_relay_seq,
+                    s.id,
+                )
+                for s in records
+            ],
         )
 
     async def delete_if_empty(self, session_id: str) -> None:

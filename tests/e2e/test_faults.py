@@ -21,20 +21,25 @@ from tests.fakes.ticker import expected
 from tests.harness import Stack, Viewer, ended, terminal_text, ticker, wait_until
 
 
-def _event(body: bytes) -> m.Event:
-    return msgspec.json.decode(body, type=m.Event)  # type: ignore[no-any-return]
-
-
-def _committed(stack: Stack, session_id: str) -> list[tuple[int, int, str, bytes]]:
-    """(seq, relay_seq, kind, body) of every logged event, read from the server's database."""
+def _committed(stack: Stack, session_id: str) -> list[tuple[int, int, m.Event]]:
+    """(seq, relay_seq, event) of every logged event, read from the server's database."""
     conn = sqlite3.connect(f"file:{stack.server.data_dir / 'tether.sqlite3'}?mode=ro", uri=True)
     try:
-        return conn.execute(
-            "SELECT seq, relay_seq, kind, body FROM events WHERE session_id = ? ORDER BY seq",
+        chunks = conn.execute(
+            "SELECT first_seq, last_seq, first_relay_seq, last_relay_seq, body "
+            "FROM event_chunks WHERE session_id = ? ORDER BY first_seq",
             (session_id,),
         ).fetchall()
     finally:
         conn.close()
+    out = []
+    for first, last, first_relay, last_relay, body in chunks:
+        events = msgspec.json.decode(b"[" + body + b"]", type=list[m.LoggedEvent])
+        assert [e.seq for e in events] == list(range(first, last + 1)), "chunk bounds are wrong"
+        # a chunk holds consecutive relay_seqs: the relay's numbering maps onto it one to one
+        assert last_relay - first_relay == last - first, "relay_seq and seq disagree in a chunk"
+        out += [(e.seq, first_relay + e.seq - first, e.event) for e in events]
+    return out
 
 
 def _assert_log_is_exactly(stack: Stack, session_id: str, lines: int) -> int:
@@ -44,9 +49,8 @@ def _assert_log_is_exactly(stack: Stack, session_id: str, lines: int) -> int:
     assert seqs == list(range(1, len(rows) + 1)), "seq has a gap or a repeat"
     # relay_seq is assigned by the relay as it produces events: 1..n means none lost or repeated
     assert relay_seqs == list(range(1, len(rows) + 1)), "relay_seq has a gap or a repeat"
-    outputs = [_event(body) for _, _, kind, body in rows if kind == "terminal_output"]
-    text = b"".join(o.data for o in outputs if isinstance(o, m.TerminalOutput)).decode()
-    assert text == expected(lines)
+    outputs = [event for _, _, event in rows if isinstance(event, m.TerminalOutput)]
+    assert b"".join(o.data for o in outputs).decode() == expected(lines)
     return len(rows)
 
 
@@ -106,7 +110,7 @@ def test_relay_kill9_with_unacked_events_delivers_them_after_restart(stack: Stac
     stack.relay.start()
     _wait_ended(stack, session_id, 30)
     _assert_log_is_exactly(stack, session_id, lines)
-    last = _event(_committed(stack, session_id)[-1][3])
+    last = _committed(stack, session_id)[-1][2]
     assert isinstance(last, m.SessionEnded) and last.reason == "relay_restarted"
 
 

@@ -26,13 +26,18 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_by_relay ON sessions(relay_id);
 
-CREATE TABLE events (
-    session_id  TEXT NOT NULL REFERENCES sessions(id),
-    seq         INTEGER NOT NULL,
-    relay_seq   INTEGER,                     -- null for events the server itself records
-    ts          REAL NOT NULL,
-    kind        TEXT NOT NULL,
-    body        BLOB NOT NULL,               -- the event, msgspec JSON
-    PRIMARY KEY (session_id, seq)
+-- The log, in chunks: each row holds consecutive events of one session (first_seq..last_seq,
+-- no gaps) as the JSON that goes into a session_events frame. One row per session per
+-- ingest transaction, so a burst of events costs one row, not one per event.
+CREATE TABLE event_chunks (
+    session_id       TEXT NOT NULL REFERENCES sessions(id),
+    first_seq        INTEGER NOT NULL,
+    last_seq         INTEGER NOT NULL,
+    first_relay_seq  INTEGER,                -- null for events the server itself records
+    last_relay_seq   INTEGER,
+    body             BLOB NOT NULL,          -- {"seq","ts","event"} objects joined by commas
+    PRIMARY KEY (session_id, first_seq),
+    CHECK (last_seq >= first_seq)
 ) WITHOUT ROWID;
-CREATE UNIQUE INDEX events_idempotency ON events(session_id, relay_seq);
+CREATE UNIQUE INDEX event_chunks_idempotency ON event_chunks(session_id, first_relay_seq);
+CREATE INDEX event_chunks_by_end ON event_chunks(session_id, last_seq);
