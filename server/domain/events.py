@@ -34,6 +34,7 @@ HISTORY_CHUNKS = 500  # chunks read from the database at a time when replaying
 # A replay frame's events, in bytes; under MAX_FRAME_BYTES with room for one more chunk, since
 # a relay frame (and so a chunk) is far smaller than a viewer frame.
 FRAME_BODY_BYTES = 512 << 10
+CHUNK_MAX_BYTES = 768 << 10  # one live frame holds one chunk: keep it under MAX_FRAME_BYTES
 _STATUS_OF_KIND: dict[type[Any], m.SessionStatus] = {
     m.SessionStarted: "running",
     m.SessionEnded: "ended",
@@ -49,6 +50,17 @@ class IngestResult(msgspec.Struct):
     acked: dict[str, int]  # session id -> highest relay_seq now committed
     refused: list[str]  # sessions the relay does not own
     gaps: list[str]  # sessions whose relay_seq skipped ahead: the relay must resend from the ack
+
+
+class _Intake:
+    """What one ingest transaction has accepted so far."""
+
+    def __init__(self, relay_id: str) -> None:
+        self.relay_id = relay_id
+        self.touched: dict[str, SessionRecord] = {}  # working copies of the sessions involved
+        self.fresh: dict[str, list[m.LoggedEvent]] = {}  # newly numbered events per session
+        self.refused: set[str] = set()
+        self.gaps: set[str] = set()
 
 
 class EventLog:
@@ -89,85 +101,91 @@ class EventLog:
         await self.sessions.delete_if_empty(session_id)
 
     async def ingest(self, relay_id: str, events: list[m.RelayEvent]) -> IngestResult:
-        touched: dict[str, SessionRecord] = {}
-        fresh: dict[str, list[m.LoggedEvent]] = {}
-        first_relay_seq: dict[str, int] = {}
-        refused: set[str] = set()
-        gaps: set[str] = set()
+        intake = _Intake(relay_id)
         try:
             async with self._db.write() as conn:
                 for item in events:
-                    sid = item.session_id
-                    record = touched.get(sid)
-                    if record is None:
-                        if sid in refused or sid in gaps:
-                            continue
-                        record = await self._load_for_write(conn, sid, relay_id, item.ts)
-                        if record.relay_id != relay_id:
-                            log.warning(
-                                "relay %s sent events for session %s of relay %s",
-                                relay_id,
-                                sid,
-                                record.relay_id,
-                            )
-                            refused.add(sid)
-                            continue
-                        touched[sid] = record
-                    elif sid in gaps:
-                        continue
-                    if item.relay_seq <= record.last_relay_seq:
-                        continue  # a resend of something already committed
-                    if item.relay_seq != record.last_relay_seq + 1:
-                        # Accepting it would make the missing events look like resends later.
-                        log.warning(
-                            "session %s: relay_seq %d after %d; waiting for a resend",
-                            sid,
-                            item.relay_seq,
-                            record.last_relay_seq,
-                        )
-                        gaps.add(sid)
-                        continue
-                    record.last_seq += 1
-                    record.last_relay_seq = item.relay_seq
-                    if item.ts > record.last_activity_at:
-                        record.last_activity_at = item.ts
-                    if type(item.event) in _SUMMARY_KINDS:
-                        _apply(record, item.event)
-                    logged = fresh.get(sid)
-                    if logged is None:
-                        logged = fresh[sid] = []
-                        first_relay_seq[sid] = item.relay_seq
-                    logged.append(m.LoggedEvent(seq=record.last_seq, ts=item.ts, event=item.event))
-                chunks = {sid: Chunk.of(logged) for sid, logged in fresh.items()}
+                    await self._accept(conn, intake, item)
+                chunks = [(sid, c) for sid, logged in intake.fresh.items() for c in _chunks(logged)]
                 if chunks:
-                    await EventsStore.append(
-                        conn,
-                        [
-                            (
-                                sid,
-                                c.first_seq,
-                                c.last_seq,
-                                first_relay_seq[sid],
-                                touched[sid].last_relay_seq,
-                                c.body,
-                            )
-                            for sid, c in chunks.items()
-                        ],
+                    # within a transaction a session's seq and relay_seq advance together
+                    offset = {
+                        sid: r.last_relay_seq - r.last_seq for sid, r in intake.touched.items()
+                    }
+                    rows = [
+                        (
+                            sid,
+                            c.first_seq,
+                            c.last_seq,
+                            c.first_seq + offset[sid],
+                            c.last_seq + offset[sid],
+                            c.body,
+                        )
+                        for sid, c in chunks
+                    ]
+                    await EventsStore.append(conn, rows)
+                    await SessionsStore.update_many(
+                        conn, [intake.touched[sid] for sid in intake.fresh]
                     )
-                    await SessionsStore.update_many(conn, [touched[sid] for sid in chunks])
         except BaseException:
             # The commit may have happened (cancelled while awaiting it): forget what this
             # process thinks these sessions look like and read them back from the database.
-            for sid in touched:
+            for sid in intake.touched:
                 self._cache.pop(sid, None)
             raise
-        self._cache.update(touched)
-        for sid, chunk in chunks.items():
+        self._cache.update(intake.touched)
+        for sid, chunk in chunks:
             self._rings.append(sid, chunk)
-            epoch = touched[sid].epoch
+            epoch = intake.touched[sid].epoch
             self._hub.publish(Batch(sid, epoch, chunk, frame(sid, epoch, [chunk])))
-        acked = {sid: r.last_relay_seq for sid, r in touched.items()}
-        return IngestResult(acked=acked, refused=sorted(refused), gaps=sorted(gaps))
+        return IngestResult(
+            acked={sid: r.last_relay_seq for sid, r in intake.touched.items()},
+            refused=sorted(intake.refused),
+            gaps=sorted(intake.gaps),
+        )
+
+    async def _accept(self, conn: Any, intake: _Intake, item: m.RelayEvent) -> None:
+        """Number one event into `intake`, or skip it (resend, foreign session, gap)."""
+        sid = item.session_id
+        record = intake.touched.get(sid)
+        if record is None:
+            if sid in intake.refused or sid in intake.gaps:
+                return
+            record = await self._load_for_write(conn, sid, intake.relay_id, item.ts)
+            if record.relay_id != intake.relay_id:
+                log.warning(
+                    "relay %s sent events for session %s of relay %s",
+                    intake.relay_id,
+                    sid,
+                    record.relay_id,
+                )
+                intake.refused.add(sid)
+                return
+            intake.touched[sid] = record
+        elif sid in intake.gaps:
+            return
+        if item.relay_seq <= record.last_relay_seq:
+            return  # a resend of something already committed
+        if item.relay_seq != record.last_relay_seq + 1:
+            # Accepting it would make the missing events look like resends later.
+            log.warning(
+                "session %s: relay_seq %d after %d; waiting for a resend",
+                sid,
+                item.relay_seq,
+                record.last_relay_seq,
+            )
+            intake.gaps.add(sid)
+            return
+        record.last_seq += 1
+        record.last_relay_seq = item.relay_seq
+        if item.ts > record.last_activity_at:
+            record.last_activity_at = item.ts
+        if type(item.event) in _SUMMARY_KINDS:
+            _apply(record, item.event)
+        logged = intake.fresh.get(sid)
+        if logged is None:
+            logged = intake.fresh[sid] = []
+        logged.append(m.LoggedEvent(seq=record.last_seq, ts=item.ts, event=item.event))
 
     async def _load_for_write(
         self, conn: Any, session_id: str, relay_id: str, ts: float
@@ -220,6 +238,15 @@ class EventLog:
                 break
             after = out[-1].last_seq
         return out
+
+
+def _chunks(events: list[m.LoggedEvent]) -> list[Chunk]:
+    """Consecutive events as chunks of at most CHUNK_MAX_BYTES (a single event may be more)."""
+    chunk = Chunk.of(events)
+    if len(chunk.body) <= CHUNK_MAX_BYTES or len(events) == 1:
+        return [chunk]
+    half = len(events) // 2
+    return _chunks(events[:half]) + _chunks(events[half:])
 
 
 def _frames(chunks: list[Chunk], frame_events: int) -> list[list[Chunk]]:

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 OUTBOUND_FRAMES = 4096  # acks and commands queued for one relay before its link is reset
 INGEST_QUEUE_FRAMES = 16  # events frames read ahead of the commit under way
-INGEST_MAX_EVENTS = 5000  # events committed in one transaction at most
+INGEST_MAX_BYTES = 512 << 10  # relay frames committed in one transaction, in bytes at most
 decode: MessageDecoder[m.RelayMessage] = MessageDecoder(m.RelayMessage)
 _encoder = msgspec.json.Encoder()
 
@@ -91,9 +91,10 @@ async def relay_socket(socket: WebSocket[Any, Any, Any]) -> None:
         attached = True
         log.info("relay %s (%s) connected from %s", relay.name, relay.id, client)
         while True:
-            message = decode(await conn.receive())
+            data = await conn.receive()
+            message = decode(data)
             if isinstance(message, m.Events):
-                await ingest.frames.put(message)  # waits while the ingest queue is full
+                await ingest.frames.put((message, len(data)))  # waits while the queue is full
             elif isinstance(message, m.CommandResult):
                 core.relays.resolve(relay.id, message)
             elif isinstance(message, m.RelayInfo):
@@ -134,7 +135,7 @@ class _Ingest:
         self._core = core
         self._relay_id = relay_id
         self._link = link
-        self.frames: asyncio.Queue[m.Events | None] = asyncio.Queue(INGEST_QUEUE_FRAMES)
+        self.frames: asyncio.Queue[tuple[m.Events, int] | None] = asyncio.Queue(INGEST_QUEUE_FRAMES)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -160,13 +161,14 @@ class _Ingest:
             first = await self.frames.get()
             if first is None:
                 return
-            events = list(first.events)
-            while not self.frames.empty() and len(events) < INGEST_MAX_EVENTS:
+            events, size = list(first[0].events), first[1]
+            while not self.frames.empty() and size < INGEST_MAX_BYTES:
                 more = self.frames.get_nowait()
                 if more is None:
                     self.frames.put_nowait(None)
                     break
-                events += more.events
+                events += more[0].events
+                size += more[1]
             result = await self._core.log.ingest(self._relay_id, events)
             if result.acked:
                 self._link.send(_encoder.encode(m.Ack(acked=result.acked)))

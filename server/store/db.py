@@ -19,6 +19,9 @@ import aiosqlite
 
 log = logging.getLogger(__name__)
 
+PAGE_SIZE = 32768  # bytes; see _configure
+CHECKPOINT_INTERVAL_S = 1.0  # how often the WAL is copied into the database, off the write path
+WAL_BACKSTOP_PAGES = 8192  # 256 MB of WAL: the writer checkpoints itself only past this
 BUSY_TIMEOUT_MS = 5000  # another process (the admin CLI) may briefly hold the write lock
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -46,12 +49,15 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 def _configure(conn: sqlite3.Connection) -> None:
+    # Chunks are blobs of tens to hundreds of KB: big pages mean short overflow chains. Takes
+    # effect only on a new database, before WAL mode is switched on.
+    conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(
-        "PRAGMA synchronous=NORMAL"
-    )  # durable across process crashes; WAL fsyncs at checkpoint
+    # Durable across process crashes; WAL is fsynced at checkpoints only.
+    conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
 
 
 def migrate(path: Path) -> int:
@@ -85,23 +91,36 @@ def migrate(path: Path) -> int:
 
 
 class Database:
-    """The open database: a writer and a reader connection."""
+    """The open database: a writer, a reader, and a checkpointer connection.
 
-    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    The writer never copies the WAL back into the database itself (that would stall ingestion
+    for as long as the copy takes); the checkpointer does it every CHECKPOINT_INTERVAL_S with a
+    PASSIVE checkpoint, which never blocks the writer or readers. The writer's own automatic
+    checkpoint stays as a backstop should the checkpointer fall behind.
+    """
+
+    def __init__(
+        self,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        checkpointer: aiosqlite.Connection,
+    ) -> None:
         self.writer = writer
         self.reader = reader
+        self._checkpointer = checkpointer
         self._write_lock = asyncio.Lock()
+        self._checkpoints = asyncio.get_running_loop().create_task(self._checkpoint_forever())
 
     @classmethod
     async def open(cls, path: Path) -> Database:
         migrate(path)
-        writer = await aiosqlite.connect(path, isolation_level=None)
-        reader = await aiosqlite.connect(path, isolation_level=None)
-        for conn in (writer, reader):
+        conns = [await aiosqlite.connect(path, isolation_level=None) for _ in range(3)]
+        for conn in conns:
             await conn.execute("PRAGMA synchronous=NORMAL")
             await conn.execute("PRAGMA foreign_keys=ON")
             await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        return cls(writer, reader)
+            await conn.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
+        return cls(*conns)
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -115,6 +134,17 @@ class Database:
                 raise
             await self.writer.execute("COMMIT")
 
+    async def _checkpoint_forever(self) -> None:
+        while True:
+            await asyncio.sleep(CHECKPOINT_INTERVAL_S)
+            try:
+                await self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:
+                log.warning("checkpoint failed: %s", exc)
+
     async def close(self) -> None:
-        await self.writer.close()
-        await self.reader.close()
+        self._checkpoints.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._checkpoints
+        for conn in (self.writer, self.reader, self._checkpointer):
+            await conn.close()
