@@ -51,7 +51,43 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> No
         time.sleep(0.05)
 
 
-class ServerProcess:
+class _Child:
+    """A `tether` subprocess in its own process group, its output in a log file."""
+
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def _spawn(self, argv: list[str], env: dict[str, str]) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=env,
+                start_new_session=True,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+
+class ServerProcess(_Child):
     """`tether serve` on a free port (no local relay unless asked)."""
 
     def __init__(
@@ -68,7 +104,6 @@ class ServerProcess:
         self.port = port or free_port()
         self.local_relay = local_relay
         self.extra = extra
-        self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"
 
     @property
@@ -95,15 +130,7 @@ class ServerProcess:
         )
         if not self.local_relay:
             argv.append("--no-local-relay")
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-                env=self.env,
-                start_new_session=True,
-            )
+        self._spawn(argv, self.env)
         wait_until(self.healthy, START_TIMEOUT_S, f"server on port {self.port}")
         return self
 
@@ -117,30 +144,12 @@ class ServerProcess:
         except (urllib.error.URLError, OSError):
             return False
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
     def get(self, path: str) -> Any:
         with urllib.request.urlopen(self.url + path, timeout=10) as response:
             return json.loads(response.read())
 
-    def kill9(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
 
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
-
-
-class RelayProcess:
+class RelayProcess(_Child):
     """`tether relay` dialling a server, with its own state directory and workspaces."""
 
     def __init__(
@@ -156,7 +165,6 @@ class RelayProcess:
         self.state_dir = state_dir
         self.workspaces = workspaces
         self.extra = extra
-        self.process: subprocess.Popen[bytes] | None = None
         self.log_path = state_dir.parent / f"{state_dir.name}.log"
 
     def start(self) -> RelayProcess:
@@ -174,34 +182,8 @@ class RelayProcess:
         for name, path in self.workspaces.items():
             argv += ["--workspace", f"{name}={path}"]
         env = {**os.environ, "TETHER_RELAY_TOKEN": self.token}
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-                env=env,
-                start_new_session=True,
-            )
+        self._spawn(argv, env)
         return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
 
 
 class Viewer:

@@ -11,6 +11,7 @@ event that could still be lost.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -59,6 +60,7 @@ class _Intake:
         self.relay_id = relay_id
         self.touched: dict[str, SessionRecord] = {}  # working copies of the sessions involved
         self.fresh: dict[str, list[m.LoggedEvent]] = {}  # newly numbered events per session
+        self.changed: set[str] = set()  # sessions whose status, agent or title changed
         self.refused: set[str] = set()
         self.gaps: set[str] = set()
 
@@ -71,6 +73,7 @@ class EventLog:
         self._events = EventsStore(db)
         self.sessions = SessionsStore(db)
         self._cache: dict[str, SessionRecord] = {}  # sessions touched by this process, as committed
+        self._ingest_lock = asyncio.Lock()
 
     async def session(self, session_id: str) -> SessionRecord | None:
         cached = self._cache.get(session_id)
@@ -91,8 +94,7 @@ class EventLog:
             created_at=now,
             last_activity_at=now,
         )
-        async with self._db.write() as conn:
-            await SessionsStore.insert(conn, record)
+        await self.sessions.add(record)
         self._cache[session_id] = record
 
     async def discard_session(self, session_id: str) -> None:
@@ -101,38 +103,42 @@ class EventLog:
         await self.sessions.delete_if_empty(session_id)
 
     async def ingest(self, relay_id: str, events: list[m.RelayEvent]) -> IngestResult:
+        # One at a time: numbering works on the cache, which must not change under it (two links
+        # of one relay overlap for a moment when the newer supersedes the older).
+        async with self._ingest_lock:
+            return await self._ingest(relay_id, events)
+
+    async def _ingest(self, relay_id: str, events: list[m.RelayEvent]) -> IngestResult:
         intake = _Intake(relay_id)
-        try:
-            async with self._db.write() as conn:
-                for item in events:
-                    await self._accept(conn, intake, item)
-                chunks = [(sid, c) for sid, logged in intake.fresh.items() for c in _chunks(logged)]
-                if chunks:
-                    # within a transaction a session's seq and relay_seq advance together
-                    offset = {
-                        sid: r.last_relay_seq - r.last_seq for sid, r in intake.touched.items()
-                    }
-                    rows = [
-                        (
-                            sid,
-                            c.first_seq,
-                            c.last_seq,
-                            c.first_seq + offset[sid],
-                            c.last_seq + offset[sid],
-                            c.body,
-                        )
-                        for sid, c in chunks
-                    ]
-                    await EventsStore.append(conn, rows)
-                    await SessionsStore.update_many(
-                        conn, [intake.touched[sid] for sid in intake.fresh]
-                    )
-        except BaseException:
-            # The commit may have happened (cancelled while awaiting it): forget what this
-            # process thinks these sessions look like and read them back from the database.
-            for sid in intake.touched:
-                self._cache.pop(sid, None)
-            raise
+        for sid in dict.fromkeys(item.session_id for item in events):
+            await self._load(intake, sid, events)
+        for item in events:
+            _accept(intake, item)
+        chunks = [(sid, c) for sid, logged in intake.fresh.items() for c in _chunks(logged)]
+        if chunks:
+            # within one ingest a session's seq and relay_seq advance together
+            offset = {sid: r.last_relay_seq - r.last_seq for sid, r in intake.touched.items()}
+            rows = [
+                (
+                    sid,
+                    c.first_seq,
+                    c.last_seq,
+                    c.first_seq + offset[sid],
+                    c.last_seq + offset[sid],
+                    intake.touched[sid].last_activity_at,
+                    c.body,
+                )
+                for sid, c in chunks
+            ]
+            changed = [intake.touched[sid] for sid in intake.changed]
+            try:
+                await self._events.append(rows, changed)
+            except BaseException:
+                # The commit may have happened (cancelled while awaiting it): forget what this
+                # process thinks these sessions look like and read them back from the database.
+                for sid in intake.touched:
+                    self._cache.pop(sid, None)
+                raise
         self._cache.update(intake.touched)
         for sid, chunk in chunks:
             self._rings.append(sid, chunk)
@@ -144,65 +150,31 @@ class EventLog:
             gaps=sorted(intake.gaps),
         )
 
-    async def _accept(self, conn: Any, intake: _Intake, item: m.RelayEvent) -> None:
-        """Number one event into `intake`, or skip it (resend, foreign session, gap)."""
-        sid = item.session_id
-        record = intake.touched.get(sid)
+    async def _load(self, intake: _Intake, sid: str, events: list[m.RelayEvent]) -> None:
+        """Take a working copy of a session this batch touches (the cache only ever holds
+        committed state), registering sessions the relay started on its own; or refuse it."""
+        record = self._cache.get(sid) or await self.sessions.get(sid)
         if record is None:
-            if sid in intake.refused or sid in intake.gaps:
-                return
-            record = await self._load_for_write(conn, sid, intake.relay_id, item.ts)
-            if record.relay_id != intake.relay_id:
-                log.warning(
-                    "relay %s sent events for session %s of relay %s",
-                    intake.relay_id,
-                    sid,
-                    record.relay_id,
-                )
-                intake.refused.add(sid)
-                return
-            intake.touched[sid] = record
-        elif sid in intake.gaps:
-            return
-        if item.relay_seq <= record.last_relay_seq:
-            return  # a resend of something already committed
-        if item.relay_seq != record.last_relay_seq + 1:
-            # Accepting it would make the missing events look like resends later.
-            log.warning(
-                "session %s: relay_seq %d after %d; waiting for a resend",
-                sid,
-                item.relay_seq,
-                record.last_relay_seq,
-            )
-            intake.gaps.add(sid)
-            return
-        record.last_seq += 1
-        record.last_relay_seq = item.relay_seq
-        if item.ts > record.last_activity_at:
-            record.last_activity_at = item.ts
-        if type(item.event) in _SUMMARY_KINDS:
-            _apply(record, item.event)
-        logged = intake.fresh.get(sid)
-        if logged is None:
-            logged = intake.fresh[sid] = []
-        logged.append(m.LoggedEvent(seq=record.last_seq, ts=item.ts, event=item.event))
-
-    async def _load_for_write(
-        self, conn: Any, session_id: str, relay_id: str, ts: float
-    ) -> SessionRecord:
-        cached = self._cache.get(session_id)
-        record = cached or await self.sessions.get_for_write(conn, session_id)
-        if record is None:  # a session the relay started on its own
+            ts = next(item.ts for item in events if item.session_id == sid)
             record = SessionRecord(
-                id=session_id,
-                relay_id=relay_id,
+                id=sid,
+                relay_id=intake.relay_id,
                 epoch=new_epoch(),
                 created_at=ts,
                 last_activity_at=ts,
             )
-            await SessionsStore.insert(conn, record)
-        # work on a copy: the cache only ever holds committed state
-        return msgspec.structs.replace(record)
+            await self.sessions.add(record)
+            self._cache[sid] = record
+        if record.relay_id != intake.relay_id:
+            log.warning(
+                "relay %s sent events for session %s of relay %s",
+                intake.relay_id,
+                sid,
+                record.relay_id,
+            )
+            intake.refused.add(sid)
+        else:
+            intake.touched[sid] = msgspec.structs.replace(record)
 
     async def history(
         self, session_id: str, after: int, frame_events: int
@@ -238,6 +210,37 @@ class EventLog:
                 break
             after = out[-1].last_seq
         return out
+
+
+def _accept(intake: _Intake, item: m.RelayEvent) -> None:
+    """Number one event into `intake`, or skip it (resend, refused session, gap)."""
+    sid = item.session_id
+    record = intake.touched.get(sid)
+    if record is None or sid in intake.gaps:
+        return
+    if item.relay_seq <= record.last_relay_seq:
+        return  # a resend of something already committed
+    if item.relay_seq != record.last_relay_seq + 1:
+        # Accepting it would make the missing events look like resends later.
+        log.warning(
+            "session %s: relay_seq %d after %d; waiting for a resend",
+            sid,
+            item.relay_seq,
+            record.last_relay_seq,
+        )
+        intake.gaps.add(sid)
+        return
+    record.last_seq += 1
+    record.last_relay_seq = item.relay_seq
+    if item.ts > record.last_activity_at:
+        record.last_activity_at = item.ts
+    if type(item.event) in _SUMMARY_KINDS:
+        _apply(record, item.event)
+        intake.changed.add(sid)
+    logged = intake.fresh.get(sid)
+    if logged is None:
+        logged = intake.fresh[sid] = []
+    logged.append(m.LoggedEvent(seq=record.last_seq, ts=item.ts, event=item.event))
 
 
 def _chunks(events: list[m.LoggedEvent]) -> list[Chunk]:

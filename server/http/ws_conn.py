@@ -108,7 +108,8 @@ class Conn:
     async def send(self, frame: bytes) -> None:
         try:
             await asyncio.wait_for(
-                self.socket.send_text(frame.decode()),
+                # JSON in binary frames: ASGI text frames would cost a decode and an encode
+                self.socket.send_bytes(frame),
                 self._send_timeout_s,
             )
         except TimeoutError as exc:

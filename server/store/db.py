@@ -11,9 +11,10 @@ import contextlib
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -75,15 +76,13 @@ def migrate(path: Path) -> int:
             )
         for number, name, sql in known[current:]:
             log.info("applying migration %s", name)
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in sql.split(";\n"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version={number}")
-                conn.execute("COMMIT")
+            try:  # one transaction: the migration and its version number land together
+                conn.executescript(
+                    f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version={number};\nCOMMIT;"
+                )
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
         return len(known)
     finally:
@@ -121,6 +120,11 @@ class Database:
             await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             await conn.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
         return cls(*conns)
+
+    async def write_one(self, sql: str, parameters: Sequence[Any]) -> None:
+        """One statement, atomic on its own (triggers included): a single round trip."""
+        async with self._write_lock:
+            await self.writer.execute(sql, parameters)
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:

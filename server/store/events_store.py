@@ -4,27 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import aiosqlite
-
 from server.domain.chunks import Chunk
+from server.domain.records import SessionRecord
 from server.store.db import Database
+from server.store.sessions_store import SessionsStore
 
-# session, first_seq, last_seq, first_relay_seq, last_relay_seq, body
-ChunkRow = tuple[str, int, int, int | None, int | None, bytes]
+# session, first_seq, last_seq, first_relay_seq, last_relay_seq, last_ts, body
+ChunkRow = tuple[str, int, int, int | None, int | None, float, bytes]
+_INSERT = (
+    "INSERT INTO event_chunks "
+    "(session_id, first_seq, last_seq, first_relay_seq, last_relay_seq, last_ts, body) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 class EventsStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    @staticmethod
-    async def append(conn: aiosqlite.Connection, rows: Sequence[ChunkRow]) -> None:
-        await conn.executemany(
-            "INSERT INTO event_chunks "
-            "(session_id, first_seq, last_seq, first_relay_seq, last_relay_seq, body) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+    async def append(self, rows: Sequence[ChunkRow], changed: Sequence[SessionRecord]) -> None:
+        """Commit chunks (a trigger advances their sessions' last_seq, last_relay_seq and last
+        activity) and the sessions whose other fields changed, all or nothing."""
+        if len(rows) == 1 and not changed:
+            await self._db.write_one(_INSERT, rows[0])  # the common case: one round trip
+            return
+        async with self._db.write() as conn:
+            await conn.executemany(_INSERT, rows)
+            if changed:
+                await SessionsStore.update_many(conn, changed)
 
     async def chunks(self, session_id: str, after: int, limit: int) -> list[Chunk]:
         """Up to `limit` chunks holding events with seq > after, oldest first (the first may

@@ -30,16 +30,6 @@ class SessionsStore:
             row = await cursor.fetchone()
         return _record(row) if row else None
 
-    async def get_for_write(
-        self, conn: aiosqlite.Connection, session_id: str
-    ) -> SessionRecord | None:
-        """Read inside the current write transaction (sees its uncommitted rows)."""
-        async with conn.execute(
-            f"SELECT {_COLUMNS} FROM sessions WHERE id = ?", (session_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return _record(row) if row else None
-
     async def list(self, limit: int = 500) -> list[SessionRecord]:
         async with self._db.reader.execute(
             f"SELECT {_COLUMNS} FROM sessions ORDER BY last_activity_at DESC LIMIT ?", (limit,)
@@ -47,9 +37,8 @@ class SessionsStore:
             rows = await cursor.fetchall()
         return [_record(r) for r in rows]
 
-    @staticmethod
-    async def insert(conn: aiosqlite.Connection, s: SessionRecord) -> None:
-        await conn.execute(
+    async def add(self, s: SessionRecord) -> None:
+        await self._db.write_one(
             f"INSERT INTO sessions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 s.id,

@@ -49,7 +49,7 @@ async def _relay(env: Env, name: str = "one", hello: bool = True) -> ClientConne
     )
     if hello:
         await ws.send(HELLO)
-        assert "hello" in await asyncio.wait_for(ws.recv(), 10)
+        assert b"hello" in await asyncio.wait_for(ws.recv(decode=False), 10)
     return ws
 
 
@@ -57,7 +57,7 @@ async def _viewer_ws(env: Env, hello: bool = True, **kwargs: object) -> ClientCo
     ws = await connect(f"ws://127.0.0.1:{env.server.port}/ws/client", max_size=None, **kwargs)  # type: ignore[arg-type]
     if hello:
         await ws.send(HELLO)
-        assert "hello" in await asyncio.wait_for(ws.recv(), 10)
+        assert b"hello" in await asyncio.wait_for(ws.recv(decode=False), 10)
     return ws
 
 

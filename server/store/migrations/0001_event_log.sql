@@ -35,9 +35,21 @@ CREATE TABLE event_chunks (
     last_seq         INTEGER NOT NULL,
     first_relay_seq  INTEGER,                -- null for events the server itself records
     last_relay_seq   INTEGER,
+    last_ts          REAL NOT NULL,          -- relay time of the chunk's newest event
     body             BLOB NOT NULL,          -- {"seq","ts","event"} objects joined by commas
     PRIMARY KEY (session_id, first_seq),
     CHECK (last_seq >= first_seq)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX event_chunks_idempotency ON event_chunks(session_id, first_relay_seq);
 CREATE INDEX event_chunks_by_end ON event_chunks(session_id, last_seq);
+
+-- A session's summary follows its log in the same statement, so the common ingest (one chunk
+-- of one session) commits with a single INSERT.
+CREATE TRIGGER event_chunks_advance_session AFTER INSERT ON event_chunks
+BEGIN
+    UPDATE sessions
+    SET last_seq = NEW.last_seq,
+        last_relay_seq = COALESCE(NEW.last_relay_seq, last_relay_seq),
+        last_activity_at = max(last_activity_at, NEW.last_ts)
+    WHERE id = NEW.session_id;
+END;
