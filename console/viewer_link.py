@@ -10,6 +10,10 @@ Connection states: connecting -> subscribing -> following -> (dropped -> waiting
 -> done. A drop whose close code says "reconnect" (protocol.codes.should_reconnect; also network
 errors and timeouts) waits an exponential backoff with jitter; a "stop" code raises
 LinkStoppedError. Commands queued with `send()` survive a drop and go out on the next connection.
+
+Timeouts use `asyncio.timeout`, never `asyncio.wait_for`: on Python 3.11 `wait_for` returns the
+result and drops a cancellation that arrives in the loop iteration where the awaited operation
+completes (CPython gh-86296), and a link cancelled on detach then followed forever.
 """
 
 from __future__ import annotations
@@ -115,7 +119,8 @@ class ViewerLink:
     async def drain(self, timeout_s: float) -> None:
         """Wait (at most `timeout_s`) until the queued commands have been sent."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._outgoing.join(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._outgoing.join()
 
     async def run(self) -> None:
         """Follow the session until the follower says it is over. Raises LinkStoppedError."""
@@ -238,7 +243,8 @@ class ViewerLink:
     async def _receive(self, ws: ClientConnection, timeout_s: float | None) -> _Incoming:
         while True:
             try:
-                data = await asyncio.wait_for(ws.recv(decode=False), timeout_s)
+                async with asyncio.timeout(timeout_s):
+                    data = await ws.recv(decode=False)
             except TimeoutError as exc:
                 raise _DroppedError("the server did not answer in time") from exc
             try:
@@ -249,7 +255,8 @@ class ViewerLink:
 
     async def _send(self, ws: ClientConnection, message: m.ClientMessage) -> None:
         try:
-            await asyncio.wait_for(ws.send(_encoder.encode(message).decode()), SEND_TIMEOUT_S)
+            async with asyncio.timeout(SEND_TIMEOUT_S):
+                await ws.send(_encoder.encode(message).decode())
         except TimeoutError as exc:
             raise _DroppedError("the server stopped reading") from exc
 
