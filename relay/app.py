@@ -96,7 +96,8 @@ async def _run_until_stopped(
             )
         await link.close()
         try:
-            await asyncio.wait_for(link_task, LINK_CLOSE_TIMEOUT_S)
+            async with asyncio.timeout(LINK_CLOSE_TIMEOUT_S):
+                await link_task
         except TimeoutError:
             log.warning("link did not close in %.0f s", LINK_CLOSE_TIMEOUT_S)
     return status

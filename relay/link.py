@@ -181,7 +181,8 @@ class Link:
             self._set_state(LinkState.BACKING_OFF)
             log.info("reconnecting in %.1f s", delay)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._closing.wait()
         self._set_state(LinkState.CLOSED)
 
     async def close(self) -> None:
@@ -201,7 +202,8 @@ class Link:
             if remaining <= 0:
                 return False
             try:
-                await asyncio.wait_for(self._acked.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._acked.wait()
             except TimeoutError:
                 return False
         return self._outbox.pending_count() == 0

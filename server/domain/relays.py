@@ -109,7 +109,8 @@ class Relays:
         self, command_id: str, future: asyncio.Future[m.CommandResult]
     ) -> m.CommandResult:
         try:
-            result = await asyncio.wait_for(future, self._command_timeout_s)
+            async with asyncio.timeout(self._command_timeout_s):
+                result = await future
         except TimeoutError as exc:
             raise UnavailableError("the relay did not answer in time", ErrorCode.TIMEOUT) from exc
         finally:

@@ -1,5 +1,8 @@
 """What both WebSocket endpoints share: frame limits, the hello exchange, one writer, closing.
 
+Time limits use `asyncio.timeout`, never `asyncio.wait_for`, which on Python 3.11 can swallow a
+cancellation that arrives as the awaited operation completes (CPython gh-86296).
+
 Every socket has exactly one writer task draining a bounded queue, so nothing else ever sends on
 the socket concurrently; sends have a timeout. Closing from synchronous code (a queue overflow, a
 superseded relay) is scheduled, never awaited in place.
@@ -89,7 +92,8 @@ class Conn:
     async def handshake(self, decode: Callable[[bytes], Any], timeout_s: float) -> m.Hello:
         """Wait for the peer's hello (it must come first), check its version."""
         try:
-            data = await asyncio.wait_for(self.receive(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                data = await self.receive()
         except TimeoutError as exc:
             raise ProtocolViolationError(CloseCode.HELLO_TIMEOUT, "no hello in time") from exc
         hello = decode(data)
@@ -107,11 +111,9 @@ class Conn:
 
     async def send(self, frame: bytes) -> None:
         try:
-            await asyncio.wait_for(
+            async with asyncio.timeout(self._send_timeout_s):
                 # JSON in binary frames: ASGI text frames would cost a decode and an encode
-                self.socket.send_bytes(frame),
-                self._send_timeout_s,
-            )
+                await self.socket.send_bytes(frame)
         except TimeoutError as exc:
             raise ConnectionClosedError("send timed out") from exc
         except Exception as exc:  # the ASGI server's own disconnect errors
@@ -132,7 +134,8 @@ class Conn:
         self.close_code = int(code)
         log.info("closing %s: %d %s", self.name, code, reason)
         try:
-            await asyncio.wait_for(self.socket.close(int(code), reason[:120]), CLOSE_WAIT_S)
+            async with asyncio.timeout(CLOSE_WAIT_S):
+                await self.socket.close(int(code), reason[:120])
         except Exception as exc:
             log.debug("closing %s failed: %r", self.name, exc)
 
