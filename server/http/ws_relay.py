@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -51,7 +52,7 @@ class _Link:
     def close(self, code: CloseCode, reason: str) -> None:
         self.conn.close_soon(code, reason)
 
-    async def frames(self) -> Any:
+    async def frames(self) -> AsyncIterator[bytes]:
         while True:
             yield await self.queue.get()
 
