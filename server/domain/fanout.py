@@ -94,6 +94,3 @@ class Hub:
         for feed in list(self._followers.get(batch.session_id, ())):
             if not feed.offer(batch):
                 self.drop(feed)
-
-    def follower_count(self, session_id: str) -> int:
-        return len(self._followers.get(session_id, ()))

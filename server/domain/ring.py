@@ -53,6 +53,3 @@ class Rings:
         if ring is None or not ring.chunks or ring.chunks[0].first_seq > after + 1:
             return None
         return trimmed([c for c in ring.chunks if c.last_seq > after], after)
-
-    def forget(self, session_id: str) -> None:
-        self._rings.pop(session_id, None)

@@ -91,13 +91,16 @@ async def _handle(
         elif isinstance(message, m.Unsubscribe):
             viewer.unsubscribe(message.session_id)
             _answer(viewer, request_id, session_id, None)
-        elif isinstance(message, m.StartSession):
-            _in_background(viewer, pending, request_id, "", core.sessions.start(message))
         elif isinstance(message, m.Hello):
             raise ProtocolViolationError(CloseCode.INVALID_MESSAGE, "hello sent twice")
+        elif len(pending) >= MAX_PENDING_COMMANDS:
+            # checked before sending anything, so a refused command leaves nothing behind
+            raise TetherError("too many commands awaiting an answer", ErrorCode.TIMEOUT)
+        elif isinstance(message, m.StartSession):
+            _in_background(viewer, pending, request_id, "", core.sessions.start(message))
         else:
             answer = await core.sessions.steer(message)
-            _in_background(viewer, pending, request_id, session_id, answer)
+            _in_background(viewer, pending, request_id, session_id, _session_of(answer, session_id))
     except TetherError as exc:
         _answer(viewer, request_id, session_id, exc)
 
@@ -107,18 +110,9 @@ def _in_background(
     pending: set[asyncio.Task[None]],
     request_id: str,
     session_id: str,
-    work: Awaitable[Any],
+    work: Awaitable[str],
 ) -> None:
-    if len(pending) >= MAX_PENDING_COMMANDS:
-        if asyncio.iscoroutine(work):
-            work.close()
-        _answer(
-            viewer,
-            request_id,
-            session_id,
-            TetherError("too many commands awaiting an answer", ErrorCode.TIMEOUT),
-        )
-        return
+    """Await `work` (which gives the session id to answer with) without holding up the socket."""
 
     async def run() -> None:
         try:
@@ -126,11 +120,16 @@ def _in_background(
         except TetherError as exc:
             _answer(viewer, request_id, session_id, exc)
             return
-        _answer(viewer, request_id, outcome if isinstance(outcome, str) else session_id, None)
+        _answer(viewer, request_id, outcome, None)
 
     task = asyncio.create_task(run())
     pending.add(task)
     task.add_done_callback(pending.discard)
+
+
+async def _session_of(answer: Awaitable[m.CommandResult], session_id: str) -> str:
+    await answer
+    return session_id
 
 
 def _answer(viewer: Viewer, request_id: str, session_id: str, error: TetherError | None) -> None:

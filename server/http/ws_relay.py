@@ -19,6 +19,7 @@ from litestar import WebSocket, websocket
 from protocol import messages as m
 from protocol.codes import CloseCode, ErrorCode
 from server.domain.core import Core
+from server.http.auth import bearer_token
 from server.http.ws_conn import (
     Conn,
     ConnectionClosedError,
@@ -60,8 +61,7 @@ class _Link:
 @websocket("/ws/relay")
 async def relay_socket(socket: WebSocket[Any, Any, Any]) -> None:
     core: Core = socket.app.state.core
-    header = socket.headers.get("authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    token = bearer_token(socket)
     relay = await core.relays.authenticate(token) if token else None
     await socket.accept()
     client = socket.client.host if socket.client else "?"
