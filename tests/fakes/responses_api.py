@@ -1,0 +1,492 @@
+"""A scripted OpenAI Responses API on 127.0.0.1, for agent CLIs that speak it (Codex, Copilot).
+
+    with ResponsesApi([Reply([text("hello")])]) as api:
+        ...point the CLI at api.base_url ("http://127.0.0.1:PORT/v1")...
+        api.requests[0].body["input"]          # what the CLI sent
+
+Each `POST /v1/responses` consumes the next scripted `Reply` and streams it as server-sent events
+in the order the real API uses: `response.created`, `response.in_progress`, then per output item
+`response.output_item.added`, its deltas (`response.output_text.delta`,
+`response.function_call_arguments.delta`, `response.custom_tool_call_input.delta`,
+`response.reasoning_summary_text.delta`) and `response.output_item.done`, and finally
+`response.completed` with `usage` (or `response.failed` for `Reply(fail=...)`). A request with
+`"stream": false` gets the finished response object as JSON. `Reply(status=429, ...)` answers
+with an HTTP error instead. When the script runs out, requests get HTTP 500 "no scripted reply
+left", so a test that expected fewer model calls fails visibly.
+
+`GET /v1/models` lists `models`. Every request is logged in `requests` (method, path, headers,
+parsed JSON body), under a lock; `wait_for_requests(n)` blocks until n model calls arrived.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import itertools
+import json
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+MAX_BODY_BYTES = 32 << 20  # request bodies grow with the conversation; this is far above a test's
+DELTA_CHARS = 16  # text is streamed in pieces this long, like the real API's small deltas
+
+
+# --------------------------------------------------------------------------- script
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+    """One output item of a reply: the Responses API item as it is when done."""
+
+    body: dict[str, Any]
+
+
+_ids = itertools.count(1)
+
+
+def _next_id(prefix: str) -> str:
+    return f"{prefix}_{next(_ids):06d}"
+
+
+def text(content: str) -> Item:
+    """An assistant message with one `output_text` part."""
+    return Item(
+        {
+            "type": "message",
+            "id": _next_id("msg"),
+            "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": content, "annotations": []}],
+        }
+    )
+
+
+def function_call(name: str, arguments: dict[str, Any] | str, call_id: str = "") -> Item:
+    """A function tool call; `arguments` is sent as a JSON string, as the API does."""
+    args = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return Item(
+        {
+            "type": "function_call",
+            "id": _next_id("fc"),
+            "status": "completed",
+            "call_id": call_id or _next_id("call"),
+            "name": name,
+            "arguments": args,
+        }
+    )
+
+
+def custom_tool_call(name: str, input: str, call_id: str = "") -> Item:
+    """A free-form (custom) tool call, such as Codex's `apply_patch` grammar tool."""
+    return Item(
+        {
+            "type": "custom_tool_call",
+            "id": _next_id("ctc"),
+            "status": "completed",
+            "call_id": call_id or _next_id("call"),
+            "name": name,
+            "input": input,
+        }
+    )
+
+
+def reasoning(summary: str) -> Item:
+    """A reasoning item with one summary part."""
+    return Item(
+        {
+            "type": "reasoning",
+            "id": _next_id("rs"),
+            "summary": [{"type": "summary_text", "text": summary}],
+        }
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 100
+    output_tokens: int = 20
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "input_tokens": self.input_tokens,
+            "input_tokens_details": {"cached_tokens": self.cached_tokens},
+            "output_tokens": self.output_tokens,
+            "output_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
+            "total_tokens": self.input_tokens + self.output_tokens,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Reply:
+    """One model response.
+
+    items   the output items, streamed in order
+    usage   reported in `response.completed`
+    fail    if set, the stream ends with `response.failed` carrying this error message
+    status  if not 200, no stream: an HTTP error with `{"error": {"message": error, ...}}`
+    delay_s sleep before answering (to test interrupts while the model "thinks")
+    """
+
+    items: list[Item] = dataclasses.field(default_factory=list)
+    usage: Usage = Usage()
+    fail: str = ""
+    status: int = 200
+    error: str = "scripted error"
+    delay_s: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any  # parsed JSON, or None
+
+    def input_texts(self) -> list[str]:
+        """Every text in the request's `input` items (messages and tool outputs), in order."""
+        found: list[str] = []
+        for item in (self.body or {}).get("input", []):
+            content = item.get("content")
+            if isinstance(content, str):
+                found.append(content)
+            elif isinstance(content, list):
+                found.extend(str(part.get("text", "")) for part in content)
+            if "output" in item:
+                found.append(str(item["output"]))
+        return found
+
+
+# --------------------------------------------------------------------------- wire format
+
+
+def _delta_event(item: dict[str, Any], index: int) -> Iterator[dict[str, Any]]:
+    """The delta events between `output_item.added` and `output_item.done` for one item."""
+    item_id = item["id"]
+    kind = item["type"]
+    if kind == "message":
+        for content_index, part in enumerate(item["content"]):
+            empty = {**part, "text": ""}
+            yield {
+                "type": "response.content_part.added",
+                "item_id": item_id,
+                "output_index": index,
+                "content_index": content_index,
+                "part": empty,
+            }
+            for piece in _pieces(part["text"]):
+                yield {
+                    "type": "response.output_text.delta",
+                    "item_id": item_id,
+                    "output_index": index,
+                    "content_index": content_index,
+                    "delta": piece,
+                    "logprobs": [],
+                }
+            yield {
+                "type": "response.output_text.done",
+                "item_id": item_id,
+                "output_index": index,
+                "content_index": content_index,
+                "text": part["text"],
+                "logprobs": [],
+            }
+            yield {
+                "type": "response.content_part.done",
+                "item_id": item_id,
+                "output_index": index,
+                "content_index": content_index,
+                "part": part,
+            }
+    elif kind == "function_call":
+        for piece in _pieces(item["arguments"]):
+            yield {
+                "type": "response.function_call_arguments.delta",
+                "item_id": item_id,
+                "output_index": index,
+                "delta": piece,
+            }
+        yield {
+            "type": "response.function_call_arguments.done",
+            "item_id": item_id,
+            "output_index": index,
+            "arguments": item["arguments"],
+        }
+    elif kind == "custom_tool_call":
+        for piece in _pieces(item["input"]):
+            yield {
+                "type": "response.custom_tool_call_input.delta",
+                "item_id": item_id,
+                "output_index": index,
+                "delta": piece,
+            }
+        yield {
+            "type": "response.custom_tool_call_input.done",
+            "item_id": item_id,
+            "output_index": index,
+            "input": item["input"],
+        }
+    elif kind == "reasoning":
+        for summary_index, part in enumerate(item["summary"]):
+            yield {
+                "type": "response.reasoning_summary_part.added",
+                "item_id": item_id,
+                "output_index": index,
+                "summary_index": summary_index,
+                "part": {"type": "summary_text", "text": ""},
+            }
+            for piece in _pieces(part["text"]):
+                yield {
+                    "type": "response.reasoning_summary_text.delta",
+                    "item_id": item_id,
+                    "output_index": index,
+                    "summary_index": summary_index,
+                    "delta": piece,
+                }
+            yield {
+                "type": "response.reasoning_summary_text.done",
+                "item_id": item_id,
+                "output_index": index,
+                "summary_index": summary_index,
+                "text": part["text"],
+            }
+            yield {
+                "type": "response.reasoning_summary_part.done",
+                "item_id": item_id,
+                "output_index": index,
+                "summary_index": summary_index,
+                "part": part,
+            }
+
+
+def _pieces(value: str) -> list[str]:
+    return [value[i : i + DELTA_CHARS] for i in range(0, len(value), DELTA_CHARS)] or [""]
+
+
+def _in_progress(item: dict[str, Any]) -> dict[str, Any]:
+    """The item as `output_item.added` shows it: nothing generated yet."""
+    started = {**item}
+    if "status" in started:
+        started["status"] = "in_progress"
+    if started["type"] == "message":
+        started["content"] = []
+    elif started["type"] == "function_call":
+        started["arguments"] = ""
+    elif started["type"] == "custom_tool_call":
+        started["input"] = ""
+    elif started["type"] == "reasoning":
+        started["summary"] = []
+    return started
+
+
+def response_object(
+    reply: Reply, response_id: str, model: str, status: str, created: int
+) -> dict[str, Any]:
+    done = status != "in_progress"
+    body: dict[str, Any] = {
+        "id": response_id,
+        "object": "response",
+        "created_at": created,
+        "status": status,
+        "model": model,
+        "output": [item.body for item in reply.items] if done else [],
+        "usage": reply.usage.body() if status == "completed" else None,
+        "error": None,
+        "incomplete_details": None,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+    }
+    if status == "failed":
+        body["error"] = {"code": "server_error", "message": reply.fail}
+    return body
+
+
+def stream_events(reply: Reply, response_id: str, model: str) -> Iterator[dict[str, Any]]:
+    """Every SSE `data` object for one streamed reply, numbered by `sequence_number`."""
+    created = int(time.time())
+    seq = itertools.count()
+
+    def event(body: dict[str, Any]) -> dict[str, Any]:
+        return {**body, "sequence_number": next(seq)}
+
+    yield event(
+        {
+            "type": "response.created",
+            "response": response_object(reply, response_id, model, "in_progress", created),
+        }
+    )
+    yield event(
+        {
+            "type": "response.in_progress",
+            "response": response_object(reply, response_id, model, "in_progress", created),
+        }
+    )
+    for index, item in enumerate(reply.items):
+        body = item.body
+        added = {"type": "response.output_item.added", "output_index": index}
+        yield event({**added, "item": _in_progress(body)})
+        for delta in _delta_event(body, index):
+            yield event(delta)
+        yield event({"type": "response.output_item.done", "output_index": index, "item": body})
+    status = "failed" if reply.fail else "completed"
+    yield event(
+        {
+            "type": f"response.{status}",
+            "response": response_object(reply, response_id, model, status, created),
+        }
+    )
+
+
+# --------------------------------------------------------------------------- server
+
+
+class ResponsesApi:
+    """The scripted endpoint. Use as a context manager, or call start() / close()."""
+
+    def __init__(self, replies: Iterable[Reply] = (), models: Iterable[str] = ("tether-test",)):
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._replies: list[Reply] = list(replies)
+        self.models = list(models)
+        self.requests: list[Request] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="responses-api", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """What the CLI is given as its provider base URL (ends in /v1)."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def add(self, *replies: Reply) -> None:
+        with self._lock:
+            self._replies.extend(replies)
+
+    @property
+    def model_calls(self) -> list[Request]:
+        """The logged `POST .../responses` requests."""
+        with self._lock:
+            return [r for r in self.requests if r.method == "POST"]
+
+    def wait_for_requests(self, count: int, timeout_s: float = 30.0) -> list[Request]:
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while sum(r.method == "POST" for r in self.requests) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{count} model calls expected, got {len(self.requests)}")
+                self._changed.wait(left)
+            return [r for r in self.requests if r.method == "POST"]
+
+    def start(self) -> ResponsesApi:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> ResponsesApi:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _log(self, request: Request) -> None:
+        with self._changed:
+            self.requests.append(request)
+            self._changed.notify_all()
+
+    def _next_reply(self) -> Reply | None:
+        with self._lock:
+            return self._replies.pop(0) if self._replies else None
+
+
+def _handler_for(api: ResponsesApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # the request log is api.requests
+
+        def do_GET(self) -> None:
+            api._log(Request("GET", self.path, dict(self.headers), None))
+            if self.path.rstrip("/").endswith("/models"):
+                data = [{"id": m, "object": "model", "owned_by": "tether"} for m in api.models]
+                self._json(200, {"object": "list", "data": data})
+            else:
+                self._json(404, _error_body("not found", "not_found_error"))
+
+        def do_POST(self) -> None:
+            body = self._read_body()
+            api._log(Request("POST", self.path, dict(self.headers), body))
+            if not self.path.split("?")[0].rstrip("/").endswith("/responses"):
+                self._json(404, _error_body("not found", "not_found_error"))
+                return
+            reply = api._next_reply()
+            if reply is None:
+                self._json(500, _error_body("no scripted reply left", "server_error"))
+                return
+            time.sleep(reply.delay_s)
+            if reply.status != 200:
+                self._json(reply.status, _error_body(reply.error, "invalid_request_error"))
+                return
+            model = str((body or {}).get("model", "")) if isinstance(body, dict) else ""
+            response_id = _next_id("resp")
+            if isinstance(body, dict) and body.get("stream") is False:
+                status = "failed" if reply.fail else "completed"
+                now = int(time.time())
+                self._json(200, response_object(reply, response_id, model, status, now))
+                return
+            self._stream(stream_events(reply, response_id, model))
+
+        def _read_body(self) -> Any:
+            length = min(int(self.headers.get("Content-Length") or 0), MAX_BODY_BYTES)
+            raw = self.rfile.read(length)
+            if self.headers.get("Content-Encoding", "").lower() == "gzip":
+                raw = gzip.decompress(raw)
+            try:
+                return json.loads(raw) if raw else None
+            except ValueError:
+                return {"unparsed": raw.decode("utf-8", "replace")}
+
+        def _json(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _stream(self, events: Iterable[dict[str, Any]]) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            try:
+                for event in events:
+                    frame = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+                    self.wfile.write(frame.encode())
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client went away (an interrupted turn)
+
+    return Handler
+
+
+def _error_body(message: str, kind: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
