@@ -127,6 +127,10 @@ class GeminiApi:
         self._server.shutdown()
         self._server.server_close()
 
+    def add(self, *replies: Reply) -> None:
+        with self._lock:
+            self._replies.extend(replies)
+
     def turns(self) -> list[Request]:
         """The conversation requests (streamGenerateContent), oldest first."""
         with self._lock:

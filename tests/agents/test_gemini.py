@@ -1,0 +1,210 @@
+"""Gemini CLI over ACP: golden transcripts through the adapter, and the real `gemini --acp`
+through a real server and relay against the scripted Gemini API (tests/fakes/gemini_api.py).
+
+Golden transcripts in tests/golden/gemini/ were captured from gemini 0.61.0 with
+`python -m tests.agents.acp_agents gemini` (malformed.jsonl is text.jsonl with a non-JSON line,
+an unknown update and two refused requests added by hand). Refresh the expected events with
+`GOLDEN_UPDATE=1`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from protocol import messages as m
+from relay.agent.adapters.acp import FS_REFUSED, GeminiAdapter
+from relay.agent.config import AgentConfig
+from tests.agents.acp_agents import gemini_config
+from tests.agents.acp_transcripts import RecordingSink, check_golden, spec_for
+from tests.agents.conftest import relay_config
+from tests.fakes.gemini_api import GeminiApi, Reply
+from tests.harness import Stack, Viewer
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "gemini"
+TRANSCRIPTS = sorted(p.name.removesuffix(".jsonl") for p in GOLDEN.glob("*.jsonl"))
+CONFIG = AgentConfig(name="gemini", executable="gemini")
+
+
+@pytest.mark.parametrize("name", TRANSCRIPTS)
+def test_golden_transcript_maps_to_the_expected_events(name: str, tmp_path: Path) -> None:
+    check_golden(GeminiAdapter, GOLDEN / f"{name}.jsonl", tmp_path, CONFIG)
+
+
+def test_golden_approved_write_is_one_file_change_with_a_diff_and_usage(tmp_path: Path) -> None:
+    events = check_golden(GeminiAdapter, GOLDEN / "write_approve.jsonl", tmp_path, CONFIG)
+    assert (tmp_path / "hello.txt").read_text() == "hello\n"  # written by the adapter for gemini
+    (changed,) = [e for e in events if isinstance(e, m.FileChanged)]  # fs write and diff: once
+    assert changed.change == "added" and changed.diff.endswith(
+        "+++ b/hello.txt\n@@ -0,0 +1 @@\n+hello\n"
+    )
+    usage = [e for e in events if isinstance(e, m.Usage)]
+    assert [(u.input_tokens, u.output_tokens) for u in usage] == [(240, 60)]
+
+
+def test_golden_denied_write_finishes_the_tool_as_an_error(tmp_path: Path) -> None:
+    events = check_golden(GeminiAdapter, GOLDEN / "write_deny.jsonl", tmp_path, CONFIG)
+    assert not (tmp_path / "hello.txt").exists()
+    (finished,) = [e for e in events if isinstance(e, m.ToolFinished)]
+    assert finished.is_error and finished.output == "denied"
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.index("ApprovalResolved") < kinds.index("ToolFinished") < kinds.index("Message")
+
+
+def test_fs_requests_outside_the_workspace_are_refused(tmp_path: Path) -> None:
+    workspace = tmp_path / "work"
+    workspace.mkdir()
+    (tmp_path / "secret.txt").write_text("no")
+    (workspace / "escape").symlink_to(tmp_path)
+    (workspace / "inside.txt").write_text("one\ntwo\nthree\n")
+
+    async def run() -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+
+        class Recorded(GeminiAdapter):
+            def send(self, message: dict[str, Any]) -> None:
+                sent.append(message)
+
+        adapter = Recorded(spec_for(workspace, CONFIG), RecordingSink())
+        requests = [
+            ("fs/read_text_file", {"path": str(tmp_path / "secret.txt")}),
+            ("fs/read_text_file", {"path": str(workspace / "escape" / "secret.txt")}),
+            ("fs/read_text_file", {"path": str(workspace / ".." / "secret.txt")}),
+            ("fs/write_text_file", {"path": str(workspace / "escape" / "new.txt"), "content": "x"}),
+            ("fs/write_text_file", {"path": "/etc/tether-test", "content": "x"}),
+            ("fs/read_text_file", {"path": str(workspace / "inside.txt"), "line": 2, "limit": 1}),
+            ("fs/read_text_file", {"path": str(workspace / "missing.txt")}),
+        ]
+        for n, (method, params) in enumerate(requests):
+            await adapter.on_message(
+                {"jsonrpc": "2.0", "id": n, "method": method, "params": params}
+            )
+        return sent
+
+    sent = asyncio.run(run())
+    assert [s.get("error", {}).get("code") for s in sent[:5]] == [FS_REFUSED] * 5
+    assert [s["result"] for s in sent[5:]] == [{"content": "two\n"}, {"content": ""}]
+    assert not (tmp_path / "new.txt").exists() and not Path("/etc/tether-test").exists()
+
+
+def test_resume_loads_the_session_without_replaying_its_history(tmp_path: Path) -> None:
+    sent: list[dict[str, Any]] = []
+
+    class Recorded(GeminiAdapter):
+        def send(self, message: dict[str, Any]) -> None:
+            sent.append(message)
+
+    async def run() -> RecordingSink:
+        sink = RecordingSink()
+        adapter = Recorded(spec_for(tmp_path, CONFIG, resume="conv-1"), sink)
+        start = asyncio.create_task(adapter.on_start())
+        await asyncio.sleep(0)
+        caps = {"agentCapabilities": {"loadSession": True}}
+        await adapter.on_message({"jsonrpc": "2.0", "id": 1, "result": caps})
+        await asyncio.sleep(0)
+        chunk = {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "old"}}
+        update = {"sessionId": "conv-1", "update": chunk}
+        await adapter.on_message({"jsonrpc": "2.0", "method": "session/update", "params": update})
+        await adapter.on_message({"jsonrpc": "2.0", "id": 2, "result": None})
+        await start
+        return sink
+
+    sink = asyncio.run(run())
+    assert [s["method"] for s in sent] == ["initialize", "session/load"]
+    assert sent[1]["params"]["sessionId"] == "conv-1"
+    assert sink.tokens == ["conv-1"] and sink.events == []
+
+
+# ---------------------------------------------------------------------- the real CLI
+
+
+@pytest.fixture
+def gemini_stack(
+    tmp_path: Path, agent_bin: Callable[[str], Path]
+) -> Iterator[tuple[Stack, GeminiApi]]:
+    """A server and a relay offering `gemini`, pointed at a scripted Gemini API."""
+    with GeminiApi([]) as api:
+        config = gemini_config(tmp_path / "gemini-home", api.url, str(agent_bin("gemini")))
+        table: dict[str, Any] = {
+            "executable": config.executable,
+            "environment": dict(config.environment),
+            "secrets": dict(config.secrets),
+        }
+        stack = Stack(
+            tmp_path, relay_config=relay_config(tmp_path / "relay.toml", {"gemini": table})
+        )
+        try:
+            stack.relay.start()
+            stack.wait_relay_online()
+            yield stack, api
+        finally:
+            stack.close()
+
+
+def _kind(kind: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
+    return lambda e: e["kind"] == kind and all(e.get(k) == v for k, v in fields.items())
+
+
+async def _resolve(stack: Stack, session_id: str, approval_id: str, decision: m.Decision) -> None:
+    viewer = await Viewer.open(stack.server.url)
+    try:
+        await viewer.send(
+            m.ResolveApproval(
+                session_id=session_id, approval_id=approval_id, decision=decision, request_id="r1"
+            )
+        )
+        await viewer.until(lambda: bool(viewer.results))
+        result = viewer.results[0]
+        assert isinstance(result, m.Result) and result.ok, result
+    finally:
+        await viewer.close()
+
+
+def _write_turn(
+    stack: Stack, api: GeminiApi, decision: m.Decision, after: str
+) -> list[dict[str, Any]]:
+    target = stack.workspace / "hello.txt"
+    api.add(
+        Reply.call("write_file", {"file_path": str(target), "content": "hello\n"}),
+        Reply.text(after),
+    )
+    session_id = stack.start_session(agent="gemini", prompt="please write hello.txt")
+    asked = stack.wait_for_event(session_id, _kind("approval_requested"), "approval_requested", 90)
+    assert not target.exists()
+    asyncio.run(_resolve(stack, session_id, asked["event"]["approval_id"], decision))
+    stack.wait_for_event(session_id, _kind("status", state="idle"), "the turn to end", 60)
+    return [e["event"] for e in stack.events(session_id)]
+
+
+def test_approved_write_creates_the_file_with_a_diff_and_usage(
+    gemini_stack: tuple[Stack, GeminiApi],
+) -> None:
+    stack, api = gemini_stack
+    events = _write_turn(stack, api, "approve", "Written.")
+    assert (stack.workspace / "hello.txt").read_text() == "hello\n"
+    finished = next(e for e in events if e["kind"] == "tool_finished")
+    assert not finished.get("is_error")
+    changed = next(e for e in events if e["kind"] == "file_changed")
+    assert changed["path"] == str(stack.workspace / "hello.txt") and "+hello" in changed["diff"]
+    assert any(e["kind"] == "message" and e["text"] == "Written." for e in events)
+    usage = next(e for e in events if e["kind"] == "usage")
+    assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0
+    # the tool's result went back to the model in the second request
+    assert "functionResponse" in str(api.turns()[-1].body["contents"][-1])
+
+
+def test_denied_write_leaves_no_file_and_gemini_carries_on(
+    gemini_stack: tuple[Stack, GeminiApi],
+) -> None:
+    stack, api = gemini_stack
+    events = _write_turn(stack, api, "deny", "Understood, I did not write it.")
+    assert not (stack.workspace / "hello.txt").exists()
+    finished = next(e for e in events if e["kind"] == "tool_finished")
+    assert finished["is_error"]
+    assert not any(e["kind"] == "file_changed" for e in events)
+    assert any(e["kind"] == "message" and e["text"].startswith("Understood") for e in events)
+    assert "canceled by the user" in str(api.turns()[-1].body["contents"][-1])
