@@ -53,5 +53,8 @@ class ErrorCode(enum.StrEnum):
     WORKSPACE_NOT_ALLOWED = "workspace_not_allowed"  # not in the relay's allow-list
     UNKNOWN_AGENT = "unknown_agent"
     SPAWN_FAILED = "spawn_failed"  # the relay could not start the process
+    UNKNOWN_APPROVAL = "unknown_approval"  # not pending (answered already, or never asked)
+    NOT_SUPPORTED = "not_supported"  # this agent or session cannot do that
+    AGENT_CRASHED = "agent_crashed"  # the agent process exited without being asked to
     TIMEOUT = "timeout"  # the relay did not answer in time
     INTERNAL = "internal"

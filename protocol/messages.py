@@ -131,6 +131,12 @@ class Error(_Event, tag="error"):
     code: str = ""
 
 
+class Native(_Event, tag="native"):
+    """An agent message Tether does not map (yet): kept whole in `raw`, for debugging."""
+
+    type: str = ""  # the agent's own name for it, when it has one
+
+
 Event = (
     SessionStarted
     | SessionEnded
@@ -148,6 +154,7 @@ Event = (
     | TerminalOutput
     | Status
     | Error
+    | Native
 )
 
 
@@ -216,7 +223,22 @@ class StopSession(_Msg, tag="stop_session"):
     command_id: str = ""
 
 
-SessionCommand = StartSession | SendInput | Resize | Interrupt | StopSession
+Decision = Literal["approve", "approve_for_session", "deny"]
+
+
+class ResolveApproval(_Msg, tag="resolve_approval"):
+    """A viewer's answer to an `approval_requested` event; the first answer wins."""
+
+    session_id: str
+    approval_id: str
+    decision: Decision
+    message: str = ""  # shown to the agent with a denial
+    by: str = ""  # who decided; set by the server when forwarding
+    request_id: str = ""
+    command_id: str = ""
+
+
+SessionCommand = StartSession | SendInput | Resize | Interrupt | StopSession | ResolveApproval
 
 
 # --------------------------------------------------------------------------- relay <-> server
@@ -227,6 +249,11 @@ class Workspace(msgspec.Struct, kw_only=True):
     path: str
 
 
+class PendingApproval(msgspec.Struct, kw_only=True):
+    session_id: str
+    approval_id: str
+
+
 class RelayInfo(_Msg, tag="relay_info"):
     """Sent by the relay after `hello`: what it offers and which sessions are alive."""
 
@@ -234,6 +261,7 @@ class RelayInfo(_Msg, tag="relay_info"):
     workspaces: list[Workspace] = []
     agents: list[str] = []
     live_sessions: list[str] = []
+    pending_approvals: list[PendingApproval] = []  # still answerable after a reconnect
 
 
 class RelayEvent(msgspec.Struct, kw_only=True):
@@ -274,7 +302,15 @@ class RelayError(_Msg, tag="error"):
 
 
 ServerToRelay = (
-    Hello | Ack | RelayError | StartSession | SendInput | Resize | Interrupt | StopSession
+    Hello
+    | Ack
+    | RelayError
+    | StartSession
+    | SendInput
+    | Resize
+    | Interrupt
+    | StopSession
+    | ResolveApproval
 )
 
 
@@ -293,7 +329,15 @@ class Unsubscribe(_Msg, tag="unsubscribe"):
 
 
 ClientMessage = (
-    Hello | Subscribe | Unsubscribe | StartSession | SendInput | Resize | Interrupt | StopSession
+    Hello
+    | Subscribe
+    | Unsubscribe
+    | StartSession
+    | SendInput
+    | Resize
+    | Interrupt
+    | StopSession
+    | ResolveApproval
 )
 
 

@@ -1,6 +1,7 @@
 """Wiring: one relay process = state-dir lock + outbox + supervisor + link, and its shutdown.
 
-Startup ends sessions the previous run left 'live' (their processes died with it). Shutdown
+Startup resumes the sessions the previous run left 'live' whose agent can continue its own
+conversation, and ends the others (their processes died with it). Shutdown
 (SIGTERM/SIGINT, or the link stopped by the server) stops every session, gives the server a
 moment to ack the last events, then closes the link with 1000.
 """
@@ -46,18 +47,14 @@ def lock_state_dir(state_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
-async def run_relay(settings: Settings, child_env: Mapping[str, str], stop: asyncio.Event) -> int:
+async def run_relay(settings: Settings, parent_env: Mapping[str, str], stop: asyncio.Event) -> int:
     """Run until `stop` is set or the server stops the link; returns the process exit status."""
     state_dir = Path(settings.state_dir)
     with lock_state_dir(state_dir):
         outbox = Outbox.open(state_dir, max_bytes=settings.outbox_max_bytes)
         try:
-            orphans = outbox.end_orphaned_sessions()
-            if orphans:
-                log.warning(
-                    "%d session(s) of the previous run ended: relay_restarted", len(orphans)
-                )
-            supervisor = Supervisor(settings, outbox, child_env)
+            supervisor = Supervisor(settings, outbox, parent_env)
+            await supervisor.recover()
             link = Link(settings, outbox, supervisor)
             names = ", ".join(w.name for w in settings.workspaces) or "none"
             log.info("relay %s starting; workspaces: %s", settings.name, names)

@@ -34,6 +34,7 @@ from protocol.messages import (
     Ack,
     CommandResult,
     Hello,
+    PendingApproval,
     RelayInfo,
     ServerToRelay,
     SessionCommand,
@@ -88,6 +89,8 @@ class CommandHandler(Protocol):
     def agents(self) -> list[str]: ...
 
     def live_sessions(self) -> list[str]: ...
+
+    def pending_approvals(self) -> list[PendingApproval]: ...
 
     async def handle(self, command: SessionCommand) -> None: ...
 
@@ -287,6 +290,7 @@ class Link:
             workspaces=[Workspace(name=w.name, path=w.path) for w in self._settings.workspaces],
             agents=self._handler.agents,
             live_sessions=self._handler.live_sessions(),
+            pending_approvals=self._handler.pending_approvals(),
         )
         await ws.send(_encoder.encode(info), text=True)
 

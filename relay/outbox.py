@@ -3,7 +3,8 @@
 `outbox.sqlite3` in the state directory (WAL, synchronous=NORMAL) holds two tables:
 
     outbox          id (send order), session_id, relay_seq, payload = JSON of a RelayEvent
-    relay_sessions  session_id, last_relay_seq, state ('live' | 'ended'), agent, workspace, ...
+    relay_sessions  session_id, last_relay_seq, state ('live' | 'ended'), agent, workspace,
+                    start (the start_session command), resume (the agent's conversation id), ...
 
 `append()` numbers an event (relay_seq = last_relay_seq + 1 for its session) and buffers it; the
 buffer is written in one transaction per event-loop turn, together with the new last_relay_seq,
@@ -31,7 +32,7 @@ from relay.errors import OutboxError
 log = logging.getLogger(__name__)
 
 OUTBOX_FILE = "outbox.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 5000  # another process (an operator's sqlite3 shell) holding a lock
 BUFFER_MAX_EVENTS = 1000  # flush at once past this many buffered events; bounds one loop turn
 FLUSH_RETRY_S = 1.0  # after a failed write (disk full), try again this much later
@@ -54,9 +55,15 @@ CREATE TABLE IF NOT EXISTS relay_sessions (
     agent TEXT NOT NULL DEFAULT '',
     workspace TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL,
-    ended_at REAL
+    ended_at REAL,
+    start BLOB NOT NULL DEFAULT '',  -- JSON of the start_session command, to resume with
+    resume TEXT NOT NULL DEFAULT ''  -- the agent's own conversation id
 );
 """
+MIGRATIONS = {  # from user_version N to N + 1
+    1: "ALTER TABLE relay_sessions ADD COLUMN start BLOB NOT NULL DEFAULT '';"
+    " ALTER TABLE relay_sessions ADD COLUMN resume TEXT NOT NULL DEFAULT '';",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,6 +141,8 @@ class Outbox:
             if version > SCHEMA_VERSION:
                 raise OutboxError(f"{path} was written by a newer relay (schema {version})")
             with conn:
+                for step in range(version or SCHEMA_VERSION, SCHEMA_VERSION):
+                    conn.executescript(MIGRATIONS[step])
                 conn.executescript(SCHEMA)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 conn.execute(
@@ -151,15 +160,31 @@ class Outbox:
 
     # ------------------------------------------------------------------ sessions
 
-    def open_session(self, session_id: str, *, agent: str, workspace: str) -> None:
+    def open_session(
+        self, session_id: str, *, agent: str, workspace: str, start: bytes = b""
+    ) -> None:
         """Record a new live session; its first event gets relay_seq 1."""
         with self._transaction():
             self._conn.execute(
-                "INSERT INTO relay_sessions (session_id, state, agent, workspace, created_at)"
-                " VALUES (?, 'live', ?, ?, ?)",
-                (session_id, agent, workspace, self._clock()),
+                "INSERT INTO relay_sessions (session_id, state, agent, workspace, created_at,"
+                " start) VALUES (?, 'live', ?, ?, ?, ?)",
+                (session_id, agent, workspace, self._clock(), start),
             )
         self._sessions[session_id] = _Session(0, live=True)
+
+    def set_resume(self, session_id: str, token: str) -> None:
+        """Remember the agent's conversation id, to resume the session after a restart."""
+        with self._transaction():
+            self._conn.execute(
+                "UPDATE relay_sessions SET resume = ? WHERE session_id = ?", (token, session_id)
+            )
+
+    def resumable_sessions(self) -> list[tuple[str, bytes, str]]:
+        """Live sessions as (session_id, start command JSON, conversation id)."""
+        rows = self._conn.execute(
+            "SELECT session_id, start, resume FROM relay_sessions WHERE state = 'live'"
+        )
+        return [(sid, bytes(start), resume) for sid, start, resume in rows]
 
     def session_state(self, session_id: str) -> str | None:
         """'live', 'ended', or None for a session this relay does not know."""
@@ -171,13 +196,11 @@ class Outbox:
     def live_sessions(self) -> list[str]:
         return [sid for sid, s in self._sessions.items() if s.live]
 
-    def end_orphaned_sessions(self, reason: str = "relay_restarted") -> list[str]:
-        """At startup: every session still 'live' lost its process with the previous relay."""
-        orphans = self.live_sessions()
-        for session_id in orphans:
+    def end_sessions(self, session_ids: list[str], reason: str) -> None:
+        """At startup: sessions still 'live' whose process died with the previous relay."""
+        for session_id in session_ids:
             self.append(session_id, SessionEnded(reason=reason))
         self.flush()
-        return orphans
 
     def drop_session(self, session_id: str) -> None:
         """Forget a session the server refuses: delete its unsent events, accept no more."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.messages import MAX_FRAME_BYTES
+from relay.agent.config import DEFAULT_ENV_ALLOW, AgentConfig
 from relay.errors import ConfigError
 from relay.workspaces import Workspace, parse_workspace_list, resolve_workspaces
 
@@ -25,10 +26,18 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _setting(
-    default: Any, doc: str, *, flag: str = "", shown: str = "", secret: bool = False
+    default: Any,
+    doc: str,
+    *,
+    flag: str = "",
+    shown: str = "",
+    secret: bool = False,
+    file_only: bool = False,
 ) -> Any:
     """A Settings field with its one-line doc, its CLI flag and how its default reads in docs."""
-    meta = {"doc": doc, "flag": flag, "shown": shown or repr(default)}
+    meta = {"doc": doc, "flag": flag, "shown": shown or repr(default), "file_only": file_only}
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=dict, metadata=meta, repr=not secret)
     return dataclasses.field(default=default, metadata=meta, repr=not secret)
 
 
@@ -94,6 +103,20 @@ class Settings:
         10.0, "Time limit for the server's hello after connecting, s."
     )
     stop_grace_s: float = _setting(5.0, "Wait after SIGTERM before SIGKILL when stopping, seconds.")
+    env_allow: tuple[str, ...] = _setting(
+        DEFAULT_ENV_ALLOW,
+        "Environment variables every agent gets from the relay's environment; nothing else "
+        "passes (comma-separated in the environment variable).",
+        shown=", ".join(DEFAULT_ENV_ALLOW),
+    )
+    agents: Mapping[str, AgentConfig] = _setting(
+        {},
+        "`[agents.<name>]` tables (config file only): executable, args, model, env (more "
+        "variable names to pass), environment and secrets (fixed values), enabled. See "
+        "docs/agents.md.",
+        shown="agents found on PATH",
+        file_only=True,
+    )
 
     @property
     def relay_url(self) -> str:
@@ -118,7 +141,7 @@ def describe() -> list[SettingDoc]:
         SettingDoc(
             f.name,
             f.metadata["flag"],
-            ENV_PREFIX + f.name.upper(),
+            "" if f.metadata["file_only"] else ENV_PREFIX + f.name.upper(),
             f.metadata["shown"],
             f.metadata["doc"],
         )
@@ -141,7 +164,7 @@ def load(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
         if flags.get(field.name) is not None:
             origin = field.metadata["flag"] or field.name
             values[field.name] = _coerce(field, flags[field.name], origin, Path.cwd(), home)
-        elif env_name in env:
+        elif env_name in env and not field.metadata["file_only"]:
             values[field.name] = _coerce(field, env[env_name], env_name, Path.cwd(), home)
         elif field.name in file_values:
             origin = f"{config_path}: {field.name}"
@@ -182,6 +205,13 @@ def _coerce(field: dataclasses.Field[Any], value: Any, origin: str, base: Path, 
         if field.name == "workspaces":
             pairs = parse_workspace_list(value)
             return resolve_workspaces(pairs, base, home)
+        if field.name == "env_allow":
+            names = value.split(",") if isinstance(value, str) else value
+            return tuple(_names(names))
+        if field.name == "agents":
+            if not isinstance(value, dict):
+                raise ValueError("expected [agents.<name>] tables")
+            return {name: _agent(name, table) for name, table in value.items()}
         if isinstance(default, bool) or isinstance(value, bool):
             raise ValueError("expected a number or text, not true/false")
         if isinstance(default, int):
@@ -195,6 +225,63 @@ def _coerce(field: dataclasses.Field[Any], value: Any, origin: str, base: Path, 
         return value
     except ValueError as exc:
         raise ConfigError(f"{origin}: {exc}") from exc
+
+
+AGENT_KEYS = {"executable", "args", "model", "env", "environment", "secrets", "enabled"}
+
+
+def _agent(name: str, table: Any) -> AgentConfig:
+    if not isinstance(table, dict):
+        raise ValueError(f"agents.{name} must be a table")
+    unknown = sorted(set(table) - AGENT_KEYS)
+    if unknown:
+        raise ValueError(f"agents.{name}: unknown key(s) {', '.join(unknown)}")
+    try:
+        return AgentConfig(
+            name=name,
+            executable=_text(table.get("executable", "")),
+            args=tuple(_text(a) for a in _list(table.get("args", []))),
+            model=_text(table.get("model", "")),
+            env=tuple(_names(_list(table.get("env", [])))),
+            environment=_text_table(table.get("environment", {})),
+            secrets=_text_table(table.get("secrets", {})),
+            enabled=_bool(table.get("enabled", True)),
+        )
+    except ValueError as exc:
+        raise ValueError(f"agents.{name}: {exc}") from None
+
+
+def _names(values: Any) -> list[str]:
+    names = [_text(v).strip() for v in _list(values)]
+    bad = [n for n in names if not n or "=" in n or any(c.isspace() for c in n)]
+    if bad:
+        raise ValueError(f"not environment variable names: {bad}")
+    return names
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"expected a list, got {type(value).__name__}")
+    return list(value)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, got {type(value).__name__}")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _text_table(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ValueError(f'expected a table of NAME = "value", got {type(value).__name__}')
+    names = _names(list(value))
+    return {n: _text(value[n]) for n in names}
 
 
 def _expand(path: str, home: Path) -> Path:

@@ -17,12 +17,16 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 
+import msgspec
+
 from protocol.codes import ErrorCode
 from protocol.messages import (
     Error,
     Event,
     Interrupt,
+    PendingApproval,
     Resize,
+    ResolveApproval,
     SendInput,
     SessionCommand,
     SessionEnded,
@@ -33,6 +37,7 @@ from protocol.messages import (
 )
 from relay.agent.adapters import ADAPTERS
 from relay.agent.adapters.base import Adapter, SessionSpec
+from relay.agent.config import offered_agents
 from relay.errors import CommandError, SpawnError
 from relay.outbox import Outbox
 from relay.settings import Settings
@@ -57,6 +62,9 @@ class _Sink:
     def full(self) -> bool:
         return self._outbox.full
 
+    def resumable(self, token: str) -> None:
+        self._outbox.set_resume(self._session_id, token)
+
 
 @dataclasses.dataclass(eq=False)
 class _Session:
@@ -75,22 +83,53 @@ class Supervisor:
         self,
         settings: Settings,
         outbox: Outbox,
-        child_env: Mapping[str, str],
+        parent_env: Mapping[str, str],
         adapters: Mapping[str, type[Adapter]] = ADAPTERS,
     ) -> None:
         self._settings = settings
         self._outbox = outbox
-        self._child_env = dict(child_env)
+        self._parent_env = dict(parent_env)
         self._adapters = adapters
         self._workspaces = {w.name: w for w in settings.workspaces}
         self._sessions: dict[str, _Session] = {}
+        executables = {name: adapter.executable for name, adapter in adapters.items()}
+        self._agents = offered_agents(settings.agents, executables, parent_env.get("PATH"))
+        for name in sorted(set(settings.agents) - set(self._agents)):
+            if settings.agents[name].enabled:
+                log.warning("agent %s is configured but not offered: executable not found", name)
 
     @property
     def agents(self) -> list[str]:
-        return list(self._adapters)
+        return list(self._agents)
 
     def live_sessions(self) -> list[str]:
         return list(self._sessions)
+
+    def pending_approvals(self) -> list[PendingApproval]:
+        return [
+            PendingApproval(session_id=session_id, approval_id=approval_id)
+            for session_id, session in self._sessions.items()
+            for approval_id in session.adapter.pending_approvals()
+        ]
+
+    async def recover(self) -> None:
+        """At startup: resume the previous run's sessions whose agent can continue its own
+        conversation; end the others with `relay_restarted` (their processes died with it)."""
+        for session_id, start, token in self._outbox.resumable_sessions():
+            command = msgspec.json.decode(start, type=StartSession) if start else None
+            adapter = self._adapters.get(command.agent) if command else None
+            if command is None or adapter is None or not adapter.resumable or not token:
+                continue
+            try:
+                await self._launch(command, resume=token)
+            except CommandError as exc:
+                log.warning("session %s: cannot resume: %s", session_id, exc.message)
+                continue
+            log.info("session %s: resumed %s conversation %s", session_id, command.agent, token)
+        orphans = [s for s in self._outbox.live_sessions() if s not in self._sessions]
+        self._outbox.end_sessions(orphans, reason="relay_restarted")
+        if orphans:
+            log.warning("%d session(s) of the previous run ended: relay_restarted", len(orphans))
 
     async def handle(self, command: SessionCommand) -> None:
         """Carry out one command from the server; raises CommandError with the reason."""
@@ -104,6 +143,10 @@ class Supervisor:
             raise self._not_live(command.session_id)
         if isinstance(command, SendInput):
             await session.adapter.send_input(command.data)
+        elif isinstance(command, ResolveApproval):
+            await session.adapter.resolve_approval(
+                command.approval_id, command.decision, command.message, command.by
+            )
         elif isinstance(command, Resize):
             _check_size(command.cols, command.rows)
             await session.adapter.resize(command.cols, command.rows)
@@ -152,6 +195,12 @@ class Supervisor:
             return  # the server re-sent a start it got no answer for: already done
         if self._outbox.session_state(session_id) is not None:
             raise CommandError(ErrorCode.SESSION_ENDED, f"session {session_id} already ran here")
+        _check_size(command.cols, command.rows)
+        await self._launch(command)
+
+    async def _launch(self, command: StartSession, resume: str = "") -> None:
+        """Start the adapter of a new session, or of a resumed one (`resume` set)."""
+        session_id = command.session_id
         workspace = self._workspaces.get(command.workspace)
         if workspace is None:
             names = ", ".join(sorted(self._workspaces)) or "none"
@@ -159,10 +208,13 @@ class Supervisor:
                 ErrorCode.WORKSPACE_NOT_ALLOWED,
                 f"workspace {command.workspace!r} is not in this relay's allow-list ({names})",
             )
+        config = self._agents.get(command.agent)
         adapter_class = self._adapters.get(command.agent)
-        if adapter_class is None:
-            raise CommandError(ErrorCode.UNKNOWN_AGENT, f"this relay cannot run {command.agent!r}")
-        _check_size(command.cols, command.rows)
+        if config is None or adapter_class is None:
+            offered = ", ".join(self._agents)
+            raise CommandError(
+                ErrorCode.UNKNOWN_AGENT, f"this relay cannot run {command.agent!r} ({offered})"
+            )
         if len(self._sessions) >= self._settings.max_sessions:
             raise SpawnError(f"this relay already runs {self._settings.max_sessions} sessions")
         spec = SessionSpec(
@@ -173,11 +225,19 @@ class Supervisor:
             cols=command.cols,
             rows=command.rows,
             shell=self._settings.shell,
-            env=self._child_env,
+            env=config.child_env(self._parent_env, self._settings.env_allow),
+            agent=config,
+            resume=resume,
         )
         sink = _Sink(self._outbox, session_id)
         adapter = adapter_class(spec, sink)
-        self._outbox.open_session(session_id, agent=command.agent, workspace=workspace.name)
+        if not resume:
+            self._outbox.open_session(
+                session_id,
+                agent=command.agent,
+                workspace=workspace.name,
+                start=msgspec.json.encode(command),
+            )
         try:
             await adapter.start()
         except Exception as exc:
@@ -188,17 +248,20 @@ class Supervisor:
             if error is exc:
                 raise
             raise error from exc
-        sink.emit(
-            SessionStarted(
-                agent=command.agent,
-                workspace=workspace.name,
-                cwd=workspace.path,
-                command=adapter.command,
-                cols=command.cols,
-                rows=command.rows,
+        if resume:
+            sink.emit(Status(state="running", detail="resumed after a relay restart"))
+        else:
+            sink.emit(
+                SessionStarted(
+                    agent=command.agent,
+                    workspace=workspace.name,
+                    cwd=workspace.path,
+                    command=adapter.command,
+                    cols=command.cols,
+                    rows=command.rows,
+                )
             )
-        )
-        sink.emit(Status(state="running"))
+            sink.emit(Status(state="running"))
         session = _Session(session_id, adapter)
         self._sessions[session_id] = session
         session.watcher = asyncio.create_task(self._watch(session), name=f"session {session_id}")

@@ -159,12 +159,14 @@ class RelayProcess(_Child):
         state_dir: Path,
         workspaces: dict[str, Path],
         extra: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         self.server_url = server_url
         self.token = token
         self.state_dir = state_dir
         self.workspaces = workspaces
         self.extra = extra
+        self.env = env or {}
         self.log_path = state_dir.parent / f"{state_dir.name}.log"
 
     def start(self) -> RelayProcess:
@@ -181,7 +183,7 @@ class RelayProcess(_Child):
         )
         for name, path in self.workspaces.items():
             argv += ["--workspace", f"{name}={path}"]
-        env = {**os.environ, "TETHER_RELAY_TOKEN": self.token}
+        env = {**os.environ, **self.env, "TETHER_RELAY_TOKEN": self.token}
         self._spawn(argv, env)
         return self
 
@@ -273,8 +275,16 @@ def ended(events: list[m.LoggedEvent]) -> bool:
 class Stack:
     """A server with one relay that offers one workspace, as most pipeline tests need."""
 
-    def __init__(self, tmp: Path, server_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        server_env: dict[str, str] | None = None,
+        relay_config: Path | None = None,
+        relay_env: dict[str, str] | None = None,
+    ) -> None:
         self.tmp = tmp
+        self.relay_config = relay_config
+        self.relay_env = relay_env
         self.workspace = tmp / "work"
         self.workspace.mkdir(exist_ok=True)
         self.server = ServerProcess(tmp / "server", env=server_env)
@@ -285,7 +295,15 @@ class Stack:
         self.relay_id = ""
 
     def new_relay(self, server_url: str) -> RelayProcess:
-        return RelayProcess(server_url, self.token, self.tmp / "relay", {"work": self.workspace})
+        extra = ("--config", str(self.relay_config)) if self.relay_config else ()
+        return RelayProcess(
+            server_url,
+            self.token,
+            self.tmp / "relay",
+            {"work": self.workspace},
+            extra=extra,
+            env=self.relay_env,
+        )
 
     def wait_relay_online(self) -> str:
         def online() -> bool:
@@ -296,8 +314,18 @@ class Stack:
         self.relay_id = self.server.get("/api/relays")["relays"][0]["id"]
         return self.relay_id
 
-    def start_session(self, command: list[str]) -> str:
-        body = json.dumps({"relay_id": self.relay_id, "workspace": "work", "command": command})
+    def start_session(
+        self, command: list[str] | None = None, *, agent: str = "pty", prompt: str = ""
+    ) -> str:
+        body = json.dumps(
+            {
+                "relay_id": self.relay_id,
+                "workspace": "work",
+                "agent": agent,
+                "command": command or [],
+                "prompt": prompt,
+            }
+        )
         request = urllib.request.Request(
             self.server.url + "/api/sessions",
             data=body.encode(),
@@ -317,6 +345,23 @@ class Stack:
             if not page["has_more"]:
                 return out
             after = page["next_after"]
+
+    def wait_for_event(
+        self,
+        session_id: str,
+        predicate: Callable[[dict[str, Any]], bool],
+        what: str,
+        timeout_s: float = 60.0,
+    ) -> dict[str, Any]:
+        """Poll the session's log until an event matches; returns the first match."""
+        found: list[dict[str, Any]] = []
+
+        def seen() -> bool:
+            found[:] = [e for e in self.events(session_id) if predicate(e["event"])]
+            return bool(found)
+
+        wait_until(seen, timeout_s, what)
+        return found[0]
 
     def close(self) -> None:
         self.relay.stop()

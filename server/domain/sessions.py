@@ -73,6 +73,8 @@ class Sessions:
 
     async def start(self, command: m.StartSession) -> str:
         _check_size(command.cols, command.rows)
+        if len(command.prompt) > MAX_INPUT_CHARS:
+            raise BadRequestError(f"prompt over {MAX_INPUT_CHARS} characters")
         if not command.relay_id:
             raise BadRequestError("start_session needs relay_id")
         if await self._relays.store.get(command.relay_id) is None:
@@ -93,7 +95,7 @@ class Sessions:
         return session_id
 
     async def steer(
-        self, command: m.SendInput | m.Resize | m.Interrupt | m.StopSession
+        self, command: m.SendInput | m.Resize | m.Interrupt | m.StopSession | m.ResolveApproval
     ) -> Awaitable[m.CommandResult]:
         """Check and send a command; returns the relay's pending answer (see Relays.dispatch)."""
         record = await self.get(command.session_id)
@@ -101,6 +103,8 @@ class Sessions:
             raise ConflictError(f"session {record.id} has ended")
         if isinstance(command, m.SendInput) and len(command.data) > MAX_INPUT_CHARS:
             raise BadRequestError(f"input over {MAX_INPUT_CHARS} characters")
+        if isinstance(command, m.ResolveApproval) and len(command.message) > MAX_INPUT_CHARS:
+            raise BadRequestError(f"message over {MAX_INPUT_CHARS} characters")
         if isinstance(command, m.Resize):
             _check_size(command.cols, command.rows)
         return self._relays.dispatch(record.relay_id, command)

@@ -25,8 +25,14 @@ class StartRequest(msgspec.Struct, kw_only=True):
     workspace: str
     agent: str = "pty"
     command: list[str] = []
+    prompt: str = ""  # the first prompt, for agents that take one
     cols: int = 80
     rows: int = 24
+
+
+class DecisionRequest(msgspec.Struct, kw_only=True):
+    decision: m.Decision
+    message: str = ""  # shown to the agent with a denial
 
 
 class EventPage(msgspec.Struct, kw_only=True):
@@ -57,6 +63,21 @@ class SessionsController(Controller):
     @get("/{session_id:str}")
     async def session_detail(self, state: State, session_id: str) -> SessionView:
         core: Core = state.core
+        return core.sessions.view(await core.sessions.get(session_id))
+
+    @post("/{session_id:str}/approvals/{approval_id:str}", status_code=200)
+    async def resolve_approval(
+        self, state: State, session_id: str, approval_id: str, data: DecisionRequest
+    ) -> SessionView:
+        """Answer a pending approval; returns once the agent has been given the decision."""
+        core: Core = state.core
+        command = m.ResolveApproval(
+            session_id=session_id,
+            approval_id=approval_id,
+            decision=data.decision,
+            message=data.message,
+        )
+        await (await core.sessions.steer(command))
         return core.sessions.view(await core.sessions.get(session_id))
 
     @get("/{session_id:str}/events")

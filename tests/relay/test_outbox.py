@@ -137,7 +137,7 @@ def test_restart_ends_sessions_left_live_with_relay_restarted(tmp_path: Path) ->
 
     outbox = _open(tmp_path)
     assert outbox.live_sessions() == ["live"]
-    assert outbox.end_orphaned_sessions() == ["live"]
+    outbox.end_sessions(["live"], reason="relay_restarted")
     last = _all_rows(outbox)[-1]
     assert (last.session_id, last.relay_seq) == ("live", 2)
     assert last.event == m.SessionEnded(reason="relay_restarted")
@@ -146,7 +146,7 @@ def test_restart_ends_sessions_left_live_with_relay_restarted(tmp_path: Path) ->
     outbox.close()
 
     outbox = _open(tmp_path)
-    assert outbox.end_orphaned_sessions() == []  # the end was persisted
+    assert outbox.live_sessions() == []  # the end was persisted
     outbox.close()
 
 
@@ -184,7 +184,7 @@ def test_drop_session_deletes_its_events_and_refuses_more(tmp_path: Path) -> Non
     assert [e.session_id for e in _all_rows(outbox)] == ["mine"]
     outbox.close()
     outbox = _open(tmp_path)
-    assert outbox.end_orphaned_sessions() == ["mine"]
+    assert outbox.live_sessions() == ["mine"]
     outbox.close()
 
 

@@ -12,6 +12,7 @@ import pytest
 from protocol import messages as m
 from relay.agent.adapters.base import SessionSpec
 from relay.agent.adapters.pty import PtyAdapter
+from relay.agent.config import AgentConfig
 from relay.errors import SpawnError
 from relay.workspaces import Workspace
 from tests.relay.fake_server import wait_until
@@ -21,6 +22,9 @@ class ListSink:
     def __init__(self) -> None:
         self.events: list[m.Event] = []
         self.full = False
+
+    def resumable(self, token: str) -> None:
+        raise AssertionError("a PTY session has no conversation to resume")
 
     def emit(self, event: m.Event) -> None:
         self.events.append(event)
@@ -40,6 +44,7 @@ def _adapter(workspace: Path, command: list[str], *, cols: int = 80, rows: int =
         rows=rows,
         shell="/bin/sh",
         env={"PATH": "/usr/bin:/bin", "HOME": str(workspace)},
+        agent=AgentConfig(name="pty"),
     )
     return PtyAdapter(spec, ListSink())
 

@@ -22,7 +22,10 @@ import dataclasses
 from collections.abc import Mapping
 from typing import ClassVar, Protocol
 
-from protocol.messages import Event
+from protocol.codes import ErrorCode
+from protocol.messages import Decision, Event
+from relay.agent.config import AgentConfig
+from relay.errors import CommandError
 from relay.workspaces import Workspace
 
 
@@ -34,6 +37,11 @@ class EventSink(Protocol):
     @property
     def full(self) -> bool:
         """The outbox is over its limit: stop reading the agent's output until it is not."""
+        ...
+
+    def resumable(self, token: str) -> None:
+        """The agent's own conversation id: after a relay restart the session is resumed
+        with it (`SessionSpec.resume`)."""
         ...
 
 
@@ -48,13 +56,17 @@ class SessionSpec:
     cols: int
     rows: int
     shell: str  # the relay's shell setting, for adapters that run one
-    env: Mapping[str, str]  # environment for the child
+    env: Mapping[str, str]  # the child's whole environment, already scrubbed (AgentConfig)
+    agent: AgentConfig  # executable (resolved), extra args, model
+    resume: str = ""  # the agent's conversation id to continue; "" starts a new one
 
 
 class Adapter(abc.ABC):
     """One agent process. Subclasses set `agent` and are listed in relay.agent.adapters."""
 
     agent: ClassVar[str]
+    executable: ClassVar[str | None] = None  # default program; None: needs none, "": configure
+    resumable: ClassVar[bool] = False  # can continue a conversation after a relay restart
 
     def __init__(self, spec: SessionSpec, sink: EventSink) -> None:
         self.spec = spec
@@ -84,6 +96,16 @@ class Adapter(abc.ABC):
     @abc.abstractmethod
     async def interrupt(self) -> None:
         """Stop what the agent is doing now, like Ctrl-C, without ending the session."""
+
+    async def resolve_approval(
+        self, approval_id: str, decision: Decision, message: str, by: str = ""
+    ) -> None:
+        """A viewer's decision on a pending approval. Raises CommandError."""
+        raise CommandError(ErrorCode.UNKNOWN_APPROVAL, f"no pending approval {approval_id}")
+
+    def pending_approvals(self) -> list[str]:
+        """Approval ids still waiting for a decision."""
+        return []
 
     @abc.abstractmethod
     async def stop(self, grace_s: float) -> None:

@@ -1,0 +1,72 @@
+"""Which agents a relay offers, how each is started, and the environment it gets.
+
+Agents start with a scrubbed environment: the names in the relay's `env_allow` and the agent's
+own `env` list are copied from the relay's environment, then the agent's fixed `environment`
+and `secrets` are added. Nothing else of the relay's environment reaches an agent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Mapping
+
+# Enough for programs to find their tools, home, locale and temp dir; nothing that holds a secret.
+DEFAULT_ENV_ALLOW = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_MESSAGES",
+    "TZ",
+    "TMPDIR",
+    "COLORTERM",
+)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AgentConfig:
+    """One `[agents.<name>]` table of the relay config."""
+
+    name: str
+    executable: str = ""  # path or name on PATH; the agent's default when empty
+    args: tuple[str, ...] = ()  # extra arguments after Tether's own
+    model: str = ""  # passed with the agent's model flag when set
+    env: tuple[str, ...] = ()  # more names copied from the relay's environment
+    environment: Mapping[str, str] = dataclasses.field(default_factory=dict)  # fixed values
+    secrets: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
+    enabled: bool = True
+
+    def child_env(self, parent: Mapping[str, str], allow: tuple[str, ...]) -> dict[str, str]:
+        """The agent's whole environment: allowed names from `parent`, then fixed values."""
+        env = {name: parent[name] for name in (*allow, *self.env) if name in parent}
+        return {**env, **self.environment, **self.secrets}
+
+
+def offered_agents(
+    configured: Mapping[str, AgentConfig], executables: Mapping[str, str | None], path: str | None
+) -> dict[str, AgentConfig]:
+    """The agents this relay offers, with executables resolved to absolute paths.
+
+    `executables` maps each adapter's name to its default executable: None when it needs none
+    (the PTY adapter runs the shell), "" when it must be configured (a generic ACP agent).
+    An agent is offered unless disabled, when it needs no executable or its executable is found.
+    """
+    offered: dict[str, AgentConfig] = {}
+    for name, default in executables.items():
+        config = configured.get(name) or AgentConfig(name=name)
+        if not config.enabled:
+            continue
+        if default is None:
+            offered[name] = config
+            continue
+        wanted = config.executable or default
+        found = shutil.which(wanted, path=path) if wanted else None
+        if found is not None:
+            offered[name] = dataclasses.replace(config, executable=found)
+    return offered
