@@ -1,0 +1,430 @@
+"""Codex CLI through `codex app-server --listen stdio://` (JSON-RPC, one object per line, no
+`"jsonrpc"` member).
+
+Handshake: `initialize` → `initialized` → `thread/start` (or `thread/resume` with the thread id
+the relay kept, `SessionSpec.resume`); each prompt is a `turn/start`, an interrupt a
+`turn/interrupt`. The thread id is reported with `sink.resumable()` as soon as it is known.
+
+What Codex says, and what it becomes:
+
+    item/agentMessage/delta               text_delta
+    item/completed agentMessage           message
+    item/completed reasoning              thinking (its summary, else its text)
+    item/started   commandExecution       tool_started
+    item/completed commandExecution       command (when it ran) + tool_finished
+    item/started   fileChange             tool_started
+    item/completed fileChange             file_changed per file (when applied) + tool_finished
+    item/started|completed mcpToolCall    tool_started / tool_finished
+    turn/diff/updated                     kept; at turn end, files it shows that no fileChange
+                                          item reported become file_changed too
+    thread/tokenUsage/updated             usage (`last`: the latest model call of this turn)
+    error / a failed turn                 error
+    turn/completed                        status idle
+    item/commandExecution/requestApproval approval_requested; answered accept /
+    item/fileChange/requestApproval       acceptForSession / decline, `cancel` when interrupted
+
+Anything else is kept as a `native` event, except chatter listed in `QUIET`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from protocol.messages import (
+    Command,
+    Decision,
+    Error,
+    FileChanged,
+    Message,
+    Status,
+    TextDelta,
+    Thinking,
+    ToolFinished,
+    ToolStarted,
+    Usage,
+)
+from relay.agent.diffs import truncate, unified_diff
+from relay.agent.jsonrpc import METHOD_NOT_FOUND, JsonRpc, RpcError
+from relay.agent.structured import StructuredAdapter
+
+log = logging.getLogger(__name__)
+
+CLIENT_INFO = {"name": "tether", "title": "Tether", "version": "0.1.0"}
+APPROVAL_POLICY = "on-request"  # Codex asks before anything its sandbox does not allow
+DECISIONS: dict[Decision, str] = {
+    "approve": "accept",
+    "approve_for_session": "acceptForSession",
+    "deny": "decline",
+}
+APPROVAL_REQUESTS = ("item/commandExecution/requestApproval", "item/fileChange/requestApproval")
+# Notifications Tether has no use for: their content arrives again in a mapped message.
+QUIET = frozenset(
+    {
+        "thread/started",
+        "thread/status/changed",
+        "turn/started",
+        "item/reasoning/summaryTextDelta",
+        "item/reasoning/summaryPartAdded",
+        "item/reasoning/textDelta",
+        "item/commandExecution/outputDelta",
+        "item/fileChange/outputDelta",
+        "serverRequest/resolved",
+        "account/rateLimits/updated",
+        "remoteControl/status/changed",
+    }
+)
+FileChange = Literal["added", "modified", "deleted", "renamed"]
+FILE_CHANGES: dict[str, FileChange] = {"add": "added", "delete": "deleted", "update": "modified"}
+
+
+class CodexAdapter(StructuredAdapter):
+    agent = "codex"
+    executable = "codex"
+    resumable = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rpc = JsonRpc(self.send, version=None)
+        self.root = Path(self.spec.workspace.path).resolve()
+        self.thread_id = ""
+        self.model = self.spec.agent.model
+        self._turn_id = ""  # the running turn, "" between turns
+        self._turn_error = False  # the running turn's error was reported already
+        self._turn_diff = ""  # the latest turn/diff/updated of the running turn
+        self._reported: set[str] = set()  # files of the running turn with a file_changed
+        self._items: dict[str, dict[str, Any]] = {}  # started, not completed
+        self._open_requests: set[int | str] = set()  # approval requests Codex still waits on
+
+    # ------------------------------------------------------------------ StructuredAdapter
+
+    def argv(self) -> list[str]:
+        executable = self.spec.agent.executable or self.executable
+        return [executable, "app-server", "--listen", "stdio://", *self.spec.agent.args]
+
+    async def on_start(self) -> None:
+        await self.rpc.request("initialize", {"clientInfo": CLIENT_INFO})
+        self.rpc.notify("initialized")
+        params: dict[str, Any] = {"cwd": str(self.root), "approvalPolicy": APPROVAL_POLICY}
+        if self.model:
+            params["model"] = self.model
+        result: Any = None
+        if self.spec.resume:
+            try:
+                resume = {**params, "threadId": self.spec.resume, "excludeTurns": True}
+                result = await self.rpc.request("thread/resume", resume)
+            except RpcError as exc:
+                message = f"cannot resume Codex thread {self.spec.resume}: {exc.message}"
+                self.emit(Error(message=message + "; starting a new one", code="resume_failed"))
+        if result is None:
+            result = await self.rpc.request("thread/start", params)
+        self.thread_id = str(result["thread"]["id"])
+        self.model = str(result.get("model") or self.model)
+        self.sink.resumable(self.thread_id)
+
+    async def on_message(self, message: dict[str, Any]) -> None:
+        incoming = self.rpc.feed(message)
+        if incoming is None:
+            return
+        method = incoming.get("method")
+        if not isinstance(method, str):
+            self.raw(incoming, type="unexpected_response")
+        elif "id" in incoming:
+            self._on_request(incoming["id"], method, incoming)
+        else:
+            await self._on_notification(method, incoming)
+
+    async def prompt(self, text: str) -> None:
+        params = {"threadId": self.thread_id, "input": [{"type": "text", "text": text}]}
+        result = await self.rpc.request("turn/start", params)
+        self._begin_turn(str((result or {}).get("turn", {}).get("id", "")))
+
+    async def cancel(self) -> None:
+        if not self._turn_id:
+            return
+        params = {"threadId": self.thread_id, "turnId": self._turn_id}
+        self.background(self._interrupt(params), "interrupting the turn")
+
+    async def on_exit(self) -> None:
+        self.rpc.fail_all("codex exited")
+
+    # ------------------------------------------------------------------ notifications
+
+    async def _on_notification(self, method: str, message: dict[str, Any]) -> None:
+        params = message.get("params") or {}
+        if method == "item/agentMessage/delta":
+            delta = str(params.get("delta") or "")
+            if delta:
+                item_id = str(params.get("itemId", ""))
+                self.emit(TextDelta(text=delta, message_id=item_id, raw=message))
+        elif method == "item/started":
+            self._item_started(params.get("item") or {}, message)
+        elif method == "item/completed":
+            self._item_completed(params.get("item") or {}, message)
+        elif method == "turn/started":
+            self._begin_turn(str(params.get("turn", {}).get("id", "")))
+        elif method == "turn/diff/updated":
+            self._turn_diff = str(params.get("diff", ""))
+        elif method == "thread/tokenUsage/updated":
+            self._usage(params, message)
+        elif method == "error":
+            self._error(params, message)
+        elif method == "turn/completed":
+            await self._end_turn(params.get("turn") or {}, message)
+        elif method not in QUIET:
+            self.raw(message, type=method)
+
+    def _begin_turn(self, turn_id: str) -> None:
+        if turn_id and turn_id != self._turn_id:
+            self._turn_id = turn_id
+            self._turn_error = False
+            self._turn_diff = ""
+            self._reported.clear()
+
+    async def _end_turn(self, turn: dict[str, Any], message: dict[str, Any]) -> None:
+        for path, diff in _split_git_diff(self._turn_diff):
+            if path not in self._reported:
+                self.emit(FileChanged(path=path, diff=truncate(diff)[0], raw=message))
+        status = str(turn.get("status", ""))
+        for item_id in self._items:  # never completed: the turn was interrupted or failed
+            self.emit(ToolFinished(tool_id=item_id, output=status, is_error=True, raw=message))
+        error = turn.get("error") or {}
+        if status == "failed" and not self._turn_error:
+            text = _error_text(error.get("message"), "the turn failed")
+            self.emit(Error(message=text, code=_error_code(error), raw=message))
+        self._turn_id = ""
+        self._items.clear()
+        # Codex drops its pending requests when a turn ends: withdraw them here too.
+        self._open_requests.clear()
+        if self.approvals.pending():
+            await self.approvals.cancel_all("the turn ended")
+        self.emit(Status(state="idle", detail="" if status == "completed" else status))
+
+    def _usage(self, params: dict[str, Any], message: dict[str, Any]) -> None:
+        last = (params.get("tokenUsage") or {}).get("last")
+        if not self._turn_id or params.get("turnId") != self._turn_id:
+            return  # the totals of an earlier turn, repeated on thread/resume
+        if not isinstance(last, dict):
+            self.raw(message, type="thread/tokenUsage/updated")
+            return
+        self.emit(
+            Usage(
+                input_tokens=int(last.get("inputTokens") or 0),
+                output_tokens=int(last.get("outputTokens") or 0),
+                cached_tokens=int(last.get("cachedInputTokens") or 0),
+                model=self.model,
+                raw=message,
+            )
+        )
+
+    def _error(self, params: dict[str, Any], message: dict[str, Any]) -> None:
+        error = params.get("error") or {}
+        if params.get("willRetry"):
+            self.emit(Status(state="running", detail=f"retrying: {error.get('message', '')}"))
+            return
+        self._turn_error = True
+        text = _error_text(error.get("message"), "Codex reported an error")
+        self.emit(Error(message=text, code=_error_code(error), raw=message))
+
+    async def _interrupt(self, params: dict[str, Any]) -> None:
+        try:
+            await self.rpc.request("turn/interrupt", params)
+        except RpcError as exc:
+            log.info("session %s: turn/interrupt: %s", self.spec.session_id, exc.message)
+
+    # ------------------------------------------------------------------ items
+
+    def _item_started(self, item: dict[str, Any], message: dict[str, Any]) -> None:
+        kind, item_id = item.get("type"), str(item.get("id", ""))
+        if kind in ("commandExecution", "fileChange", "mcpToolCall", "webSearch"):
+            self._items[item_id] = item
+            name, tool_input = _tool(item, self._shown_path)
+            self.emit(ToolStarted(tool_id=item_id, name=name, input=tool_input, raw=message))
+        elif kind not in ("agentMessage", "reasoning", "userMessage"):
+            self.raw(message, type=f"item/started {kind}")
+
+    def _item_completed(self, item: dict[str, Any], message: dict[str, Any]) -> None:
+        kind, item_id = item.get("type"), str(item.get("id", ""))
+        self._items.pop(item_id, None)
+        status = str(item.get("status", ""))
+        if kind == "agentMessage":
+            self.emit(Message(text=str(item.get("text", "")), message_id=item_id, raw=message))
+        elif kind == "reasoning":
+            text = "\n".join(map(str, item.get("summary") or item.get("content") or []))
+            if text:
+                self.emit(Thinking(text=text, raw=message))
+        elif kind == "commandExecution":
+            self._command_completed(item_id, item, status, message)
+        elif kind == "fileChange":
+            if status == "completed":
+                for change in item.get("changes") or []:
+                    self._file_changed(change, message)
+            failed = status != "completed"
+            output = status if failed else f"{len(item.get('changes') or [])} file(s) changed"
+            self.emit(ToolFinished(tool_id=item_id, output=output, is_error=failed, raw=message))
+        elif kind in ("mcpToolCall", "webSearch"):
+            output, _ = truncate(str(item.get("result") or item.get("error") or status))
+            failed = status not in ("completed", "")
+            self.emit(ToolFinished(tool_id=item_id, output=output, is_error=failed, raw=message))
+        elif kind != "userMessage":  # the user_prompt event was emitted when it was sent
+            self.raw(message, type=f"item/completed {kind}")
+
+    def _command_completed(
+        self, item_id: str, item: dict[str, Any], status: str, message: dict[str, Any]
+    ) -> None:
+        output, cut = truncate(str(item.get("aggregatedOutput") or ""))
+        code = item.get("exitCode")
+        command = str(item.get("command") or "")
+        if status != "declined" and command:
+            self.emit(
+                Command(command=command, exit_code=code, output=output, truncated=cut, raw=message)
+            )
+        failed = status != "completed" or (code is not None and code != 0)
+        shown = output if status != "declined" else "declined"
+        self.emit(ToolFinished(tool_id=item_id, output=shown, is_error=failed, raw=message))
+
+    def _file_changed(self, change: dict[str, Any], message: dict[str, Any]) -> None:
+        path = self._shown_path(str(change.get("path", "")))
+        kind = change.get("kind") or {}
+        kind_type = str(kind.get("type", "update")) if isinstance(kind, dict) else str(kind)
+        moved = kind.get("move_path") if isinstance(kind, dict) else None
+        text = str(change.get("diff", ""))
+        if kind_type == "add":
+            diff = unified_diff(path, "", text)
+        elif kind_type == "delete":
+            diff = unified_diff(path, text, "")
+        else:  # update: Codex gives the hunks without the file header
+            target = self._shown_path(str(moved)) if moved else path
+            diff = f"--- a/{path}\n+++ b/{target}\n{text}"
+        change_kind = "renamed" if moved else FILE_CHANGES.get(kind_type, "modified")
+        self._reported.add(path)
+        self.emit(FileChanged(path=path, diff=truncate(diff)[0], change=change_kind, raw=message))
+
+    def _shown_path(self, path: str) -> str:
+        """Paths in events are relative to the workspace when they are inside it."""
+        candidate = Path(path)
+        if not candidate.is_absolute():
+            return path
+        try:
+            return str(candidate.relative_to(self.root))
+        except ValueError:
+            return path
+
+    # ------------------------------------------------------------------ approvals
+
+    def _on_request(self, request_id: int | str, method: str, message: dict[str, Any]) -> None:
+        if method not in APPROVAL_REQUESTS:
+            self.rpc.respond_error(request_id, METHOD_NOT_FOUND, f"Tether does not offer {method}")
+            self.raw(message, type=method)
+            return
+        params = message.get("params") or {}
+        item_id = str(params.get("itemId", ""))
+        approval_id = str(params.get("approvalId") or item_id or request_id)
+        if approval_id in self.approvals.pending():
+            approval_id = f"{approval_id}-{request_id}"
+        item = self._items.get(item_id, {})
+        tool, summary, tool_input = _approval_subject(method, params, item, self._shown_path)
+        offered = params.get("availableDecisions")
+        options: list[Decision] = ["approve", "approve_for_session", "deny"]
+        if isinstance(offered, list) and "acceptForSession" not in offered:
+            options.remove("approve_for_session")
+        self._open_requests.add(request_id)
+
+        def answer(decision: Decision, _message: str) -> None:
+            self._reply(request_id, DECISIONS[decision])
+
+        def cancelled() -> None:
+            self._reply(request_id, "cancel")
+
+        self.approvals.ask(
+            approval_id,
+            tool=tool,
+            summary=summary,
+            input=tool_input,
+            options=options,
+            answer=answer,
+            cancel=cancelled,
+            raw=message,
+        )
+
+    def _reply(self, request_id: int | str, decision: str) -> None:
+        """Answer an approval request, unless Codex has dropped it (its turn ended)."""
+        if request_id in self._open_requests:
+            self._open_requests.discard(request_id)
+            self.rpc.respond(request_id, {"decision": decision})
+
+
+def _tool(item: dict[str, Any], shown: Callable[[str], str]) -> tuple[str, Any]:
+    """The name and input shown in `tool_started` for a tool item."""
+    kind = item.get("type")
+    if kind == "commandExecution":
+        return "shell", {"command": item.get("command"), "cwd": item.get("cwd")}
+    if kind == "fileChange":
+        return "apply_patch", {"changes": _changes(item, shown, with_diff=False)}
+    if kind == "mcpToolCall":
+        return f"{item.get('server')}.{item.get('tool')}", item.get("arguments")
+    return str(kind), {"query": item.get("query")}
+
+
+def _changes(
+    item: dict[str, Any], shown: Callable[[str], str], with_diff: bool
+) -> list[dict[str, Any]]:
+    """A fileChange item's changes, paths relative to the workspace."""
+    changes = [c for c in item.get("changes") or [] if isinstance(c, dict)]
+    fields = ("kind", "diff") if with_diff else ("kind",)
+    return [
+        {"path": shown(str(c.get("path", ""))), **{f: c.get(f) for f in fields}} for c in changes
+    ]
+
+
+def _approval_subject(
+    method: str, params: dict[str, Any], item: dict[str, Any], shown: Callable[[str], str]
+) -> tuple[str, str, dict[str, Any]]:
+    """Tool name, one-line summary and input of an approval request."""
+    reason = str(params.get("reason") or "")
+    if method == "item/commandExecution/requestApproval":
+        command = str(params.get("command") or item.get("command") or "")
+        tool_input = {"command": command, "cwd": params.get("cwd"), "reason": reason}
+        return "shell", reason or f"Run {command}", tool_input
+    changes = _changes(item, shown, with_diff=True)
+    paths = [c["path"] for c in changes]
+    summary = reason or ("Edit " + ", ".join(paths) if paths else "Edit files")
+    return "apply_patch", summary, {"changes": changes, "reason": reason}
+
+
+def _error_text(message: Any, default: str) -> str:
+    """Codex passes an API's error body through as its message: show the message inside."""
+    text = str(message or default)
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text
+    inner = body.get("error") if isinstance(body, dict) else None
+    if isinstance(inner, dict) and inner.get("message"):
+        return str(inner["message"])
+    return text
+
+
+def _error_code(error: dict[str, Any]) -> str:
+    info = error.get("codexErrorInfo")
+    if isinstance(info, str):
+        return info
+    if isinstance(info, dict) and info:
+        return str(next(iter(info)))
+    return "agent_error"
+
+
+def _split_git_diff(diff: str) -> list[tuple[str, str]]:
+    """(path, diff) per file of a `git diff` (what turn/diff/updated carries)."""
+    files: list[tuple[str, str]] = []
+    for section in ("\n" + diff).split("\ndiff --git ")[1:]:
+        body = "diff --git " + section.rstrip("\n") + "\n"
+        lines = body.splitlines()
+        new = [line[6:] for line in lines if line.startswith("+++ b/")]
+        old = [line[6:] for line in lines if line.startswith("--- a/")]  # a deleted file
+        if new or old:
+            files.append(((new or old)[0], body))
+    return files

@@ -1,0 +1,359 @@
+"""Codex: golden transcripts through the adapter, and the real `codex app-server` through the relay.
+
+Golden tests replay `tests/golden/codex/<name>.jsonl` (both directions of the JSON-RPC stream,
+`{"dir": "in"|"out", "msg": ...}`, captured from the real CLI by tests/golden/codex/capture.py)
+through the adapter without a process: every `in` line goes through the base's own line handling,
+every `out` line is what the adapter must write at that point (when it has not written it by
+itself, the test does what caused it: start, prompt, decide, interrupt). The events are compared
+with `<name>.events.json` (without `raw`); refresh them with `GOLDEN_UPDATE=1`.
+
+End-to-end tests run a real `tether serve`, a real `tether relay` and the real `codex` against
+the scripted Responses API in tests/fakes/responses_api.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from protocol import messages as m
+from relay.agent.adapters.base import SessionSpec
+from relay.agent.adapters.codex import CodexAdapter
+from relay.agent.config import AgentConfig
+from relay.workspaces import Workspace
+from tests.agents.codex_home import STUB_KEY_VAR, codex_env, write_codex_home
+from tests.agents.conftest import relay_config
+from tests.fakes.responses_api import Reply, ResponsesApi, Usage, custom_tool_call, text
+from tests.harness import Stack, Viewer
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "codex"
+TRANSCRIPTS = sorted(p.stem for p in GOLDEN.glob("*.jsonl"))
+DECISIONS: dict[str, m.Decision] = {
+    "accept": "approve",
+    "acceptForSession": "approve_for_session",
+    "decline": "deny",
+}
+SETTLE_ROUNDS = 10  # event-loop turns for the adapter's tasks to react to one line
+ADD_PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hello from codex\n*** End Patch\n"
+
+
+# ---------------------------------------------------------------------- golden transcripts
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.events: list[m.Event] = []
+        self.tokens: list[str] = []
+
+    def emit(self, event: m.Event) -> None:
+        self.events.append(event)
+
+    @property
+    def full(self) -> bool:
+        return False
+
+    def resumable(self, token: str) -> None:
+        self.tokens.append(token)
+
+
+class _Replayed(CodexAdapter):
+    """The adapter with its stdin captured instead of a process."""
+
+    def __init__(self, spec: SessionSpec, sink: _Sink) -> None:
+        super().__init__(spec, sink)
+        self.sent: list[dict[str, Any]] = []
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+
+def _spec(lines: list[dict[str, Any]]) -> SessionSpec:
+    """The session the transcript was captured in: its workspace and the thread it resumed."""
+    opened = next(
+        e["msg"] for e in lines if e["msg"].get("method") in ("thread/start", "thread/resume")
+    )
+    return SessionSpec(
+        session_id="s-golden",
+        workspace=Workspace(name="work", path=opened["params"]["cwd"]),
+        command=(),
+        prompt="",
+        cols=80,
+        rows=24,
+        shell="",
+        env={},
+        agent=AgentConfig(name="codex", executable="codex"),
+        resume=opened["params"].get("threadId", ""),
+    )
+
+
+async def _settle() -> None:
+    for _ in range(SETTLE_ROUNDS):
+        await asyncio.sleep(0)
+
+
+async def _replay(name: str) -> tuple[_Sink, _Replayed, list[dict[str, Any]]]:
+    lines = [json.loads(line) for line in (GOLDEN / f"{name}.jsonl").read_text().splitlines()]
+    sink = _Sink()
+    adapter = _Replayed(_spec(lines), sink)
+    expected: list[dict[str, Any]] = []
+    tasks: list[asyncio.Task[None]] = []
+    for entry in lines:
+        if entry["dir"] == "in":
+            line = entry["line"] if "line" in entry else json.dumps(entry["msg"])
+            await adapter._dispatch(line.encode())  # the base's own path: decode, guard, map
+            await _settle()
+            continue
+        sent = entry["msg"]
+        expected.append(sent)
+        if len(adapter.sent) < len(expected):  # not written on its own: do what caused it
+            await _cause(adapter, sent, tasks)
+            await _settle()
+    for task in tasks:
+        task.cancel()
+    return sink, adapter, expected
+
+
+async def _cause(adapter: _Replayed, sent: dict[str, Any], tasks: list[asyncio.Task[None]]) -> None:
+    method = sent.get("method")
+    decision = (sent.get("result") or {}).get("decision")
+    if method == "initialize":
+        tasks.append(asyncio.create_task(adapter.on_start()))
+    elif method == "turn/start":
+        tasks.append(asyncio.create_task(adapter.prompt(sent["params"]["input"][0]["text"])))
+    elif method == "turn/interrupt" or decision == "cancel":
+        await adapter.interrupt()
+    elif decision in DECISIONS:
+        pending = adapter.pending_approvals()
+        assert len(pending) == 1, pending
+        await adapter.resolve_approval(pending[0], DECISIONS[decision], "")
+    else:
+        raise AssertionError(f"the adapter should have sent {sent} by itself")
+
+
+def _event_dicts(events: list[m.Event]) -> list[dict[str, Any]]:
+    out = []
+    for event in events:
+        body = msgspec.to_builtins(event)
+        body.pop("raw", None)
+        out.append(body)
+    return out
+
+
+@pytest.mark.parametrize("name", TRANSCRIPTS)
+def test_golden_transcript_maps_to_the_expected_events(name: str) -> None:
+    sink, adapter, expected = asyncio.run(_replay(name))
+    got = _event_dicts(sink.events)
+    path = GOLDEN / f"{name}.events.json"
+    if os.environ.get("GOLDEN_UPDATE"):
+        path.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n")
+    assert got == json.loads(path.read_text())
+    assert adapter.sent == expected  # what the adapter writes is what the real CLI accepted
+    ours = (m.Status, m.ApprovalResolved)  # Tether's own events, not the agent's
+    assert all(e.raw is not None for e in sink.events if not isinstance(e, ours))
+
+
+def _of(events: list[m.Event], kind: type[Any]) -> list[Any]:
+    return [e for e in events if isinstance(e, kind)]
+
+
+def test_golden_approved_patch_gives_tool_diff_and_usage() -> None:
+    sink, adapter, _ = asyncio.run(_replay("patch_approve"))
+    assert adapter.sent[-1] == {"id": 0, "result": {"decision": "accept"}}
+    (changed,) = _of(sink.events, m.FileChanged)
+    assert changed.path == "hello.txt" and changed.change == "added"
+    assert changed.diff.splitlines() == [
+        "--- /dev/null",
+        "+++ b/hello.txt",
+        "@@ -0,0 +1 @@",
+        "+hello from codex",
+    ]
+    (finished,) = _of(sink.events, m.ToolFinished)
+    assert not finished.is_error
+    usage = _of(sink.events, m.Usage)
+    assert [(u.input_tokens, u.output_tokens, u.cached_tokens) for u in usage] == [
+        (200, 30, 0),
+        (260, 8, 200),
+    ]
+    assert sink.tokens == [adapter.thread_id]
+
+
+def test_golden_edit_and_delete_diffs_and_approval_for_the_session() -> None:
+    sink, adapter, _ = asyncio.run(_replay("edit_for_session"))
+    assert {"id": 0, "result": {"decision": "acceptForSession"}} in adapter.sent
+    notes, old = _of(sink.events, m.FileChanged)
+    assert (notes.path, notes.change) == ("notes.txt", "modified")
+    assert notes.diff.splitlines() == [
+        "--- a/notes.txt",
+        "+++ b/notes.txt",
+        "@@ -1,3 +1,3 @@",
+        " alpha",
+        "-beta",
+        "+BETA",
+        " gamma",
+    ]
+    assert (old.path, old.change) == ("old.txt", "deleted") and "-obsolete" in old.diff
+
+
+def test_golden_denied_command_runs_nothing_and_the_turn_goes_on() -> None:
+    sink, adapter, _ = asyncio.run(_replay("command_deny"))
+    assert {"id": 0, "result": {"decision": "decline"}} in adapter.sent
+    asked = _of(sink.events, m.ApprovalRequested)[0]
+    assert asked.tool == "shell" and asked.options == ["approve", "deny"]  # Codex offers no
+    assert "echo hi > out.txt" in asked.input["command"]  # session-wide accept for commands
+    assert not _of(sink.events, m.Command)
+    (finished,) = _of(sink.events, m.ToolFinished)
+    assert finished.is_error and finished.output == "declined"
+    assert _of(sink.events, m.Message)[-1].text == "Not written, as you wish."
+
+
+def test_golden_approved_command_reports_exit_code_and_output() -> None:
+    sink, _, _ = asyncio.run(_replay("command_approve"))
+    (command,) = _of(sink.events, m.Command)
+    assert command.exit_code == 0 and command.output == "written\n" and not command.truncated
+    assert "echo hi > out.txt" in command.command
+
+
+def test_golden_interrupt_cancels_the_pending_approval() -> None:
+    sink, adapter, _ = asyncio.run(_replay("interrupt_approval"))
+    answers = [s for s in adapter.sent if "result" in s]
+    assert answers == [{"id": 0, "result": {"decision": "cancel"}}]
+    assert [s.get("method") for s in adapter.sent if "method" in s][-2:] == [
+        "turn/interrupt",
+        "turn/start",
+    ]
+    (resolved,) = _of(sink.events, m.ApprovalResolved)
+    assert resolved.decision == "cancelled"
+    assert _of(sink.events, m.ToolFinished)[0].is_error
+    assert not adapter.pending_approvals()
+
+
+def test_golden_api_errors_become_error_events_once_per_turn() -> None:
+    sink, _, _ = asyncio.run(_replay("api_error"))
+    errors = [e.message for e in _of(sink.events, m.Error)]
+    assert errors == [
+        "scripted: model overloaded",
+        "stream disconnected before completion: scripted stream failure",
+    ]
+    idle = [e.detail for e in _of(sink.events, m.Status) if e.state == "idle"]
+    assert idle == ["failed", "failed"]
+
+
+def test_golden_resume_continues_the_thread_without_counting_old_usage() -> None:
+    sink, adapter, _ = asyncio.run(_replay("resume"))
+    resumed = next(s for s in adapter.sent if s.get("method") == "thread/resume")
+    assert resumed["params"]["threadId"] == adapter.spec.resume
+    assert sink.tokens == [adapter.spec.resume]
+    assert [(u.input_tokens, u.output_tokens) for u in _of(sink.events, m.Usage)] == [(400, 12)]
+
+
+def test_malformed_and_unknown_lines_are_kept_and_nothing_hangs() -> None:
+    sink, adapter, _ = asyncio.run(_replay("malformed"))
+    refused = [s for s in adapter.sent if "error" in s]
+    assert [r["id"] for r in refused] == [7]  # an unsupported request is answered, not left
+    types = {e.type for e in sink.events if isinstance(e, m.Native)}
+    assert {"non_json_output", "non_object_output", "brand/new", "item/completed hologram"} <= types
+    assert _of(sink.events, m.Message)[-1].text == "Still fine."
+
+
+# ---------------------------------------------------------------------- the real CLI
+
+
+@pytest.fixture
+def codex_stack(
+    tmp_path: Path, agent_bin: Callable[[str], Path]
+) -> Iterator[tuple[Stack, ResponsesApi]]:
+    """A server and a relay offering `codex`, pointed at a scripted endpoint (started)."""
+    codex = agent_bin("codex")
+    with ResponsesApi() as api:
+        home = write_codex_home(tmp_path / "codex-home", codex, api.base_url, tmp_path / "work")
+        environment = codex_env(home)
+        table: dict[str, Any] = {
+            "executable": str(codex),
+            "environment": {k: v for k, v in environment.items() if k != STUB_KEY_VAR},
+            "secrets": {STUB_KEY_VAR: environment[STUB_KEY_VAR]},
+        }
+        config = relay_config(tmp_path / "relay.toml", {"codex": table})
+        stack = Stack(tmp_path, relay_config=config)
+        try:
+            stack.relay.start()
+            stack.wait_relay_online()
+            yield stack, api
+        finally:
+            stack.close()
+
+
+def _kind(kind: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
+    return lambda e: e["kind"] == kind and all(e.get(k) == v for k, v in fields.items())
+
+
+async def _resolve(stack: Stack, session_id: str, approval_id: str, decision: m.Decision) -> None:
+    viewer = await Viewer.open(stack.server.url)
+    try:
+        await viewer.send(
+            m.ResolveApproval(
+                session_id=session_id, approval_id=approval_id, decision=decision, request_id="r1"
+            )
+        )
+        await viewer.until(lambda: bool(viewer.results))
+        result = viewer.results[0]
+        assert isinstance(result, m.Result) and result.ok, result
+    finally:
+        await viewer.close()
+
+
+def _patch_turn(stack: Stack, api: ResponsesApi, after: str, decision: m.Decision) -> str:
+    """A session whose first reply adds hello.txt with apply_patch; decides its approval."""
+    api.add(
+        Reply([custom_tool_call("apply_patch", ADD_PATCH)], Usage(200, 30)),
+        Reply([text(after)], Usage(260, 8, 200)),
+    )
+    session_id = stack.start_session(agent="codex", prompt="please create hello.txt")
+    asked = stack.wait_for_event(session_id, _kind("approval_requested"), "approval_requested")
+    assert asked["event"]["tool"] == "apply_patch"
+    assert not (stack.workspace / "hello.txt").exists()
+    asyncio.run(_resolve(stack, session_id, asked["event"]["approval_id"], decision))
+    stack.wait_for_event(session_id, _kind("status", state="idle"), "the end of the turn")
+    return session_id
+
+
+def test_approved_patch_creates_the_file_with_a_diff_and_usage(
+    codex_stack: tuple[Stack, ResponsesApi],
+) -> None:
+    stack, api = codex_stack
+    session_id = _patch_turn(stack, api, "Created hello.txt.", "approve")
+    assert (stack.workspace / "hello.txt").read_text() == "hello from codex\n"
+    events = [e["event"] for e in stack.events(session_id)]
+    finished = next(e for e in events if e["kind"] == "tool_finished")
+    assert not finished.get("is_error")
+    changed = next(e for e in events if e["kind"] == "file_changed")
+    assert changed["path"] == "hello.txt" and "+hello from codex" in changed["diff"]
+    assert changed["diff"].startswith("--- /dev/null\n+++ b/hello.txt\n")
+    usage = [e for e in events if e["kind"] == "usage"]
+    assert [(u["input_tokens"], u["output_tokens"]) for u in usage] == [(200, 30), (260, 8)]
+    assert any(e["kind"] == "message" and e["text"] == "Created hello.txt." for e in events)
+    resolved = next(e for e in events if e["kind"] == "approval_resolved")
+    assert resolved["decision"] == "approved"
+
+
+def test_denied_patch_leaves_no_file_and_codex_carries_on(
+    codex_stack: tuple[Stack, ResponsesApi],
+) -> None:
+    stack, api = codex_stack
+    session_id = _patch_turn(stack, api, "Understood, I left it alone.", "deny")
+    assert not (stack.workspace / "hello.txt").exists()
+    events = [e["event"] for e in stack.events(session_id)]
+    finished = next(e for e in events if e["kind"] == "tool_finished")
+    assert finished["is_error"]
+    assert not any(e["kind"] in ("file_changed", "error") for e in events)
+    assert any(e["kind"] == "message" and e["text"].startswith("Understood") for e in events)
+    # the refusal went back to the model as the patch call's output
+    second = api.model_calls[1].body["input"]
+    outputs = [i for i in second if i.get("type") == "custom_tool_call_output"]
+    assert outputs and "reject" in json.dumps(outputs[-1]).lower()
