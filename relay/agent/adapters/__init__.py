@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from relay.agent.adapters.base import Adapter
+from relay.agent.adapters.codex import CodexAdapter
 from relay.agent.adapters.pty import PtyAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
     PtyAdapter.agent: PtyAdapter,
+    CodexAdapter.agent: CodexAdapter,
 }
