@@ -7,8 +7,9 @@ Each scenario runs `claude -p --input-format stream-json --output-format stream-
 turns and the answers to permission requests on stdin as a client would, and saves every stdout
 line verbatim to `<scenario>.jsonl`, with each stdin line as `{"_stdin": <message>}` in order.
 The answers here are written by hand from the protocol reference, not by the adapter, so the
-golden test also checks that the adapter writes what the real CLI accepted. Regenerate the
-`*.events.json` files with `GOLDEN_UPDATE=1 .venv/bin/python -m pytest tests/agents/test_claude_golden.py`.
+golden test also checks that the adapter writes what the real CLI accepted. Then refresh the
+`*.events.json` files: `GOLDEN_UPDATE=1 .venv/bin/python -m pytest tests/agents/test_claude.py`.
+`malformed.jsonl` is written by hand (lines a real CLI should not send) and is not captured.
 """
 
 from __future__ import annotations

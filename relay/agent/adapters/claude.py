@@ -1,0 +1,409 @@
+"""Claude Code, driven through its stream-json mode with permission requests on stdio.
+
+    claude -p --input-format stream-json --output-format stream-json --verbose
+           --include-partial-messages --permission-prompt-tool stdio [--model M] [--resume=<id>]
+
+stdin stays open for the session's life: a user turn is one line
+`{"type":"user","message":{"role":"user","content":"..."}}`. stdout is one JSON message a line:
+
+    system/init        -> the conversation id (sink.resumable), the model
+    stream_event       -> text_delta for text deltas, thinking for thinking deltas
+    assistant          -> message (text blocks), tool_started (tool_use blocks), error (API errors)
+    user               -> tool_finished per tool_result; file_changed for Write / Edit / MultiEdit
+                          (diff from the tool's structured result, else from the file on disk);
+                          command for Bash (exit code parsed from the result)
+    result             -> usage (tokens of the turn; cost = growth of the cumulative
+                          total_cost_usd), error when the turn failed, status idle
+    control_request    -> can_use_tool becomes an approval; other requests are refused
+    control_cancel_request -> the approval it names is withdrawn
+    anything else      -> kept as a `native` event (self.raw)
+
+Interrupting sends our own `control_request` `interrupt`; Claude answers with a
+`control_response`, withdraws a pending permission request and ends the turn with a `result`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from protocol.messages import (
+    Command,
+    Decision,
+    Error,
+    FileChanged,
+    Message,
+    Status,
+    TextDelta,
+    Thinking,
+    ToolFinished,
+    ToolStarted,
+    Usage,
+)
+from relay.agent.diffs import truncate, unified_diff
+from relay.agent.structured import StructuredAdapter
+
+log = logging.getLogger(__name__)
+
+STREAM_FLAGS = (
+    "-p",
+    "--input-format",
+    "stream-json",
+    "--output-format",
+    "stream-json",
+    "--verbose",
+    "--include-partial-messages",
+    "--permission-prompt-tool",
+    "stdio",
+)
+FILE_TOOLS = frozenset({"Write", "Edit", "MultiEdit"})
+SHELL_TOOLS = frozenset({"Bash"})
+MAX_SNAPSHOT_BYTES = 1 << 20  # files larger than this get no diff computed from disk
+MAX_OPEN_TOOLS = 256  # tool calls remembered until their result arrives
+EXIT_CODE = re.compile(r"^Exit code (\d+)")
+
+
+class ClaudeAdapter(StructuredAdapter):
+    agent = "claude"
+    executable = "claude"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._conversation = self.spec.resume
+        self._model = self.spec.agent.model
+        self._cost_so_far = 0.0  # total_cost_usd of the previous result in this process
+        self._tools: dict[str, tuple[str, dict[str, Any]]] = {}  # tool_use_id -> name, input
+        self._before: dict[str, str | None] = {}  # tool_use_id -> file content when approved
+        self._control_ids = itertools.count(1)
+        self._error_in_turn = False  # an API error was reported: the result need not repeat it
+        self._interrupted = False  # we interrupted the turn: its error result is expected
+
+    # ------------------------------------------------------------------ StructuredAdapter
+
+    def argv(self) -> list[str]:
+        agent = self.spec.agent
+        argv = [agent.executable, *agent.args, *STREAM_FLAGS]
+        if agent.model:
+            argv += ["--model", agent.model]
+        if self.spec.resume:  # one token: --resume takes an optional value
+            argv.append(f"--resume={self.spec.resume}")
+        return argv
+
+    async def on_start(self) -> None:
+        """Claude has no handshake: it says `system/init` once it gets the first turn."""
+
+    async def prompt(self, text: str) -> None:
+        self.send({"type": "user", "message": {"role": "user", "content": text}})
+
+    async def cancel(self) -> None:
+        self._interrupted = True
+        request = {"subtype": "interrupt"}
+        request_id = f"tether-{next(self._control_ids)}"
+        self.send({"type": "control_request", "request_id": request_id, "request": request})
+
+    async def on_message(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "stream_event":
+            self._on_stream_event(message)
+        elif kind == "assistant":
+            self._on_assistant(message)
+        elif kind == "user":
+            self._on_user(message)
+        elif kind == "result":
+            self._on_result(message)
+        elif kind == "system" and message.get("subtype") == "init":
+            self._on_init(message)
+        elif kind == "control_request":
+            self._on_control_request(message)
+        elif kind == "control_cancel_request":
+            self._on_control_cancel(message)
+        elif kind == "control_response":
+            self._on_control_response(message)
+        else:
+            self.raw(message, type=_native_type(message))
+
+    # ------------------------------------------------------------------ native -> events
+
+    def _on_init(self, message: dict[str, Any]) -> None:
+        session_id = message.get("session_id")
+        if isinstance(session_id, str) and session_id and session_id != self._conversation:
+            self._conversation = session_id
+            self.sink.resumable(session_id)
+        if isinstance(message.get("model"), str):
+            self._model = message["model"]
+
+    def _on_stream_event(self, message: dict[str, Any]) -> None:
+        event = _dict(message.get("event"))
+        if event.get("type") != "content_block_delta":
+            return  # starts, stops and tool input arrive whole in the `assistant` message
+        delta = _dict(event.get("delta"))
+        message_id = str(message.get("api_message_id") or "")
+        if delta.get("type") == "text_delta" and delta.get("text"):
+            self.emit(TextDelta(text=delta["text"], message_id=message_id))
+        elif delta.get("type") == "thinking_delta" and delta.get("thinking"):
+            self.emit(Thinking(text=delta["thinking"]))
+
+    def _on_assistant(self, message: dict[str, Any]) -> None:
+        body = _dict(message.get("message"))
+        if isinstance(body.get("model"), str) and not body["model"].startswith("<"):
+            self._model = body["model"]
+        if message.get("error") or message.get("is_api_error_message"):
+            text = _text_of(body.get("content"))
+            code = str(message.get("api_error_type") or message.get("error") or "")
+            self._error_in_turn = True
+            self.emit(Error(message=text or "the model API failed", code=code, raw=message))
+            return
+        content = body.get("content")
+        if not isinstance(content, list):
+            self.raw(message, type="assistant")
+            return
+        for block in map(_dict, content):
+            kind = block.get("type")
+            if kind == "text" and block.get("text"):
+                self.emit(
+                    Message(text=block["text"], message_id=str(body.get("id") or ""), raw=message)
+                )
+            elif kind == "tool_use":
+                self._tool_started(block, message)
+
+    def _tool_started(self, block: dict[str, Any], message: dict[str, Any]) -> None:
+        tool_id, name = str(block.get("id") or ""), str(block.get("name") or "")
+        tool_input = _dict(block.get("input"))
+        if len(self._tools) >= MAX_OPEN_TOOLS:
+            self._tools.pop(next(iter(self._tools)))
+        self._tools[tool_id] = (name, tool_input)
+        self.emit(ToolStarted(tool_id=tool_id, name=name, input=tool_input, raw=message))
+
+    def _on_user(self, message: dict[str, Any]) -> None:
+        content = _dict(message.get("message")).get("content")
+        results = [
+            b for b in content or [] if isinstance(b, dict) and b.get("type") == "tool_result"
+        ]
+        if not results:
+            self.raw(message, type="user")  # e.g. "[Request interrupted by user]"
+            return
+        for block in results:
+            self._tool_finished(block, message)
+
+    def _tool_finished(self, block: dict[str, Any], message: dict[str, Any]) -> None:
+        tool_id = str(block.get("tool_use_id") or "")
+        name, tool_input = self._tools.pop(tool_id, ("", {}))
+        before = self._before.pop(tool_id, None)
+        text = _text_of(block.get("content"))
+        is_error = bool(block.get("is_error"))
+        output, _ = truncate(text)
+        self.emit(ToolFinished(tool_id=tool_id, output=output, is_error=is_error, raw=message))
+        if _not_run(message, tool_id):
+            return  # refused or withdrawn before it ran: no command, no change
+        if name in SHELL_TOOLS:
+            self._command(tool_input, text, is_error, message)
+        elif name in FILE_TOOLS and not is_error:
+            result = message.get("tool_use_result")
+            self._file_changed(tool_input, result if isinstance(result, dict) else {}, before)
+
+    def _command(self, tool_input: dict[str, Any], text: str, is_error: bool, raw: Any) -> None:
+        exit_code: int | None = 0
+        result = raw.get("tool_use_result")
+        if is_error:
+            match = EXIT_CODE.match(text)
+            exit_code = int(match.group(1)) if match else None
+            if match:
+                text = text[match.end() :].lstrip("\n")
+        elif isinstance(result, dict) and isinstance(result.get("stdout"), str):
+            text = result["stdout"] + (result.get("stderr") or "")
+        output, cut = truncate(text)
+        command = str(tool_input.get("command") or "")
+        self.emit(Command(command=command, exit_code=exit_code, output=output, truncated=cut))
+
+    def _file_changed(
+        self, tool_input: dict[str, Any], result: dict[str, Any], before: str | None
+    ) -> None:
+        path = str(result.get("filePath") or tool_input.get("file_path") or "")
+        if not path:
+            return
+        if "originalFile" in result:
+            old = result["originalFile"]
+            new = _new_content(tool_input, result, old)
+        else:  # no structured result: compare the snapshot taken at approval with the disk
+            old = before
+            new = _read_small(path)
+        if new is None:
+            return
+        diff, _ = truncate(unified_diff(self._shown_path(path), old or "", new))
+        change: Literal["added", "modified"] = "added" if old is None else "modified"
+        self.emit(FileChanged(path=path, diff=diff, change=change, raw=result))
+
+    def _shown_path(self, path: str) -> str:
+        """The path in diff headers: relative to the workspace when inside it."""
+        try:
+            return str(Path(path).relative_to(self.spec.workspace.path))
+        except ValueError:
+            return path
+
+    def _on_result(self, message: dict[str, Any]) -> None:
+        usage = _dict(message.get("usage"))
+        total = message.get("total_cost_usd")
+        cost: float | None = None
+        if isinstance(total, (int, float)):
+            cost = max(0.0, float(total) - self._cost_so_far)
+            self._cost_so_far = float(total)
+        self.emit(
+            Usage(
+                input_tokens=_int(usage.get("input_tokens")),
+                output_tokens=_int(usage.get("output_tokens")),
+                cached_tokens=_int(usage.get("cache_read_input_tokens")),
+                cost_usd=cost,
+                model=self._model,
+                raw=message,
+            )
+        )
+        if message.get("is_error") and not (self._error_in_turn or self._interrupted):
+            errors = message.get("errors")
+            text = "; ".join(map(str, errors)) if isinstance(errors, list) and errors else ""
+            text = text or str(message.get("result") or "the turn failed")
+            self.emit(Error(message=text, code=str(message.get("subtype") or "")))
+        self._error_in_turn = self._interrupted = False
+        self.emit(Status(state="idle"))
+
+    # ------------------------------------------------------------------ control protocol
+
+    def _on_control_request(self, message: dict[str, Any]) -> None:
+        request_id = str(message.get("request_id") or "")
+        request = _dict(message.get("request"))
+        if request.get("subtype") != "can_use_tool":
+            subtype = request.get("subtype")
+            self.raw(message, type=f"control_request/{subtype}"[:100])
+            self._control_error(request_id, f"Tether does not support control request {subtype!r}")
+            return
+        tool = str(request.get("tool_name") or "")
+        tool_input = _dict(request.get("input"))
+        tool_use_id = str(request.get("tool_use_id") or "")
+        if tool in FILE_TOOLS and tool_use_id:
+            self._before[tool_use_id] = _read_small(str(tool_input.get("file_path") or ""))
+        suggestions = request.get("permission_suggestions")
+        suggestions = suggestions if isinstance(suggestions, list) else []
+
+        def answer(decision: Decision, text: str) -> None:
+            self._answer(request_id, decision, text, tool_input, suggestions)
+
+        self.approvals.ask(
+            request_id,
+            tool=tool,
+            summary=_summary(tool, tool_input, request),
+            input=tool_input,
+            answer=answer,
+            cancel=_withdrawn_by_claude,
+            raw=message,
+        )
+
+    def _answer(
+        self,
+        request_id: str,
+        decision: Decision,
+        text: str,
+        tool_input: dict[str, Any],
+        suggestions: list[Any],
+    ) -> None:
+        if decision == "deny":
+            reply: dict[str, Any] = {"behavior": "deny", "message": text or "Denied in Tether"}
+        else:
+            reply = {"behavior": "allow", "updatedInput": tool_input}
+        if decision == "approve_for_session":
+            reply["updatedPermissions"] = _session_permissions(suggestions)
+        response = {"subtype": "success", "request_id": request_id, "response": reply}
+        self.send({"type": "control_response", "response": response})
+
+    def _on_control_cancel(self, message: dict[str, Any]) -> None:
+        """Claude withdrew a permission request (after our interrupt, which already cancelled
+        the approval): nothing is left to answer."""
+        self.raw(message, type="control_cancel_request")
+
+    def _on_control_response(self, message: dict[str, Any]) -> None:
+        response = _dict(message.get("response"))
+        if response.get("subtype") == "error":
+            self.emit(
+                Error(message=str(response.get("error") or "control request failed"), raw=message)
+            )
+
+    def _control_error(self, request_id: str, text: str) -> None:
+        response = {"subtype": "error", "request_id": request_id, "error": text}
+        self.send({"type": "control_response", "response": response})
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _withdrawn_by_claude() -> None:
+    """An interrupt cancels pending approvals: Claude withdraws its requests itself
+    (`control_cancel_request`), so no native answer is written."""
+
+
+def _session_permissions(suggestions: list[Any]) -> list[dict[str, Any]]:
+    """Claude's own suggestions, kept to this session: never written to settings files."""
+    return [{**s, "destination": "session"} for s in suggestions if isinstance(s, dict)]
+
+
+def _not_run(message: dict[str, Any], tool_id: str) -> bool:
+    """Claude marks tool results of calls that never ran (denied, interrupted)."""
+    meta = message.get("tool_result_meta")
+    entries = [_dict(m) for m in meta] if isinstance(meta, list) else []
+    return any(e.get("id") == tool_id and e.get("non_execution_kind") for e in entries)
+
+
+def _summary(tool: str, tool_input: dict[str, Any], request: dict[str, Any]) -> str:
+    detail = tool_input.get("command") or tool_input.get("file_path") or request.get("description")
+    text = f"{tool}: {detail}" if detail else tool
+    return text[:500]
+
+
+def _new_content(tool_input: dict[str, Any], result: dict[str, Any], old: str | None) -> str | None:
+    """The file after the tool ran, from its structured result and input (no disk access)."""
+    if isinstance(result.get("content"), str):  # Write
+        return str(result["content"])
+    if old is None:
+        return None
+    edits = tool_input.get("edits")
+    new = old
+    for edit in map(_dict, edits if isinstance(edits, list) else [tool_input]):
+        old_string, new_string = edit.get("old_string"), edit.get("new_string")
+        if not isinstance(old_string, str) or not isinstance(new_string, str):
+            return None
+        new = new.replace(old_string, new_string, -1 if edit.get("replace_all") else 1)
+    return new
+
+
+def _read_small(path: str) -> str | None:
+    try:
+        file = Path(path)
+        if not path or file.stat().st_size > MAX_SNAPSHOT_BYTES:
+            return None
+        return file.read_text(errors="replace")
+    except OSError:
+        return None
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [
+            b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"
+        ]
+        return "\n".join(p for p in parts if isinstance(p, str))
+    return ""
+
+
+def _native_type(message: dict[str, Any]) -> str:
+    kind, subtype = message.get("type"), message.get("subtype")
+    return f"{kind}/{subtype}"[:100] if subtype else str(kind)[:100]
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else 0

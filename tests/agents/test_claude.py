@@ -1,0 +1,392 @@
+"""Claude Code: golden transcripts through the adapter, and the real `claude` through the relay.
+
+Golden tests replay `tests/golden/claude/<name>.jsonl` (stdout lines of the real CLI, with what
+was written to its stdin as `{"_stdin": ...}`; see tests/golden/claude/capture.py) through the
+adapter without a process, compare the events with `<name>.events.json` (without `raw`) and
+check that the adapter writes to stdin exactly what the real CLI was given. Refresh the expected
+events with `GOLDEN_UPDATE=1`.
+
+End-to-end tests run a real `tether serve`, a real `tether relay` and the real `claude` against
+the scripted Anthropic endpoint in tests/fakes/anthropic_api.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from protocol import messages as m
+from relay.agent.adapters.base import SessionSpec
+from relay.agent.adapters.claude import ClaudeAdapter
+from relay.agent.config import AgentConfig
+from relay.workspaces import Workspace
+from tests.agents.conftest import relay_config
+from tests.fakes.anthropic_api import AnthropicApi, Reply
+from tests.fakes.cutting_proxy import CuttingProxy
+from tests.golden.claude import capture
+from tests.harness import Stack, Viewer, wait_until
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "claude"
+TRANSCRIPTS = sorted(p.stem for p in GOLDEN.glob("*.jsonl"))
+DECISIONS: dict[str, m.Decision] = {"allow": "approve", "deny": "deny"}
+
+
+# ---------------------------------------------------------------------- golden transcripts
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.events: list[m.Event] = []
+        self.tokens: list[str] = []
+
+    def emit(self, event: m.Event) -> None:
+        self.events.append(event)
+
+    @property
+    def full(self) -> bool:
+        return False
+
+    def resumable(self, token: str) -> None:
+        self.tokens.append(token)
+
+
+class _Replayed(ClaudeAdapter):
+    """The adapter with stdin captured instead of a process."""
+
+    def __init__(self, spec: SessionSpec, sink: _Sink) -> None:
+        super().__init__(spec, sink)
+        self.sent: list[dict[str, Any]] = []
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+
+def _spec(workspace: Path, resume: str = "") -> SessionSpec:
+    agent = AgentConfig(name="claude", executable="claude")
+    return SessionSpec(
+        session_id="s-golden",
+        workspace=Workspace(name="work", path=str(workspace)),
+        command=(),
+        prompt="",
+        cols=80,
+        rows=24,
+        shell="",
+        env={},
+        agent=agent,
+        resume=resume,
+    )
+
+
+async def _replay(name: str) -> tuple[_Sink, _Replayed, list[dict[str, Any]]]:
+    sink = _Sink()
+    adapter = _Replayed(_spec(capture.WORKSPACE), sink)  # where the transcripts were captured
+    expected_stdin: list[dict[str, Any]] = []
+    for line in (GOLDEN / f"{name}.jsonl").read_text().splitlines():
+        entry = json.loads(line) if line.startswith('{"_stdin"') else None
+        if entry is None:
+            await adapter._dispatch(line.encode())  # the base's own path: decode, guard, map
+            continue
+        sent = entry["_stdin"]
+        expected_stdin.append(sent)
+        if sent["type"] == "user":
+            await adapter.prompt(sent["message"]["content"])
+        elif sent["type"] == "control_request":
+            await adapter.interrupt()
+        elif sent["response"]["subtype"] == "success":
+            reply = sent["response"]["response"]
+            decision = DECISIONS[reply["behavior"]]
+            if "updatedPermissions" in reply:
+                decision = "approve_for_session"
+            request_id = sent["response"]["request_id"]
+            await adapter.resolve_approval(request_id, decision, reply.get("message", ""))
+    return sink, adapter, expected_stdin
+
+
+def _event_dicts(events: list[m.Event]) -> list[dict[str, Any]]:
+    out = []
+    for event in events:
+        body = msgspec.to_builtins(event)
+        body.pop("raw", None)
+        out.append(body)
+    return out
+
+
+@pytest.mark.parametrize("name", TRANSCRIPTS)
+def test_golden_transcript_maps_to_the_expected_events(name: str) -> None:
+    sink, adapter, expected_stdin = asyncio.run(_replay(name))
+    got = _event_dicts(sink.events)
+    path = GOLDEN / f"{name}.events.json"
+    if os.environ.get("GOLDEN_UPDATE"):
+        path.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n")
+    assert got == json.loads(path.read_text())
+    assert adapter.sent == expected_stdin  # what the adapter writes is what the CLI accepted
+    natives = [e for e in sink.events if isinstance(e, m.Native)]
+    assert all(e.raw is not None for e in natives)
+
+
+def _kinds(events: list[m.Event]) -> list[str]:
+    skipped = (m.Native, m.TextDelta)
+    return [msgspec.to_builtins(e)["kind"] for e in events if not isinstance(e, skipped)]
+
+
+def test_golden_write_approved_gives_tool_diff_and_usage() -> None:
+    sink, _, _ = asyncio.run(_replay("write_approved"))
+    assert _kinds(sink.events)[:3] == ["message", "tool_started", "approval_requested"]
+    changed = [e for e in sink.events if isinstance(e, m.FileChanged)]
+    assert len(changed) == 1 and changed[0].change == "added"
+    assert changed[0].diff.splitlines() == [
+        "--- /dev/null",
+        "+++ b/hello.txt",
+        "@@ -0,0 +1 @@",
+        "+hello",
+    ]
+    usage = [e for e in sink.events if isinstance(e, m.Usage)]
+    assert usage and usage[-1].input_tokens == 240 and usage[-1].cost_usd == pytest.approx(0.00216)
+    assert sink.tokens and len(set(sink.tokens)) == 1
+
+
+def test_golden_costs_are_per_turn_differences() -> None:
+    sink, _, _ = asyncio.run(_replay("text_and_thinking"))
+    costs = [e.cost_usd for e in sink.events if isinstance(e, m.Usage)]
+    assert costs == [pytest.approx(0.00108), pytest.approx(0.00108)]  # cumulative 0.00108, 0.00216
+    thinking = "".join(e.text for e in sink.events if isinstance(e, m.Thinking))
+    assert thinking == "The user greets me."
+    deltas = "".join(e.text for e in sink.events if isinstance(e, m.TextDelta))
+    assert deltas == "Hello there, I am ready.Yes."
+
+
+def test_golden_edit_diff_comes_from_the_structured_result() -> None:
+    sink, _, _ = asyncio.run(_replay("edit_approved_for_session"))
+    changed = next(e for e in sink.events if isinstance(e, m.FileChanged))
+    assert changed.change == "modified"
+    assert changed.diff.splitlines()[2:] == ["@@ -1,3 +1,3 @@", " one", "-two", "+TWO", " three"]
+
+
+def test_golden_interrupt_withdraws_the_approval_without_an_error() -> None:
+    sink, adapter, _ = asyncio.run(_replay("interrupt_while_pending"))
+    resolved = [e for e in sink.events if isinstance(e, m.ApprovalResolved)]
+    assert [r.decision for r in resolved] == ["cancelled"]
+    assert not any(isinstance(e, (m.Error, m.Command)) for e in sink.events)
+    assert [s["type"] for s in adapter.sent] == ["user", "control_request", "user"]
+
+
+def test_golden_bash_for_session_keeps_permissions_to_the_session() -> None:
+    sink, adapter, _ = asyncio.run(_replay("bash_approved_for_session"))
+    answer = next(s for s in adapter.sent if s["type"] == "control_response")
+    permissions = answer["response"]["response"]["updatedPermissions"]
+    assert permissions and {p["destination"] for p in permissions} == {"session"}
+    command = next(e for e in sink.events if isinstance(e, m.Command))
+    assert command.exit_code == 3 and command.output == "made"
+
+
+def test_malformed_and_unknown_lines_are_kept_and_nothing_hangs() -> None:
+    sink, adapter, _ = asyncio.run(_replay("malformed"))
+    refused = [s for s in adapter.sent if s["response"]["subtype"] == "error"]
+    assert [r["response"]["request_id"] for r in refused] == ["hook-1"]
+    types = {e.type for e in sink.events if isinstance(e, m.Native)}
+    assert {"non_json_output", "non_object_output", "brand_new_message"} <= types
+
+
+# ---------------------------------------------------------------------- the real CLI
+
+
+@pytest.fixture
+def claude_stack(
+    tmp_path: Path, agent_bin: Callable[[str], Path]
+) -> Iterator[tuple[Stack, AnthropicApi]]:
+    """A server and a relay offering `claude`, pointed at a scripted endpoint (started)."""
+    with AnthropicApi() as api:
+        stack = _claude_stack(tmp_path, agent_bin("claude"), api)
+        try:
+            stack.relay.start()
+            stack.wait_relay_online()
+            yield stack, api
+        finally:
+            stack.close()
+
+
+def _claude_stack(tmp_path: Path, claude: Path, api: AnthropicApi) -> Stack:
+    home = tmp_path / "claude-home"
+    home.mkdir()
+    environment = {
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": api.url,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_MAX_RETRIES": "0",
+    }
+    table: dict[str, Any] = {
+        "executable": str(claude),
+        "environment": environment,
+        "secrets": {"ANTHROPIC_API_KEY": "sk-ant-test"},
+    }
+    config = relay_config(tmp_path / "relay.toml", {"claude": table})
+    return Stack(tmp_path, relay_config=config)
+
+
+def _kind(kind: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
+    return lambda e: e["kind"] == kind and all(e.get(k) == v for k, v in fields.items())
+
+
+async def _try_resolve(
+    stack: Stack, session_id: str, approval_id: str, decision: m.Decision
+) -> m.Result | m.ClientError:
+    viewer = await Viewer.open(stack.server.url)
+    try:
+        await viewer.send(
+            m.ResolveApproval(
+                session_id=session_id, approval_id=approval_id, decision=decision, request_id="r1"
+            )
+        )
+        await viewer.until(lambda: bool(viewer.results))
+        return viewer.results[0]
+    finally:
+        await viewer.close()
+
+
+async def _resolve(stack: Stack, session_id: str, approval_id: str, decision: m.Decision) -> None:
+    result = await _try_resolve(stack, session_id, approval_id, decision)
+    assert isinstance(result, m.Result) and result.ok, result
+
+
+async def _resolve_once_reconnected(stack: Stack, session_id: str, approval_id: str) -> None:
+    """Approve as soon as the server can reach the relay again (it refuses while offline)."""
+    results = []
+    deadline = asyncio.get_running_loop().time() + 30
+    while asyncio.get_running_loop().time() < deadline:
+        result = await _try_resolve(stack, session_id, approval_id, "approve")
+        results.append(result)
+        if isinstance(result, m.Result) and result.ok:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the approval was never accepted: {results}")
+
+
+def _write_turn(stack: Stack, api: AnthropicApi, name: str, after: str) -> tuple[str, Path]:
+    """Start a session whose first reply writes `name`; returns its id once approval is asked."""
+    target = stack.workspace / name
+    api.add(Reply.tool("Write", {"file_path": str(target), "content": "hello\n"}), Reply.say(after))
+    session_id = stack.start_session(agent="claude", prompt=f"please write {name}")
+    asked = stack.wait_for_event(session_id, _kind("approval_requested"), "approval_requested")
+    assert asked["event"]["tool"] == "Write"
+    assert not target.exists()
+    return session_id, target
+
+
+def test_approved_write_creates_the_file_with_a_diff_and_usage(
+    claude_stack: tuple[Stack, AnthropicApi],
+) -> None:
+    stack, api = claude_stack
+    session_id, target = _write_turn(stack, api, "hello.txt", "Written.")
+    approval_id = stack.wait_for_event(session_id, _kind("approval_requested"), "approval")
+    asyncio.run(_resolve(stack, session_id, approval_id["event"]["approval_id"], "approve"))
+    stack.wait_for_event(session_id, _kind("usage"), "usage")
+    assert target.read_text() == "hello\n"
+    events = [e["event"] for e in stack.events(session_id)]
+    finished = next(e for e in events if e["kind"] == "tool_finished")
+    assert not finished.get("is_error")
+    changed = next(e for e in events if e["kind"] == "file_changed")
+    assert changed["path"] == str(target) and "+hello" in changed["diff"]
+    assert any(e["kind"] == "message" and e["text"] == "Written." for e in events)
+    usage = next(e for e in events if e["kind"] == "usage")
+    assert usage["input_tokens"] > 0 and usage["cost_usd"] > 0
+    resolved = next(e for e in events if e["kind"] == "approval_resolved")
+    assert resolved["decision"] == "approved"
+
+
+def test_denied_write_leaves_no_file_and_claude_carries_on(
+    claude_stack: tuple[Stack, AnthropicApi],
+) -> None:
+    stack, api = claude_stack
+    session_id, target = _write_turn(stack, api, "hello.txt", "Understood, I did not write it.")
+    approval_id = stack.wait_for_event(session_id, _kind("approval_requested"), "approval")
+    asyncio.run(_resolve(stack, session_id, approval_id["event"]["approval_id"], "deny"))
+    stack.wait_for_event(session_id, _kind("usage"), "usage")
+    events = [e["event"] for e in stack.events(session_id)]
+    assert not target.exists()
+    finished = next(e for e in events if e["kind"] == "tool_finished")
+    assert finished["is_error"]
+    assert not any(e["kind"] == "file_changed" for e in events)
+    assert any(e["kind"] == "message" and e["text"].startswith("Understood") for e in events)
+    # the refusal went back to the model as the tool's result
+    assert "Denied" in api.texts_sent(-1)
+
+
+def test_relay_restart_resumes_the_claude_conversation(
+    claude_stack: tuple[Stack, AnthropicApi],
+) -> None:
+    stack, api = claude_stack
+    api.add(Reply.say("I will remember: pineapple."), Reply.say("The word was pineapple."))
+    session_id = stack.start_session(agent="claude", prompt="remember the word pineapple")
+    stack.wait_for_event(session_id, _kind("usage"), "the first turn")
+    stack.relay.kill9()
+    stack.relay.start()
+    stack.wait_for_event(
+        session_id, _kind("status", detail="resumed after a relay restart"), "resume", 30
+    )
+
+    async def ask() -> None:
+        viewer = await Viewer.open(stack.server.url)
+        try:
+            await viewer.send(
+                m.SendInput(session_id=session_id, data="what was the word?", request_id="p1")
+            )
+            await viewer.until(lambda: bool(viewer.results), 30)
+            assert isinstance(viewer.results[0], m.Result) and viewer.results[0].ok
+        finally:
+            await viewer.close()
+
+    asyncio.run(ask())
+    wait_until(lambda: len(api.requests) >= 2, 30, "the second turn's request")
+    stack.wait_for_event(session_id, _kind("message", text="The word was pineapple."), "reply")
+    second = api.texts_sent(-1)
+    assert "remember the word pineapple" in second and "I will remember: pineapple." in second
+    events = [e["event"] for e in stack.events(session_id)]
+    assert [e["kind"] for e in events].count("session_started") == 1
+    assert not any(e["kind"] == "session_ended" for e in events)
+
+
+def test_pending_approval_survives_a_cut_relay_link(
+    tmp_path: Path, agent_bin: Callable[[str], Path]
+) -> None:
+    with AnthropicApi() as api:
+        stack = _claude_stack(tmp_path, agent_bin("claude"), api)
+
+        async def run() -> None:
+            proxy = await CuttingProxy(stack.server.port).start()
+            stack.relay = stack.new_relay(f"http://127.0.0.1:{proxy.port}")
+            await asyncio.to_thread(stack.relay.start)
+            await asyncio.to_thread(stack.wait_relay_online)
+            session_id, target = await asyncio.to_thread(
+                _write_turn, stack, api, "kept.txt", "Written after the cut."
+            )
+            asked = await asyncio.to_thread(
+                stack.wait_for_event, session_id, _kind("approval_requested"), "approval"
+            )
+            proxy.cut_mid_frame()
+            viewer = await Viewer.open(stack.server.url)
+            # a command makes the relay answer through the proxy, which cuts that frame
+            await viewer.send(m.Resize(session_id=session_id, cols=100, rows=30, request_id="z"))
+            await asyncio.to_thread(wait_until, lambda: proxy.cuts >= 1, 20, "the cut")
+            await viewer.close()
+            approval_id = asked["event"]["approval_id"]
+            await _resolve_once_reconnected(stack, session_id, approval_id)
+            await asyncio.to_thread(
+                stack.wait_for_event, session_id, _kind("usage"), "the turn to end"
+            )
+            assert target.read_text() == "hello\n"
+            assert stack.relay.log().count("connected to") >= 2  # it did reconnect in between
+            await proxy.close()
+
+        try:
+            asyncio.run(run())
+        finally:
+            stack.close()
