@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from relay.agent.adapters.base import Adapter
+from relay.agent.adapters.claude import ClaudeAdapter
 from relay.agent.adapters.codex import CodexAdapter
 from relay.agent.adapters.pty import PtyAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
     PtyAdapter.agent: PtyAdapter,
+    ClaudeAdapter.agent: ClaudeAdapter,
     CodexAdapter.agent: CodexAdapter,
 }
