@@ -143,6 +143,12 @@ GEMINI_SCENARIOS: dict[str, tuple[list[str], list[Reply], list[str], dict[str, s
         ["approve"],
         {},
     ),
+    "interrupt_while_pending": (
+        ["write hello.txt"],
+        [Reply.call("write_file", {"file_path": "{W}/hello.txt", "content": "hello\n"})],
+        ["interrupt"],
+        {},
+    ),
     "api_error": (
         ["hi"],
         [Reply.error(400, "API key not valid. Please pass a valid API key.")],
@@ -218,6 +224,12 @@ COPILOT_SCENARIOS: dict[str, tuple[list[str], list[oa.Reply], list[str], dict[st
             oa.Reply([oa.text("It said hi.")]),
         ],
         ["approve"],
+        {},
+    ),
+    "interrupt_while_pending": (
+        ["write hello.txt"],
+        [oa.Reply([oa.function_call("create", {"path": "{W}/hello.txt", "file_text": "hello\n"})])],
+        ["interrupt"],
         {},
     ),
     "api_error": (

@@ -154,14 +154,19 @@ async def capture(
         (workspace / name).write_text(content)
     decisions = list(decisions)
     idle = asyncio.Event()
+    tasks: set[asyncio.Task[None]] = set()  # viewer actions, kept until the run ends
 
     def on_event(event: m.Event) -> None:
         if isinstance(event, m.ApprovalRequested):
             decision = decisions.pop(0)
+            loop = asyncio.get_running_loop()
+            if decision == "interrupt":
+                lines.append({"viewer": "interrupt"})
+                tasks.add(loop.create_task(adapter.interrupt()))
+                return
             lines.append({"viewer": "resolve", "decision": decision})
-            asyncio.get_running_loop().create_task(
-                adapter.resolve_approval(event.approval_id, decision, "")  # type: ignore[arg-type]
-            )
+            answer = adapter.resolve_approval(event.approval_id, decision, "")  # type: ignore[arg-type]
+            tasks.add(loop.create_task(answer))
         if isinstance(event, m.Status) and event.state == "idle":
             idle.set()
 

@@ -208,3 +208,30 @@ def test_denied_write_leaves_no_file_and_gemini_carries_on(
     assert not any(e["kind"] == "file_changed" for e in events)
     assert any(e["kind"] == "message" and e["text"].startswith("Understood") for e in events)
     assert "canceled by the user" in str(api.turns()[-1].body["contents"][-1])
+
+
+def test_argv_per_agent_puts_tethers_flags_then_the_model_then_configured_args(
+    tmp_path: Path,
+) -> None:
+    from relay.agent.adapters.acp import AcpAdapter, CopilotAdapter
+
+    def argv(cls: type[AcpAdapter], **config: Any) -> list[str]:
+        agent = AgentConfig(name=cls.agent, **config)
+        return cls(spec_for(tmp_path, agent), RecordingSink()).argv()
+
+    assert argv(GeminiAdapter, executable="/bin/gemini", model="gemini-2.5-pro") == [
+        "/bin/gemini",
+        "--acp",
+        "--model",
+        "gemini-2.5-pro",
+    ]
+    assert argv(CopilotAdapter, executable="copilot", args=("--allow-tool", "shell(git)")) == [
+        "copilot",
+        "--acp",
+        "--no-auto-update",
+        "--disable-client-telemetry",
+        "--allow-tool",
+        "shell(git)",
+    ]
+    # any other ACP agent: exactly its configured command; a model needs its own flag in args
+    assert argv(AcpAdapter, executable="goose", args=("acp",), model="x") == ["goose", "acp"]

@@ -1,0 +1,149 @@
+"""Copilot CLI over ACP: golden transcripts through the adapter, and the real `copilot --acp`
+through a real server and relay against the scripted Responses API (tests/fakes/responses_api.py).
+
+Golden transcripts in tests/golden/copilot/ were captured from copilot 1.0.102 with
+`python -m tests.agents.acp_agents copilot`. Refresh the expected events with `GOLDEN_UPDATE=1`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from protocol import messages as m
+from relay.agent.adapters.acp import CopilotAdapter
+from relay.agent.config import AgentConfig
+from tests.agents.acp_agents import COPILOT_MODEL, copilot_config
+from tests.agents.acp_transcripts import check_golden
+from tests.agents.conftest import relay_config
+from tests.fakes import responses_api as oa
+from tests.harness import Stack, Viewer
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "copilot"
+TRANSCRIPTS = sorted(p.name.removesuffix(".jsonl") for p in GOLDEN.glob("*.jsonl"))
+CONFIG = AgentConfig(name="copilot", executable="copilot")
+
+
+@pytest.mark.parametrize("name", TRANSCRIPTS)
+def test_golden_transcript_maps_to_the_expected_events(name: str, tmp_path: Path) -> None:
+    check_golden(CopilotAdapter, GOLDEN / f"{name}.jsonl", tmp_path, CONFIG)
+
+
+def test_golden_usage_comes_from_the_prompt_result(tmp_path: Path) -> None:
+    events = check_golden(CopilotAdapter, GOLDEN / "text.jsonl", tmp_path, CONFIG)
+    (usage,) = [e for e in events if isinstance(e, m.Usage)]
+    assert (usage.input_tokens, usage.output_tokens, usage.cached_tokens) == (900, 12, 300)
+    assert [e.text for e in events if isinstance(e, m.Message)] == ["Hello from Copilot."]
+
+
+def test_golden_shell_command_has_its_exit_code_and_output(tmp_path: Path) -> None:
+    events = check_golden(CopilotAdapter, GOLDEN / "shell.jsonl", tmp_path, CONFIG)
+    (command,) = [e for e in events if isinstance(e, m.Command)]
+    assert command.command == "printf hi; exit 3" and command.exit_code == 3
+    assert command.output.startswith("hi\n")
+
+
+def test_golden_edit_for_session_answers_allow_always_with_a_diff(tmp_path: Path) -> None:
+    events = check_golden(CopilotAdapter, GOLDEN / "edit_for_session.jsonl", tmp_path, CONFIG)
+    (changed,) = [e for e in events if isinstance(e, m.FileChanged)]
+    assert "-TIMEOUT = 10\n+TIMEOUT = 30\n" in changed.diff and "No newline" not in changed.diff
+    (resolved,) = [e for e in events if isinstance(e, m.ApprovalResolved)]
+    assert resolved.decision == "approved_for_session"
+
+
+# ---------------------------------------------------------------------- the real CLI
+
+
+@pytest.fixture
+def copilot_stack(
+    tmp_path: Path, agent_bin: Callable[[str], Path]
+) -> Iterator[tuple[Stack, oa.ResponsesApi]]:
+    """A server and a relay offering `copilot`, pointed at a scripted Responses API."""
+    with oa.ResponsesApi(models=(COPILOT_MODEL,)) as api:
+        home = tmp_path / "copilot-home"
+        config = copilot_config(home, api.base_url, str(agent_bin("copilot")))
+        table: dict[str, Any] = {
+            "executable": config.executable,
+            "environment": dict(config.environment),
+            "secrets": dict(config.secrets),
+        }
+        config_path = relay_config(tmp_path / "relay.toml", {"copilot": table})
+        stack = Stack(tmp_path, relay_config=config_path)
+        try:
+            stack.relay.start()
+            stack.wait_relay_online()
+            yield stack, api
+        finally:
+            stack.close()
+
+
+def _kind(kind: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
+    return lambda e: e["kind"] == kind and all(e.get(k) == v for k, v in fields.items())
+
+
+async def _command(stack: Stack, message: m.ClientMessage) -> None:
+    viewer = await Viewer.open(stack.server.url)
+    try:
+        await viewer.send(message)
+        await viewer.until(lambda: bool(viewer.results))
+        result = viewer.results[0]
+        assert isinstance(result, m.Result) and result.ok, result
+    finally:
+        await viewer.close()
+
+
+def _write_turn(
+    stack: Stack, api: oa.ResponsesApi, decision: m.Decision
+) -> tuple[str, list[dict[str, Any]]]:
+    target = stack.workspace / "hello.txt"
+    call = oa.function_call("create", {"path": str(target), "file_text": "hello\n"})
+    api.add(oa.Reply([call]), oa.Reply([oa.text("Created it.")]))
+    session_id = stack.start_session(agent="copilot", prompt="please write hello.txt")
+    asked = stack.wait_for_event(session_id, _kind("approval_requested"), "approval_requested", 90)
+    assert not target.exists()
+    approval_id = asked["event"]["approval_id"]
+    resolve = m.ResolveApproval(
+        session_id=session_id, approval_id=approval_id, decision=decision, request_id="r1"
+    )
+    asyncio.run(_command(stack, resolve))
+    stack.wait_for_event(session_id, _kind("status", state="idle"), "the turn to end", 60)
+    return session_id, [e["event"] for e in stack.events(session_id)]
+
+
+def test_approved_write_creates_the_file_with_a_diff_and_usage(
+    copilot_stack: tuple[Stack, oa.ResponsesApi],
+) -> None:
+    stack, api = copilot_stack
+    _, events = _write_turn(stack, api, "approve")
+    assert (stack.workspace / "hello.txt").read_text() == "hello\n"
+    finished = next(e for e in events if e["kind"] == "tool_finished")
+    assert not finished.get("is_error")
+    changed = next(e for e in events if e["kind"] == "file_changed")
+    assert changed["path"] == str(stack.workspace / "hello.txt") and "+hello" in changed["diff"]
+    usage = next(e for e in events if e["kind"] == "usage")
+    assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0
+    assert any(e["kind"] == "message" and e["text"].endswith("Created it.") for e in events)
+
+
+def test_denied_write_leaves_no_file_and_copilot_carries_on(
+    copilot_stack: tuple[Stack, oa.ResponsesApi],
+) -> None:
+    stack, api = copilot_stack
+    session_id, events = _write_turn(stack, api, "deny")
+    assert not (stack.workspace / "hello.txt").exists()
+    finished = next(e for e in events if e["kind"] == "tool_finished")
+    assert finished["is_error"]
+    assert not any(e["kind"] == "file_changed" for e in events)
+    # Copilot ends the turn on a rejection; the session takes the next prompt
+    idle_before = sum(1 for e in events if e["kind"] == "status" and e["state"] == "idle")
+    asyncio.run(_command(stack, m.SendInput(session_id=session_id, data="go on", request_id="r2")))
+    stack.wait_for_event(session_id, _kind("message", text="Created it."), "the next reply", 60)
+    events = [e["event"] for e in stack.events(session_id)]
+    assert sum(1 for e in events if e["kind"] == "status" and e["state"] == "idle") > idle_before
+    sent = api.model_calls[-1].input_texts()  # the refusal went to the model, then the prompt
+    assert "The user rejected this tool call." in sent and sent[-1].endswith("go on")
+    assert not (stack.workspace / "hello.txt").exists()
