@@ -16,6 +16,7 @@ commands:
   relay      run a relay on an agent host (dials out to the server)
   attach     replay and follow a session in this terminal, forwarding keystrokes
   sessions   list sessions
+  hook       Claude Code hooks bridge: `tether hook install`, then run by Claude Code
 
 `tether COMMAND --help` shows the options of each command.
 """
@@ -41,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         from relay.cli import main as relay_main
 
         return relay_main(rest)
+    if command == "hook":
+        from console.hook import main as hook_main
+
+        return hook_main(rest)
     if command in ("attach", "sessions"):
         from console.attach import main as attach_main
 

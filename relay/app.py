@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from relay.errors import LinkStoppedError, StateDirBusyError
+from relay.hooks import listen_for_hooks
 from relay.link import CLOSE_TIMEOUT_S, Link, LinkState
 from relay.outbox import Outbox
 from relay.settings import Settings
@@ -58,7 +59,8 @@ async def run_relay(settings: Settings, parent_env: Mapping[str, str], stop: asy
             link = Link(settings, outbox, supervisor)
             names = ", ".join(w.name for w in settings.workspaces) or "none"
             log.info("relay %s starting; workspaces: %s", settings.name, names)
-            return await _run_until_stopped(link, supervisor, outbox, stop)
+            async with listen_for_hooks(state_dir, settings, supervisor):
+                return await _run_until_stopped(link, supervisor, outbox, stop)
         finally:
             outbox.close()
 

@@ -15,7 +15,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Mapping
+import secrets
+from collections.abc import Callable, Mapping
 
 import msgspec
 
@@ -36,11 +37,12 @@ from protocol.messages import (
     StopSession,
 )
 from relay.agent.adapters import ADAPTERS
-from relay.agent.adapters.base import Adapter, SessionSpec
-from relay.agent.config import offered_agents
+from relay.agent.adapters.base import Adapter, EventSink, SessionSpec
+from relay.agent.config import AgentConfig, offered_agents
 from relay.errors import CommandError, SpawnError
 from relay.outbox import Outbox
 from relay.settings import Settings
+from relay.workspaces import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +186,45 @@ class Supervisor:
             task.cancel()
         if still_running:
             await asyncio.wait(still_running)
+
+    def adopt(
+        self,
+        make: Callable[[SessionSpec, EventSink], Adapter],
+        *,
+        agent: str,
+        workspace: Workspace,
+        cwd: str,
+        title: str,
+    ) -> Adapter:
+        """Take in a session whose agent this relay did not start (a Claude Code run by hand,
+        seen through its hooks): it is framed, listed, commanded and ended like any other."""
+        if len(self._sessions) >= self._settings.max_sessions:
+            raise SpawnError(f"this relay already runs {self._settings.max_sessions} sessions")
+        session_id = secrets.token_hex(12)
+        spec = SessionSpec(
+            session_id=session_id,
+            workspace=workspace,
+            command=(),
+            prompt="",
+            cols=0,
+            rows=0,
+            shell=self._settings.shell,
+            env={},
+            agent=AgentConfig(name=agent),
+        )
+        sink = _Sink(self._outbox, session_id)
+        adapter = make(spec, sink)
+        self._outbox.open_session(session_id, agent=agent, workspace=workspace.name)
+        sink.emit(
+            SessionStarted(
+                agent=agent, workspace=workspace.name, cwd=cwd, command=adapter.command, title=title
+            )
+        )
+        sink.emit(Status(state="running"))
+        session = _Session(session_id, adapter)
+        self._sessions[session_id] = session
+        session.watcher = asyncio.create_task(self._watch(session), name=f"session {session_id}")
+        return adapter
 
     # ------------------------------------------------------------------ start and end
 
