@@ -357,3 +357,35 @@ def test_denied_patch_leaves_no_file_and_codex_carries_on(
     second = api.model_calls[1].body["input"]
     outputs = [i for i in second if i.get("type") == "custom_tool_call_output"]
     assert outputs and "reject" in json.dumps(outputs[-1]).lower()
+
+
+def test_relay_restart_resumes_the_codex_thread(codex_stack: tuple[Stack, ResponsesApi]) -> None:
+    stack, api = codex_stack
+    api.add(Reply([text("I will remember: pineapple.")]), Reply([text("The word was pineapple.")]))
+    session_id = stack.start_session(agent="codex", prompt="remember the word pineapple")
+    stack.wait_for_event(session_id, _kind("status", state="idle"), "the first turn")
+    stack.relay.kill9()
+    stack.relay.start()
+    stack.wait_for_event(
+        session_id, _kind("status", detail="resumed after a relay restart"), "resume", 30
+    )
+
+    async def ask() -> None:
+        viewer = await Viewer.open(stack.server.url)
+        try:
+            await viewer.send(
+                m.SendInput(session_id=session_id, data="what was the word?", request_id="r1")
+            )
+            await viewer.until(lambda: bool(viewer.results), 60)
+            result = viewer.results[0]
+            assert isinstance(result, m.Result) and result.ok, result
+        finally:
+            await viewer.close()
+
+    asyncio.run(ask())
+    stack.wait_for_event(session_id, _kind("message", text="The word was pineapple."), "reply")
+    second = " ".join(api.model_calls[1].input_texts())
+    assert "remember the word pineapple" in second and "I will remember: pineapple." in second
+    events = [e["event"] for e in stack.events(session_id)]
+    assert [e["kind"] for e in events].count("session_started") == 1
+    assert not any(e["kind"] in ("session_ended", "error") for e in events)
