@@ -260,6 +260,11 @@ def test_malformed_and_unknown_lines_are_kept_and_nothing_hangs() -> None:
     types = {e.type for e in sink.events if isinstance(e, m.Native)}
     assert {"non_json_output", "non_object_output", "brand/new", "item/completed hologram"} <= types
     assert _of(sink.events, m.Message)[-1].text == "Still fine."
+    # files that only the turn's diff shows (no fileChange item) are reported at the turn's end
+    made, gone = _of(sink.events, m.FileChanged)
+    assert (made.path, made.change) == ("made_by_command.txt", "added")
+    assert "+hello world" in made.diff and made.diff.startswith("diff --git")
+    assert (gone.path, gone.change) == ("gone.txt", "deleted") and "-bye" in gone.diff
 
 
 # ---------------------------------------------------------------------- the real CLI

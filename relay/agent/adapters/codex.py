@@ -28,12 +28,14 @@ Anything else is kept as a `native` event, except chatter listed in `QUIET`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from protocol.codes import ErrorCode
 from protocol.messages import (
     Command,
     Decision,
@@ -50,11 +52,13 @@ from protocol.messages import (
 from relay.agent.diffs import truncate, unified_diff
 from relay.agent.jsonrpc import METHOD_NOT_FOUND, JsonRpc, RpcError
 from relay.agent.structured import StructuredAdapter
+from relay.errors import CommandError
 
 log = logging.getLogger(__name__)
 
 CLIENT_INFO = {"name": "tether", "title": "Tether", "version": "0.1.0"}
 APPROVAL_POLICY = "on-request"  # Codex asks before anything its sandbox does not allow
+TURN_START_TIMEOUT_S = 30.0  # Codex answers turn/start at once; the turn itself runs on
 DECISIONS: dict[Decision, str] = {
     "approve": "accept",
     "approve_for_session": "acceptForSession",
@@ -66,7 +70,6 @@ QUIET = frozenset(
     {
         "thread/started",
         "thread/status/changed",
-        "turn/started",
         "item/reasoning/summaryTextDelta",
         "item/reasoning/summaryPartAdded",
         "item/reasoning/textDelta",
@@ -139,7 +142,14 @@ class CodexAdapter(StructuredAdapter):
 
     async def prompt(self, text: str) -> None:
         params = {"threadId": self.thread_id, "input": [{"type": "text", "text": text}]}
-        result = await self.rpc.request("turn/start", params)
+        try:
+            async with asyncio.timeout(TURN_START_TIMEOUT_S):
+                result = await self.rpc.request("turn/start", params)
+        except RpcError as exc:
+            message = f"Codex refused the prompt: {exc.message}"
+            raise CommandError(ErrorCode.BAD_REQUEST, message) from exc
+        except TimeoutError:
+            raise CommandError(ErrorCode.TIMEOUT, "Codex did not take the prompt") from None
         self._begin_turn(str((result or {}).get("turn", {}).get("id", "")))
 
     async def cancel(self) -> None:
@@ -185,9 +195,10 @@ class CodexAdapter(StructuredAdapter):
             self._reported.clear()
 
     async def _end_turn(self, turn: dict[str, Any], message: dict[str, Any]) -> None:
-        for path, diff in _split_git_diff(self._turn_diff):
+        for path, diff, change in _split_git_diff(self._turn_diff):
             if path not in self._reported:
-                self.emit(FileChanged(path=path, diff=truncate(diff)[0], raw=message))
+                diff = truncate(diff)[0]
+                self.emit(FileChanged(path=path, diff=diff, change=change, raw=message))
         status = str(turn.get("status", ""))
         for item_id in self._items:  # never completed: the turn was interrupted or failed
             self.emit(ToolFinished(tool_id=item_id, output=status, is_error=True, raw=message))
@@ -417,14 +428,21 @@ def _error_code(error: dict[str, Any]) -> str:
     return "agent_error"
 
 
-def _split_git_diff(diff: str) -> list[tuple[str, str]]:
-    """(path, diff) per file of a `git diff` (what turn/diff/updated carries)."""
-    files: list[tuple[str, str]] = []
+def _split_git_diff(diff: str) -> list[tuple[str, str, FileChange]]:
+    """(path, diff, change) per file of a `git diff` (what turn/diff/updated carries)."""
+    files: list[tuple[str, str, FileChange]] = []
     for section in ("\n" + diff).split("\ndiff --git ")[1:]:
         body = "diff --git " + section.rstrip("\n") + "\n"
         lines = body.splitlines()
         new = [line[6:] for line in lines if line.startswith("+++ b/")]
         old = [line[6:] for line in lines if line.startswith("--- a/")]  # a deleted file
+        change: FileChange = "modified"
+        if "new file mode" in body:
+            change = "added"
+        elif "deleted file mode" in body:
+            change = "deleted"
+        elif "\nrename from " in body:
+            change = "renamed"
         if new or old:
-            files.append(((new or old)[0], body))
+            files.append(((new or old)[0], body, change))
     return files
