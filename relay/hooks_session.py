@@ -10,7 +10,8 @@ Claude Code's hook output once a viewer has answered.
     PreToolUse          tool_started; then, unless the tool only reads (Claude's own rules
                         decide those), approval_requested and a wait for the decision
     PermissionRequest   approval_requested and a wait (Claude was about to show its dialog)
-    PostToolUse[Failure] tool_finished
+    PostToolUse[Failure] tool_finished; `command` for Bash, `file_changed` (with a diff) for
+                        Write / Edit / MultiEdit
     Notification        native, and status waiting_for_approval / idle where it says so
     Stop                status idle
     SessionEnd          the session ends ("exited"), as it does when Claude's process is gone
@@ -29,15 +30,16 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from protocol.codes import ErrorCode
 from protocol.messages import (
-    MAX_OUTPUT_CHARS,
     MAX_RAW_BYTES,
     ApprovalRequested,
     ApprovalResolved,
+    Command,
     Decision,
+    FileChanged,
     Native,
     Status,
     ToolFinished,
@@ -46,6 +48,7 @@ from protocol.messages import (
 )
 from relay.agent.adapters.base import Adapter, EventSink, SessionSpec
 from relay.agent.approvals import RESOLVED
+from relay.agent.diffs import truncate, unified_diff
 from relay.errors import CommandError
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,8 @@ AGENT = "claude-hooks"
 PID_POLL_S = 2.0  # how often the session checks that Claude Code's process is still there
 SUMMARY_CHARS = 200  # an approval's one-line summary
 MAX_ARGV_BYTES = 4096  # Claude's command line read from /proc, for session_started
+MAX_DIFF_FILE_CHARS = 1 << 20  # an edited file bigger than this gets no diff
+FILE_TOOLS = frozenset({"Write", "Edit", "MultiEdit"})  # their tool_response has originalFile
 OPTIONS = ["approve", "approve_for_session", "deny"]
 # Tools that only read or talk to the user: Claude Code's own permission rules decide them (and
 # if those would ask, a PermissionRequest hook comes to Tether). Every other tool asks Tether.
@@ -172,15 +177,11 @@ class HookSession(Adapter):
         if event == "PermissionRequest":
             return await self._permission_request(data, hangup)
         if event == "UserPromptSubmit":
-            text, _ = _truncate(str(data.get("prompt", "")))
+            text, _ = truncate(str(data.get("prompt", "")))
             self.sink.emit(UserPrompt(text=text, raw=data))
             self.sink.emit(Status(state="running"))
         elif event in ("PostToolUse", "PostToolUseFailure"):
-            failed = event == "PostToolUseFailure"
-            result = data.get("error") if failed else data.get("tool_response")
-            output, _ = _truncate(result if isinstance(result, str) else _json(result))
-            tool_id = str(data.get("tool_use_id", ""))
-            self.sink.emit(ToolFinished(tool_id=tool_id, output=output, is_error=failed, raw=data))
+            self._post_tool_use(data, failed=event == "PostToolUseFailure")
         elif event in ("SessionStart", "Stop"):
             self.sink.emit(Status(state="idle", detail=str(data.get("source", "")), raw=data))
         elif event == "Notification":
@@ -215,6 +216,47 @@ class HookSession(Adapter):
         if decision == "deny":
             return _pre_tool_output("deny", message or "denied in Tether")
         return _pre_tool_output("allow", message or "approved in Tether")
+
+    def _post_tool_use(self, data: dict[str, Any], *, failed: bool) -> None:
+        """tool_finished; and for a shell command `command`, for a file edit `file_changed`."""
+        tool = str(data.get("tool_name", ""))
+        tool_input = data.get("tool_input")
+        tool_input = tool_input if isinstance(tool_input, dict) else {}
+        result = data.get("error") if failed else data.get("tool_response")
+        text = result if isinstance(result, str) else _json(result)
+        output, _ = truncate(text)
+        tool_id = str(data.get("tool_use_id", ""))
+        self.sink.emit(ToolFinished(tool_id=tool_id, output=output, is_error=failed, raw=data))
+        if tool == "Bash":
+            if isinstance(result, dict) and isinstance(result.get("stdout"), str):
+                text = result["stdout"] + str(result.get("stderr") or "")
+            output, cut = truncate(text)
+            command = str(tool_input.get("command", ""))
+            exit_code = None if failed else 0  # Claude reports a non-zero exit as a failure
+            self.sink.emit(
+                Command(command=command, exit_code=exit_code, output=output, truncated=cut)
+            )
+        elif tool in FILE_TOOLS and not failed and isinstance(result, dict):
+            self._file_changed(result, tool_input)
+
+    def _file_changed(self, result: dict[str, Any], tool_input: dict[str, Any]) -> None:
+        """The diff of an edit Claude made: its `originalFile` against the file now on disk."""
+        path = str(result.get("filePath") or tool_input.get("file_path") or "")
+        old = result.get("originalFile")
+        if not path or "originalFile" not in result or not isinstance(old, str | None):
+            return
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                new = f.read(MAX_DIFF_FILE_CHARS + 1)
+        except OSError:
+            return
+        if len(new) > MAX_DIFF_FILE_CHARS:
+            return  # too big to diff here; tool_finished still says what happened
+        shown = os.path.relpath(path, self.spec.workspace.path)
+        shown = path if shown.startswith("..") else shown
+        diff, _ = truncate(unified_diff(shown, old or "", new))
+        change: Literal["added", "modified"] = "added" if old is None else "modified"
+        self.sink.emit(FileChanged(path=path, diff=diff, change=change))
 
     async def _permission_request(
         self, data: dict[str, Any], hangup: asyncio.Future[None]
@@ -318,12 +360,6 @@ def _capped(value: Any) -> Any:
         if len(_json(short)) <= MAX_RAW_BYTES:
             return short
     return {"truncated": True, "bytes": len(_json(value))}
-
-
-def _truncate(text: str) -> tuple[str, bool]:
-    if len(text) <= MAX_OUTPUT_CHARS:
-        return text, False
-    return text[:MAX_OUTPUT_CHARS], True
 
 
 def _json(value: Any) -> str:

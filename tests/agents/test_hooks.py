@@ -557,8 +557,10 @@ async def _drive(stack: Stack, tui: _Tui, api: AnthropicApi, workspace: Path) ->
             session_id=session_id, approval_id=asked.approval_id, decision="approve", request_id="a"
         )
     )
-    await viewer.until(lambda: bool(of(m.ToolFinished)), 60)
+    await viewer.until(lambda: bool(of(m.Command)), 60)
     assert (workspace / "approved.txt").exists()
+    assert (of(m.Command)[0].command, of(m.Command)[0].exit_code) == ("touch approved.txt", 0)
+    assert [f.tool_id for f in of(m.ToolFinished)] == [asked.approval_id]
     await viewer.until(lambda: any(s.state == "idle" for s in of(m.Status)[-1:]), 60)
 
     # deny: no file, and Claude carries on with the reason
@@ -586,3 +588,38 @@ async def _drive(stack: Stack, tui: _Tui, api: AnthropicApi, workspace: Path) ->
     await viewer.until(lambda: bool(of(m.SessionEnded)), 30)
     assert of(m.SessionEnded)[0].reason == "exited"
     await viewer.close()
+
+
+def test_finished_tools_report_commands_and_diffs(settings: Settings, workspace: Path) -> None:
+    async def body(relay: _Relay) -> None:
+        path = workspace / "notes.txt"
+        path.write_text("one\nTWO\n")
+        await relay.hook(
+            "PostToolUse",
+            cwd=str(workspace),
+            tool_name="Edit",
+            tool_use_id="toolu_e",
+            tool_input={"file_path": str(path), "old_string": "two", "new_string": "TWO"},
+            tool_response={"filePath": str(path), "originalFile": "one\ntwo\n"},
+        )
+        await relay.hook(
+            "PostToolUse",
+            cwd=str(workspace),
+            tool_use_id="toolu_b",
+            **{k: v for k, v in _bash("echo hi").items() if k != "tool_use_id"},
+            tool_response={"stdout": "hi\n", "stderr": "", "interrupted": False},
+        )
+        (changed,) = await relay.until(m.FileChanged)
+        assert isinstance(changed, m.FileChanged)
+        assert (changed.path, changed.change) == (str(path), "modified")
+        assert "--- a/notes.txt" in changed.diff and "-two\n+TWO\n" in changed.diff
+        (command,) = await relay.until(m.Command)
+        assert isinstance(command, m.Command)
+        assert (command.command, command.exit_code, command.output) == ("echo hi", 0, "hi\n")
+        finished = await relay.until(m.ToolFinished, 2)
+        assert [f.tool_id for f in finished if isinstance(f, m.ToolFinished)] == [
+            "toolu_e",
+            "toolu_b",
+        ]
+
+    _with_relay(settings, body)
