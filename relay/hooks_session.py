@@ -317,13 +317,15 @@ class HookSession(Adapter):
         self.sink.emit(
             ApprovalResolved(approval_id=approval_id, decision="cancelled", message=message)
         )
+        if not self._pending and not self.ended:
+            self.sink.emit(Status(state="running"))
 
     def _end(self, why: str) -> None:
         if self._ended.is_set():
             return
+        self._ended.set()
         for approval_id in list(self._pending):
             self._withdraw(approval_id, f"{why}; Claude Code asks in its terminal")
-        self._ended.set()
 
     def _new_id(self) -> str:
         self._approval_ids += 1
