@@ -320,6 +320,53 @@ def test_denied_write_leaves_no_file_and_claude_carries_on(
     assert "Denied" in api.texts_sent(-1)
 
 
+def test_approved_for_session_is_not_asked_again_in_that_session(
+    claude_stack: tuple[Stack, AnthropicApi],
+) -> None:
+    stack, api = claude_stack
+    touch = {"command": "touch made.txt", "description": "make a file"}
+    api.add(Reply.tool("Bash", touch), Reply.tool("Bash", touch), Reply.say("Made it twice."))
+    session_id = stack.start_session(agent="claude", prompt="make a file, twice")
+    asked = stack.wait_for_event(session_id, _kind("approval_requested"), "approval_requested")
+    approval_id = asked["event"]["approval_id"]
+    asyncio.run(_resolve(stack, session_id, approval_id, "approve_for_session"))
+    stack.wait_for_event(session_id, _kind("usage"), "usage")
+    events = [e["event"] for e in stack.events(session_id)]
+    assert [e["kind"] for e in events].count("approval_requested") == 1
+    commands = [e for e in events if e["kind"] == "command"]
+    assert [(c["command"], c["exit_code"]) for c in commands] == [("touch made.txt", 0)] * 2
+    assert (stack.workspace / "made.txt").exists()
+    assert not (stack.workspace / ".claude").exists()  # the rule was not written to settings
+
+
+def test_interrupt_withdraws_the_pending_approval_and_the_session_goes_on(
+    claude_stack: tuple[Stack, AnthropicApi],
+) -> None:
+    stack, api = claude_stack
+    api.add(Reply.tool("Bash", {"command": "touch never.txt"}), Reply.say("Still here."))
+    session_id = stack.start_session(agent="claude", prompt="make a file")
+    stack.wait_for_event(session_id, _kind("approval_requested"), "approval_requested")
+
+    async def command(message: m.ClientMessage) -> None:
+        viewer = await Viewer.open(stack.server.url)
+        try:
+            await viewer.send(message)
+            await viewer.until(lambda: bool(viewer.results), 30)
+            assert isinstance(viewer.results[0], m.Result) and viewer.results[0].ok
+        finally:
+            await viewer.close()
+
+    asyncio.run(command(m.Interrupt(session_id=session_id, request_id="i1")))
+    stack.wait_for_event(session_id, _kind("status", state="idle"), "the turn to end")
+    asyncio.run(command(m.SendInput(session_id=session_id, data="anyone?", request_id="p1")))
+    stack.wait_for_event(session_id, _kind("message", text="Still here."), "the next turn")
+    events = [e["event"] for e in stack.events(session_id)]
+    resolved = [e for e in events if e["kind"] == "approval_resolved"]
+    assert [r["decision"] for r in resolved] == ["cancelled"]
+    assert not any(e["kind"] == "error" for e in events)
+    assert not (stack.workspace / "never.txt").exists()
+
+
 def test_relay_restart_resumes_the_claude_conversation(
     claude_stack: tuple[Stack, AnthropicApi],
 ) -> None:

@@ -28,7 +28,7 @@ import itertools
 import logging
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from protocol.messages import (
     Command,
@@ -63,6 +63,8 @@ FILE_TOOLS = frozenset({"Write", "Edit", "MultiEdit"})
 SHELL_TOOLS = frozenset({"Bash"})
 MAX_SNAPSHOT_BYTES = 1 << 20  # files larger than this get no diff computed from disk
 MAX_OPEN_TOOLS = 256  # tool calls remembered until their result arrives
+MAX_SNAPSHOTS = 16  # file contents kept from approval to result (each under MAX_SNAPSHOT_BYTES)
+_T = TypeVar("_T")
 EXIT_CODE = re.compile(r"^Exit code (\d+)")
 
 
@@ -172,9 +174,7 @@ class ClaudeAdapter(StructuredAdapter):
     def _tool_started(self, block: dict[str, Any], message: dict[str, Any]) -> None:
         tool_id, name = str(block.get("id") or ""), str(block.get("name") or "")
         tool_input = _dict(block.get("input"))
-        if len(self._tools) >= MAX_OPEN_TOOLS:
-            self._tools.pop(next(iter(self._tools)))
-        self._tools[tool_id] = (name, tool_input)
+        _remember(self._tools, tool_id, (name, tool_input), MAX_OPEN_TOOLS)
         self.emit(ToolStarted(tool_id=tool_id, name=name, input=tool_input, raw=message))
 
     def _on_user(self, message: dict[str, Any]) -> None:
@@ -281,13 +281,14 @@ class ClaudeAdapter(StructuredAdapter):
         tool = str(request.get("tool_name") or "")
         tool_input = _dict(request.get("input"))
         tool_use_id = str(request.get("tool_use_id") or "")
-        if tool in FILE_TOOLS and tool_use_id:
-            self._before[tool_use_id] = _read_small(str(tool_input.get("file_path") or ""))
+        if tool in FILE_TOOLS and tool_use_id:  # for a diff if Claude gives no structured result
+            before = _read_small(str(tool_input.get("file_path") or ""))
+            _remember(self._before, tool_use_id, before, MAX_SNAPSHOTS)
         suggestions = request.get("permission_suggestions")
         suggestions = suggestions if isinstance(suggestions, list) else []
 
         def answer(decision: Decision, text: str) -> None:
-            self._answer(request_id, decision, text, tool_input, suggestions)
+            self._answer(request_id, decision, text, tool, tool_input, suggestions)
 
         self.approvals.ask(
             request_id,
@@ -304,6 +305,7 @@ class ClaudeAdapter(StructuredAdapter):
         request_id: str,
         decision: Decision,
         text: str,
+        tool: str,
         tool_input: dict[str, Any],
         suggestions: list[Any],
     ) -> None:
@@ -312,7 +314,7 @@ class ClaudeAdapter(StructuredAdapter):
         else:
             reply = {"behavior": "allow", "updatedInput": tool_input}
         if decision == "approve_for_session":
-            reply["updatedPermissions"] = _session_permissions(suggestions)
+            reply["updatedPermissions"] = _session_permissions(tool, suggestions)
         response = {"subtype": "success", "request_id": request_id, "response": reply}
         self.send({"type": "control_response", "response": response})
 
@@ -341,9 +343,12 @@ def _withdrawn_by_claude() -> None:
     (`control_cancel_request`), so no native answer is written."""
 
 
-def _session_permissions(suggestions: list[Any]) -> list[dict[str, Any]]:
-    """Claude's own suggestions, kept to this session: never written to settings files."""
-    return [{**s, "destination": "session"} for s in suggestions if isinstance(s, dict)]
+def _session_permissions(tool: str, suggestions: list[Any]) -> list[dict[str, Any]]:
+    """Claude's own suggestions (a rule for this command, accept-edits mode, ...), kept to this
+    session so nothing is written to settings files; without any, the whole tool."""
+    kept = [{**s, "destination": "session"} for s in suggestions if isinstance(s, dict)]
+    rule = {"type": "addRules", "rules": [{"toolName": tool}], "behavior": "allow"}
+    return kept or [{**rule, "destination": "session"}]
 
 
 def _not_run(message: dict[str, Any], tool_id: str) -> bool:
@@ -394,6 +399,13 @@ def _text_of(content: Any) -> str:
         ]
         return "\n".join(p for p in parts if isinstance(p, str))
     return ""
+
+
+def _remember(table: dict[str, _T], key: str, value: _T, limit: int) -> None:
+    """Insert, dropping the oldest entry beyond `limit` (a result that never came)."""
+    table[key] = value
+    if len(table) > limit:
+        del table[next(iter(table))]
 
 
 def _native_type(message: dict[str, Any]) -> str:
