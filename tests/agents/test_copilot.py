@@ -147,3 +147,35 @@ def test_denied_write_leaves_no_file_and_copilot_carries_on(
     sent = api.model_calls[-1].input_texts()  # the refusal went to the model, then the prompt
     assert "The user rejected this tool call." in sent and sent[-1].endswith("go on")
     assert not (stack.workspace / "hello.txt").exists()
+
+
+def test_relay_restart_loads_the_copilot_session_and_continues_it(
+    copilot_stack: tuple[Stack, oa.ResponsesApi],
+) -> None:
+    stack, api = copilot_stack
+    api.add(
+        oa.Reply([oa.text("I will remember: pineapple.")]),
+        oa.Reply([oa.text("The word was pineapple.")]),
+    )
+    session_id = stack.start_session(agent="copilot", prompt="remember the word pineapple")
+    stack.wait_for_event(session_id, _kind("usage"), "the first turn", 60)
+    stack.relay.kill9()
+    stack.relay.start()
+    stack.wait_for_event(
+        session_id, _kind("status", detail="resumed after a relay restart"), "resume", 60
+    )
+    asyncio.run(
+        _command(
+            stack, m.SendInput(session_id=session_id, data="what was the word?", request_id="r3")
+        )
+    )
+    stack.wait_for_event(session_id, _kind("message", text="The word was pineapple."), "reply", 60)
+    sent = api.model_calls[-1].input_texts()
+    assert any("remember the word pineapple" in t for t in sent)
+    assert "I will remember: pineapple." in sent
+    events = [e["event"] for e in stack.events(session_id)]
+    assert [e.get("text") for e in events if e["kind"] == "message"] == [
+        "I will remember: pineapple.",
+        "The word was pineapple.",
+    ]  # the history session/load replays is not logged twice
+    assert not any(e["kind"] in ("session_ended", "error") for e in events)

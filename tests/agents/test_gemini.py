@@ -235,3 +235,40 @@ def test_argv_per_agent_puts_tethers_flags_then_the_model_then_configured_args(
     ]
     # any other ACP agent: exactly its configured command; a model needs its own flag in args
     assert argv(AcpAdapter, executable="goose", args=("acp",), model="x") == ["goose", "acp"]
+
+
+def test_relay_restart_of_a_gemini_session_says_it_starts_a_new_conversation(
+    gemini_stack: tuple[Stack, GeminiApi],
+) -> None:
+    """gemini 0.61 cannot session/load a conversation of an earlier process: its load starts
+    a new recording under the same id before reading it, and then finds nothing to resume
+    ("No previous sessions found for this project"). The session goes on, in a new
+    conversation, and says so. When a Gemini CLI fixes that, this test fails: then assert the
+    earlier turns are in the history, as test_copilot does."""
+    stack, api = gemini_stack
+    api.add(Reply.text("I will remember: pineapple."), Reply.text("A new conversation."))
+    session_id = stack.start_session(agent="gemini", prompt="remember the word pineapple")
+    stack.wait_for_event(session_id, _kind("usage"), "the first turn", 60)
+    stack.relay.kill9()
+    stack.relay.start()
+    stack.wait_for_event(
+        session_id, _kind("status", detail="resumed after a relay restart"), "resume", 60
+    )
+    error = stack.wait_for_event(session_id, _kind("error"), "the failed load", 60)
+    assert error["event"]["message"].startswith("cannot resume the conversation")
+
+    async def ask() -> None:
+        viewer = await Viewer.open(stack.server.url)
+        try:
+            prompt = m.SendInput(session_id=session_id, data="what was the word?", request_id="r")
+            await viewer.send(prompt)
+            await viewer.until(lambda: bool(viewer.results), 60)
+            assert isinstance(viewer.results[0], m.Result) and viewer.results[0].ok
+        finally:
+            await viewer.close()
+
+    asyncio.run(ask())
+    stack.wait_for_event(session_id, _kind("message", text="A new conversation."), "reply", 60)
+    assert "remember the word pineapple" not in str(api.turns()[-1].body["contents"])
+    events = [e["event"] for e in stack.events(session_id)]
+    assert not any(e["kind"] == "session_ended" for e in events)
