@@ -194,6 +194,26 @@ def test_malformed_and_unknown_lines_are_kept_and_nothing_hangs() -> None:
     assert {"non_json_output", "non_object_output", "brand_new_message"} <= types
 
 
+def test_a_big_write_is_shown_cut_but_approved_whole() -> None:
+    content = "x" * 300_000
+    tool_input = {"file_path": "/w/big.txt", "content": content}
+    request = {"subtype": "can_use_tool", "tool_name": "Write", "input": tool_input}
+
+    async def run() -> tuple[_Sink, _Replayed]:
+        sink = _Sink()
+        adapter = _Replayed(_spec(Path("/w")), sink)
+        await adapter.on_message(
+            {"type": "control_request", "request_id": "big", "request": request}
+        )
+        await adapter.resolve_approval("big", "approve", "")
+        return sink, adapter
+
+    sink, adapter = asyncio.run(run())
+    asked = next(e for e in sink.events if isinstance(e, m.ApprovalRequested))
+    assert len(msgspec.json.encode(asked.input)) < 10_000
+    assert adapter.sent[0]["response"]["response"]["updatedInput"]["content"] == content
+
+
 # ---------------------------------------------------------------------- the real CLI
 
 

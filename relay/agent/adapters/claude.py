@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from protocol.messages import (
+    MAX_OUTPUT_CHARS,
     Command,
     Decision,
     Error,
@@ -63,6 +64,7 @@ FILE_TOOLS = frozenset({"Write", "Edit", "MultiEdit"})
 SHELL_TOOLS = frozenset({"Bash"})
 MAX_SNAPSHOT_BYTES = 1 << 20  # files larger than this get no diff computed from disk
 MAX_OPEN_TOOLS = 256  # tool calls remembered until their result arrives
+MAX_INPUT_STRING_CHARS = 8 << 10  # a tool input's long strings (file contents) in events
 MAX_SNAPSHOTS = 16  # file contents kept from approval to result (each under MAX_SNAPSHOT_BYTES)
 _T = TypeVar("_T")
 EXIT_CODE = re.compile(r"^Exit code (\d+)")
@@ -82,6 +84,7 @@ class ClaudeAdapter(StructuredAdapter):
         self._control_ids = itertools.count(1)
         self._error_in_turn = False  # an API error was reported: the result need not repeat it
         self._interrupted = False  # we interrupted the turn: its error result is expected
+        self._in_turn = False  # a user turn was sent and its `result` has not come yet
 
     # ------------------------------------------------------------------ StructuredAdapter
 
@@ -99,9 +102,10 @@ class ClaudeAdapter(StructuredAdapter):
 
     async def prompt(self, text: str) -> None:
         self.send({"type": "user", "message": {"role": "user", "content": text}})
+        self._in_turn = True
 
     async def cancel(self) -> None:
-        self._interrupted = True
+        self._interrupted = self._in_turn
         request = {"subtype": "interrupt"}
         request_id = f"tether-{next(self._control_ids)}"
         self.send({"type": "control_request", "request_id": request_id, "request": request})
@@ -175,7 +179,8 @@ class ClaudeAdapter(StructuredAdapter):
         tool_id, name = str(block.get("id") or ""), str(block.get("name") or "")
         tool_input = _dict(block.get("input"))
         _remember(self._tools, tool_id, (name, tool_input), MAX_OPEN_TOOLS)
-        self.emit(ToolStarted(tool_id=tool_id, name=name, input=tool_input, raw=message))
+        shown = _capped(tool_input)
+        self.emit(ToolStarted(tool_id=tool_id, name=name, input=shown, raw=message))
 
     def _on_user(self, message: dict[str, Any]) -> None:
         content = _dict(message.get("message")).get("content")
@@ -199,21 +204,20 @@ class ClaudeAdapter(StructuredAdapter):
         if _not_run(message, tool_id):
             return  # refused or withdrawn before it ran: no command, no change
         if name in SHELL_TOOLS:
-            self._command(tool_input, text, is_error, message)
+            self._command(tool_input, text, is_error)
         elif name in FILE_TOOLS and not is_error:
             result = message.get("tool_use_result")
             self._file_changed(tool_input, result if isinstance(result, dict) else {}, before)
 
-    def _command(self, tool_input: dict[str, Any], text: str, is_error: bool, raw: Any) -> None:
+    def _command(self, tool_input: dict[str, Any], text: str, is_error: bool) -> None:
+        """Claude reports a failed command as "Exit code N" then its output (stdout and
+        stderr merged, as the model saw them); a successful one as just the output."""
         exit_code: int | None = 0
-        result = raw.get("tool_use_result")
         if is_error:
             match = EXIT_CODE.match(text)
             exit_code = int(match.group(1)) if match else None
             if match:
                 text = text[match.end() :].lstrip("\n")
-        elif isinstance(result, dict) and isinstance(result.get("stdout"), str):
-            text = result["stdout"] + (result.get("stderr") or "")
         output, cut = truncate(text)
         command = str(tool_input.get("command") or "")
         self.emit(Command(command=command, exit_code=exit_code, output=output, truncated=cut))
@@ -232,7 +236,7 @@ class ClaudeAdapter(StructuredAdapter):
             new = _read_small(path)
         if new is None:
             return
-        diff, _ = truncate(unified_diff(self._shown_path(path), old or "", new))
+        diff = _head(unified_diff(self._shown_path(path), old or "", new))
         change: Literal["added", "modified"] = "added" if old is None else "modified"
         self.emit(FileChanged(path=path, diff=diff, change=change, raw=result))
 
@@ -265,7 +269,7 @@ class ClaudeAdapter(StructuredAdapter):
             text = "; ".join(map(str, errors)) if isinstance(errors, list) and errors else ""
             text = text or str(message.get("result") or "the turn failed")
             self.emit(Error(message=text, code=str(message.get("subtype") or "")))
-        self._error_in_turn = self._interrupted = False
+        self._error_in_turn = self._interrupted = self._in_turn = False
         self.emit(Status(state="idle"))
 
     # ------------------------------------------------------------------ control protocol
@@ -294,7 +298,7 @@ class ClaudeAdapter(StructuredAdapter):
             request_id,
             tool=tool,
             summary=_summary(tool, tool_input, request),
-            input=tool_input,
+            input=_capped(tool_input),  # the answer sends the whole input back
             answer=answer,
             cancel=_withdrawn_by_claude,
             raw=message,
@@ -399,6 +403,24 @@ def _text_of(content: Any) -> str:
         ]
         return "\n".join(p for p in parts if isinstance(p, str))
     return ""
+
+
+def _capped(value: Any) -> Any:
+    """A tool input for an event: long strings cut, so a big Write still fits in a frame."""
+    if isinstance(value, str) and len(value) > MAX_INPUT_STRING_CHARS:
+        return f"{value[:MAX_INPUT_STRING_CHARS]}… ({len(value)} characters)"
+    if isinstance(value, dict):
+        return {k: _capped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_capped(v) for v in value]
+    return value
+
+
+def _head(diff: str) -> str:
+    """A diff cut to what an event carries, keeping its start (headers, first hunks)."""
+    if len(diff) <= MAX_OUTPUT_CHARS:
+        return diff
+    return diff[:MAX_OUTPUT_CHARS] + f"\n… diff cut: {len(diff)} characters in all\n"
 
 
 def _remember(table: dict[str, _T], key: str, value: _T, limit: int) -> None:
