@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -72,11 +73,13 @@ class FsRefusedError(Exception):
         self.code = code
 
 
+@dataclasses.dataclass
 class _Tool:
-    def __init__(self, kind: str, title: str, raw_input: Any) -> None:
-        self.kind = kind
-        self.title = title
-        self.raw_input = raw_input
+    """What is known of a started tool call; updates may fill it in."""
+
+    kind: str
+    title: str
+    raw_input: Any
 
 
 class AcpAdapter(StructuredAdapter):
@@ -127,7 +130,8 @@ class AcpAdapter(StructuredAdapter):
                 await self.rpc.request("session/load", {"sessionId": self.spec.resume, **where})
                 self.session = self.spec.resume
             except RpcError as exc:
-                self.emit(Error(message=f"cannot resume the conversation: {exc.message}"))
+                reason = _rpc_reason(exc)
+                self.emit(Error(message=f"cannot resume the conversation: {reason}", raw=exc.data))
             finally:
                 self._loading = False
         elif self.spec.resume:
@@ -185,9 +189,7 @@ class AcpAdapter(StructuredAdapter):
     def _end_turn(self, stop: str) -> None:
         self._close_denied()
         self._flush_message()
-        for tool_id in list(
-            self._tools
-        ):  # denied or cancelled calls get no update from some agents
+        for tool_id in list(self._tools):  # cancelled calls get no update from some agents
             self._finish_tool(tool_id, {}, failed=True, reason=stop or "not run")
         self._written.clear()
         self._done.clear()
@@ -274,8 +276,9 @@ class AcpAdapter(StructuredAdapter):
         if call.get("sessionUpdate") == "tool_call_update" and call.get("status") is None:
             return None
         self._flush_message()  # text before a tool call is a message of its own
-        tool = _Tool(str(call.get("kind") or "other"), str(call.get("title") or ""), None)
-        tool.raw_input = call.get("rawInput")
+        tool = _Tool(
+            str(call.get("kind") or "other"), str(call.get("title") or ""), call.get("rawInput")
+        )
         self._tools[tool_id] = tool
         self.emit(
             ToolStarted(
@@ -301,7 +304,7 @@ class AcpAdapter(StructuredAdapter):
             for block in blocks:
                 if isinstance(block, dict) and block.get("type") == "diff":
                     self._diff_changed(block)
-        if tool.kind == "execute":
+        if tool.kind == "execute" and update:  # not for a call that never ran
             self._command(tool, update, text)
         output, _ = truncate(text or reason)
         self.emit(ToolFinished(tool_id=tool_id, output=output, is_error=failed, raw=raw))
@@ -528,6 +531,12 @@ def _tool_input(call: dict[str, Any]) -> Any:
         elif _text_of(block):
             summary["description"] = _text_of(block)
     return summary
+
+
+def _rpc_reason(exc: RpcError) -> str:
+    """The error's message, with the agent's `data.details` when it gives them."""
+    details = exc.data.get("details") if isinstance(exc.data, dict) else None
+    return f"{exc.message}: {details}" if isinstance(details, str) else exc.message
 
 
 def _error_text(message: str) -> str:
