@@ -80,7 +80,8 @@ def load(path: Path, workspace: Path) -> list[dict[str, Any]]:
 
 def normalise(value: Any, workspace: Path) -> Any:
     text = json.dumps(value).replace(str(workspace), WORKSPACE)
-    return json.loads(text.replace(json.dumps(SOFTWARE_VERSION)[1:-1], VERSION))
+    ours = '"name": "tether", "version": '  # clientInfo: the only place our version appears
+    return json.loads(text.replace(ours + json.dumps(SOFTWARE_VERSION), ours + f'"{VERSION}"'))
 
 
 def event_dicts(events: list[m.Event], workspace: Path) -> list[dict[str, Any]]:
