@@ -15,7 +15,9 @@ stdin stays open for the session's life: a user turn is one line
     result             -> usage (tokens of the turn; cost = growth of the cumulative
                           total_cost_usd), error when the turn failed, status idle
     control_request    -> can_use_tool becomes an approval; other requests are refused
-    control_cancel_request -> the approval it names is withdrawn
+    control_cancel_request -> kept as native: it follows our interrupt, which already cancelled
+                          the approval
+    keep_alive         -> dropped
     anything else      -> kept as a `native` event (self.raw)
 
 Interrupting sends our own `control_request` `interrupt`; Claude answers with a
@@ -25,7 +27,6 @@ Interrupting sends our own `control_request` `interrupt`; Claude answers with a
 from __future__ import annotations
 
 import itertools
-import logging
 import re
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -46,8 +47,6 @@ from protocol.messages import (
 )
 from relay.agent.diffs import truncate, unified_diff
 from relay.agent.structured import StructuredAdapter
-
-log = logging.getLogger(__name__)
 
 STREAM_FLAGS = (
     "-p",
@@ -128,6 +127,8 @@ class ClaudeAdapter(StructuredAdapter):
             self._on_control_cancel(message)
         elif kind == "control_response":
             self._on_control_response(message)
+        elif kind == "keep_alive":
+            return  # liveness only; one every few seconds would flood the log
         else:
             self.raw(message, type=_native_type(message))
 
