@@ -83,7 +83,7 @@ async def _run_until_stopped(
             log.error("link ended unexpectedly", exc_info=exc)
             status = 1
     log.info("shutting down: stopping %d session(s)", len(supervisor.live_sessions()))
-    await supervisor.stop_all()
+    await supervisor.stop_all(suspend=True)
     outbox.flush()
     if not link_task.done() and link.state is not LinkState.STREAMING:
         link_task.cancel()  # dialling or backing off: nothing to close politely

@@ -59,6 +59,11 @@ CREATE TABLE IF NOT EXISTS relay_sessions (
     start BLOB NOT NULL DEFAULT '',  -- JSON of the start_session command, to resume with
     resume TEXT NOT NULL DEFAULT ''  -- the agent's own conversation id
 );
+CREATE TABLE IF NOT EXISTS pending_approvals (  -- asked and not yet answered
+    session_id TEXT NOT NULL,
+    approval_id TEXT NOT NULL,
+    PRIMARY KEY (session_id, approval_id)
+);
 """
 MIGRATIONS = {  # from user_version N to N + 1
     1: "ALTER TABLE relay_sessions ADD COLUMN start BLOB NOT NULL DEFAULT '';"
@@ -178,6 +183,28 @@ class Outbox:
             self._conn.execute(
                 "UPDATE relay_sessions SET resume = ? WHERE session_id = ?", (token, session_id)
             )
+
+    def resume_token(self, session_id: str) -> str:
+        row = self._conn.execute(
+            "SELECT resume FROM relay_sessions WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return str(row[0]) if row else ""
+
+    def note_approval(self, session_id: str, approval_id: str, *, pending: bool) -> None:
+        """Track approvals asked and not answered, so a restart can cancel them."""
+        sql = (
+            "INSERT OR IGNORE INTO pending_approvals (session_id, approval_id) VALUES (?, ?)"
+            if pending
+            else "DELETE FROM pending_approvals WHERE session_id = ? AND approval_id = ?"
+        )
+        with self._transaction():
+            self._conn.execute(sql, (session_id, approval_id))
+
+    def pending_approvals(self, session_id: str) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT approval_id FROM pending_approvals WHERE session_id = ?", (session_id,)
+        )
+        return [approval_id for (approval_id,) in rows]
 
     def resumable_sessions(self) -> list[tuple[str, bytes, str]]:
         """Live sessions as (session_id, start command JSON, conversation id)."""

@@ -22,6 +22,8 @@ import msgspec
 
 from protocol.codes import ErrorCode
 from protocol.messages import (
+    ApprovalRequested,
+    ApprovalResolved,
     Error,
     Event,
     Interrupt,
@@ -59,6 +61,10 @@ class _Sink:
 
     def emit(self, event: Event) -> None:
         self._outbox.append(self._session_id, event)
+        if isinstance(event, ApprovalRequested):
+            self._outbox.note_approval(self._session_id, event.approval_id, pending=True)
+        elif isinstance(event, ApprovalResolved):
+            self._outbox.note_approval(self._session_id, event.approval_id, pending=False)
 
     @property
     def full(self) -> bool:
@@ -74,6 +80,7 @@ class _Session:
     adapter: Adapter
     watcher: asyncio.Task[None] | None = None
     stopper: asyncio.Task[None] | None = None
+    suspended: bool = False  # stopped with the relay, to be resumed on its next start
 
     @property
     def stopping(self) -> bool:
@@ -116,8 +123,10 @@ class Supervisor:
 
     async def recover(self) -> None:
         """At startup: resume the previous run's sessions whose agent can continue its own
-        conversation; end the others with `relay_restarted` (their processes died with it)."""
+        conversation; end the others with `relay_restarted` (their processes died with it).
+        Approvals pending in the previous run are cancelled: no process waits for them now."""
         for session_id, start, token in self._outbox.resumable_sessions():
+            self._cancel_approvals(session_id, "the relay restarted")
             command = msgspec.json.decode(start, type=StartSession) if start else None
             adapter = self._adapters.get(command.agent) if command else None
             if command is None or adapter is None or not adapter.resumable or not token:
@@ -172,9 +181,12 @@ class Supervisor:
         self._outbox.drop_session(session_id)
         self.stop(session_id)
 
-    async def stop_all(self) -> None:
-        """Stop every session and wait (bounded) until each has ended."""
-        for session_id in list(self._sessions):
+    async def stop_all(self, *, suspend: bool = False) -> None:
+        """Stop every session and wait (bounded) until each has ended. With `suspend` (the
+        relay is shutting down), sessions whose agent can resume stay live, to be resumed by
+        `recover()` on the next start."""
+        for session_id, session in list(self._sessions.items()):
+            session.suspended = suspend and self._outbox.resume_token(session_id) != ""
             self.stop(session_id)
         watchers = [s.watcher for s in self._sessions.values() if s.watcher is not None]
         if not watchers:
@@ -327,8 +339,20 @@ class Supervisor:
                     await session.stopper
             session.adapter.close()
             del self._sessions[session.session_id]
-            sink.emit(SessionEnded(exit_code=exit_code, reason=reason))
-            log.info("session %s: ended (%s, exit code %s)", session.session_id, reason, exit_code)
+            if session.suspended:
+                log.info("session %s: suspended; resumed on the next start", session.session_id)
+            else:
+                self._cancel_approvals(session.session_id, "the agent ended")
+                sink.emit(SessionEnded(exit_code=exit_code, reason=reason))
+                log.info(
+                    "session %s: ended (%s, exit code %s)", session.session_id, reason, exit_code
+                )
+
+    def _cancel_approvals(self, session_id: str, why: str) -> None:
+        """Approvals no process waits for any more (it ended, or died with the relay)."""
+        sink = _Sink(self._outbox, session_id)
+        for approval_id in self._outbox.pending_approvals(session_id):
+            sink.emit(ApprovalResolved(approval_id=approval_id, decision="cancelled", message=why))
 
     def _not_live(self, session_id: str) -> CommandError:
         if self._outbox.session_state(session_id) is not None:

@@ -92,6 +92,13 @@ class Approvals:
         if pending:
             self._after_answer()
 
+    def withdraw(self, approval_id: str, reason: str) -> None:
+        """The agent stopped waiting for this request by itself: no native answer is sent."""
+        if self._pending.pop(approval_id, None) is None:
+            return
+        self._emit(ApprovalResolved(approval_id=approval_id, decision="cancelled", message=reason))
+        self._after_answer()
+
     def pending(self) -> list[str]:
         return list(self._pending)
 

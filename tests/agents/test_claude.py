@@ -387,14 +387,16 @@ def test_interrupt_withdraws_the_pending_approval_and_the_session_goes_on(
     assert not (stack.workspace / "never.txt").exists()
 
 
+@pytest.mark.parametrize("how", ["kill9", "stop"])
 def test_relay_restart_resumes_the_claude_conversation(
-    claude_stack: tuple[Stack, AnthropicApi],
+    claude_stack: tuple[Stack, AnthropicApi], how: str
 ) -> None:
+    """A crash (kill -9) or a clean restart (SIGTERM, as systemd does) of the relay."""
     stack, api = claude_stack
     api.add(Reply.say("I will remember: pineapple."), Reply.say("The word was pineapple."))
     session_id = stack.start_session(agent="claude", prompt="remember the word pineapple")
     stack.wait_for_event(session_id, _kind("usage"), "the first turn")
-    stack.relay.kill9()
+    getattr(stack.relay, how)()
     stack.relay.start()
     stack.wait_for_event(
         session_id, _kind("status", detail="resumed after a relay restart"), "resume", 30
@@ -419,6 +421,26 @@ def test_relay_restart_resumes_the_claude_conversation(
     events = [e["event"] for e in stack.events(session_id)]
     assert [e["kind"] for e in events].count("session_started") == 1
     assert not any(e["kind"] == "session_ended" for e in events)
+
+
+def test_an_approval_pending_when_the_relay_dies_is_cancelled_on_its_restart(
+    claude_stack: tuple[Stack, AnthropicApi],
+) -> None:
+    stack, api = claude_stack
+    session_id, target = _write_turn(stack, api, "never.txt", "unused")
+    asked = stack.wait_for_event(session_id, _kind("approval_requested"), "approval")
+    stack.relay.kill9()
+    stack.relay.start()
+    approval_id = asked["event"]["approval_id"]
+    stack.wait_for_event(
+        session_id,
+        _kind("approval_resolved", approval_id=approval_id, decision="cancelled"),
+        "the dead approval to be cancelled",
+        30,
+    )
+    answer = asyncio.run(_try_resolve(stack, session_id, approval_id, "approve"))
+    assert answer.code == "unknown_approval"
+    assert not target.exists()
 
 
 def test_pending_approval_survives_a_cut_relay_link(
