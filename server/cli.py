@@ -16,8 +16,10 @@ import uvicorn
 from protocol.messages import MAX_FRAME_BYTES
 from server import local_relay
 from server.app import create_app
+from server.domain import audit
 from server.domain.relays import Relays
 from server.settings import Settings, SettingsError, load
+from server.store.audit_store import read_entries, read_head
 from server.store.db import Database, StoreError
 from server.store.relays_store import RelaysStore
 
@@ -62,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="register a relay and print its token")
     create.add_argument("name", help="a name for the relay, e.g. the host's name")
+
+    audit = commands.add_parser("audit", help="the audit log")
+    audit.add_argument("--config", type=Path, help="TOML config file")
+    audit.add_argument("--data-dir", dest="data_dir", help="data directory")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser(
+        "verify", help="check the audit log's hash chain; exit 1 at the first broken link"
+    )
     return parser
 
 
@@ -83,6 +93,8 @@ def main(argv: list[str]) -> int:
     try:
         if args.command == "serve":
             return asyncio.run(serve(settings))
+        if args.command == "audit":
+            return verify_audit(settings)
         return asyncio.run(create_relay_token(settings, args.name))
     except StoreError as exc:
         print(f"tether: {exc}", file=sys.stderr)
@@ -106,6 +118,27 @@ async def create_relay_token(settings: Settings, name: str) -> int:
         await db.close()
     print(f"relay {name} ({relay_id}) registered. Its token, shown only this once:\n\n  {token}\n")
     print(f"On the agent host: tether relay --server {settings.origin} --token {token}")
+    return 0
+
+
+def verify_audit(settings: Settings) -> int:
+    """`tether audit verify`: 0 and a summary when the chain is whole, 1 at the first break."""
+    head = read_head(settings.audit_head_path)
+    verdict = audit.verify(read_entries(settings.database_path), head)
+    if not verdict.ok:
+        where = f"entry {verdict.broken_id}" if verdict.broken_id is not None else "the log"
+        print(
+            f"broken: {where}: {verdict.problem}\n"
+            f"({verdict.count} entries before it are intact, last good hash {verdict.head})",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"ok: {verdict.count} entries, head {verdict.head}")
+    if verdict.unanchored:
+        print(
+            f"note: the newest {verdict.unanchored} entries come after the head file's anchor "
+            f"({settings.audit_head_path}); their links are intact"
+        )
     return 0
 
 

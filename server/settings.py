@@ -56,6 +56,10 @@ class Settings:
     def database_path(self) -> Path:
         return self.data_dir / "tether.sqlite3"
 
+    @property
+    def audit_head_path(self) -> Path:
+        return self.data_dir / "audit.head"
+
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 
