@@ -54,4 +54,5 @@ class ErrorCode(enum.StrEnum):
     UNKNOWN_AGENT = "unknown_agent"
     SPAWN_FAILED = "spawn_failed"  # the relay could not start the process
     TIMEOUT = "timeout"  # the relay did not answer in time
+    RATE_LIMITED = "rate_limited"  # too many attempts from this address; wait and retry
     INTERNAL = "internal"

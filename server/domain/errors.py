@@ -6,7 +6,8 @@ HTTP statuses and WebSocket error messages in exactly one place (http/error_hand
     ├── NotFoundError          unknown session or relay
     ├── ForbiddenError         the caller may not touch this object
     ├── ConflictError          the object is in a state that refuses the request (ended session)
-    └── UnavailableError       the relay is offline or did not answer in time
+    ├── UnavailableError       the relay is offline or did not answer in time
+    └── RateLimitedError       too many attempts from one address in a short time
 """
 
 from __future__ import annotations
@@ -42,3 +43,7 @@ class ConflictError(TetherError):
 
 class UnavailableError(TetherError):
     code = ErrorCode.RELAY_OFFLINE
+
+
+class RateLimitedError(TetherError):
+    code = ErrorCode.RATE_LIMITED

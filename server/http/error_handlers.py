@@ -30,6 +30,7 @@ STATUS_OF_CODE: dict[ErrorCode, int] = {
     ErrorCode.SPAWN_FAILED: 422,
     ErrorCode.RELAY_OFFLINE: 503,
     ErrorCode.TIMEOUT: 504,
+    ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL: 500,
 }
 _CODE_OF_STATUS = {
@@ -37,6 +38,7 @@ _CODE_OF_STATUS = {
     401: ErrorCode.UNAUTHORIZED,
     403: ErrorCode.FORBIDDEN,
     404: ErrorCode.NOT_FOUND,
+    429: ErrorCode.RATE_LIMITED,
 }
 
 
