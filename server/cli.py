@@ -17,9 +17,10 @@ from protocol.messages import MAX_FRAME_BYTES
 from server import local_relay
 from server.app import create_app
 from server.domain import audit
-from server.domain.relays import Relays
+from server.domain.errors import TetherError
+from server.domain.relays import REVOCATION_CHECK_INTERVAL_S, Relays
 from server.settings import Settings, SettingsError, load
-from server.store.audit_store import read_entries, read_head
+from server.store.audit_store import AuditStore, read_entries, read_head
 from server.store.db import Database, StoreError
 from server.store.relays_store import RelaysStore
 
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 WS_PING_INTERVAL_S = 20.0  # under typical proxy idle timeouts
 WS_PING_TIMEOUT_S = 20.0
+CLI_ACTOR = "cli"  # who audit entries name for what the admin CLI does (it has shell access)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="register a relay and print its token")
     create.add_argument("name", help="a name for the relay, e.g. the host's name")
+    revoke = token_commands.add_parser(
+        "revoke", help="revoke a relay's token; a running server closes its link within seconds"
+    )
+    revoke.add_argument("name", help="the relay's name")
 
     audit = commands.add_parser("audit", help="the audit log")
     audit.add_argument("--config", type=Path, help="TOML config file")
@@ -95,6 +101,8 @@ def main(argv: list[str]) -> int:
             return asyncio.run(serve(settings))
         if args.command == "audit":
             return verify_audit(settings)
+        if args.token_command == "revoke":
+            return asyncio.run(revoke_relay_token(settings, args.name))
         return asyncio.run(create_relay_token(settings, args.name))
     except StoreError as exc:
         print(f"tether: {exc}", file=sys.stderr)
@@ -107,17 +115,44 @@ def _env_path(value: str | None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def relays_of(settings: Settings, db: Database) -> Relays:
+    """The relays domain for a command that runs beside (not inside) the server."""
+    audit_log = audit.Audit(AuditStore(db, settings.audit_head_path))
+    return Relays(RelaysStore(db), audit_log, settings.command_timeout_s)
+
+
 async def create_relay_token(settings: Settings, name: str) -> int:
     db = await Database.open(settings.database_path)
     try:
-        relay_id, token = await Relays(RelaysStore(db), settings.command_timeout_s).create(name)
-    except Exception as exc:
-        print(f"tether: could not create relay {name!r}: {exc}", file=sys.stderr)
+        relay_id, token = await relays_of(settings, db).create(name, actor=CLI_ACTOR)
+    except TetherError as exc:
+        print(f"tether: could not create relay {name!r}: {exc.message}", file=sys.stderr)
         return 2
     finally:
         await db.close()
     print(f"relay {name} ({relay_id}) registered. Its token, shown only this once:\n\n  {token}\n")
     print(f"On the agent host: tether relay --server {settings.origin} --token {token}")
+    return 0
+
+
+async def revoke_relay_token(settings: Settings, name: str) -> int:
+    db = await Database.open(settings.database_path)
+    try:
+        relays = relays_of(settings, db)
+        record = await relays.store.by_name(name)
+        if record is None:
+            print(f"tether: no relay named {name!r}", file=sys.stderr)
+            return 2
+        await relays.revoke(record.id, actor=CLI_ACTOR)
+    except TetherError as exc:
+        print(f"tether: could not revoke relay {name!r}: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        await db.close()
+    print(
+        f"relay {name} ({record.id}) revoked: its token is refused from now on, and a running "
+        f"server closes its link within {REVOCATION_CHECK_INTERVAL_S:.0f} s"
+    )
     return 0
 
 
