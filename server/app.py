@@ -12,9 +12,14 @@ from litestar.openapi import OpenAPIConfig
 
 from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION
 from server.domain.core import Core
+from server.http.api_auth import AuthController
+from server.http.api_enrolment import EnrolmentController, RelayAdminController
 from server.http.api_relays import RelaysController
 from server.http.api_sessions import SessionsController
+from server.http.api_users import InvitesController, UsersController
+from server.http.auth import AuthenticationMiddleware
 from server.http.error_handlers import HANDLERS
+from server.http.security_headers import security_headers
 from server.http.ws_client import client_socket
 from server.http.ws_relay import relay_socket
 from server.settings import Settings
@@ -43,7 +48,17 @@ def create_app(settings: Settings) -> Litestar:
             await core.close()
 
     return Litestar(
-        route_handlers=[health, SessionsController, RelaysController, relay_socket, client_socket],
+        route_handlers=[
+            health,
+            AuthController,
+            UsersController,
+            InvitesController,
+            SessionsController,
+            RelaysController,
+            relay_socket,
+            client_socket,
+        ],
+        middleware=[security_headers(settings.origin), AuthenticationMiddleware],
         lifespan=[lifespan],
         exception_handlers=HANDLERS,
         state=State(),
