@@ -3,6 +3,7 @@ HTTP statuses and WebSocket error messages in exactly one place (http/error_hand
 
     TetherError
     ├── BadRequestError        input that can never succeed as sent
+    ├── UnauthorizedError      missing or wrong credentials (a refused passkey, a dead link)
     ├── NotFoundError          unknown session or relay
     ├── ForbiddenError         the caller may not touch this object
     ├── ConflictError          the object is in a state that refuses the request (ended session)
@@ -27,6 +28,10 @@ class TetherError(Exception):
 
 class BadRequestError(TetherError):
     code = ErrorCode.BAD_REQUEST
+
+
+class UnauthorizedError(TetherError):
+    code = ErrorCode.UNAUTHORIZED
 
 
 class NotFoundError(TetherError):
