@@ -55,6 +55,8 @@ def create_app(settings: Settings) -> Litestar:
             InvitesController,
             SessionsController,
             RelaysController,
+            EnrolmentController,
+            RelayAdminController,
             relay_socket,
             client_socket,
         ],
