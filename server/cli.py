@@ -181,7 +181,7 @@ async def serve(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     token = await local_relay.local_relay_token(settings) if settings.local_relay else ""
     config = uvicorn.Config(
-        create_app(settings),
+        app := create_app(settings),
         host=settings.host,
         port=settings.port,
         ws="websockets-sansio",
@@ -206,6 +206,14 @@ async def serve(settings: Settings) -> int:
             )
             print(f"Local relay started for: {', '.join(workspaces)}", flush=True)
         print("Open a shell session in this terminal: tether attach --new", flush=True)
+        setup_link = await app.state.core.identity.setup_link()
+        if setup_link:  # printed, never logged: it makes whoever opens it the owner
+            print(
+                "\nNo users yet. Open this link within 30 minutes to create the owner's passkey "
+                f"(single use; a new link is printed at each start until it is used):\n\n"
+                f"  {setup_link}\n",
+                flush=True,
+            )
     try:
         await serving
     finally:
