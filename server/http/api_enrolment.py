@@ -76,8 +76,11 @@ def _actor(request: Request[Any, Any, Any]) -> str:
     return f"user:{principal(request).user_id}"
 
 
+_ADMIN = require_role(Role.ADMIN)
+
+
 class EnrolmentController(Controller):
-    """The two routes a relay without a token uses."""
+    """Requests and polls (public: a relay has no credentials yet) and the admin's decisions."""
 
     path = "/api/relays/enrolments"
     guards = [refuse_cross_site]
@@ -111,14 +114,7 @@ class EnrolmentController(Controller):
             token=polled.token,
         )
 
-
-class RelayAdminController(Controller):
-    """What only admins may do to relays."""
-
-    path = "/api/relays"
-    guards = [require_role(Role.ADMIN)]
-
-    @get("/enrolments")
+    @get("/", guards=[_ADMIN])
     async def list_enrolments(self, state: State) -> PendingList:
         core: Core = state.core
         return PendingList(
@@ -134,7 +130,7 @@ class RelayAdminController(Controller):
             ]
         )
 
-    @post("/enrolments/{code:str}/approve", status_code=200)
+    @post("/{code:str}/approve", status_code=200, guards=[_ADMIN])
     async def approve_enrolment(
         self,
         state: State,
@@ -152,7 +148,7 @@ class RelayAdminController(Controller):
         )
         return Approved(relay_id=relay_id, name=name)
 
-    @post("/enrolments/{code:str}/deny", status_code=204)
+    @post("/{code:str}/deny", status_code=204, guards=[_ADMIN])
     async def deny_enrolment(
         self, state: State, request: Request[Any, Any, Any], code: str
     ) -> None:
@@ -160,6 +156,13 @@ class RelayAdminController(Controller):
         await core.enrolments.deny(
             code, actor=_actor(request), ip=client_ip(request), device=device(request)
         )
+
+
+class RelayAdminController(Controller):
+    """What only admins may do to a registered relay."""
+
+    path = "/api/relays"
+    guards = [_ADMIN]
 
     @delete("/{relay_id:str}", status_code=204)
     async def revoke_relay(

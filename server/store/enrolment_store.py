@@ -17,6 +17,10 @@ class NameTakenError(StoreError):
     """Another relay already has this name."""
 
 
+class _NotPendingError(Exception):
+    """Raised inside a transaction to roll it back."""
+
+
 class EnrolmentRecord(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     name: str
@@ -107,22 +111,25 @@ class EnrolmentStore:
     ) -> bool:
         """Pending and unexpired -> approved, and register its relay under a token hash nobody
         holds (the relay's real token is made when it collects). False if no longer pending."""
-        async with self._db.write() as conn:
-            cursor = await conn.execute(
-                "UPDATE relay_enrolments SET status = 'approved', relay_id = ?, decided_by = ?,"
-                " decided_at = ?, expires_at = ? WHERE id = ? AND status = 'pending'"
-                " AND expires_at > ?",
-                (relay_id, actor, now, collect_until, enrolment_id, now),
-            )
-            if cursor.rowcount != 1:
-                return False
-            try:
-                await conn.execute(
-                    "INSERT INTO relays (id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
-                    (relay_id, name, unusable_token_hash, now),
+        try:
+            async with self._db.write() as conn:
+                try:  # the relay first: the enrolment refers to it
+                    await conn.execute(
+                        "INSERT INTO relays (id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
+                        (relay_id, name, unusable_token_hash, now),
+                    )
+                except sqlite3.IntegrityError as exc:
+                    raise NameTakenError(f"a relay named {name!r} exists") from exc
+                cursor = await conn.execute(
+                    "UPDATE relay_enrolments SET status = 'approved', relay_id = ?,"
+                    " decided_by = ?, decided_at = ?, expires_at = ? WHERE id = ?"
+                    " AND status = 'pending' AND expires_at > ?",
+                    (relay_id, actor, now, collect_until, enrolment_id, now),
                 )
-            except sqlite3.IntegrityError as exc:
-                raise NameTakenError(f"a relay named {name!r} exists") from exc
+                if cursor.rowcount != 1:
+                    raise _NotPendingError  # rolls the relay back
+        except _NotPendingError:
+            return False
         return True
 
     async def deny(self, enrolment_id: str, *, actor: str, now: float) -> bool:
