@@ -9,12 +9,13 @@ user's passkeys and browser sessions, sign-out.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, State
+from litestar.params import Body
 
 from server.domain.core import Core
 from server.domain.identity.records import BrowserSessionRecord, PasskeyRecord
@@ -133,7 +134,10 @@ class AuthController(Controller):
 
     @post("/register/options", status_code=200)
     async def registration_options(
-        self, request: Request[Any, Any, Any], state: State, data: RegisterOptionsRequest
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        data: Annotated[RegisterOptionsRequest, Body()],
     ) -> dict[str, Any]:
         """Start registering a passkey: a new user with a link's token, or another passkey for
         the signed-in user."""
@@ -150,7 +154,7 @@ class AuthController(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
-        data: RegisterRequest,
+        data: Annotated[RegisterRequest, Body()],
     ) -> Response[Me]:
         """Finish registering: a new user is signed in; an existing one keeps their session."""
         core: Core = state.core
@@ -174,7 +178,7 @@ class AuthController(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
-        data: LoginRequest,
+        data: Annotated[LoginRequest, Body()],
     ) -> Response[Me]:
         core: Core = state.core
         return _signed_in(core, await core.identity.login(caller_of(request), data.credential))
@@ -200,7 +204,11 @@ class AuthController(Controller):
 
     @patch("/passkeys/{passkey_id:str}", guards=[require_role(Role.VIEWER)])
     async def rename_passkey(
-        self, request: Request[Any, Any, Any], state: State, passkey_id: str, data: RenamePasskey
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        passkey_id: str,
+        data: Annotated[RenamePasskey, Body()],
     ) -> PasskeyList:
         core: Core = state.core
         who = principal(request)

@@ -14,11 +14,12 @@ out of access logs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.datastructures import State
+from litestar.params import Body
 
 from server.domain.core import Core
 from server.domain.enrolment import POLL_INTERVAL_S
@@ -87,7 +88,10 @@ class EnrolmentController(Controller):
 
     @post("/", status_code=201)
     async def request_enrolment(
-        self, state: State, request: Request[Any, Any, Any], data: EnrolmentRequest
+        self,
+        state: State,
+        request: Request[Any, Any, Any],
+        data: Annotated[EnrolmentRequest, Body()],
     ) -> EnrolmentCreated:
         core: Core = state.core
         made = await core.enrolments.request(
@@ -102,7 +106,7 @@ class EnrolmentController(Controller):
 
     @post("/poll", status_code=200)
     async def poll_enrolment(
-        self, state: State, request: Request[Any, Any, Any], data: PollRequest
+        self, state: State, request: Request[Any, Any, Any], data: Annotated[PollRequest, Body()]
     ) -> PollResult:
         core: Core = state.core
         polled = await core.enrolments.poll(data.handle[:MAX_HANDLE_CHARS], ip=client_ip(request))
@@ -136,7 +140,7 @@ class EnrolmentController(Controller):
         state: State,
         request: Request[Any, Any, Any],
         code: str,
-        data: ApproveRequest | None = None,
+        data: Annotated[ApproveRequest | None, Body()] = None,
     ) -> Approved:
         core: Core = state.core
         relay_id, name = await core.enrolments.approve(

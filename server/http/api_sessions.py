@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import Body, Parameter
 
 from protocol import messages as m
 from server.domain.chunks import frame
@@ -55,7 +55,7 @@ class SessionsController(Controller):
 
     @post("/", status_code=201, guards=[require_role(Role.OPERATOR)])
     async def start_session(
-        self, request: Request[Any, Any, Any], state: State, data: StartRequest
+        self, request: Request[Any, Any, Any], state: State, data: Annotated[StartRequest, Body()]
     ) -> SessionView:
         core: Core = state.core
         principal(request).require(Role.OPERATOR, data.relay_id, data.workspace)

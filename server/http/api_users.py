@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.datastructures import State
+from litestar.params import Body
 
 from server.domain.core import Core
 from server.domain.identity.records import InviteRecord, UserRecord
@@ -92,7 +93,11 @@ class UsersController(Controller):
 
     @patch("/{user_id:str}")
     async def update_user(
-        self, request: Request[Any, Any, Any], state: State, user_id: str, data: UserUpdate
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        user_id: str,
+        data: Annotated[UserUpdate, Body()],
     ) -> UserView:
         """Change a user's role and grants; their open WebSockets close (they reconnect under
         the new rules)."""
@@ -117,7 +122,7 @@ class InvitesController(Controller):
 
     @post("/", status_code=201)
     async def create_invite(
-        self, request: Request[Any, Any, Any], state: State, data: InviteRequest
+        self, request: Request[Any, Any, Any], state: State, data: Annotated[InviteRequest, Body()]
     ) -> CreatedInvite:
         """A single-use link that lets one new person register a passkey with this role."""
         core: Core = state.core

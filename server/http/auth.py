@@ -106,7 +106,7 @@ def require_role(role: Role | str) -> Guard:
     """
     needed = Role(role)
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         caller = principal(connection)
         settings: Settings = connection.app.state.core.settings
         if (
@@ -122,7 +122,9 @@ def require_role(role: Role | str) -> Guard:
     return guard
 
 
-def refuse_cross_site(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def refuse_cross_site(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     """Guard for the public sign-in routes: no other site may drive a login or registration."""
     settings: Settings = connection.app.state.core.settings
     if cross_site(connection, settings):

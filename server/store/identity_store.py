@@ -13,7 +13,7 @@ from server.domain.identity.records import (
     PasskeyRecord,
     UserRecord,
 )
-from server.domain.identity.roles import Grant
+from server.domain.identity.roles import Grant, Role
 from server.store.db import Database
 
 _USER = "id, name, role, grants, created_at, disabled_at"
@@ -34,7 +34,7 @@ def _user(row: Any) -> UserRecord:
     return UserRecord(
         id=row[0],
         name=row[1],
-        role=row[2],
+        role=Role(row[2]),
         grants=_grants(row[3]),
         created_at=row[4],
         disabled_at=row[5],
