@@ -65,6 +65,11 @@ async def relay_socket(socket: WebSocket[Any, Any, Any]) -> None:
     relay = await core.relays.authenticate(token) if token else None
     await socket.accept()
     client = socket.client.host if socket.client else "?"
+    if "origin" in socket.headers:  # relays are never browsers; a page must not dial this
+        await Conn(socket, f"relay from {client}", 1.0).close(
+            CloseCode.FORBIDDEN, "the relay socket does not accept browsers (Origin sent)"
+        )
+        return
     if relay is None:
         log.warning(
             "relay connection from %s refused: %s", client, "bad token" if token else "no token"

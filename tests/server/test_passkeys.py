@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from litestar.testing import AsyncTestClient
 
 from server.domain.core import Core
@@ -16,9 +15,6 @@ from server.domain.identity.service import CHALLENGE_TTL_S
 from server.http.auth import SESSION_COOKIE
 from tests.fakes.authenticator import FLAG_UP, SoftAuthenticator
 from tests.server.identity_app import ORIGIN, as_user, owner, register, running_app
-
-# Litestar 2.25 deprecates the parameter style the whole app uses; the move is its own change.
-pytestmark = pytest.mark.filterwarnings("ignore::litestar.exceptions.LitestarDeprecationWarning")
 
 Scenario = Callable[[AsyncTestClient[Any], Core], Awaitable[None]]
 
