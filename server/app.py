@@ -18,7 +18,7 @@ from server.http.api_relays import RelaysController
 from server.http.api_sessions import SessionsController
 from server.http.api_users import InvitesController, UsersController
 from server.http.auth import AuthenticationMiddleware
-from server.http.error_handlers import HANDLERS
+from server.http.error_handlers import ERROR_RESPONSES, HANDLERS
 from server.http.security_headers import security_headers
 from server.http.ws_client import client_socket
 from server.http.ws_relay import relay_socket
@@ -47,7 +47,7 @@ def create_app(settings: Settings) -> Litestar:
         finally:
             await core.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             AuthController,
@@ -68,3 +68,7 @@ def create_app(settings: Settings) -> Litestar:
         debug=False,
         logging_config=None,  # server/cli.py configures logging
     )
+    for route in app.routes:  # the OpenAPI schema shows the error shape handlers really send
+        for handler in getattr(route, "route_handlers", ()):
+            handler.responses = {**ERROR_RESPONSES, **(handler.responses or {})}
+    return app
