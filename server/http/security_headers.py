@@ -1,10 +1,15 @@
-"""Security headers on every HTTP response (and WebSocket handshake refusal)."""
+"""Security headers on every HTTP response, errors and unknown routes included.
+
+A `before_send` hook rather than a middleware: Litestar runs it for every response the app
+sends, also the 404 of a path no route matches, which never reaches route middleware.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from litestar.datastructures import MutableScopeHeaders
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
 # No inline script or style anywhere: the PWA ships its code as files from this origin.
 CSP = (
@@ -27,26 +32,14 @@ def headers_for(origin: str) -> dict[str, str]:
     return headers
 
 
-def security_headers(origin: str) -> type:
-    """An ASGI middleware class adding `headers_for(origin)` to every response."""
+def security_headers(origin: str) -> Callable[[Message, Scope], Awaitable[None]]:
+    """A before_send hook adding `headers_for(origin)` to every HTTP response."""
     fixed = headers_for(origin)
 
-    class SecurityHeadersMiddleware:
-        def __init__(self, app: ASGIApp) -> None:
-            self.app = app
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableScopeHeaders.from_message(message)
+            for name, value in fixed.items():
+                headers[name] = value
 
-        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != ScopeType.HTTP:
-                await self.app(scope, receive, send)
-                return
-
-            async def send_with_headers(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    headers = MutableScopeHeaders.from_message(message)
-                    for name, value in fixed.items():
-                        headers[name] = value
-                await send(message)
-
-            await self.app(scope, receive, send_with_headers)
-
-    return SecurityHeadersMiddleware
+    return add_headers

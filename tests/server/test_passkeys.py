@@ -307,3 +307,28 @@ def test_cross_site_sign_in_is_refused(tmp_path: Path) -> None:
             assert response.status_code == 403, headers
 
     run(tmp_path, scenario)
+
+
+def test_every_response_carries_the_security_headers(tmp_path: Path) -> None:
+    async def scenario(client: AsyncTestClient[Any], core: Core) -> None:
+        for method, path in (
+            ("GET", "/api/health"),
+            ("GET", "/api/sessions"),  # 401
+            ("GET", "/api/nothing-here"),  # 404
+            ("POST", "/api/auth/login/options"),
+        ):
+            response = await client.request(method, path, json={} if method == "POST" else None)
+            csp = response.headers["content-security-policy"]
+            for directive in (
+                "default-src 'self'",
+                "object-src 'none'",
+                "base-uri 'none'",
+                "frame-ancestors 'none'",
+            ):
+                assert directive in csp, (path, csp)
+            assert "unsafe-inline" not in csp
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert response.headers["referrer-policy"] == "no-referrer"
+            assert response.headers["strict-transport-security"].startswith("max-age=")
+
+    run(tmp_path, scenario)
