@@ -4,8 +4,11 @@
     tether attach --new [--relay R] [--workspace W] [-- COMMAND...]   start a PTY session first
     tether sessions [--server URL]              the sessions, most recently active first
 
-The server URL comes from --server, else TETHER_URL, else http://127.0.0.1:8765. This is the
-only module of the terminal client that reads the environment or the command line. Exit status:
+The server URL comes from --server, else TETHER_URL, else http://127.0.0.1:8765. The client
+authenticates with the server's console token (accepted from loopback only, docs/security.md):
+TETHER_CONSOLE_TOKEN, else the file console.token in TETHER_DATA_DIR (default
+~/.local/share/tether), the server's data directory. This is the only module of the terminal
+client that reads the environment or the command line. Exit status:
 0 on success (the session ended, or the user detached), 1 on an error, 2 on a usage error.
 """
 
@@ -16,6 +19,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 from console import selection, sessions_table, terminal
 from console.attachment import attach
@@ -25,6 +29,9 @@ from console.server_api import ServerApi, viewer_socket_url
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 URL_ENV = "TETHER_URL"
+TOKEN_ENV = "TETHER_CONSOLE_TOKEN"
+DATA_DIR_ENV = "TETHER_DATA_DIR"
+DEFAULT_DATA_DIR = "~/.local/share/tether"
 DEFAULT_SIZE = (80, 24)  # cols, rows of a session started without a terminal
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -73,7 +80,8 @@ def main(argv: list[str], environ: Mapping[str, str] = os.environ) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
-        api = ServerApi(options.server or environ.get(URL_ENV) or DEFAULT_URL)
+        token = console_token(environ)
+        api = ServerApi(options.server or environ.get(URL_ENV) or DEFAULT_URL, token)
         if command == "sessions":
             sys.stdout.write(sessions_table.render(api.sessions()))
             return 0
@@ -94,7 +102,7 @@ def main(argv: list[str], environ: Mapping[str, str] = os.environ) -> int:
                     file=sys.stderr,
                 )
             session_id = chosen.id
-        return asyncio.run(attach(viewer_socket_url(api.base_url), session_id))
+        return asyncio.run(attach(viewer_socket_url(api.base_url), session_id, token))
     except SystemExit as exc:  # parser.error
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except KeyboardInterrupt:  # before the terminal is attached (which handles SIGINT itself)
@@ -102,6 +110,18 @@ def main(argv: list[str], environ: Mapping[str, str] = os.environ) -> int:
     except ConsoleError as exc:
         print(f"tether {command}: {exc}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def console_token(environ: Mapping[str, str]) -> str:
+    """The server's console token, or "" when this user cannot read it (then the server
+    answers 401 and the error says so)."""
+    if environ.get(TOKEN_ENV):
+        return environ[TOKEN_ENV].strip()
+    path = Path(environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR).expanduser() / "console.token"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
 
 
 def _start(api: ServerApi, relay: str | None, workspace: str | None, command: list[str]) -> str:

@@ -77,9 +77,17 @@ class Screen:
 class Attachment:
     """A Follower (see console.viewer_link) that drives a Screen and reads the keyboard."""
 
-    def __init__(self, url: str, session_id: str, screen: Screen, stdin_fd: int, interactive: bool):
+    def __init__(
+        self,
+        url: str,
+        session_id: str,
+        screen: Screen,
+        stdin_fd: int,
+        interactive: bool,
+        token: str = "",
+    ):
         self.session_id = session_id
-        self.link = ViewerLink(url, session_id, self)
+        self.link = ViewerLink(url, session_id, self, token)
         self._screen = screen
         self._stdin_fd = stdin_fd
         self._interactive = interactive
@@ -200,14 +208,16 @@ class Attachment:
             self.refused("not_connected", "not connected; keystrokes dropped", "")
 
 
-async def attach(url: str, session_id: str) -> int:
-    """Attach stdin/stdout to the session behind the viewer socket `url`; the exit status."""
+async def attach(url: str, session_id: str, token: str = "") -> int:
+    """Attach stdin/stdout to the session behind the viewer socket `url`; the exit status.
+    `token` is the server's console token (sent as a bearer token)."""
     stdin_fd = 0
     interactive = os.isatty(stdin_fd)
     raw_out, raw_err = (interactive and os.isatty(fd) for fd in (1, 2))
     with terminal.raw_mode(stdin_fd) if interactive else contextlib.nullcontext():
         screen = Screen(sys.stdout.buffer, sys.stderr.buffer, raw_out=raw_out, raw_err=raw_err)
         try:
-            return await Attachment(url, session_id, screen, stdin_fd, interactive).run()
+            attachment = Attachment(url, session_id, screen, stdin_fd, interactive, token)
+            return await attachment.run()
         except BrokenPipeError:
             return 0  # whoever read our output stopped (`tether attach ID | head`)

@@ -13,6 +13,7 @@ USAGE = """usage: tether COMMAND [ARGS]
 commands:
   serve      run the server (and, unless --no-local-relay, a relay for this machine)
   admin      administration: relay tokens
+  audit      the audit log: `tether audit verify` checks its hash chain
   relay      run a relay on an agent host (dials out to the server)
   attach     replay and follow a session in this terminal, forwarding keystrokes
   sessions   list sessions
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE, end="")
         return 0
     command, rest = args[0], args[1:]
-    if command in ("serve", "admin"):
+    if command in ("serve", "admin", "audit"):
         try:
             from server.cli import main as server_main
         except ImportError as exc:

@@ -83,8 +83,9 @@ def viewer_socket_url(base_url: str) -> str:
 
 
 class ServerApi:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, token: str = "") -> None:
         self.base_url = normalize_url(base_url)
+        self._auth = {"authorization": f"Bearer {token}"} if token else {}
 
     def sessions(self) -> list[SessionInfo]:
         return self._call("GET", "/api/sessions", _Sessions).sessions
@@ -118,7 +119,11 @@ class ServerApi:
             url,
             method=method,
             data=json.dumps(body).encode() if body is not None else None,
-            headers={"content-type": "application/json", "accept": "application/json"},
+            headers={
+                "content-type": "application/json",
+                "accept": "application/json",
+                **self._auth,
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout_s) as response:

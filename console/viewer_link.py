@@ -95,8 +95,9 @@ def backoff_delay(failures: int) -> float:
 
 
 class ViewerLink:
-    def __init__(self, url: str, session_id: str, follower: Follower) -> None:
+    def __init__(self, url: str, session_id: str, follower: Follower, token: str = "") -> None:
         self.url = url
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.session_id = session_id
         self.epoch = ""  # of the events shown; "" before the first `subscribed`
         self.last_seq = 0  # the newest event shown
@@ -147,6 +148,7 @@ class ViewerLink:
         try:
             async with connect(
                 self.url,
+                additional_headers=self._headers,
                 open_timeout=OPEN_TIMEOUT_S,
                 close_timeout=CLOSE_TIMEOUT_S,
                 ping_interval=PING_INTERVAL_S,

@@ -57,4 +57,5 @@ class ErrorCode(enum.StrEnum):
     NOT_SUPPORTED = "not_supported"  # this agent or session cannot do that
     AGENT_CRASHED = "agent_crashed"  # the agent process exited without being asked to
     TIMEOUT = "timeout"  # the relay did not answer in time
+    RATE_LIMITED = "rate_limited"  # too many attempts from this address; wait and retry
     INTERNAL = "internal"

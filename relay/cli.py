@@ -1,4 +1,5 @@
 """`tether relay`: parse flags, load settings, run the relay until SIGTERM/SIGINT.
+`tether relay enroll URL`: get this relay a token from the server (relay/enrol.py).
 
 The only module of the relay that reads the process environment. Exit status: 0 after a
 signal, 2 for bad configuration or when the server refuses the relay, 1 for anything else.
@@ -11,12 +12,14 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Mapping
 
+from relay import enrol
 from relay.app import EXIT_STOPPED, run_relay
 from relay.errors import ConfigError, RelayError, StateDirBusyError
-from relay.settings import ENV_PREFIX, Settings, load
+from relay.settings import ENV_PREFIX, Settings, config_path, load, token_file_path
 
 EXIT_CONFIG = 2
 
@@ -30,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--server", help="server base URL, http(s)://host[:port]")
     parser.add_argument("--token", help="relay token (prefer TETHER_RELAY_TOKEN: flags show in ps)")
+    parser.add_argument(
+        "--token-file", dest="token_file", help="file holding the token (tether relay enroll)"
+    )
     parser.add_argument("--state-dir", dest="state_dir", help="outbox and lock directory")
     parser.add_argument("--config", dest="config_file", help="TOML config file")
     parser.add_argument(
@@ -45,7 +51,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_enrol_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tether relay enroll",
+        description="Ask a Tether server to accept this relay: prints a code for an admin to "
+        "approve, waits, then saves the relay's token (mode 0600) and the server URL so that "
+        "plain `tether relay` connects.",
+    )
+    parser.add_argument("server", help="the server's URL, https://host[:port]")
+    parser.add_argument("--name", help="name for this relay (default: hostname)")
+    parser.add_argument("--config", dest="config_file", help="config file to write the URL to")
+    parser.add_argument("--token-file", dest="token_file", help="where to save the token")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=enrol.DEFAULT_TIMEOUT_S,
+        help="seconds to wait for an approval (default 900)",
+    )
+    return parser
+
+
+def enrol_main(argv: list[str]) -> int:
+    try:
+        args = build_enrol_parser().parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_CONFIG
+    env = os.environ
+    flags = vars(args)
+    name = args.name or env.get(ENV_PREFIX + "NAME") or socket.gethostname()
+    try:
+        config_file, _ = config_path(flags, env)
+        return enrol.enrol(
+            args.server,
+            name,
+            config_path=config_file,
+            token_path=token_file_path(flags, env),
+            timeout_s=args.timeout,
+        )
+    except enrol.EnrolError as exc:
+        print(f"tether relay enroll: {exc}", file=sys.stderr)
+        return enrol.EXIT_REFUSED
+    except ConfigError as exc:
+        print(f"tether relay enroll: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        print("\ntether relay enroll: stopped; the code will expire unused", file=sys.stderr)
+        return 130
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["enroll"]:
+        return enrol_main(argv[1:])
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse

@@ -56,6 +56,13 @@ class Settings:
         shown="required",
         secret=True,
     )
+    token_file: str = _setting(
+        "",
+        "File holding this relay's token (mode 0600), written by `tether relay enroll`; read "
+        "when no token is given otherwise.",
+        flag="--token-file",
+        shown="$XDG_CONFIG_HOME/tether/relay.token or ~/.config/tether/relay.token",
+    )
     workspaces: tuple[Workspace, ...] = _setting(
         (), "Directories agents may run in, as name = path.", flag="--workspace", shown="none"
     )
@@ -149,14 +156,58 @@ def describe() -> list[SettingDoc]:
     ]
 
 
-def load(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
-    """Build Settings from parsed CLI flags (None = not given), the environment and the file."""
-    home = Path(env.get("HOME") or Path("~").expanduser())
+def config_path(flags: Mapping[str, Any], env: Mapping[str, str]) -> tuple[Path, bool]:
+    """The config file's path, and whether it was named explicitly (then it must exist)."""
+    home = _home(env)
     config_given = flags.get("config_file") or env.get(ENV_PREFIX + "CONFIG_FILE")
     config_dir = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
-    config_path = _expand(config_given, home) if config_given else config_dir / "tether/relay.toml"
-    file_values = _read_config_file(config_path, required=bool(config_given))
-    values: dict[str, Any] = {"config_file": str(config_path)}
+    if config_given:
+        return _expand(config_given, home), True
+    return config_dir / "tether/relay.toml", False
+
+
+def token_file_path(flags: Mapping[str, Any], env: Mapping[str, str]) -> Path:
+    """Where the token file is: flag, environment, config file, or next to the default config."""
+    home = _home(env)
+    path, required = config_path(flags, env)
+    given = flags.get("token_file") or env.get(ENV_PREFIX + "TOKEN_FILE")
+    if not given:
+        given = _read_config_file(path, required=required).get("token_file")
+        if given:
+            return path.parent / _expand(str(given), home)
+    if given:
+        return _expand(str(given), home)
+    config_dir = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+    return config_dir / "tether/relay.token"
+
+
+def read_token_file(path: Path) -> str:
+    """The token in `path`, which only its owner may read; "" when there is no such file."""
+    try:
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            raise ConfigError(
+                f"token file {path} can be read by other users (mode {mode & 0o777:o}): "
+                f"run chmod 600 {path}"
+            )
+        with path.open() as f:
+            return f.read(1024).strip()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise ConfigError(f"cannot read token file {path}: {exc}") from exc
+
+
+def _home(env: Mapping[str, str]) -> Path:
+    return Path(env.get("HOME") or Path("~").expanduser())
+
+
+def load(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
+    """Build Settings from parsed CLI flags (None = not given), the environment and the file."""
+    home = _home(env)
+    path, required = config_path(flags, env)
+    file_values = _read_config_file(path, required=required)
+    values: dict[str, Any] = {"config_file": str(path)}
     for field in dataclasses.fields(Settings):
         if field.name == "config_file":
             continue
@@ -167,15 +218,16 @@ def load(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
         elif env_name in env and not field.metadata["file_only"]:
             values[field.name] = _coerce(field, env[env_name], env_name, Path.cwd(), home)
         elif field.name in file_values:
-            origin = f"{config_path}: {field.name}"
-            values[field.name] = _coerce(
-                field, file_values[field.name], origin, config_path.parent, home
-            )
+            origin = f"{path}: {field.name}"
+            values[field.name] = _coerce(field, file_values[field.name], origin, path.parent, home)
     state_home = Path(env.get("XDG_STATE_HOME") or home / ".local/state")
     values.setdefault("state_dir", str(state_home / "tether/relay"))
     values["state_dir"] = str(_expand(values["state_dir"], home))
     values.setdefault("shell", env.get("SHELL") or "/bin/sh")
     values.setdefault("name", socket.gethostname())
+    values["token_file"] = str(token_file_path(flags, env))
+    if "token" not in values:
+        values["token"] = read_token_file(Path(values["token_file"]))
     settings = Settings(**values)
     _validate(settings)
     return settings
@@ -296,7 +348,10 @@ def _validate(s: Settings) -> None:
     if s.server.split("://", 1)[0] not in ("http", "https", "ws", "wss") or "://" not in s.server:
         raise ConfigError(f"server {s.server!r} must start with http:// or https://")
     if not s.token:
-        raise ConfigError("no token given: use --token TOKEN or TETHER_RELAY_TOKEN")
+        raise ConfigError(
+            f"no token given and no token file {s.token_file}: enrol this relay with "
+            "`tether relay enroll https://your-server`, or use TETHER_RELAY_TOKEN"
+        )
     if any(c.isspace() for c in s.token):
         raise ConfigError("token must not contain whitespace")
     if s.log_level.upper() not in LOG_LEVELS:

@@ -12,9 +12,14 @@ from litestar.openapi import OpenAPIConfig
 
 from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION
 from server.domain.core import Core
+from server.http.api_auth import AuthController
+from server.http.api_enrolment import EnrolmentController, RelayAdminController
 from server.http.api_relays import RelaysController
 from server.http.api_sessions import SessionsController
-from server.http.error_handlers import HANDLERS
+from server.http.api_users import InvitesController, UsersController
+from server.http.auth import AuthenticationMiddleware
+from server.http.error_handlers import ERROR_RESPONSES, HANDLERS
+from server.http.security_headers import security_headers
 from server.http.ws_client import client_socket
 from server.http.ws_relay import relay_socket
 from server.settings import Settings
@@ -42,8 +47,21 @@ def create_app(settings: Settings) -> Litestar:
         finally:
             await core.close()
 
-    return Litestar(
-        route_handlers=[health, SessionsController, RelaysController, relay_socket, client_socket],
+    app = Litestar(
+        route_handlers=[
+            health,
+            AuthController,
+            UsersController,
+            InvitesController,
+            SessionsController,
+            RelaysController,
+            EnrolmentController,
+            RelayAdminController,
+            relay_socket,
+            client_socket,
+        ],
+        middleware=[AuthenticationMiddleware],
+        before_send=[security_headers(settings.origin)],
         lifespan=[lifespan],
         exception_handlers=HANDLERS,
         state=State(),
@@ -51,3 +69,7 @@ def create_app(settings: Settings) -> Litestar:
         debug=False,
         logging_config=None,  # server/cli.py configures logging
     )
+    for route in app.routes:  # the OpenAPI schema shows the error shape handlers really send
+        for handler in getattr(route, "route_handlers", ()):
+            handler.responses = {**ERROR_RESPONSES, **(handler.responses or {})}
+    return app

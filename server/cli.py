@@ -16,8 +16,11 @@ import uvicorn
 from protocol.messages import MAX_FRAME_BYTES
 from server import local_relay
 from server.app import create_app
-from server.domain.relays import Relays
+from server.domain import audit
+from server.domain.errors import TetherError
+from server.domain.relays import REVOCATION_CHECK_INTERVAL_S, Relays
 from server.settings import Settings, SettingsError, load
+from server.store.audit_store import AuditStore, read_entries, read_head
 from server.store.db import Database, StoreError
 from server.store.relays_store import RelaysStore
 
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 
 WS_PING_INTERVAL_S = 20.0  # under typical proxy idle timeouts
 WS_PING_TIMEOUT_S = 20.0
+CLI_ACTOR = "cli"  # who audit entries name for what the admin CLI does (it has shell access)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,6 +66,18 @@ def _parser() -> argparse.ArgumentParser:
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="register a relay and print its token")
     create.add_argument("name", help="a name for the relay, e.g. the host's name")
+    revoke = token_commands.add_parser(
+        "revoke", help="revoke a relay's token; a running server closes its link within seconds"
+    )
+    revoke.add_argument("name", help="the relay's name")
+
+    audit = commands.add_parser("audit", help="the audit log")
+    audit.add_argument("--config", type=Path, help="TOML config file")
+    audit.add_argument("--data-dir", dest="data_dir", help="data directory")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser(
+        "verify", help="check the audit log's hash chain; exit 1 at the first broken link"
+    )
     return parser
 
 
@@ -83,6 +99,10 @@ def main(argv: list[str]) -> int:
     try:
         if args.command == "serve":
             return asyncio.run(serve(settings))
+        if args.command == "audit":
+            return verify_audit(settings)
+        if args.token_command == "revoke":
+            return asyncio.run(revoke_relay_token(settings, args.name))
         return asyncio.run(create_relay_token(settings, args.name))
     except StoreError as exc:
         print(f"tether: {exc}", file=sys.stderr)
@@ -95,12 +115,18 @@ def _env_path(value: str | None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def relays_of(settings: Settings, db: Database) -> Relays:
+    """The relays domain for a command that runs beside (not inside) the server."""
+    audit_log = audit.Audit(AuditStore(db, settings.audit_head_path))
+    return Relays(RelaysStore(db), audit_log, settings.command_timeout_s)
+
+
 async def create_relay_token(settings: Settings, name: str) -> int:
     db = await Database.open(settings.database_path)
     try:
-        relay_id, token = await Relays(RelaysStore(db), settings.command_timeout_s).create(name)
-    except Exception as exc:
-        print(f"tether: could not create relay {name!r}: {exc}", file=sys.stderr)
+        relay_id, token = await relays_of(settings, db).create(name, actor=CLI_ACTOR)
+    except TetherError as exc:
+        print(f"tether: could not create relay {name!r}: {exc.message}", file=sys.stderr)
         return 2
     finally:
         await db.close()
@@ -109,11 +135,53 @@ async def create_relay_token(settings: Settings, name: str) -> int:
     return 0
 
 
+async def revoke_relay_token(settings: Settings, name: str) -> int:
+    db = await Database.open(settings.database_path)
+    try:
+        relays = relays_of(settings, db)
+        record = await relays.store.by_name(name)
+        if record is None:
+            print(f"tether: no relay named {name!r}", file=sys.stderr)
+            return 2
+        await relays.revoke(record.id, actor=CLI_ACTOR)
+    except TetherError as exc:
+        print(f"tether: could not revoke relay {name!r}: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        await db.close()
+    print(
+        f"relay {name} ({record.id}) revoked: its token is refused from now on, and a running "
+        f"server closes its link within {REVOCATION_CHECK_INTERVAL_S:.0f} s"
+    )
+    return 0
+
+
+def verify_audit(settings: Settings) -> int:
+    """`tether audit verify`: 0 and a summary when the chain is whole, 1 at the first break."""
+    head = read_head(settings.audit_head_path)
+    verdict = audit.verify(read_entries(settings.database_path), head)
+    if not verdict.ok:
+        where = f"entry {verdict.broken_id}" if verdict.broken_id is not None else "the log"
+        print(
+            f"broken: {where}: {verdict.problem}\n"
+            f"({verdict.count} entries before it are intact, last good hash {verdict.head})",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"ok: {verdict.count} entries, head {verdict.head}")
+    if verdict.unanchored:
+        print(
+            f"note: the newest {verdict.unanchored} entries come after the head file's anchor "
+            f"({settings.audit_head_path}); their links are intact"
+        )
+    return 0
+
+
 async def serve(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     token = await local_relay.local_relay_token(settings) if settings.local_relay else ""
     config = uvicorn.Config(
-        create_app(settings),
+        app := create_app(settings),
         host=settings.host,
         port=settings.port,
         ws="websockets-sansio",
@@ -138,6 +206,14 @@ async def serve(settings: Settings) -> int:
             )
             print(f"Local relay started for: {', '.join(workspaces)}", flush=True)
         print("Open a shell session in this terminal: tether attach --new", flush=True)
+        setup_link = await app.state.core.identity.setup_link()
+        if setup_link:  # printed, never logged: it makes whoever opens it the owner
+            print(
+                "\nNo users yet. Open this link within 30 minutes to create the owner's passkey "
+                f"(single use; a new link is printed at each start until it is used):\n\n"
+                f"  {setup_link}\n",
+                flush=True,
+            )
     try:
         await serving
     finally:

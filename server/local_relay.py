@@ -14,8 +14,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from server.domain.audit import Audit
 from server.domain.relays import Relays
 from server.settings import Settings
+from server.store.audit_store import AuditStore
 from server.store.db import Database
 from server.store.relays_store import RelaysStore
 
@@ -32,7 +34,11 @@ async def local_relay_token(settings: Settings) -> str:
     path = settings.data_dir / "local-relay.token"
     db = await Database.open(settings.database_path)
     try:
-        relays = Relays(RelaysStore(db), settings.command_timeout_s)
+        relays = Relays(
+            RelaysStore(db),
+            Audit(AuditStore(db, settings.audit_head_path)),
+            settings.command_timeout_s,
+        )
         if path.exists():
             token = path.read_text().strip()
             if await relays.authenticate(token) is not None:
@@ -43,7 +49,7 @@ async def local_relay_token(settings: Settings) -> str:
         while name in taken:
             n += 1
             name = f"{LOCAL_RELAY_NAME}-{n}"
-        _, token = await relays.create(name)
+        _, token = await relays.create(name, actor="system")
     finally:
         await db.close()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "TETHER_"
+_LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
 class SettingsError(ValueError):
@@ -47,14 +48,35 @@ class Settings:
     hello_timeout_s: float = _field(10.0, "Time a new socket has to send its hello.")
     command_timeout_s: float = _field(10.0, "Time a relay has to answer a command.")
     replay_frame_events: int = _field(1000, "Events per frame when replaying history.")
+    session_idle_timeout_s: float = _field(
+        3 * 86400.0, "A browser session unused for this long must sign in again."
+    )
+    session_absolute_timeout_s: float = _field(
+        14 * 86400.0, "A browser session ends this long after its passkey login, used or not."
+    )
+    auth_attempts_per_minute: int = _field(
+        20, "Sign-in and passkey registration attempts allowed per client address per minute."
+    )
+    enrolment_ttl_s: float = _field(
+        600.0, "Time an admin has to approve a relay's enrolment code before it expires."
+    )
 
     @property
     def origin(self) -> str:
-        return self.public_origin or f"http://{self.host}:{self.port}"
+        """The public origin. On loopback it is http://localhost:PORT: browsers accept passkeys
+        for localhost (a secure context) but never for an IP address."""
+        if self.public_origin:
+            return self.public_origin.rstrip("/")
+        host = "localhost" if self.host in _LOOPBACK_HOSTS else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def database_path(self) -> Path:
         return self.data_dir / "tether.sqlite3"
+
+    @property
+    def audit_head_path(self) -> Path:
+        return self.data_dir / "audit.head"
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
@@ -132,10 +154,24 @@ def load(
 def _validate(settings: Settings) -> None:
     if not 0 < settings.port < 65536:
         raise SettingsError(f"port must be 1-65535, not {settings.port}")
-    for name in ("ring_events", "ring_sessions", "viewer_queue_frames", "replay_frame_events"):
+    for name in (
+        "ring_events",
+        "ring_sessions",
+        "viewer_queue_frames",
+        "replay_frame_events",
+        "auth_attempts_per_minute",
+    ):
         if getattr(settings, name) < 1:
             raise SettingsError(f"{name} must be at least 1")
+    if settings.enrolment_ttl_s <= 0:
+        raise SettingsError("enrolment_ttl_s must be more than 0")
     if settings.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise SettingsError(
             f"log_level must be debug, info, warning or error: {settings.log_level}"
         )
+    if settings.public_origin and not settings.public_origin.startswith(("https://", "http://")):
+        raise SettingsError(
+            f"public_origin must be http(s)://host[:port]: {settings.public_origin}"
+        )
+    if settings.session_idle_timeout_s <= 0 or settings.session_absolute_timeout_s <= 0:
+        raise SettingsError("session timeouts must be positive")

@@ -1,6 +1,8 @@
 """Real processes for the tests: a `tether serve` server, `tether relay` relays, viewer clients.
 
-Everything runs on loopback with its own data directory; nothing is mocked.
+Everything runs on loopback with its own data directory; nothing is mocked. Clients
+authenticate as `tether attach` does: with the console token the server keeps in its data
+directory (data_dir/console.token, accepted from loopback only), so tests act as the owner.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 20.0
 _encoder = msgspec.json.Encoder()
 _client_decoder = msgspec.json.Decoder(m.ServerToClient)
+_console_tokens: dict[str, str] = {}  # server URL -> its console token
 
 
 def free_port() -> int:
@@ -110,6 +113,17 @@ class ServerProcess(_Child):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def console_token(self) -> str:
+        return (self.data_dir / "console.token").read_text().strip()
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.console_token}"}
+
+    def client_env(self) -> dict[str, str]:
+        """Environment for `tether attach` / `tether sessions` to reach this server."""
+        return {**os.environ, "TETHER_CONSOLE_TOKEN": self.console_token}
+
     def create_relay_token(self, name: str) -> str:
         out = subprocess.run(
             tether_argv("admin", "--data-dir", str(self.data_dir), "relay-token", "create", name),
@@ -132,6 +146,7 @@ class ServerProcess(_Child):
             argv.append("--no-local-relay")
         self._spawn(argv, self.env)
         wait_until(self.healthy, START_TIMEOUT_S, f"server on port {self.port}")
+        _console_tokens[self.url] = self.console_token
         return self
 
     def healthy(self) -> bool:
@@ -145,7 +160,8 @@ class ServerProcess(_Child):
             return False
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.url + path, timeout=10) as response:
+        request = urllib.request.Request(self.url + path, headers=self.auth_headers())
+        with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
 
@@ -200,11 +216,15 @@ class Viewer:
         self.duplicates = 0  # events the server sent although the client already had them
 
     @classmethod
-    async def open(cls, server_url: str, **kwargs: Any) -> Viewer:
+    async def open(cls, server_url: str, token: str | None = None, **kwargs: Any) -> Viewer:
+        """A viewer with the console token of the server at `server_url` (or `token`)."""
+        token = token if token is not None else _console_tokens.get(server_url, "")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         ws = await connect(
             server_url.replace("http", "ws", 1) + "/ws/client",
             open_timeout=10,
             max_size=m.MAX_FRAME_BYTES,
+            additional_headers=headers,
             **kwargs,
         )
         await ws.send(
@@ -330,7 +350,7 @@ class Stack:
             self.server.url + "/api/sessions",
             data=body.encode(),
             method="POST",
-            headers={"content-type": "application/json"},
+            headers={"content-type": "application/json", **self.server.auth_headers()},
         )
         with urllib.request.urlopen(request, timeout=20) as response:
             return str(json.loads(response.read())["id"])

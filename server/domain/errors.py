@@ -3,10 +3,12 @@ HTTP statuses and WebSocket error messages in exactly one place (http/error_hand
 
     TetherError
     ├── BadRequestError        input that can never succeed as sent
+    ├── UnauthorizedError      missing or wrong credentials (a refused passkey, a dead link)
     ├── NotFoundError          unknown session or relay
     ├── ForbiddenError         the caller may not touch this object
     ├── ConflictError          the object is in a state that refuses the request (ended session)
-    └── UnavailableError       the relay is offline or did not answer in time
+    ├── UnavailableError       the relay is offline or did not answer in time
+    └── RateLimitedError       too many attempts from one address in a short time
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ class BadRequestError(TetherError):
     code = ErrorCode.BAD_REQUEST
 
 
+class UnauthorizedError(TetherError):
+    code = ErrorCode.UNAUTHORIZED
+
+
 class NotFoundError(TetherError):
     code = ErrorCode.NOT_FOUND
 
@@ -42,3 +48,7 @@ class ConflictError(TetherError):
 
 class UnavailableError(TetherError):
     code = ErrorCode.RELAY_OFFLINE
+
+
+class RateLimitedError(TetherError):
+    code = ErrorCode.RATE_LIMITED

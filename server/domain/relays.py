@@ -2,6 +2,9 @@
 
 A relay token is `tr_<random>`; only its SHA-256 is stored. At most one link per relay is live:
 a newer connection supersedes the older one, which is closed with CloseCode.SUPERSEDED.
+Revoking a relay closes its live link at once with CloseCode.UNAUTHORIZED, which tells the relay
+not to reconnect; a revocation made by another process (the admin CLI) is noticed within
+REVOCATION_CHECK_INTERVAL_S.
 """
 
 from __future__ import annotations
@@ -18,18 +21,46 @@ import msgspec
 
 from protocol import messages as m
 from protocol.codes import CloseCode, ErrorCode
-from server.domain.errors import BadRequestError, TetherError, UnavailableError
+from server.domain.audit import Audit
+from server.domain.errors import (
+    BadRequestError,
+    NotFoundError,
+    RateLimitedError,
+    TetherError,
+    UnavailableError,
+)
+from server.domain.ratelimit import RateLimiter
 from server.domain.records import RelayRecord
 from server.store.relays_store import RelaysStore
 
 log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "tr_"
+MAX_NAME_CHARS = 64
+REVOCATION_CHECK_INTERVAL_S = 5.0  # how late a revocation by the admin CLI closes a live link
+REVOKED_CLOSE_REASON = "this relay's token was revoked"
+AUDITED_REFUSALS_PER_IP = (20, 600.0)  # refused connections audited per address; the rest logged
+TOKEN_HINT_CHARS = 7  # "tr_" and 4 more: enough to tell tokens apart, useless to an attacker
 _encoder = msgspec.json.Encoder()
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_relay_id() -> str:
+    return secrets.token_hex(8)
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME_CHARS or not name.isprintable():
+        raise BadRequestError(f"a relay name is 1-{MAX_NAME_CHARS} printable characters")
+    return name
 
 
 class RelayLink(Protocol):
@@ -41,21 +72,86 @@ class RelayLink(Protocol):
 
 
 class Relays:
-    def __init__(self, store: RelaysStore, command_timeout_s: float) -> None:
+    def __init__(self, store: RelaysStore, audit: Audit, command_timeout_s: float) -> None:
         self.store = store
+        self.audit = audit
+        self._revoked: set[str] = set()
+        self._refusals = RateLimiter(*AUDITED_REFUSALS_PER_IP)
         self._command_timeout_s = command_timeout_s
         self._links: dict[str, RelayLink] = {}
         self._pending: dict[str, tuple[str, asyncio.Future[m.CommandResult]]] = {}
 
-    async def create(self, name: str) -> tuple[str, str]:
+    async def create(self, name: str, *, actor: str, ip: str = "") -> tuple[str, str]:
         """Register a relay; returns (relay id, token). The token is shown once, never stored."""
-        name = name.strip()
-        if not name or len(name) > 64:
-            raise BadRequestError("a relay name is 1-64 characters")
-        relay_id = secrets.token_hex(8)
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        name = check_name(name)
+        if await self.store.by_name(name) is not None:
+            raise BadRequestError(f"a relay named {name!r} exists already")
+        relay_id = new_relay_id()
+        token = new_token()
         await self.store.create(relay_id, name, hash_token(token), time.time())
+        await self.audit.record(
+            "relay_token_created", actor=actor, target=relay_id, ip=ip, details={"name": name}
+        )
         return relay_id, token
+
+    async def revoke(self, relay_id: str, *, actor: str, ip: str = "", device: str = "") -> None:
+        """Refuse the relay's token from now on and close its live link, if any, at once."""
+        record = await self.store.get(relay_id)
+        if record is None:
+            raise NotFoundError(f"no relay {relay_id!r}", ErrorCode.UNKNOWN_RELAY)
+        if not await self.store.revoke(relay_id, time.time()):
+            raise BadRequestError(f"relay {record.name!r} was revoked already")
+        was_online = self.is_online(relay_id)
+        self._close_revoked(relay_id)
+        await self.audit.record(
+            "relay_token_revoked",
+            actor=actor,
+            target=relay_id,
+            ip=ip,
+            device=device,
+            details={"name": record.name, "was_online": was_online},
+        )
+
+    async def record_connected(self, relay: RelayRecord, ip: str) -> None:
+        await self.audit.record(
+            "relay_connected",
+            actor=f"relay:{relay.id}",
+            target=relay.id,
+            ip=ip,
+            details={"name": relay.name},
+        )
+
+    async def record_refused(self, token: str, ip: str) -> None:
+        """Audit a refused connection, at most AUDITED_REFUSALS_PER_IP per address."""
+        try:
+            self._refusals.check(ip)
+        except RateLimitedError:
+            return
+        reason = "bad token" if token else "no token"
+        hint = token[:TOKEN_HINT_CHARS] + "…" if token else ""
+        await self.audit.record(
+            "relay_connection_refused",
+            actor="anonymous",
+            ip=ip,
+            details={"reason": reason, "token_hint": hint},
+        )
+
+    def _close_revoked(self, relay_id: str) -> None:
+        self._revoked.add(relay_id)
+        link = self._links.get(relay_id)
+        if link is not None:
+            log.info("relay %s revoked; closing its link", relay_id)
+            link.close(CloseCode.UNAUTHORIZED, REVOKED_CLOSE_REASON)
+
+    async def watch_revocations(self) -> None:
+        """Close the links of relays revoked by another process; runs until cancelled."""
+        while True:
+            await asyncio.sleep(REVOCATION_CHECK_INTERVAL_S)
+            try:
+                for relay_id in await self.store.revoked_among(tuple(self._links)):
+                    self._close_revoked(relay_id)
+            except Exception:
+                log.exception("checking for revoked relays failed")
 
     async def authenticate(self, token: str) -> RelayRecord | None:
         if not token.startswith(TOKEN_PREFIX):
@@ -63,6 +159,9 @@ class Relays:
         return await self.store.by_token_hash(hash_token(token))
 
     def attach(self, relay_id: str, link: RelayLink) -> None:
+        if relay_id in self._revoked:  # revoked while this link was being authenticated
+            link.close(CloseCode.UNAUTHORIZED, REVOKED_CLOSE_REASON)
+            return
         previous = self._links.get(relay_id)
         self._links[relay_id] = link
         if previous is not None:

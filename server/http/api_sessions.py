@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import Body, Parameter
 
 from protocol import messages as m
 from server.domain.chunks import frame
 from server.domain.core import Core
+from server.domain.identity.roles import Role
 from server.domain.sessions import SessionView
-from server.http.auth import require_viewer
+from server.http.auth import principal, require_role
 
 
 class SessionList(msgspec.Struct):
@@ -47,23 +48,34 @@ class EventPage(msgspec.Struct, kw_only=True):
 
 class SessionsController(Controller):
     path = "/api/sessions"
-    guards = [require_viewer]
+    guards = [require_role(Role.VIEWER)]
 
     @get("/")
-    async def list_sessions(self, state: State) -> SessionList:
+    async def list_sessions(self, request: Request[Any, Any, Any], state: State) -> SessionList:
+        """The sessions of the workspaces you are granted."""
         core: Core = state.core
-        return SessionList(await core.sessions.list())
+        who = principal(request)
+        return SessionList(
+            [s for s in await core.sessions.list() if who.may(Role.VIEWER, s.relay_id, s.workspace)]
+        )
 
-    @post("/", status_code=201)
-    async def start_session(self, state: State, data: StartRequest) -> SessionView:
+    @post("/", status_code=201, guards=[require_role(Role.OPERATOR)])
+    async def start_session(
+        self, request: Request[Any, Any, Any], state: State, data: Annotated[StartRequest, Body()]
+    ) -> SessionView:
         core: Core = state.core
+        principal(request).require(Role.OPERATOR, data.relay_id, data.workspace)
         session_id = await core.sessions.start(m.StartSession(**msgspec.structs.asdict(data)))
         return core.sessions.view(await core.sessions.get(session_id))
 
     @get("/{session_id:str}")
-    async def session_detail(self, state: State, session_id: str) -> SessionView:
+    async def session_detail(
+        self, request: Request[Any, Any, Any], state: State, session_id: str
+    ) -> SessionView:
         core: Core = state.core
-        return core.sessions.view(await core.sessions.get(session_id))
+        record = await core.sessions.get(session_id)
+        principal(request).require(Role.VIEWER, record.relay_id, record.workspace)
+        return core.sessions.view(record)
 
     @post("/{session_id:str}/approvals/{approval_id:str}", status_code=200)
     async def resolve_approval(
@@ -83,6 +95,7 @@ class SessionsController(Controller):
     @get("/{session_id:str}/events")
     async def session_events(
         self,
+        request: Request[Any, Any, Any],
         state: State,
         session_id: str,
         after: Annotated[int, Parameter(ge=0, description="Return events with seq > after")] = 0,
@@ -90,6 +103,7 @@ class SessionsController(Controller):
     ) -> Any:
         core: Core = state.core
         record = await core.sessions.get(session_id)
+        principal(request).require(Role.VIEWER, record.relay_id, record.workspace)
         page = await core.log.page(session_id, after, limit)
         # Decoded once, typed, so the response has a schema.
         events = msgspec.json.decode(frame(session_id, record.epoch, page), type=m.SessionEvents)

@@ -8,8 +8,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 
 from protocol.codes import ErrorCode
 from server.domain.errors import TetherError
@@ -33,6 +35,7 @@ STATUS_OF_CODE: dict[ErrorCode, int] = {
     ErrorCode.AGENT_CRASHED: 502,
     ErrorCode.RELAY_OFFLINE: 503,
     ErrorCode.TIMEOUT: 504,
+    ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL: 500,
 }
 _CODE_OF_STATUS = {
@@ -40,6 +43,30 @@ _CODE_OF_STATUS = {
     401: ErrorCode.UNAUTHORIZED,
     403: ErrorCode.FORBIDDEN,
     404: ErrorCode.NOT_FOUND,
+    429: ErrorCode.RATE_LIMITED,
+}
+
+
+class ErrorDetail(msgspec.Struct):
+    code: str  # an ErrorCode
+    message: str
+
+
+class ErrorBody(msgspec.Struct):
+    """The one error shape, as the OpenAPI schema documents it for every route."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES = {
+    status: ResponseSpec(ErrorBody, description=description, generate_examples=False)
+    for status, description in (
+        (400, "Bad request: the input failed validation"),
+        (401, "No valid credentials: sign in with a passkey, or use the console token"),
+        (403, "Not allowed: role, workspace grant or origin"),
+        (404, "No such object"),
+        (429, "Too many attempts from this address"),
+    )
 }
 
 

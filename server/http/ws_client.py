@@ -1,5 +1,11 @@
 """/ws/client: the viewer socket (PWA, `tether attach`). Subscribe and resume, send commands.
 
+Admission (before hello): an Origin other than the public origin is refused (FORBIDDEN); a
+caller without credentials is refused (UNAUTHORIZED); a browser session must also send the
+public origin as Origin, so a missing Origin is refused too. The console token needs none.
+Every message is then checked against the caller's role on the session's workspace
+(MESSAGE_ROLES); a socket of a browser session closes when that session ends.
+
 Messages are handled in arrival order; commands are sent to the relay in that order and their
 answers awaited in the background, so a slow relay never stalls a viewer's keystrokes.
 """
@@ -17,8 +23,9 @@ from protocol import messages as m
 from protocol.codes import CloseCode, ErrorCode
 from server.domain.core import Core
 from server.domain.errors import TetherError
+from server.domain.identity.roles import Principal, Role
 from server.domain.viewers import Viewer
-from server.http.auth import viewer_refusal
+from server.http.auth import maybe_principal, origin_matches
 from server.http.ws_conn import (
     Conn,
     ConnectionClosedError,
@@ -32,6 +39,18 @@ log = logging.getLogger(__name__)
 MAX_PENDING_COMMANDS = 256  # commands of one socket awaiting their relay's answer
 decode: MessageDecoder[m.ClientMessage] = MessageDecoder(m.ClientMessage)
 
+# The role each message needs on its session's workspace. A command not listed here needs
+# operator (steering is the least a new command can be); hello is part of the handshake.
+MESSAGE_ROLES: dict[type, Role] = {
+    m.Subscribe: Role.VIEWER,
+    m.Unsubscribe: Role.VIEWER,
+    m.StartSession: Role.OPERATOR,
+    m.SendInput: Role.OPERATOR,
+    m.Resize: Role.OPERATOR,
+    m.Interrupt: Role.OPERATOR,
+    m.StopSession: Role.OPERATOR,
+}
+
 
 @websocket("/ws/client")
 async def client_socket(socket: WebSocket[Any, Any, Any]) -> None:
@@ -39,11 +58,16 @@ async def client_socket(socket: WebSocket[Any, Any, Any]) -> None:
     client = socket.client.host if socket.client else "?"
     conn = Conn(socket, f"viewer {client}", core.settings.send_timeout_s)
     await socket.accept()
-    refusal = viewer_refusal(socket, core.settings)
-    if refusal is not None:
-        log.warning("viewer from %s refused: %s", client, refusal)
-        await conn.close(CloseCode.FORBIDDEN, refusal)
+    who = maybe_principal(socket)
+    refusal = _refusal(socket, who, core)
+    if refusal is not None or who is None:
+        code, reason = refusal or (CloseCode.UNAUTHORIZED, "")
+        log.warning("viewer from %s refused: %s", client, reason)
+        await conn.close(code, reason)
         return
+    forget_socket = core.identity.sockets.add(
+        who.user_id, who.session_id, lambda: conn.close_soon(CloseCode.UNAUTHORIZED, "signed out")
+    )
     viewer = Viewer(
         core.log,
         core.hub,
@@ -64,7 +88,10 @@ async def client_socket(socket: WebSocket[Any, Any, Any]) -> None:
         )
         while True:
             message = decode(await conn.receive())
-            await _handle(core, viewer, pending, message)
+            if core.identity.clock() >= who.expires_at:
+                await conn.close(CloseCode.UNAUTHORIZED, "the browser session expired")
+                break
+            await _handle(core, who, viewer, pending, message)
     except ConnectionClosedError:
         pass
     except ProtocolViolationError as exc:
@@ -74,18 +101,52 @@ async def client_socket(socket: WebSocket[Any, Any, Any]) -> None:
         log.exception("viewer %s: unexpected error", client)
         await conn.close(CloseCode.INTERNAL_ERROR, "internal error")
     finally:
+        forget_socket()
         viewer.close()
         for task in (*pending, *([writer] if writer else [])):
             task.cancel()
         await conn.closed()
 
 
+def _refusal(
+    socket: WebSocket[Any, Any, Any], who: Principal | None, core: Core
+) -> tuple[CloseCode, str] | None:
+    """Why this handshake is refused (close code, reason), or None when it is admitted."""
+    origin = socket.headers.get("origin")
+    expected = core.settings.origin
+    if origin is not None and not origin_matches(socket, core.settings):
+        return CloseCode.FORBIDDEN, f"origin {origin!r} is not {expected}"
+    if who is None:
+        return CloseCode.UNAUTHORIZED, "sign in with a passkey, or use the console token"
+    if who.via == "session" and origin is None:
+        return CloseCode.FORBIDDEN, f"a browser socket must come from {expected} (no Origin)"
+    return None
+
+
+async def _authorize(core: Core, who: Principal, message: m.ClientMessage) -> None:
+    """Raise ForbiddenError unless `who` may send `message` (unknown sessions: NotFoundError)."""
+    role = MESSAGE_ROLES.get(type(message), Role.OPERATOR)
+    if isinstance(message, m.StartSession):
+        who.require(role, message.relay_id, message.workspace)
+    elif isinstance(message, m.Unsubscribe):
+        who.require(role)  # drops only this socket's own subscription
+    else:
+        record = await core.sessions.get(getattr(message, "session_id", ""))
+        who.require(role, record.relay_id, record.workspace)
+
+
 async def _handle(
-    core: Core, viewer: Viewer, pending: set[asyncio.Task[None]], message: m.ClientMessage
+    core: Core,
+    who: Principal,
+    viewer: Viewer,
+    pending: set[asyncio.Task[None]],
+    message: m.ClientMessage,
 ) -> None:
     request_id = getattr(message, "request_id", "")
     session_id = getattr(message, "session_id", "")
     try:
+        if not isinstance(message, m.Hello):
+            await _authorize(core, who, message)
         if isinstance(message, m.Subscribe):
             await viewer.subscribe(message)  # answered by `subscribed`
         elif isinstance(message, m.Unsubscribe):

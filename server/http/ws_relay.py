@@ -65,10 +65,16 @@ async def relay_socket(socket: WebSocket[Any, Any, Any]) -> None:
     relay = await core.relays.authenticate(token) if token else None
     await socket.accept()
     client = socket.client.host if socket.client else "?"
+    if "origin" in socket.headers:  # relays are never browsers; a page must not dial this
+        await Conn(socket, f"relay from {client}", 1.0).close(
+            CloseCode.FORBIDDEN, "the relay socket does not accept browsers (Origin sent)"
+        )
+        return
     if relay is None:
         log.warning(
             "relay connection from %s refused: %s", client, "bad token" if token else "no token"
         )
+        await core.relays.record_refused(token, client)
         await Conn(socket, f"relay from {client}", 1.0).close(
             CloseCode.UNAUTHORIZED, "unknown or revoked relay token"
         )
@@ -91,6 +97,7 @@ async def relay_socket(socket: WebSocket[Any, Any, Any]) -> None:
         core.relays.attach(relay.id, link)
         attached = True
         log.info("relay %s (%s) connected from %s", relay.name, relay.id, client)
+        await core.relays.record_connected(relay, client)
         while True:
             data = await conn.receive()
             message = decode(data)

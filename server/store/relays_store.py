@@ -81,3 +81,36 @@ class RelaysStore:
     async def touch(self, relay_id: str, now: float) -> None:
         async with self._db.write() as conn:
             await conn.execute("UPDATE relays SET last_seen_at = ? WHERE id = ?", (now, relay_id))
+
+    async def names(self) -> set[str]:
+        """Every relay name in use, revoked relays' included (names stay unique)."""
+        async with self._db.reader.execute("SELECT name FROM relays") as cursor:
+            rows = await cursor.fetchall()
+        return {str(r[0]) for r in rows}
+
+    async def by_name(self, name: str) -> RelayRecord | None:
+        async with self._db.reader.execute(
+            f"SELECT {_COLUMNS} FROM relays WHERE name = ?", (name,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _record(tuple(row)) if row else None
+
+    async def revoke(self, relay_id: str, now: float) -> bool:
+        """Mark the relay revoked; False when it is unknown or was revoked already."""
+        async with self._db.write() as conn:
+            cursor = await conn.execute(
+                "UPDATE relays SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (now, relay_id),
+            )
+            return cursor.rowcount == 1
+
+    async def revoked_among(self, relay_ids: tuple[str, ...]) -> tuple[str, ...]:
+        """Which of these relays are revoked (another process, the admin CLI, may revoke)."""
+        if not relay_ids:
+            return ()
+        marks = ", ".join("?" * len(relay_ids))
+        async with self._db.reader.execute(
+            f"SELECT id FROM relays WHERE revoked_at IS NOT NULL AND id IN ({marks})", relay_ids
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return tuple(str(r[0]) for r in rows)

@@ -20,11 +20,11 @@ COLS, ROWS = 100, 30
 class AttachedTerminal:
     """A `tether attach ...` process on a PTY; everything it prints is kept in `output`."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.process = ptyprocess.PtyProcess.spawn(
             tether_argv("attach", *args),
             cwd=str(ROOT),
-            env=dict(os.environ),
+            env=env or dict(os.environ),
             dimensions=(ROWS, COLS),
         )
         self.saved_mode = termios.tcgetattr(self.process.fd)  # cooked, as spawned

@@ -30,9 +30,12 @@ def terminals() -> Iterator[list[AttachedTerminal]]:
         terminal.close()
 
 
-def tether(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
+def tether(
+    *args: str, stdin: bytes = b"", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         tether_argv(*args),
+        env=env,
         input=stdin.decode(),
         capture_output=True,
         text=True,
@@ -49,7 +52,9 @@ def test_attach_replays_forwards_keys_detaches_and_reattaches_showing_everything
     stack: Stack, terminals: list[AttachedTerminal]
 ) -> None:
     session_id = stack.start_session(["sh"])
-    first = AttachedTerminal(session_id, "--server", stack.server.url)
+    first = AttachedTerminal(
+        session_id, "--server", stack.server.url, env=stack.server.client_env()
+    )
     terminals.append(first)
     first.expect("press Ctrl-] to detach")
     first.type(b"echo hi$((40+2))\r")
@@ -60,7 +65,9 @@ def test_attach_replays_forwards_keys_detaches_and_reattaches_showing_everything
     assert first.mode() == first.saved_mode, "the terminal was left in raw mode"
     assert status_of(stack, session_id) == "running"
 
-    again = AttachedTerminal(session_id[:8], "--server", stack.server.url)
+    again = AttachedTerminal(
+        session_id[:8], "--server", stack.server.url, env=stack.server.client_env()
+    )
     terminals.append(again)
     again.type(b"echo again$((1+1))\r")
     again.expect("again2")  # live output comes after the whole replay
@@ -78,7 +85,9 @@ def test_attach_resumes_across_server_kill_and_restart_with_every_byte_once(
 ) -> None:
     count = 200
     session_id = stack.start_session(ticker(count, 0.02))
-    terminal = AttachedTerminal(session_id, "--server", stack.server.url)
+    terminal = AttachedTerminal(
+        session_id, "--server", stack.server.url, env=stack.server.client_env()
+    )
     terminals.append(terminal)
     terminal.expect("tick 000030")
     stack.server.kill9()
@@ -98,7 +107,9 @@ def test_terminal_size_reaches_the_session_on_attach_and_on_window_resize(
     stack: Stack, terminals: list[AttachedTerminal]
 ) -> None:
     session_id = stack.start_session(["sh"])  # started at the default 80x24
-    terminal = AttachedTerminal(session_id, "--server", stack.server.url)
+    terminal = AttachedTerminal(
+        session_id, "--server", stack.server.url, env=stack.server.client_env()
+    )
     terminals.append(terminal)
     terminal.expect("press Ctrl-] to detach")
     terminal.type(b"stty size\r")
@@ -116,14 +127,14 @@ def test_terminal_size_reaches_the_session_on_attach_and_on_window_resize(
 def test_attach_new_from_a_pipe_forwards_input_and_follows_until_the_end(stack: Stack) -> None:
     result = tether(
         "attach", "--new", "--server", stack.server.url, "--", "sh",
-        stdin=b"echo piped-$((6*7))\nexit 5\n",
+        stdin=b"echo piped-$((6*7))\nexit 5\n", env=stack.server.client_env(),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "piped-42" in result.stdout
     assert result.stdout.rstrip().endswith("[session ended: exit 5]")
     assert re.search(r"started session [0-9a-f]+ on box, workspace work", result.stderr)
 
-    listing = tether("sessions", "--server", stack.server.url)
+    listing = tether("sessions", "--server", stack.server.url, env=stack.server.client_env())
     assert listing.returncode == 0
     header, row = listing.stdout.splitlines()
     assert header.split() == ["ID", "STATUS", "AGENT", "WORKSPACE", "TITLE", "LAST", "ACTIVITY"]
@@ -133,7 +144,12 @@ def test_attach_new_from_a_pipe_forwards_input_and_follows_until_the_end(stack: 
 def test_detach_key_in_piped_input_detaches_leaving_the_session_running(stack: Stack) -> None:
     session_id = stack.start_session(["sh"])
     result = tether(
-        "attach", session_id, "--server", stack.server.url, stdin=b"echo before\n\x1dexit 9\n"
+        "attach",
+        session_id,
+        "--server",
+        stack.server.url,
+        stdin=b"echo before\n\x1dexit 9\n",
+        env=stack.server.client_env(),
     )
     assert result.returncode == 0, result.stderr
     assert "detached" in result.stderr
@@ -153,13 +169,23 @@ def test_detach_key_in_piped_input_detaches_leaving_the_session_running(stack: S
 
 
 def test_attach_new_with_unknown_workspace_lists_the_choices(stack: Stack) -> None:
-    result = tether("attach", "--new", "--workspace", "nope", "--server", stack.server.url)
+    result = tether(
+        "attach",
+        "--new",
+        "--workspace",
+        "nope",
+        "--server",
+        stack.server.url,
+        env=stack.server.client_env(),
+    )
     assert result.returncode == 1
     assert "has no workspace 'nope'; its workspaces: work" in result.stderr
 
 
 def test_attach_to_unknown_session_fails_clearly(stack: Stack) -> None:
-    result = tether("attach", "0123456789", "--server", stack.server.url)
+    result = tether(
+        "attach", "0123456789", "--server", stack.server.url, env=stack.server.client_env()
+    )
     assert result.returncode == 1
     assert "no session '0123456789'" in result.stderr
 
@@ -191,6 +217,7 @@ def test_agent_text_is_shown_with_escape_sequences_defused_but_terminal_output_r
     result = subprocess.run(
         tether_argv("attach", session_id, "--server", stack.server.url),
         stdin=subprocess.DEVNULL, capture_output=True, cwd=ROOT, timeout=60,
+        env=stack.server.client_env(),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     out = result.stdout

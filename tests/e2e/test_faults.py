@@ -126,7 +126,7 @@ def test_connection_cut_mid_frame_loses_nothing(tmp_path: Path) -> None:
         await asyncio.to_thread(stack.wait_relay_online)
         session_id = await asyncio.to_thread(stack.start_session, ticker(lines, 0.002))
         url = f"http://127.0.0.1:{viewer_proxy.port}"
-        viewer = await Viewer.open(url)
+        viewer = await Viewer.open(url, token=stack.server.console_token)
         await viewer.subscribe(session_id)
         held: list[m.LoggedEvent] = []
         for _ in range(10):
@@ -139,7 +139,7 @@ def test_connection_cut_mid_frame_loses_nothing(tmp_path: Path) -> None:
             except Exception:  # the cut: closed without a close frame
                 held = viewer.events.get(session_id, [])
                 since = viewer.since(session_id)
-                viewer = await Viewer.open(url)
+                viewer = await Viewer.open(url, token=stack.server.console_token)
                 if since is not None:
                     viewer.events[session_id] = held
                     viewer.epochs[session_id] = since.epoch

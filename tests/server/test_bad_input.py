@@ -54,7 +54,12 @@ async def _relay(env: Env, name: str = "one", hello: bool = True) -> ClientConne
 
 
 async def _viewer_ws(env: Env, hello: bool = True, **kwargs: object) -> ClientConnection:
-    ws = await connect(f"ws://127.0.0.1:{env.server.port}/ws/client", max_size=None, **kwargs)  # type: ignore[arg-type]
+    ws = await connect(  # type: ignore[misc]
+        f"ws://127.0.0.1:{env.server.port}/ws/client",
+        max_size=None,
+        additional_headers=env.server.auth_headers(),
+        **kwargs,  # type: ignore[arg-type]
+    )
     if hello:
         await ws.send(HELLO)
         assert b"hello" in await asyncio.wait_for(ws.recv(decode=False), 10)
@@ -261,7 +266,10 @@ def test_rest_errors_have_one_shape(env: Env) -> None:
         ("/api/nothing-here", 404, "not_found"),
     ]:
         with pytest.raises(urllib.error.HTTPError) as caught:
-            urllib.request.urlopen(env.server.url + path, timeout=10)
+            request = urllib.request.Request(
+                env.server.url + path, headers=env.server.auth_headers()
+            )
+            urllib.request.urlopen(request, timeout=10)
         body = json.loads(caught.value.read())
         assert caught.value.code == status, path
         assert body["error"]["code"] == code, (path, body)

@@ -46,7 +46,7 @@ def test_serve_starts_a_local_relay_that_dies_with_it_and_comes_back(tmp_path: P
         wait_until(lambda: _local_relay_online(server), 30, "the local relay")
         relays = server.get("/api/relays")["relays"]
         assert relays[0]["workspaces"] == [{"name": "proj", "path": str(workspace)}]
-        assert "Tether is running at http://127.0.0.1:" in server.log()
+        assert "Tether is running at http://localhost:" in server.log()
         assert server.process is not None
         relay_pids = _children(server.process.pid)
         assert relay_pids, "no local relay process"

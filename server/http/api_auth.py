@@ -1,0 +1,252 @@
+"""REST: passkey registration and sign-in (shaped for @simplewebauthn/browser), the signed-in
+user's passkeys and browser sessions, sign-out.
+
+    POST /api/auth/register/options  {token?, user_name?}  -> optionsJSON for startRegistration
+    POST /api/auth/register/verify   {credential, passkey_name?} -> Me (+ session cookie if new)
+    POST /api/auth/login/options     {}                    -> optionsJSON for startAuthentication
+    POST /api/auth/login/verify      {credential}          -> Me + session cookie
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie, State
+from litestar.params import Body
+
+from server.domain.core import Core
+from server.domain.identity.records import BrowserSessionRecord, PasskeyRecord
+from server.domain.identity.roles import Grant, Principal, Role
+from server.domain.identity.service import Caller, Login
+from server.http.auth import (
+    SESSION_COOKIE,
+    client_ip,
+    device,
+    maybe_principal,
+    principal,
+    refuse_cross_site,
+    require_role,
+)
+
+
+class Me(msgspec.Struct, kw_only=True):
+    user_id: str
+    name: str
+    role: Role
+    grants: list[Grant]
+    via: str  # "session" or "console"
+    session_id: str
+
+
+class RegisterOptionsRequest(msgspec.Struct, kw_only=True):
+    token: str = ""  # from a setup or invite link (the part after #); empty to add a passkey
+    user_name: str = ""  # a new user's name
+
+
+class RegisterRequest(msgspec.Struct, kw_only=True):
+    credential: dict[str, Any]  # what startRegistration() resolved to
+    passkey_name: str = ""  # e.g. "phone"
+
+
+class LoginRequest(msgspec.Struct, kw_only=True):
+    credential: dict[str, Any]  # what startAuthentication() resolved to
+
+
+class PasskeyView(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    created_at: float
+    last_used_at: float | None
+    flagged: bool  # its signature counter once went backwards: it may have been copied
+
+
+class PasskeyList(msgspec.Struct):
+    passkeys: list[PasskeyView]
+
+
+class RenamePasskey(msgspec.Struct, kw_only=True):
+    name: str
+
+
+class BrowserSessionView(msgspec.Struct, kw_only=True):
+    id: str
+    created_at: float
+    last_seen_at: float
+    ip: str
+    device: str
+    current: bool
+
+
+class BrowserSessionList(msgspec.Struct):
+    sessions: list[BrowserSessionView]
+
+
+def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:
+    return Caller(ip=client_ip(connection), device=device(connection))
+
+
+def me(who: Principal) -> Me:
+    return Me(
+        user_id=who.user_id,
+        name=who.name,
+        role=who.role,
+        grants=list(who.grants),
+        via=who.via,
+        session_id=who.session_id,
+    )
+
+
+def _passkey_view(p: PasskeyRecord) -> PasskeyView:
+    return PasskeyView(
+        id=p.id,
+        name=p.name,
+        created_at=p.created_at,
+        last_used_at=p.last_used_at,
+        flagged=p.flagged_at is not None,
+    )
+
+
+def _signed_in(core: Core, login: Login) -> Response[Me]:
+    """The session cookie: HttpOnly, SameSite=Strict, Secure except on plain http://localhost."""
+    settings = core.settings
+    return Response(
+        me(login.principal),
+        cookies=[
+            Cookie(
+                key=SESSION_COOKIE,
+                value=login.cookie,
+                path="/",
+                httponly=True,
+                secure=settings.origin.startswith("https://"),
+                samesite="strict",
+                max_age=int(settings.session_absolute_timeout_s),
+            )
+        ],
+    )
+
+
+class AuthController(Controller):
+    path = "/api/auth"
+    guards = [refuse_cross_site]
+
+    @post("/register/options", status_code=200)
+    async def registration_options(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        data: Annotated[RegisterOptionsRequest, Body()],
+    ) -> dict[str, Any]:
+        """Start registering a passkey: a new user with a link's token, or another passkey for
+        the signed-in user."""
+        core: Core = state.core
+        return await core.identity.registration_options(
+            caller_of(request),
+            token=data.token,
+            user_name=data.user_name,
+            by=maybe_principal(request),
+        )
+
+    @post("/register/verify", status_code=200)
+    async def register(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        data: Annotated[RegisterRequest, Body()],
+    ) -> Response[Me]:
+        """Finish registering: a new user is signed in; an existing one keeps their session."""
+        core: Core = state.core
+        by = maybe_principal(request)
+        login = await core.identity.register(
+            caller_of(request), data.credential, data.passkey_name, by
+        )
+        if login is None:
+            assert by is not None
+            return Response(me(by))
+        return _signed_in(core, login)
+
+    @post("/login/options", status_code=200)
+    async def login_options(self, request: Request[Any, Any, Any], state: State) -> dict[str, Any]:
+        """Start a passkey sign-in (any passkey of this site the authenticator holds)."""
+        core: Core = state.core
+        return await core.identity.login_options(caller_of(request))
+
+    @post("/login/verify", status_code=200)
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        data: Annotated[LoginRequest, Body()],
+    ) -> Response[Me]:
+        core: Core = state.core
+        return _signed_in(core, await core.identity.login(caller_of(request), data.credential))
+
+    @post("/logout", status_code=204, guards=[require_role(Role.VIEWER)])
+    async def logout(self, request: Request[Any, Any, Any], state: State) -> Response[None]:
+        """End this browser session; its open WebSockets close at once."""
+        core: Core = state.core
+        await core.identity.logout(principal(request), caller_of(request))
+        response: Response[None] = Response(None, status_code=204)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @get("/me", guards=[require_role(Role.VIEWER)])
+    async def whoami(self, request: Request[Any, Any, Any]) -> Me:
+        return me(principal(request))
+
+    @get("/passkeys", guards=[require_role(Role.VIEWER)])
+    async def passkeys(self, request: Request[Any, Any, Any], state: State) -> PasskeyList:
+        core: Core = state.core
+        held = await core.identity.passkeys(principal(request))
+        return PasskeyList([_passkey_view(p) for p in held])
+
+    @patch("/passkeys/{passkey_id:str}", guards=[require_role(Role.VIEWER)])
+    async def rename_passkey(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        passkey_id: str,
+        data: Annotated[RenamePasskey, Body()],
+    ) -> PasskeyList:
+        core: Core = state.core
+        who = principal(request)
+        await core.identity.rename_passkey(who, caller_of(request), passkey_id, data.name)
+        return PasskeyList([_passkey_view(p) for p in await core.identity.passkeys(who)])
+
+    @delete("/passkeys/{passkey_id:str}", status_code=204, guards=[require_role(Role.VIEWER)])
+    async def revoke_passkey(
+        self, request: Request[Any, Any, Any], state: State, passkey_id: str
+    ) -> None:
+        """Revoke one of your passkeys (not your only one)."""
+        core: Core = state.core
+        await core.identity.revoke_passkey(principal(request), caller_of(request), passkey_id)
+
+    @get("/sessions", guards=[require_role(Role.VIEWER)])
+    async def sessions(self, request: Request[Any, Any, Any], state: State) -> BrowserSessionList:
+        """Your signed-in browsers."""
+        core: Core = state.core
+        who = principal(request)
+        return BrowserSessionList(
+            [_session_view(s, who) for s in await core.identity.sessions(who)]
+        )
+
+    @delete("/sessions/{session_id:str}", status_code=204, guards=[require_role(Role.VIEWER)])
+    async def revoke_session(
+        self, request: Request[Any, Any, Any], state: State, session_id: str
+    ) -> None:
+        """Sign out one of your browsers; its open WebSockets close at once."""
+        core: Core = state.core
+        await core.identity.revoke_session(principal(request), caller_of(request), session_id)
+
+
+def _session_view(s: BrowserSessionRecord, who: Principal) -> BrowserSessionView:
+    return BrowserSessionView(
+        id=s.id,
+        created_at=s.created_at,
+        last_seen_at=s.last_seen_at,
+        ip=s.ip,
+        device=s.device,
+        current=s.id == who.session_id,
+    )
