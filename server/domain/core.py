@@ -59,7 +59,7 @@ class Core:
             ),
             console_token.load_or_create(settings.data_dir),
         )
-        sessions = Sessions(log, relays)
+        sessions = Sessions(log, relays, audit)
         core = cls(settings, db, hub, log, relays, sessions, audit, enrolments, identity)
         core.tasks.append(asyncio.create_task(relays.watch_revocations()))
         return core

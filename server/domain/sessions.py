@@ -13,6 +13,7 @@ import msgspec
 
 from protocol import messages as m
 from protocol.codes import ErrorCode
+from server.domain.audit import Audit
 from server.domain.errors import BadRequestError, ConflictError, NotFoundError, UnavailableError
 from server.domain.events import EventLog
 from server.domain.records import SessionRecord
@@ -39,9 +40,10 @@ class SessionView(msgspec.Struct, kw_only=True):
 
 
 class Sessions:
-    def __init__(self, log: EventLog, relays: Relays) -> None:
+    def __init__(self, log: EventLog, relays: Relays, audit: Audit) -> None:
         self._log = log
         self._relays = relays
+        self._audit = audit
 
     def view(self, record: SessionRecord) -> SessionView:
         online = self._relays.is_online(record.relay_id)
@@ -93,6 +95,17 @@ class Sessions:
             await self._log.discard_session(session_id)
             raise
         return session_id
+
+    async def decide(self, command: m.ResolveApproval, ip: str = "") -> None:
+        """Answer an approval and wait until the relay has given it to the agent; audited."""
+        await (await self.steer(command))
+        await self._audit.record(
+            "approval_decided",
+            actor=command.by,
+            target=f"session:{command.session_id}",
+            ip=ip,
+            details={"approval_id": command.approval_id, "decision": command.decision},
+        )
 
     async def steer(
         self, command: m.SendInput | m.Resize | m.Interrupt | m.StopSession | m.ResolveApproval

@@ -77,19 +77,32 @@ class SessionsController(Controller):
         principal(request).require(Role.VIEWER, record.relay_id, record.workspace)
         return core.sessions.view(record)
 
-    @post("/{session_id:str}/approvals/{approval_id:str}", status_code=200)
+    @post(
+        "/{session_id:str}/approvals/{approval_id:str}",
+        status_code=200,
+        guards=[require_role(Role.OPERATOR)],
+    )
     async def resolve_approval(
-        self, state: State, session_id: str, approval_id: str, data: DecisionRequest
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        session_id: str,
+        approval_id: str,
+        data: Annotated[DecisionRequest, Body()],
     ) -> SessionView:
         """Answer a pending approval; returns once the agent has been given the decision."""
         core: Core = state.core
+        record = await core.sessions.get(session_id)
+        who = principal(request)
+        who.require(Role.OPERATOR, record.relay_id, record.workspace)
         command = m.ResolveApproval(
             session_id=session_id,
             approval_id=approval_id,
             decision=data.decision,
             message=data.message,
+            by=who.actor,
         )
-        await (await core.sessions.steer(command))
+        await core.sessions.decide(command, ip=request.client.host if request.client else "")
         return core.sessions.view(await core.sessions.get(session_id))
 
     @get("/{session_id:str}/events")

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable
 from typing import Any
 
+import msgspec
 from litestar import WebSocket, websocket
 
 from protocol import messages as m
@@ -91,7 +92,7 @@ async def client_socket(socket: WebSocket[Any, Any, Any]) -> None:
             if core.identity.clock() >= who.expires_at:
                 await conn.close(CloseCode.UNAUTHORIZED, "the browser session expired")
                 break
-            await _handle(core, who, viewer, pending, message)
+            await _handle(core, who, client, viewer, pending, message)
     except ConnectionClosedError:
         pass
     except ProtocolViolationError as exc:
@@ -138,6 +139,7 @@ async def _authorize(core: Core, who: Principal, message: m.ClientMessage) -> No
 async def _handle(
     core: Core,
     who: Principal,
+    client: str,
     viewer: Viewer,
     pending: set[asyncio.Task[None]],
     message: m.ClientMessage,
@@ -159,6 +161,10 @@ async def _handle(
             raise TetherError("too many commands awaiting an answer", ErrorCode.TIMEOUT)
         elif isinstance(message, m.StartSession):
             _in_background(viewer, pending, request_id, "", core.sessions.start(message))
+        elif isinstance(message, m.ResolveApproval):
+            decided = msgspec.structs.replace(message, by=who.actor)
+            work = _session_of(core.sessions.decide(decided, ip=client), session_id)
+            _in_background(viewer, pending, request_id, session_id, work)
         else:
             answer = await core.sessions.steer(message)
             _in_background(viewer, pending, request_id, session_id, _session_of(answer, session_id))
@@ -188,7 +194,7 @@ def _in_background(
     task.add_done_callback(pending.discard)
 
 
-async def _session_of(answer: Awaitable[m.CommandResult], session_id: str) -> str:
+async def _session_of(answer: Awaitable[object], session_id: str) -> str:
     await answer
     return session_id
 

@@ -320,6 +320,7 @@ def test_approved_write_creates_the_file_with_a_diff_and_usage(
     assert usage["input_tokens"] > 0 and usage["cost_usd"] > 0
     resolved = next(e for e in events if e["kind"] == "approval_resolved")
     assert resolved["decision"] == "approved"
+    assert resolved["by"]  # who decided, as the server knows them
 
 
 def test_denied_write_leaves_no_file_and_claude_carries_on(

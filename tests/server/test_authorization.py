@@ -57,6 +57,7 @@ ROUTES: dict[str, str] = {
     "POST /api/sessions": "operator",
     "GET /api/sessions/{session_id:str}": "viewer",
     "GET /api/sessions/{session_id:str}/events": "viewer",
+    "POST /api/sessions/{session_id:str}/approvals/{approval_id:str}": "operator",
     "GET /api/relays": "viewer",
     "POST /api/relays/enrolments": "public",  # a relay asks to enrol; an admin approves
     "POST /api/relays/enrolments/poll": "public",  # the relay polls with its secret
@@ -175,6 +176,7 @@ def _fill(world: World, path: str) -> str:
         .replace("{user_id}", "no-such-user")
         .replace("{invite_id}", "no-such-invite")
         .replace("{code}", "NOSUCH")
+        .replace("{approval_id}", "no-such-approval")
     )
 
 
@@ -185,6 +187,8 @@ def _body(world: World, method: str, path: str) -> dict[str, Any] | None:
         return {"relay_id": world.relay_ids["a"], "workspace": "work", "command": ["true"]}
     if path.startswith("/api/users/"):
         return {"role": "viewer"}
+    if "/approvals/" in path:
+        return {"decision": "deny"}
     if path == "/api/invites":
         return {"role": "viewer", "grants": []}
     if path.startswith("/api/auth/passkeys/"):
@@ -298,7 +302,6 @@ async def _close_code(ws: ClientConnection) -> int | None:
 def _message(world: World, tag: str) -> m.ClientMessage:
     sid = world.session_id
     relay = world.relay_ids["a"]
-    kinds = {t.__struct_config__.tag: t for t in typing.get_args(m.ClientMessage)}
     built: dict[str, m.ClientMessage] = {
         "subscribe": m.Subscribe(session_id=sid, request_id="r"),
         "unsubscribe": m.Unsubscribe(session_id=sid, request_id="r"),
@@ -307,11 +310,11 @@ def _message(world: World, tag: str) -> m.ClientMessage:
         "resize": m.Resize(session_id=sid, cols=80, rows=24, request_id="r"),
         "interrupt": m.Interrupt(session_id=sid, request_id="r"),
         "stop_session": m.StopSession(session_id=sid, request_id="r"),
+        "resolve_approval": m.ResolveApproval(
+            session_id=sid, approval_id="a1", decision="deny", request_id="r"
+        ),
     }
-    if tag in built:
-        return built[tag]
-    fields = {f: "r" if f == "request_id" else sid for f in kinds[tag].__struct_fields__}
-    return msgspec.convert(fields, kinds[tag], strict=False)  # type: ignore[no-any-return]
+    return built[tag]
 
 
 async def _answer(world: World, who: str, message: m.ClientMessage) -> m.Result:

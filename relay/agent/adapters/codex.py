@@ -49,6 +49,7 @@ from protocol.messages import (
     ToolStarted,
     Usage,
 )
+from protocol.version import SOFTWARE_VERSION
 from relay.agent.diffs import truncate, unified_diff
 from relay.agent.jsonrpc import METHOD_NOT_FOUND, JsonRpc, RpcError
 from relay.agent.structured import StructuredAdapter
@@ -56,7 +57,7 @@ from relay.errors import CommandError
 
 log = logging.getLogger(__name__)
 
-CLIENT_INFO = {"name": "tether", "title": "Tether", "version": "0.1.0"}
+CLIENT_INFO = {"name": "tether", "title": "Tether", "version": SOFTWARE_VERSION}
 APPROVAL_POLICY = "on-request"  # Codex asks before anything its sandbox does not allow
 TURN_START_TIMEOUT_S = 30.0  # Codex answers turn/start at once; the turn itself runs on
 DECISIONS: dict[Decision, str] = {
