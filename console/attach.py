@@ -2,6 +2,7 @@
 
     tether attach SESSION_ID [--server URL]     replay and follow; keystrokes go to the session
     tether attach --new [--relay R] [--workspace W] [-- COMMAND...]   start a PTY session first
+    tether attach --new --agent claude [--relay R] [--workspace W] [PROMPT...]   or an agent's
     tether sessions [--server URL]              the sessions, most recently active first
 
 The server URL comes from --server, else TETHER_URL, else http://127.0.0.1:8765. The client
@@ -25,7 +26,7 @@ from console import selection, sessions_table, terminal
 from console.attachment import attach
 from console.errors import ConsoleError
 from console.event_text import clean
-from console.server_api import ServerApi, viewer_socket_url
+from console.server_api import ServerApi, SessionInfo, viewer_socket_url
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 URL_ENV = "TETHER_URL"
@@ -36,6 +37,7 @@ DEFAULT_SIZE = (80, 24)  # cols, rows of a session started without a terminal
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
+PTY = "pty"  # the agent that runs a command in a terminal; the others take prompts
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
@@ -49,13 +51,27 @@ def _parser(command: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tether attach",
         usage="tether attach [--server URL] SESSION_ID\n"
-        "       tether attach --new [--relay NAME_OR_ID] [--workspace NAME] [-- COMMAND...]",
-        description="Replay and follow a session in this terminal, forwarding keystrokes. "
+        "       tether attach --new [--relay NAME_OR_ID] [--workspace NAME] [-- COMMAND...]\n"
+        "       tether attach --new --agent AGENT [--relay NAME_OR_ID] [--workspace NAME] "
+        "[PROMPT...]",
+        description="Replay and follow a session in this terminal, forwarding keystrokes "
+        "(a PTY session) or lines as prompts and /commands (an agent session, /help lists them). "
         "Press Ctrl-] to detach; the session keeps running.",
     )
-    parser.add_argument("session", nargs="?", help="session id, or a unique prefix of one")
+    parser.add_argument(
+        "words",
+        nargs="*",
+        metavar="SESSION_ID | PROMPT",
+        help="session id, or a unique prefix of one; with --new: the first prompt of an agent, "
+        "or the command of a PTY session",
+    )
     parser.add_argument("--server", metavar="URL", help=server_help)
-    parser.add_argument("--new", action="store_true", help="start a PTY session and attach")
+    parser.add_argument("--new", action="store_true", help="start a session and attach")
+    parser.add_argument(
+        "--agent",
+        default=PTY,
+        help=f"with --new: {PTY} (default), claude, codex, gemini, copilot, acp",
+    )
     parser.add_argument(
         "--relay",
         metavar="NAME_OR_ID",
@@ -76,7 +92,7 @@ def main(argv: list[str], environ: Mapping[str, str] = os.environ) -> int:
         args, extra = args[:cut], args[cut + 1 :]
     parser = _parser(command)
     try:
-        options = parser.parse_args(args)
+        options = parser.parse_intermixed_args(args)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
@@ -85,24 +101,24 @@ def main(argv: list[str], environ: Mapping[str, str] = os.environ) -> int:
         if command == "sessions":
             sys.stdout.write(sessions_table.render(api.sessions()))
             return 0
+        words: list[str] = options.words + extra
         if options.new:
-            if options.session:
-                parser.error("give either a session id or --new, not both")
-            session_id = _start(api, options.relay, options.workspace, extra)
+            started = _start(api, options.relay, options.workspace, options.agent, words)
+            session_id, agent = started.id, started.agent or options.agent
         else:
-            if not options.session:
+            if len(options.words) != 1:
                 parser.error("which session? (tether sessions lists them; --new starts one)")
-            if options.relay or options.workspace or extra:
-                parser.error("--relay, --workspace and a command go with --new")
-            chosen = selection.session(api.sessions(), options.session)
+            if options.relay or options.workspace or extra or options.agent != PTY:
+                parser.error("--relay, --workspace, --agent and a command go with --new")
+            chosen = selection.session(api.sessions(), options.words[0])
             if not chosen.relay_online and chosen.status != "ended":
                 print(
                     f"tether attach: the relay of session {clean(chosen.id)} is offline; "
                     "its output resumes when the relay reconnects",
                     file=sys.stderr,
                 )
-            session_id = chosen.id
-        return asyncio.run(attach(viewer_socket_url(api.base_url), session_id, token))
+            session_id, agent = chosen.id, chosen.agent
+        return asyncio.run(attach(viewer_socket_url(api.base_url), session_id, token, agent))
     except SystemExit as exc:  # parser.error
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except KeyboardInterrupt:  # before the terminal is attached (which handles SIGINT itself)
@@ -124,13 +140,18 @@ def console_token(environ: Mapping[str, str]) -> str:
         return ""
 
 
-def _start(api: ServerApi, relay: str | None, workspace: str | None, command: list[str]) -> str:
+def _start(
+    api: ServerApi, relay: str | None, workspace: str | None, agent: str, words: list[str]
+) -> SessionInfo:
+    """Start a session: `words` are the command of a PTY session, the first prompt of an agent."""
     chosen = selection.relay(api.relays(), relay)
     workspace_name = selection.workspace(chosen, workspace)
     cols, rows = terminal.size(0, 1) or DEFAULT_SIZE
-    session = api.start_session(chosen.id, workspace_name, command, cols, rows)
+    command, prompt = (words, "") if agent == PTY else ([], " ".join(words))
+    session = api.start_session(chosen.id, workspace_name, agent, command, prompt, cols, rows)
+    kind = "session" if agent == PTY else f"{clean(agent)} session"
     print(
-        f"started session {session.id} on {clean(chosen.name)}, workspace {clean(workspace_name)}",
+        f"started {kind} {session.id} on {clean(chosen.name)}, workspace {clean(workspace_name)}",
         file=sys.stderr,
     )
-    return session.id
+    return session

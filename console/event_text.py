@@ -16,6 +16,8 @@ from protocol import messages as m
 
 MAX_DIFF_LINES = 40  # of a file_changed diff; the rest is counted, not shown
 MAX_FIELD_CHARS = 400  # tool input / output summaries
+# How each decision an approval offers is given in `tether attach` (console.agent_input)
+_ANSWERS = {"approve": "/approve", "approve_for_session": "/always", "deny": "/deny [reason]"}
 
 # CSI (ESC [ or the C1 byte), OSC / DCS / SOS / PM / APC strings up to their terminator,
 # two-character escapes. Any ESC left over (an unterminated sequence, say) is escaped by
@@ -109,9 +111,11 @@ def _describe(event: m.Event) -> str:
             return f"$ {clean(event.command)}\n{out}{cut}{code}"
         case m.ApprovalRequested():
             summary = f": {clean(event.summary)}" if event.summary else ""
+            offered = [_ANSWERS[o] for o in event.options if o in _ANSWERS]
+            answers = ", ".join(offered or _ANSWERS.values())
             return (
                 f"[approval requested ({event.risk} risk) for {clean(event.tool)}{summary}"
-                " — answer it in the Tether app]\n"
+                f" — {answers}]\n"
             )
         case m.ApprovalResolved():
             by = f" by {clean(event.by)}" if event.by else ""
@@ -127,7 +131,7 @@ def _describe(event: m.Event) -> str:
         case m.Error():
             code = f" ({clean(event.code)})" if event.code else ""
             return f"[error{code}: {clean(event.message)}]\n"
-        case _:  # terminal_output and session_ended are handled by the caller
+        case _:  # terminal_output, session_ended: by the caller; native: nothing to read
             return ""
 
 

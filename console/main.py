@@ -15,7 +15,7 @@ commands:
   admin      administration: relay tokens
   audit      the audit log: `tether audit verify` checks its hash chain
   relay      run a relay on an agent host (dials out to the server)
-  attach     replay and follow a session in this terminal, forwarding keystrokes
+  attach     replay and follow a session in this terminal; type keystrokes or prompts
   sessions   list sessions
   hook       Claude Code hooks bridge: `tether hook install`, then run by Claude Code
 

@@ -94,13 +94,22 @@ class ServerApi:
         return self._call("GET", "/api/relays", _Relays).relays
 
     def start_session(
-        self, relay_id: str, workspace: str, command: list[str], cols: int, rows: int
+        self,
+        relay_id: str,
+        workspace: str,
+        agent: str,
+        command: list[str],
+        prompt: str,
+        cols: int,
+        rows: int,
     ) -> SessionInfo:
+        """`command` is what a `pty` session runs, `prompt` an agent's first turn."""
         body = {
             "relay_id": relay_id,
             "workspace": workspace,
-            "agent": "pty",
+            "agent": agent,
             "command": command,
+            "prompt": prompt,
             "cols": cols,
             "rows": rows,
         }

@@ -1,9 +1,10 @@
-"""This process's terminal: raw mode (always restored), its size, stdin as an async byte source.
+"""This process's terminal: raw mode or line mode (always restored), its size, stdin as an async
+byte source.
 
-Raw mode is entered only as a context manager, so it is undone on normal exit, on exceptions
-and on the signals the attach loop turns into a clean exit (SIGINT, SIGTERM, SIGHUP). An
-`atexit` hook is a last resort for an interpreter exit that skips the `finally`. A SIGKILL
-leaves the terminal raw, as with any program (`reset` repairs it).
+Raw mode (PTY sessions) and line mode (agent sessions) are entered only as context managers, so
+they are undone on normal exit, on exceptions and on the signals the attach loop turns into a
+clean exit (SIGINT, SIGTERM, SIGHUP). An `atexit` hook is a last resort for an interpreter exit
+that skips the `finally`. A SIGKILL leaves the terminal as it was set (`reset` repairs it).
 """
 
 from __future__ import annotations
@@ -26,6 +27,28 @@ _Attributes = list[int | list[bytes | int]]
 @contextlib.contextmanager
 def raw_mode(fd: int) -> Iterator[None]:
     """Put the terminal on `fd` in raw mode for the duration; restore it whatever happens."""
+    with _restored(fd):
+        tty.setraw(fd, termios.TCSADRAIN)
+        yield
+
+
+@contextlib.contextmanager
+def line_mode(fd: int, detach_key: bytes) -> Iterator[None]:
+    """Keep the terminal on `fd` cooked (it edits and echoes lines, Ctrl-D ends input) and make
+    `detach_key` its quit character, so typing it raises SIGQUIT at once instead of waiting in
+    the line; restore it whatever happens."""
+    with _restored(fd):
+        mode = termios.tcgetattr(fd)
+        mode[3] |= termios.ICANON | termios.ECHO | termios.ISIG  # local flags
+        chars = list(mode[6])
+        chars[termios.VQUIT] = detach_key
+        mode[6] = chars
+        termios.tcsetattr(fd, termios.TCSADRAIN, mode)
+        yield
+
+
+@contextlib.contextmanager
+def _restored(fd: int) -> Iterator[None]:
     saved: _Attributes = termios.tcgetattr(fd)
 
     def restore() -> None:
@@ -34,7 +57,6 @@ def raw_mode(fd: int) -> Iterator[None]:
 
     atexit.register(restore)
     try:
-        tty.setraw(fd, termios.TCSADRAIN)
         yield
     finally:
         restore()

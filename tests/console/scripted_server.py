@@ -58,6 +58,21 @@ class Viewer:
             m.SessionEvents(session_id=self.subscribe.session_id, epoch=epoch, events=events)
         )
 
+    async def log(self, epoch: str, first_seq: int, events: list[m.Event]) -> None:
+        """`events` as the session's log from `first_seq` on."""
+        logged = [
+            m.LoggedEvent(seq=n, ts=time.time(), event=event)
+            for n, event in enumerate(events, start=first_seq)
+        ]
+        await self.send(
+            m.SessionEvents(session_id=self.subscribe.session_id, epoch=epoch, events=logged)
+        )
+
+    async def command(self) -> m.ClientMessage:
+        """The next message the viewer sends."""
+        message: m.ClientMessage = _decoder.decode(await self.ws.recv())
+        return message
+
     async def end(self, epoch: str, seq: int, exit_code: int) -> None:
         event = m.LoggedEvent(seq=seq, ts=time.time(), event=m.SessionEnded(exit_code=exit_code))
         await self.send(
@@ -66,8 +81,9 @@ class Viewer:
 
 
 class ScriptedServer:
-    def __init__(self, session_id: str, script: list[Step]) -> None:
+    def __init__(self, session_id: str, script: list[Step], agent: str = "pty") -> None:
         self.session_id = session_id
+        self.agent = agent
         self.script = list(script)
         self.subscribes: list[m.Subscribe] = []
         self.port = free_port()
@@ -107,7 +123,12 @@ class ScriptedServer:
             return None  # the viewer socket
         body = {
             "sessions": [
-                {"id": self.session_id, "status": "running", "agent": "pty", "relay_online": True}
+                {
+                    "id": self.session_id,
+                    "status": "running",
+                    "agent": self.agent,
+                    "relay_online": True,
+                }
             ]
         }
         headers = Headers([("content-type", "application/json")])

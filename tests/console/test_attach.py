@@ -225,3 +225,14 @@ def test_agent_text_is_shown_with_escape_sequences_defused_but_terminal_output_r
     assert b"[file modified: src/hidden.py]\n  +print('hi')\n" in out
     assert b"\x1b[1mbold\x1b[0m\r\n" in out  # PTY bytes go to the terminal untouched
     assert out.count(b"\x1b") == 2 and b"\x07" not in out
+
+
+def test_attach_new_with_an_agent_starts_that_agent_with_the_words_as_its_prompt(
+    stack: Stack,
+) -> None:
+    result = tether(
+        "attach", "--new", "--agent", "no-such-agent", "--server", stack.server.url,
+        "fix", "the", "tests", env=stack.server.client_env(),
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "this relay cannot run 'no-such-agent'" in result.stderr  # the relay was asked for it

@@ -3,12 +3,21 @@ session, relay and workspace the user means are chosen (pure functions, no proce
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
 from console import selection
+from console.attach import _start
 from console.errors import ChoiceError
 from console.event_text import EventText, clean, ended_line
-from console.server_api import RelayInfo, SessionInfo, normalize_url, viewer_socket_url
+from console.server_api import (
+    RelayInfo,
+    ServerApi,
+    SessionInfo,
+    normalize_url,
+    viewer_socket_url,
+)
 from console.sessions_table import ago, render
 from protocol import messages as m
 
@@ -52,7 +61,7 @@ def test_event_lines_name_what_happened() -> None:
     assert text.render(m.Command(command="ls", exit_code=2, output="x")) == "$ ls\nx\n[exit 2]\n"
     assert text.render(m.Status(state="running")) == ""
     assert text.render(m.Status(state="waiting_for_approval")) == "[status: waiting for approval]\n"
-    assert "answer it in the Tether app" in text.render(
+    assert "— /approve, /always, /deny [reason]]" in text.render(
         m.ApprovalRequested(approval_id="1", tool="Bash", summary="rm -rf build", risk="high")
     )
     assert ended_line(m.SessionEnded(exit_code=3)) == "[session ended: exit 3]"
@@ -117,3 +126,31 @@ def test_server_url_forms_map_to_http_and_the_viewer_socket() -> None:
         "wss://tether.example/t/ws/client"
     )
     assert viewer_socket_url(normalize_url("ws://127.0.0.1:1")) == "ws://127.0.0.1:1/ws/client"
+
+
+class _StartRecorder:
+    """The two calls `tether attach --new` makes of the server, recorded."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[object, ...]] = []
+
+    def relays(self) -> list[RelayInfo]:
+        work = m.Workspace(name="work", path="/")
+        return [RelayInfo(id="r1", name="box", online=True, workspaces=[work])]
+
+    def start_session(self, *args: object) -> SessionInfo:
+        self.started.append(args)
+        return SessionInfo(id="s1", agent=str(args[2]))
+
+
+@pytest.mark.parametrize(
+    ("agent", "command", "prompt"),
+    [("pty", ["make", "watch"], ""), ("claude", [], "make watch")],
+)
+def test_new_session_words_are_the_command_of_a_pty_and_the_prompt_of_an_agent(
+    agent: str, command: list[str], prompt: str
+) -> None:
+    api = _StartRecorder()
+    started = _start(cast(ServerApi, api), None, None, agent, ["make", "watch"])
+    assert started.agent == agent
+    assert [args[:5] for args in api.started] == [("r1", "work", agent, command, prompt)]
