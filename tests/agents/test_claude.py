@@ -13,13 +13,16 @@ the scripted Anthropic endpoint in tests/fakes/anthropic_api.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import select
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import ptyprocess
 import pytest
 
 from protocol import messages as m
@@ -31,7 +34,7 @@ from tests.agents.conftest import relay_config
 from tests.fakes.anthropic_api import AnthropicApi, Reply
 from tests.fakes.cutting_proxy import CuttingProxy
 from tests.golden.claude import capture
-from tests.harness import Stack, Viewer, wait_until
+from tests.harness import Stack, Viewer, tether_argv, wait_until
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "claude"
 TRANSCRIPTS = sorted(p.stem for p in GOLDEN.glob("*.jsonl"))
@@ -480,3 +483,35 @@ def test_pending_approval_survives_a_cut_relay_link(
             asyncio.run(run())
         finally:
             stack.close()
+
+
+def test_tether_attach_drives_claude_and_answers_its_approval(
+    claude_stack: tuple[Stack, AnthropicApi],
+) -> None:
+    """As a user in a terminal: start Claude with a prompt, see the approval, /approve it."""
+    stack, api = claude_stack
+    target = stack.workspace / "from-terminal.txt"
+    api.add(Reply.tool("Write", {"file_path": str(target), "content": "hi\n"}), Reply.say("Done."))
+    argv = tether_argv("attach", "--server", stack.server.url, "--new", "--agent", "claude")
+    env = {**stack.server.client_env(), "TERM": "xterm"}
+    child = ptyprocess.PtyProcessUnicode.spawn([*argv, "write the file"], env=env)
+    screen: list[str] = []
+
+    def shows(text: str) -> Callable[[], bool]:
+        def seen() -> bool:
+            with contextlib.suppress(EOFError):
+                while child.isalive() and select.select([child.fd], [], [], 0.05)[0]:
+                    screen.append(child.read(4096))
+            return text in "".join(screen)
+
+        return seen
+
+    try:
+        wait_until(shows("[approval requested"), 60, f"the approval hint in {screen}")
+        assert not target.exists()
+        child.write("/approve\n")
+        wait_until(target.exists, 30, "the approved write")
+        wait_until(shows("Done."), 30, f"Claude's reply in {screen}")
+    finally:
+        child.terminate(force=True)
+    assert target.read_text() == "hi\n"
