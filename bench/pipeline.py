@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -330,6 +331,8 @@ async def bench(compression: str) -> dict[str, float]:
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="tether-bench-") as tmp:
         server, token = start_tether(Path(tmp))
+        console_token = (Path(tmp) / "console.token").read_text().strip()
+        os.environ[viewers.TOKEN_ENV] = console_token  # for the viewer processes too
         with running(server):
             meter = Meter(server)
             await asyncio.sleep(IDLE_S)

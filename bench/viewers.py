@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ class Frame(msgspec.Struct):
 
 
 decode_frame = msgspec.json.Decoder(Frame).decode
+TOKEN_ENV = "TETHER_CONSOLE_TOKEN"
 
 
 class ViewerError(Exception):
@@ -61,9 +63,15 @@ class ViewerError(Exception):
 
 
 async def open_viewer(url: str, compression: str | None) -> ClientConnection:
-    """A /ws/client connection past the hello exchange."""
+    """A /ws/client connection past the hello exchange, as the console (its token from
+    TETHER_CONSOLE_TOKEN, which bench/pipeline.py sets for itself and these processes)."""
+    token = os.environ.get(TOKEN_ENV, "")
     ws = await connect(
-        url, max_size=MAX_FRAME_BYTES, compression=compression, open_timeout=CONNECT_TIMEOUT_S
+        url,
+        max_size=MAX_FRAME_BYTES,
+        compression=compression,
+        open_timeout=CONNECT_TIMEOUT_S,
+        additional_headers={"Authorization": f"Bearer {token}"} if token else None,
     )
     await ws.send(HELLO, text=True)
     hello = decode_frame(await asyncio.wait_for(ws.recv(decode=False), CONNECT_TIMEOUT_S))
