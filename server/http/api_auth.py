@@ -1,6 +1,7 @@
 """REST: passkey registration and sign-in (shaped for @simplewebauthn/browser), the signed-in
 user's passkeys and browser sessions, sign-out.
 
+    POST /api/auth/link              {token}               -> what a setup or invite link grants
     POST /api/auth/register/options  {token?, user_name?}  -> optionsJSON for startRegistration
     POST /api/auth/register/verify   {credential, passkey_name?} -> Me (+ session cookie if new)
     POST /api/auth/login/options     {}                    -> optionsJSON for startAuthentication
@@ -44,6 +45,17 @@ class Me(msgspec.Struct, kw_only=True):
 class RegisterOptionsRequest(msgspec.Struct, kw_only=True):
     token: str = ""  # from a setup or invite link (the part after #); empty to add a passkey
     user_name: str = ""  # a new user's name
+
+
+class LinkRequest(msgspec.Struct, kw_only=True):
+    token: str  # the part of a setup or invite link after #
+
+
+class LinkView(msgspec.Struct, kw_only=True):
+    kind: str  # "setup" (the owner's first passkey) or "invite"
+    role: Role
+    grants: list[Grant]
+    expires_at: float
 
 
 class RegisterRequest(msgspec.Struct, kw_only=True):
@@ -131,6 +143,21 @@ def _signed_in(core: Core, login: Login) -> Response[Me]:
 class AuthController(Controller):
     path = "/api/auth"
     guards = [refuse_cross_site]
+
+    @post("/link", status_code=200)
+    async def link(
+        self, request: Request[Any, Any, Any], state: State, data: Annotated[LinkRequest, Body()]
+    ) -> LinkView:
+        """What a setup or invite link grants, before its holder creates a passkey; 401 when it
+        is unknown, used, revoked or expired."""
+        core: Core = state.core
+        invite = await core.identity.link(caller_of(request), data.token)
+        return LinkView(
+            kind=invite.kind,
+            role=invite.role,
+            grants=list(invite.grants),
+            expires_at=invite.expires_at,
+        )
 
     @post("/register/options", status_code=200)
     async def registration_options(

@@ -38,6 +38,7 @@ ROUTES: dict[str, str] = {
     "GET /api/health": "public",
     "POST /api/auth/login/options": "public",
     "POST /api/auth/login/verify": "public",
+    "POST /api/auth/link": "public",  # what a setup or invite link grants (400 without one)
     "POST /api/auth/register/options": "viewer",  # or anyone with a setup or invite link
     "POST /api/auth/register/verify": "public",  # needs the challenge of the above
     "POST /api/auth/logout": "viewer",

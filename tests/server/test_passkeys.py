@@ -106,7 +106,12 @@ def test_an_invite_creates_a_user_with_its_role_once(tmp_path: Path) -> None:
         assert created.status_code == 201, created.text
         link = created.json()["link"]
         assert link.startswith(f"{ORIGIN}/invite#")
+        shown = await client.post("/api/auth/link", json={"token": link.split("#")[1]})
+        assert shown.status_code == 200, shown.text
+        assert shown.json()["kind"] == "invite" and shown.json()["role"] == "viewer"
+        assert shown.json()["grants"] == [{"relay_id": "r1", "workspace": "web"}]
         _, vera = await register(client, link.split("#")[1], "vera")
+        refused(await client.post("/api/auth/link", json={"token": link.split("#")[1]}), "used")
         me = (await client.get("/api/auth/me", headers=as_user(vera))).json()
         assert me["role"] == "viewer"
         assert me["grants"] == [{"relay_id": "r1", "workspace": "web"}]

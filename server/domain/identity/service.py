@@ -211,6 +211,12 @@ class Identity:
             raise NotFoundError(f"no open invite {invite_id}")
         await self._log("invite.revoked", by, caller, invite_id)
 
+    async def link(self, caller: Caller, token: str) -> InviteRecord:
+        """What a setup or invite link grants, for the page its holder opens (rate limited like
+        registration, since it tells whether a token is valid)."""
+        self.register_limiter.check(caller.ip, "registration attempts")
+        return await self._open_invite(token)
+
     async def _open_invite(self, token: str) -> InviteRecord:
         invite = await self.store.invite_by_token_hash(hash_secret(token))
         if (
