@@ -9,14 +9,17 @@ never cause: JavaScript dialogs, the `window.__xss` marker set, CSP violations, 
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, CDPSession, Dialog, Page, expect
 
-from tests.harness import ServerProcess, wait_until
+from tests.fakes.anthropic_api import AnthropicApi
+from tests.harness import ServerProcess, Stack, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 PHONE = (360, 740)
@@ -135,8 +138,8 @@ class Site:
         """Create the owner through the real setup screen, as a new user would."""
         page = tab.page
         page.goto(f"/setup#{self.setup_token()}")
-        page.get_by_label(re.compile("name", re.I)).first.fill(name)
-        page.get_by_role("button", name=re.compile("passkey", re.I)).click()
+        page.get_by_label("Your name").fill(name)
+        page.get_by_role("button", name="Create passkey").click()
         expect_signed_in(page)
         assert len(tab.credentials()) == 1
         self.owner_state = tab.context.storage_state()  # type: ignore[assignment]
@@ -145,6 +148,31 @@ class Site:
         for context in self._contexts:
             context.close()
         self._contexts.clear()
+
+
+class World(Site):
+    """A Site whose server has a relay with a PTY shell and `claude`, and the scripted API."""
+
+    def __init__(self, browser: Browser, stack: Stack, api: AnthropicApi) -> None:
+        super().__init__(browser, stack.server)
+        self.stack = stack
+        self.api = api
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        """A REST call as the owner (the console token), e.g. to answer an approval."""
+        request = urllib.request.Request(
+            self.server.url + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"content-type": "application/json", **self.server.auth_headers()},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def wait_for(self, session_id: str, kind: str, timeout_s: float = 60.0) -> dict[str, Any]:
+        """The first event of `kind` in the session's log, once there."""
+        found = self.stack.wait_for_event(session_id, lambda e: e["kind"] == kind, kind, timeout_s)
+        return dict(found["event"])
 
 
 def expect_signed_in(page: Page) -> None:

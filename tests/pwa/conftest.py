@@ -12,7 +12,6 @@ browser: Playwright always launches /usr/bin/chromium.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,18 +21,9 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 from tests.agents.conftest import agent_bin  # noqa: F401  (the fixture, for `world`)
 from tests.agents.test_claude import _claude_stack
 from tests.fakes.anthropic_api import AnthropicApi
-from tests.harness import ServerProcess, Stack
-from tests.pwa.browser import CHROMIUM, Site
+from tests.harness import ServerProcess
+from tests.pwa.browser import CHROMIUM, Site, World
 from tests.pwa.build import ensure_built
-
-
-class World(Site):
-    """A Site whose server has a relay with a PTY shell and `claude`, and the scripted API."""
-
-    def __init__(self, browser: Browser, stack: Stack, api: AnthropicApi) -> None:
-        super().__init__(browser, stack.server)
-        self.stack = stack
-        self.api = api
 
 
 @pytest.fixture(scope="session")
@@ -96,8 +86,3 @@ def world(
         finally:
             world.close()
             stack.close()
-
-
-def screenshots_wanted() -> bool:
-    """Write docs/screenshots/*.png only when asked, so test runs leave the tree clean."""
-    return os.environ.get("TETHER_SCREENSHOTS") == "1"
