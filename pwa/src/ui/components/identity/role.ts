@@ -1,0 +1,28 @@
+import type { Grant, Role } from "../../../api/types";
+
+export const ROLE_LABEL: Record<Role, string> = {
+  owner: "Owner",
+  admin: "Admin",
+  operator: "Operator",
+  viewer: "Viewer",
+};
+
+export const ROLE_HELP: Record<Role, string> = {
+  owner: "everything, including other owners and admins",
+  admin: "everything on every workspace, plus users, invites and relays",
+  operator: "start and steer sessions and answer approvals in the granted workspaces",
+  viewer: "read sessions of the granted workspaces",
+};
+
+/** "all workspaces", or "api on build-box, web on laptop" (relay ids shown as names if known). */
+export function grantsText(grants: Grant[], relayName: (id: string) => string = (id) => id): string {
+  if (grants.length === 0) return "no workspaces yet";
+  return grants
+    .map((g) => {
+      if (g.relay_id === "*" && g.workspace === "*") return "all workspaces";
+      const relay = g.relay_id === "*" ? "every relay" : relayName(g.relay_id);
+      const workspace = g.workspace === "*" ? "all workspaces" : g.workspace;
+      return `${workspace} on ${relay}`;
+    })
+    .join(", ");
+}

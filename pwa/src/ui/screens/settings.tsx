@@ -1,0 +1,370 @@
+// /settings: your passkeys (rename, revoke, add), your signed-in browsers, sign out.
+// The theme follows the system (prefers-color-scheme): nothing to set here.
+
+import { useEffect, useState } from "preact/hooks";
+import { errorMessage } from "../../api/http";
+import { logout, me } from "../../app/auth";
+import {
+  addPasskey,
+  ceremonyError,
+  deviceName,
+  listBrowserSessions,
+  listPasskeys,
+  passkeyBlocker,
+  renamePasskey,
+  revokeBrowserSession,
+  revokePasskey,
+  type BrowserSession,
+  type Passkey,
+} from "../../app/identity";
+import { ConfirmButton } from "../components/identity/confirm";
+import { Notice, Spinner } from "../components/identity/notice";
+import { ROLE_LABEL } from "../components/identity/role";
+import { ago, fullDate } from "../components/identity/when";
+import { browserLabel } from "../components/identity/browser_label";
+import "../../styles/identity.css";
+
+const NAME_MAX_CHARS = 64;
+
+export default function SettingsScreen() {
+  const who = me.value;
+  return (
+    <div class="id-page">
+      <h1>Settings</h1>
+      {who && (
+        <section class="id-section" aria-labelledby="account-h">
+          <h2 id="account-h">Account</h2>
+          <p>
+            Signed in as <strong>{who.name}</strong> · {ROLE_LABEL[who.role]}
+          </p>
+          <SignOutHere />
+        </section>
+      )}
+      <Passkeys />
+      <Browsers />
+      <p class="muted small">Light and dark follow your device's setting.</p>
+    </div>
+  );
+}
+
+function SignOutHere() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState("");
+  return (
+    <>
+      <button
+        type="button"
+        class="btn"
+        disabled={busy}
+        onClick={async () => {
+          setBusy(true);
+          try {
+            await logout();
+          } catch (err) {
+            setError(`Signed out here, but the server did not confirm: ${errorMessage(err)}`);
+            setBusy(false);
+          }
+        }}
+      >
+        Sign out
+      </button>
+      {error && <Notice kind="error">{error}</Notice>}
+    </>
+  );
+}
+
+function Passkeys() {
+  const [keys, setKeys] = useState<Passkey[] | null>(null);
+  const [error, setError] = useState("");
+  const [done, setDone] = useState("");
+  const [busyId, setBusyId] = useState("");
+
+  const load = () =>
+    listPasskeys().then(
+      (found) => setKeys(found),
+      (err: unknown) => setError(`Could not load your passkeys: ${errorMessage(err)}`),
+    );
+  useEffect(() => {
+    void load();
+  }, []);
+
+  async function act(id: string, run: () => Promise<void>, ok: string) {
+    setError("");
+    setDone("");
+    setBusyId(id);
+    try {
+      await run();
+      setDone(ok);
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setBusyId("");
+    }
+  }
+
+  return (
+    <section class="id-section" aria-labelledby="passkeys-h">
+      <h2 id="passkeys-h">Passkeys</h2>
+      {error && <Notice kind="error">{error}</Notice>}
+      {done && <Notice kind="ok">{done}</Notice>}
+      {keys === null && !error && <Spinner label="Loading passkeys…" />}
+      {keys && (
+        <ul class="id-list" aria-label="Your passkeys">
+          {keys.map((key) => (
+            <PasskeyItem
+              key={key.id}
+              passkey={key}
+              busy={busyId === key.id}
+              onRename={(name) =>
+                act(
+                  key.id,
+                  async () => setKeys(await renamePasskey(key.id, name)),
+                  `Renamed to ${name}.`,
+                )
+              }
+              onRevoke={() =>
+                act(
+                  key.id,
+                  async () => {
+                    await revokePasskey(key.id);
+                    await load();
+                  },
+                  `Revoked ${key.name}: it no longer signs you in.`,
+                )
+              }
+            />
+          ))}
+        </ul>
+      )}
+      <AddPasskey
+        onAdded={async (name) => {
+          setDone(`Added ${name}.`);
+          setError("");
+          await load();
+        }}
+      />
+    </section>
+  );
+}
+
+function PasskeyItem({
+  passkey,
+  busy,
+  onRename,
+  onRevoke,
+}: {
+  passkey: Passkey;
+  busy: boolean;
+  onRename: (name: string) => void;
+  onRevoke: () => void;
+}) {
+  const [editing, setEditing] = useState(false);
+  const [name, setName] = useState(passkey.name);
+  return (
+    <li class="id-item">
+      <div class="id-item-head">
+        <strong class="id-item-title">{passkey.name}</strong>
+        {passkey.flagged && <span class="badge badge-warn">may be copied</span>}
+      </div>
+      <p class="muted small">
+        Created <time title={fullDate(passkey.created_at)}>{ago(passkey.created_at)}</time> ·{" "}
+        {passkey.last_used_at === null ? (
+          "never used to sign in"
+        ) : (
+          <>
+            last used{" "}
+            <time title={fullDate(passkey.last_used_at)}>{ago(passkey.last_used_at)}</time>
+          </>
+        )}
+      </p>
+      {passkey.flagged && (
+        <p class="small">
+          Its signature counter went backwards once: someone may hold a copy. Revoke it if you
+          did not expect that.
+        </p>
+      )}
+      {editing ? (
+        <form
+          class="id-inline-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setEditing(false);
+            if (name.trim() && name.trim() !== passkey.name) onRename(name.trim());
+          }}
+        >
+          <label class="id-field">
+            <span>New name for {passkey.name}</span>
+            <input
+              class="input"
+              required
+              maxLength={NAME_MAX_CHARS}
+              value={name}
+              onInput={(e) => setName(e.currentTarget.value)}
+            />
+          </label>
+          <div class="row">
+            <button type="submit" class="btn btn-primary">
+              Save name
+            </button>
+            <button
+              type="button"
+              class="btn"
+              onClick={() => {
+                setName(passkey.name);
+                setEditing(false);
+              }}
+            >
+              Cancel
+            </button>
+          </div>
+        </form>
+      ) : (
+        <div class="row">
+          <button
+            type="button"
+            class="btn"
+            aria-label={`Rename passkey ${passkey.name}`}
+            disabled={busy}
+            onClick={() => setEditing(true)}
+          >
+            Rename
+          </button>
+          <ConfirmButton
+            text="Revoke"
+            label={`Revoke passkey ${passkey.name}`}
+            question={`Revoke ${passkey.name}? It will no longer sign you in.`}
+            confirmLabel={`Yes, revoke ${passkey.name}`}
+            busy={busy}
+            onConfirm={onRevoke}
+          />
+        </div>
+      )}
+    </li>
+  );
+}
+
+function AddPasskey({ onAdded }: { onAdded: (name: string) => Promise<void> }) {
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState(deviceName());
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState("");
+  const blocker = passkeyBlocker();
+  if (!open) {
+    return (
+      <button type="button" class="btn btn-block" onClick={() => setOpen(true)}>
+        Add a passkey
+      </button>
+    );
+  }
+  return (
+    <form
+      class="card id-form"
+      aria-label="Add a passkey"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        setError("");
+        setBusy(true);
+        try {
+          await addPasskey(name.trim());
+          setOpen(false);
+          await onAdded(name.trim());
+        } catch (err) {
+          setError(ceremonyError(err));
+        } finally {
+          setBusy(false);
+        }
+      }}
+    >
+      <p class="small">
+        Add one for each device you use (phone, laptop, security key), so losing one never locks
+        you out.
+      </p>
+      {blocker && <Notice kind="error">{blocker}</Notice>}
+      <label class="id-field">
+        <span>Passkey name</span>
+        <input
+          class="input"
+          required
+          maxLength={NAME_MAX_CHARS}
+          value={name}
+          onInput={(e) => setName(e.currentTarget.value)}
+        />
+      </label>
+      {error && <Notice kind="error">{error}</Notice>}
+      <div class="row">
+        <button type="submit" class="btn btn-primary" disabled={busy || !!blocker}>
+          {busy ? "Waiting for your passkey…" : "Create passkey"}
+        </button>
+        <button type="button" class="btn" disabled={busy} onClick={() => setOpen(false)}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function Browsers() {
+  const [sessions, setSessions] = useState<BrowserSession[] | null>(null);
+  const [error, setError] = useState("");
+  const [done, setDone] = useState("");
+  const [busyId, setBusyId] = useState("");
+  const load = () =>
+    listBrowserSessions().then(
+      (found) => setSessions(found),
+      (err: unknown) => setError(`Could not load your browsers: ${errorMessage(err)}`),
+    );
+  useEffect(() => {
+    void load();
+  }, []);
+  return (
+    <section class="id-section" aria-labelledby="browsers-h">
+      <h2 id="browsers-h">Signed-in browsers</h2>
+      {error && <Notice kind="error">{error}</Notice>}
+      {done && <Notice kind="ok">{done}</Notice>}
+      {sessions === null && !error && <Spinner label="Loading browsers…" />}
+      {sessions && (
+        <ul class="id-list" aria-label="Your signed-in browsers">
+          {sessions.map((s) => {
+            const label = browserLabel(s.device);
+            return (
+              <li class="id-item" key={s.id}>
+                <div class="id-item-head">
+                  <strong class="id-item-title">{label}</strong>
+                  {s.current && <span class="badge">this browser</span>}
+                </div>
+                <p class="muted small">
+                  {s.ip || "unknown address"} · signed in{" "}
+                  <time title={fullDate(s.created_at)}>{ago(s.created_at)}</time> · active{" "}
+                  <time title={fullDate(s.last_seen_at)}>{ago(s.last_seen_at)}</time>
+                </p>
+                {!s.current && (
+                  <ConfirmButton
+                    text="End session"
+                    label={`End session of ${label}, ${s.ip || "unknown address"}`}
+                    question={`End the session of ${label}? It is signed out and its open pages disconnect at once.`}
+                    confirmLabel="Yes, end it"
+                    busy={busyId === s.id}
+                    onConfirm={async () => {
+                      setError("");
+                      setDone("");
+                      setBusyId(s.id);
+                      try {
+                        await revokeBrowserSession(s.id);
+                        setDone(`${label} is signed out.`);
+                        await load();
+                      } catch (err) {
+                        setError(errorMessage(err));
+                      } finally {
+                        setBusyId("");
+                      }
+                    }}
+                  />
+                )}
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </section>
+  );
+}
