@@ -55,6 +55,7 @@ class LinkView(msgspec.Struct, kw_only=True):
     kind: str  # "setup" (the owner's first passkey) or "invite"
     role: Role
     grants: list[Grant]
+    relay_names: dict[str, str]  # id -> name of the relays its grants name
     expires_at: float
 
 
@@ -152,10 +153,12 @@ class AuthController(Controller):
         is unknown, used, revoked or expired."""
         core: Core = state.core
         invite = await core.identity.link(caller_of(request), data.token)
+        named = {g.relay_id for g in invite.grants}
         return LinkView(
             kind=invite.kind,
             role=invite.role,
             grants=list(invite.grants),
+            relay_names={r.id: r.name for r in await core.relays.store.list() if r.id in named},
             expires_at=invite.expires_at,
         )
 

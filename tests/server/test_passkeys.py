@@ -110,6 +110,7 @@ def test_an_invite_creates_a_user_with_its_role_once(tmp_path: Path) -> None:
         assert shown.status_code == 200, shown.text
         assert shown.json()["kind"] == "invite" and shown.json()["role"] == "viewer"
         assert shown.json()["grants"] == [{"relay_id": "r1", "workspace": "web"}]
+        assert shown.json()["relay_names"] == {}  # no relay r1 registered
         _, vera = await register(client, link.split("#")[1], "vera")
         refused(await client.post("/api/auth/link", json={"token": link.split("#")[1]}), "used")
         me = (await client.get("/api/auth/me", headers=as_user(vera))).json()

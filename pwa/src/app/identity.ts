@@ -18,6 +18,7 @@ export interface LinkView {
   kind: "setup" | "invite";
   role: Role;
   grants: Grant[];
+  relay_names: Record<string, string>; // id -> name of the relays its grants name
   expires_at: number;
 }
 

@@ -115,7 +115,13 @@ export default function AdminScreen() {
             <Users me={who} users={data.users} relays={data.relays} reload={reload} />
           )}
           {tab === "invites" && (
-            <Invites me={who} invites={data.invites} relays={data.relays} reload={reload} />
+            <Invites
+              me={who}
+              invites={data.invites}
+              relays={data.relays}
+              users={data.users}
+              reload={reload}
+            />
           )}
           {tab === "relays" && <Relays relays={data.relays} reload={reload} />}
           {tab === "enrol" && <Enrolments pending={data.pending} reload={reload} />}

@@ -1,6 +1,6 @@
 // Invites: create a single-use link (role, workspaces, expiry), copy it, list and revoke open ones.
 
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { errorMessage } from "../../../api/http";
 import { roleAtLeast, type Grant, type Me, type Role } from "../../../api/types";
 import {
@@ -9,6 +9,7 @@ import {
   type CreatedInvite,
   type Invite,
   type Relay,
+  type User,
 } from "../../../app/identity";
 import { ConfirmButton } from "../identity/confirm";
 import { Notice } from "../identity/notice";
@@ -30,11 +31,13 @@ export function Invites({
   me,
   invites,
   relays,
+  users,
   reload,
 }: {
   me: Me;
   invites: Invite[];
   relays: Relay[];
+  users: User[];
   reload: () => Promise<void>;
 }) {
   const [created, setCreated] = useState<CreatedInvite | null>(null);
@@ -44,11 +47,15 @@ export function Invites({
   const relayName = (id: string) => relays.find((r) => r.id === id)?.name ?? id;
   return (
     <>
-      <NewInvite me={me} relays={relays} onCreated={async (c) => {
-        setCreated(c);
-        await reload();
-      }} />
       {created && <CreatedLink created={created} relayName={relayName} />}
+      <NewInvite
+        me={me}
+        relays={relays}
+        onCreated={async (c) => {
+          setCreated(c);
+          await reload();
+        }}
+      />
       <h3>Open invites</h3>
       {error && <Notice kind="error">{error}</Notice>}
       {done && <Notice kind="ok">{done}</Notice>}
@@ -60,7 +67,9 @@ export function Invites({
             <li class="id-item" key={inv.id}>
               <div class="id-item-head">
                 <strong class="id-item-title">{ROLE_LABEL[inv.role]}</strong>
-                <span class="muted small">by {inv.created_by}</span>
+                <span class="muted small">
+                  by {users.find((u) => u.id === inv.created_by)?.name ?? inv.created_by}
+                </span>
               </div>
               <p class="muted small">
                 {roleAtLeast(inv.role, "admin") ? "All workspaces" : grantsText(inv.grants, relayName)} ·
@@ -167,6 +176,11 @@ function CreatedLink({
 }) {
   const [copied, setCopied] = useState("");
   const { invite, link } = created;
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    box.current?.scrollIntoView({ block: "nearest" });
+    setCopied("");
+  }, [link]);
   async function copy() {
     try {
       await navigator.clipboard.writeText(link);
@@ -178,7 +192,7 @@ function CreatedLink({
     }
   }
   return (
-    <div class="card id-created" role="region" aria-label="Invite created">
+    <div class="card id-created" role="region" aria-label="Invite created" ref={box}>
       <p>
         Send this link to the person you invite as <strong>{ROLE_LABEL[invite.role]}</strong>
         {!roleAtLeast(invite.role, "admin") && <> ({grantsText(invite.grants, relayName)})</>}. It

@@ -34,7 +34,7 @@ export function LinkSignup({
   onSignedIn: (me: Me) => void;
 }) {
   const [phase, setPhase] = useState<Phase>({ at: "checking" });
-  const [name, setName] = useState(kind === "setup" ? "" : "");
+  const [name, setName] = useState("");
   const [passkeyName, setPasskeyName] = useState(deviceName());
   const [error, setError] = useState("");
   const blocker = passkeyBlocker();
@@ -95,7 +95,7 @@ export function LinkSignup({
             You are invited as <strong>{ROLE_LABEL[link.role]}</strong>: {ROLE_HELP[link.role]}.
           </p>
           {(link.role === "operator" || link.role === "viewer") && (
-            <p class="muted">Workspaces: {grantsText(link.grants)}</p>
+            <p class="muted">Workspaces: {grantsText(link.grants, (id) => link.relay_names[id] ?? id)}</p>
           )}
           <p class="muted">
             This link expires <time title={fullDate(link.expires_at)}>{ago(link.expires_at)}</time>.
