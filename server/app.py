@@ -19,6 +19,7 @@ from server.http.api_sessions import SessionsController
 from server.http.api_users import InvitesController, UsersController
 from server.http.auth import AuthenticationMiddleware
 from server.http.error_handlers import ERROR_RESPONSES, HANDLERS
+from server.http.pwa import pwa_handlers
 from server.http.security_headers import security_headers
 from server.http.ws_client import client_socket
 from server.http.ws_relay import relay_socket
@@ -59,6 +60,7 @@ def create_app(settings: Settings) -> Litestar:
             RelayAdminController,
             relay_socket,
             client_socket,
+            *pwa_handlers(settings),
         ],
         middleware=[AuthenticationMiddleware],
         before_send=[security_headers(settings.origin)],

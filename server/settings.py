@@ -57,6 +57,9 @@ class Settings:
     auth_attempts_per_minute: int = _field(
         20, "Sign-in and passkey registration attempts allowed per client address per minute."
     )
+    pwa_dist: str = _field(
+        "", "Directory of the built web app; empty means pwa/dist of this installation."
+    )
     enrolment_ttl_s: float = _field(
         600.0, "Time an admin has to approve a relay's enrolment code before it expires."
     )

@@ -66,6 +66,23 @@ ROUTES: dict[str, str] = {
     "POST /api/relays/enrolments/{code:str}/approve": "admin",
     "POST /api/relays/enrolments/{code:str}/deny": "admin",
     "DELETE /api/relays/{relay_id:str}": "admin",
+    # The web app (server/http/pwa.py): its shell and static files hold no data.
+    "GET /": "public",
+    "GET /sessions/{session_id:str}": "public",
+    "GET /sessions/{session_id:str}/terminal": "public",
+    "GET /approvals": "public",
+    "GET /approvals/{session_id:str}/{approval_id:str}": "public",
+    "GET /new": "public",
+    "GET /admin": "public",
+    "GET /settings": "public",
+    "GET /login": "public",
+    "GET /setup": "public",
+    "GET /invite": "public",
+    "GET /assets/{name:path}": "public",
+    "GET /icons/{name:path}": "public",
+    "GET /sw.js": "public",
+    "GET /manifest.webmanifest": "public",
+    "GET /robots.txt": "public",
     "WS /ws/client": "viewer-socket",  # every message checked: MESSAGES
     "WS /ws/relay": "relay",  # relay token; other relays' sessions: test_bad_input.py
 }

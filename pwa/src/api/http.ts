@@ -1,0 +1,104 @@
+// fetch for the REST API: JSON both ways, an explicit timeout on every call, and the server's one
+// error shape {"error": {"code", "message"}} turned into ApiError. A 401 tells the app to sign in
+// (app/auth.ts registers the handler); the caller still gets the ApiError.
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+export class ApiError extends Error {
+  readonly status: number; // HTTP status; 0 when the request never got an answer
+  readonly code: string; // an ErrorCode from the server, or "network" / "timeout" / "aborted"
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export interface ApiOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal; // an outer signal, e.g. a screen going away
+}
+
+type UnauthorizedHandler = (path: string) => void;
+let onUnauthorized: UnauthorizedHandler = () => {};
+
+/** Called with the path whenever a request answers 401 (not for /api/auth/me probes). */
+export function setUnauthorizedHandler(handler: UnauthorizedHandler): void {
+  onUnauthorized = handler;
+}
+
+export async function api<T>(
+  method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE",
+  path: string,
+  body?: unknown,
+  { timeoutMs = DEFAULT_TIMEOUT_MS, signal }: ApiOptions = {},
+): Promise<T> {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  const abortFromOuter = () => controller.abort();
+  signal?.addEventListener("abort", abortFromOuter, { once: true });
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers:
+        body === undefined
+          ? { Accept: "application/json" }
+          : { Accept: "application/json", "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+      signal: controller.signal,
+    });
+  } catch (err) {
+    if (timedOut) throw new ApiError(0, "timeout", `No answer from the server in ${timeoutMs / 1000} s`);
+    if (signal?.aborted) throw new ApiError(0, "aborted", "Cancelled");
+    throw new ApiError(0, "network", navigator.onLine ? "Cannot reach the server" : "You are offline");
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", abortFromOuter);
+  }
+  if (response.status === 204) return undefined as T;
+  const text = await response.text();
+  let data: unknown = undefined;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = undefined;
+    }
+  }
+  if (!response.ok) {
+    const detail = errorDetail(data);
+    const error = new ApiError(
+      response.status,
+      detail?.code ?? `http_${response.status}`,
+      detail?.message ?? `${response.status} ${response.statusText || "error"}`,
+    );
+    if (response.status === 401) onUnauthorized(path);
+    throw error;
+  }
+  return data as T;
+}
+
+function errorDetail(data: unknown): { code: string; message: string } | null {
+  if (typeof data !== "object" || data === null || !("error" in data)) return null;
+  const error = (data as { error: unknown }).error;
+  if (typeof error !== "object" || error === null) return null;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code !== "string" || typeof message !== "string") return null;
+  return { code, message };
+}
+
+/** A message fit to show a person, for any thrown value. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof ApiError) return err.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,120 @@
+// Who is signed in. `me` is null until known; `signedIn` says whether the session cookie works.
+// A 401 from any API call or a 4500 close of the socket sends the app to /login, remembering the
+// path to come back to (afterLogin()).
+import { computed, signal } from "@preact/signals";
+import { api, ApiError, setUnauthorizedHandler } from "../api/http";
+import { setSignedOutHandler, startSocket, stopSocket } from "../api/socket";
+import { roleAtLeast, type Me, type Role } from "../api/types";
+import { here, navigate } from "./router";
+
+/** "unreachable": the server could not be asked (offline); the app shows what it has cached. */
+export type AuthState = "unknown" | "signed_in" | "signed_out" | "unreachable";
+
+const ME_KEY = "tether.me"; // the last identity seen, to draw the app while offline
+export const me = signal<Me | null>(readCachedMe());
+export const authState = signal<AuthState>("unknown");
+export const signedIn = computed(() => authState.value === "signed_in");
+
+/** Paths that work without signing in; everything else needs a session. */
+export const PUBLIC_PATHS = ["/login", "/setup", "/invite"];
+const NEXT_KEY = "tether.next";
+
+export function isPublicPath(path: string): boolean {
+  return PUBLIC_PATHS.includes(path);
+}
+
+export function hasRole(role: Role): boolean {
+  return me.value !== null && roleAtLeast(me.value.role, role);
+}
+
+/** Ask the server who we are; starts the socket when signed in. Network failures keep the last
+ * known state (offline use of cached sessions) and rethrow. */
+export async function refreshMe(): Promise<Me | null> {
+  try {
+    const found = await api<Me>("GET", "/api/auth/me");
+    setSignedIn(found);
+    return found;
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+      setSignedOut();
+      return null;
+    }
+    if (authState.value !== "signed_in") authState.value = "unreachable";
+    throw err;
+  }
+}
+
+/** Call after a successful passkey login or registration. */
+export function setSignedIn(found: Me): void {
+  me.value = found;
+  try {
+    localStorage.setItem(ME_KEY, JSON.stringify(found));
+  } catch {
+    /* storage unavailable */
+  }
+  authState.value = "signed_in";
+  startSocket();
+}
+
+export function setSignedOut(): void {
+  me.value = null;
+  forgetMe();
+  authState.value = "signed_out";
+  stopSocket("signed_out", "Signed out");
+}
+
+export async function logout(): Promise<void> {
+  try {
+    await api<unknown>("POST", "/api/auth/logout");
+  } finally {
+    setSignedOut();
+    navigate("/login", { replace: true });
+  }
+}
+
+/** Send the user to /login, remembering where they were. */
+export function goToLogin(): void {
+  const { path, search } = here.value;
+  if (isPublicPath(path)) return;
+  sessionStorage.setItem(NEXT_KEY, path + search);
+  navigate("/login", { replace: true });
+}
+
+/** Where to go after signing in: the remembered path, or the dashboard. Clears it. */
+export function afterLogin(): string {
+  const next = sessionStorage.getItem(NEXT_KEY);
+  sessionStorage.removeItem(NEXT_KEY);
+  return next && next.startsWith("/") && !next.startsWith("//") && !isPublicPath(next.split("?")[0]!)
+    ? next
+    : "/";
+}
+
+setUnauthorizedHandler((path) => {
+  // Sign-in endpoints and the /me probe report their own failures.
+  if (/^\/api\/auth\/(login|register|me|link)\b/.test(path)) return;
+  setSignedOut();
+  goToLogin();
+});
+function readCachedMe(): Me | null {
+  try {
+    const text = localStorage.getItem(ME_KEY);
+    return text ? (JSON.parse(text) as Me) : null;
+  } catch {
+    return null;
+  }
+}
+
+function forgetMe(): void {
+  try {
+    localStorage.removeItem(ME_KEY);
+  } catch {
+    /* storage unavailable */
+  }
+}
+
+setSignedOutHandler(() => {
+  me.value = null;
+  forgetMe();
+  authState.value = "signed_out";
+  goToLogin();
+});
