@@ -1,6 +1,6 @@
 // Entry point: the route table, the app shell, sign-in gating, link interception and startup.
 import "./styles/base.css";
-import { effect, signal } from "@preact/signals";
+import { effect, signal, untracked } from "@preact/signals";
 import { render } from "preact";
 import { useEffect } from "preact/hooks";
 import { authState, goToLogin, isPublicPath, refreshMe } from "./app/auth";
@@ -125,14 +125,18 @@ document.addEventListener("click", (ev) => {
 });
 
 // Signed out on a page that needs a session: go to /login. Signed out at all: forget the cache.
+// Only authState is tracked: what runs here reads and writes other signals (untracked, or
+// the effect would depend on them and "Cycle detected" when they change).
 effect(() => {
   const state = authState.value;
-  if (state === "signed_out") {
-    forgetSessions();
-    if (!isPublicPath(here.peek().path)) goToLogin();
-  } else if (state === "signed_in") {
-    void refreshSessions();
-  }
+  untracked(() => {
+    if (state === "signed_out") {
+      forgetSessions();
+      if (!isPublicPath(here.peek().path)) goToLogin();
+    } else if (state === "signed_in") {
+      void refreshSessions();
+    }
+  });
 });
 
 function probe(): void {
