@@ -1,0 +1,34 @@
+import { memo } from "preact/compat";
+import { CommandBody } from "./command";
+import { FileChangeBody } from "./file_change";
+import { inputSummary, prettyJson } from "./format";
+import type { ItemOf } from "./model";
+import { Output } from "./output";
+
+export const ToolItem = memo(function ToolItem({ item }: { item: ItemOf<"tool"> }) {
+  const state = !item.finished ? "running" : item.isError ? "failed" : "done";
+  const summary = inputSummary(item.input);
+  return (
+    <article data-seq={item.seq} class={`tl-item tl-card tool tool-${state}`} aria-label={`Tool ${item.name}, ${state}`}>
+      <header class="tool-head">
+        <span class="tool-name">{item.name}</span>
+        <span class={`badge badge-${state === "failed" ? "danger" : state === "done" ? "ok" : "accent"}`}>{state}</span>
+      </header>
+      {summary && <code class="tool-summary">{summary}</code>}
+      {item.input !== null && item.input !== undefined && typeof item.input === "object" && (
+        <details class="fold">
+          <summary>Input</summary>
+          <pre class="out" tabIndex={0} aria-label="Tool input">{prettyJson(item.input)}</pre>
+        </details>
+      )}
+      {item.command && <CommandBody event={item.command} />}
+      {item.files.map((f, i) => (
+        <FileChangeBody key={i} event={f} />
+      ))}
+      {!item.command && item.files.length === 0 && (
+        <Output text={item.output} label={item.isError ? "Error" : "Output"} error={item.isError} />
+      )}
+      {!item.command && item.files.length > 0 && item.isError && <Output text={item.output} label="Error" error />}
+    </article>
+  );
+});

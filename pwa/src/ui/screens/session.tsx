@@ -1,0 +1,255 @@
+/**
+ * One session: its timeline of structured events, following live (the page stays at the
+ * bottom while you are there; scrolled up, a "Jump to latest" button appears), and a prompt box
+ * with interrupt and stop. PTY sessions link to their terminal.
+ */
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
+import { errorMessage } from "../../api/http";
+import type { Decision } from "../../api/protocol";
+import { hasRole } from "../../app/auth";
+import {
+  followSession,
+  interrupt,
+  loadEarlier,
+  resolveApproval,
+  sendPrompt,
+  sessionById,
+  sessionLog,
+  stop,
+} from "../../app/sessions";
+import { STATE_LABELS } from "../components/timeline/status";
+import { TimelineBuilder } from "../components/timeline/model";
+import { Timeline } from "../components/timeline/timeline";
+import { timeAgo } from "../components/timeline/format";
+import { sessionName } from "../components/timeline/session_name";
+import type { ScreenProps } from "../../app/router";
+import "../../styles/sessions.css";
+
+const BOTTOM_SLACK_PX = 80; // this close to the end counts as "at the bottom"
+
+function atBottom(): boolean {
+  const doc = document.documentElement;
+  return window.innerHeight + window.scrollY >= doc.scrollHeight - BOTTOM_SLACK_PX;
+}
+
+function scrollToEnd(smooth = false): void {
+  window.scrollTo({ top: document.documentElement.scrollHeight, behavior: smooth ? "smooth" : "auto" });
+}
+
+export default function SessionRoute({ params }: ScreenProps) {
+  const id = params["id"] ?? "";
+  return <SessionScreen key={id} id={id} />;
+}
+
+function SessionScreen({ id }: { id: string }) {
+  useEffect(() => followSession(id), [id]);
+  const log = sessionLog(id).value;
+  const session = sessionById(id);
+  const builder = useMemo(() => new TimelineBuilder(), [id]);
+  const items = useMemo(() => builder.update(log.events), [builder, log.events]);
+  const operator = hasRole("operator");
+  const agent = session?.agent ?? "";
+  const status = log.activity.status ?? session?.status ?? null;
+  const ended = status === "ended" || session?.status === "ended";
+
+  // follow live: stay at the bottom while the user is there
+  const following = useRef(true);
+  const [showJump, setShowJump] = useState(false);
+  useEffect(() => {
+    const onScroll = () => {
+      following.current = atBottom();
+      if (following.current) setShowJump(false);
+    };
+    window.addEventListener("scroll", onScroll, { passive: true });
+    return () => window.removeEventListener("scroll", onScroll);
+  }, []);
+  useLayoutEffect(() => {
+    if (following.current) scrollToEnd();
+    else setShowJump(true);
+  }, [items]);
+
+  const onDecide = useCallback(
+    async (approvalId: string, decision: Decision, message: string) => {
+      await resolveApproval(id, approvalId, decision, message);
+    },
+    [id],
+  );
+
+  const [earlier, setEarlier] = useState<"idle" | "loading" | string>("idle");
+  const fetchEarlier = () => {
+    setEarlier("loading");
+    following.current = false;
+    loadEarlier(id).then(
+      () => setEarlier("idle"),
+      (e: unknown) => setEarlier(`Could not load earlier events: ${errorMessage(e)}`),
+    );
+  };
+
+  const title = session ? sessionName(session) : "Session";
+  return (
+    <section class="session-view" aria-label="Session">
+      <header class="session-head">
+        <div class="row">
+          <h1>{title}</h1>
+          {status && (
+            <span class={`badge state-${status}`}>
+              <span class="dot" aria-hidden="true" />
+              {STATE_LABELS[status] ?? status}
+            </span>
+          )}
+        </div>
+        {session && (
+          <p class="muted small">
+            {session.agent} · {session.workspace} · active {timeAgo(session.last_activity_at)}
+            {!session.relay_online && " · relay offline"}
+          </p>
+        )}
+        {agent === "pty" && (
+          <a class="btn btn-primary" href={`/sessions/${encodeURIComponent(id)}/terminal`}>
+            Open terminal
+          </a>
+        )}
+      </header>
+
+      {log.firstSeq > 1 && log.events.length > 0 && (
+        <button type="button" class="btn btn-ghost show-earlier" disabled={earlier === "loading"} onClick={fetchEarlier}>
+          {earlier === "loading" ? "Loading earlier events…" : "Load earlier events"}
+        </button>
+      )}
+      {earlier !== "idle" && earlier !== "loading" && (
+        <p class="notice notice-error" role="alert">
+          {earlier}
+        </p>
+      )}
+      {log.state === "error" && (
+        <p class="notice notice-error" role="alert">
+          {log.error || "This session could not be followed."}
+        </p>
+      )}
+      {log.state === "cached" && <p class="notice small">Showing saved events; reconnecting for new ones…</p>}
+      {log.state === "loading" && log.events.length === 0 ? (
+        <p class="muted" role="status">
+          <span class="spinner" aria-hidden="true" /> Loading events…
+        </p>
+      ) : items.length === 0 && log.state !== "error" ? (
+        <p class="empty">Nothing has happened in this session yet.</p>
+      ) : (
+        <Timeline items={items} sessionId={id} onDecide={onDecide} />
+      )}
+
+      {showJump && (
+        <button
+          type="button"
+          class="btn btn-primary jump-latest"
+          onClick={() => {
+            following.current = true;
+            setShowJump(false);
+            scrollToEnd(true);
+          }}
+        >
+          Jump to latest
+        </button>
+      )}
+
+      {operator && !ended && <Composer id={id} agent={agent} />}
+      {!operator && <p class="muted small">You can watch this session; steering it needs the operator role.</p>}
+    </section>
+  );
+}
+
+function Composer({ id, agent }: { id: string; agent: string }) {
+  const [text, setText] = useState("");
+  const [busy, setBusy] = useState<"" | "send" | "interrupt" | "stop">("");
+  const [error, setError] = useState("");
+  const [confirmStop, setConfirmStop] = useState(false);
+  const structured = agent !== "pty" && agent !== "";
+  const coarse = useMemo(() => window.matchMedia("(pointer: coarse)").matches, []);
+
+  const run = async (what: "send" | "interrupt" | "stop", action: () => Promise<unknown>) => {
+    setBusy(what);
+    setError("");
+    try {
+      await action();
+      return true;
+    } catch (e) {
+      setError(errorMessage(e));
+      return false;
+    } finally {
+      setBusy("");
+    }
+  };
+  const send = async () => {
+    const prompt = text.trim();
+    if (!prompt || busy) return;
+    if (await run("send", () => sendPrompt(id, prompt))) setText("");
+  };
+
+  return (
+    <form
+      class="composer"
+      aria-label="Prompt"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void send();
+      }}
+    >
+      {error && (
+        <p class="notice notice-error small" role="alert">
+          {error}
+        </p>
+      )}
+      {structured && (
+        <div class="composer-row">
+          <textarea
+            class="textarea"
+            rows={coarse ? 2 : 3}
+            placeholder="Message the agent"
+            aria-label="Prompt for the agent"
+            value={text}
+            onInput={(e) => setText(e.currentTarget.value)}
+            onKeyDown={(e) => {
+              // Enter sends on a keyboard; on phones Enter is a new line and the button sends
+              if (e.key === "Enter" && !e.shiftKey && !coarse && !e.isComposing) {
+                e.preventDefault();
+                void send();
+              }
+            }}
+          />
+          <button type="submit" class="btn btn-primary" disabled={!text.trim() || busy !== ""}>
+            {busy === "send" ? "Sending…" : "Send"}
+          </button>
+        </div>
+      )}
+      {confirmStop ? (
+        <div class="composer-actions" role="group" aria-label="Stop this session?">
+          <span>Stop this session? The agent process ends.</span>
+          <button
+            type="button"
+            class="btn btn-danger"
+            disabled={busy !== ""}
+            onClick={() => {
+              setConfirmStop(false);
+              void run("stop", () => stop(id));
+            }}
+          >
+            Yes, stop it
+          </button>
+          <button type="button" class="btn" onClick={() => setConfirmStop(false)}>
+            Cancel
+          </button>
+        </div>
+      ) : (
+        <div class="composer-actions">
+          {structured && (
+            <button type="button" class="btn" disabled={busy !== ""} onClick={() => void run("interrupt", () => interrupt(id))}>
+              {busy === "interrupt" ? "Interrupting…" : "Interrupt"}
+            </button>
+          )}
+          <button type="button" class="btn" disabled={busy !== ""} onClick={() => setConfirmStop(true)}>
+            {busy === "stop" ? "Stopping…" : "Stop session"}
+          </button>
+        </div>
+      )}
+    </form>
+  );
+}
