@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 PHONE = (360, 740)
 TABLET = (768, 1024)
 UI_TIMEOUT_MS = 15_000  # the longest any screen may take to show what a test waits for
+expect.set_options(timeout=UI_TIMEOUT_MS)
 
 # Recorded in every page before any of its own scripts run (Page.addScriptToEvaluateOnNewDocument
 # is not subject to the page's CSP). Payloads of the XSS corpus set window.__xss or call alert().
@@ -170,9 +172,22 @@ class World(Site):
             return json.loads(response.read())
 
     def wait_for(self, session_id: str, kind: str, timeout_s: float = 60.0) -> dict[str, Any]:
-        """The first event of `kind` in the session's log, once there."""
-        found = self.stack.wait_for_event(session_id, lambda e: e["kind"] == kind, kind, timeout_s)
-        return dict(found["event"])
+        """The first event of `kind` in the session's log, once there (the session may not
+        exist yet)."""
+        found: list[dict[str, Any]] = []
+
+        def seen() -> bool:
+            try:
+                events = self.stack.events(session_id)
+            except urllib.error.HTTPError as error:
+                if error.code != 404:
+                    raise
+                return False
+            found[:] = [e["event"] for e in events if e["event"]["kind"] == kind]
+            return bool(found)
+
+        wait_until(seen, timeout_s, f"{kind} in session {session_id}")
+        return found[0]
 
 
 def expect_signed_in(page: Page) -> None:

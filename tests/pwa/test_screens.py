@@ -141,7 +141,7 @@ def test_every_screen_fits(
         ),
         "terminal": (
             f"/sessions/{content['shell']}/terminal",
-            lambda: expect(page.locator(".xterm-rows")).to_contain_text("$"),
+            lambda: expect(page.locator(".xterm-rows")).to_contain_text("bash-"),
         ),
         "approvals": ("/approvals", lambda: expect(page.get_by_text("npm test").first)),
         "approval": (
