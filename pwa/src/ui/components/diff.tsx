@@ -80,7 +80,7 @@ export function lineDiff(before: string, after: string, context = 3): string {
         ops.push(` ${a[i]}`);
         i++;
         j++;
-      } else if (j < b.length && (i === a.length || (lcs[i * w + j + 1] as number) >= (lcs[(i + 1) * w + j] as number))) {
+      } else if (j < b.length && (i === a.length || (lcs[i * w + j + 1] as number) > (lcs[(i + 1) * w + j] as number))) {
         ops.push(`+${b[j]}`);
         j++;
       } else {

@@ -32,8 +32,8 @@ function atBottom(): boolean {
   return window.innerHeight + window.scrollY >= doc.scrollHeight - BOTTOM_SLACK_PX;
 }
 
-function scrollToEnd(smooth = false): void {
-  window.scrollTo({ top: document.documentElement.scrollHeight, behavior: smooth ? "smooth" : "auto" });
+function scrollToEnd(): void {
+  window.scrollTo({ top: document.documentElement.scrollHeight, behavior: "auto" });
 }
 
 export default function SessionRoute({ params }: ScreenProps) {
@@ -144,7 +144,7 @@ function SessionScreen({ id }: { id: string }) {
           onClick={() => {
             following.current = true;
             setShowJump(false);
-            scrollToEnd(true);
+            scrollToEnd();
           }}
         >
           Jump to latest

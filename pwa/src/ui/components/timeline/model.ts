@@ -55,6 +55,7 @@ export class TimelineBuilder {
   private tools = new Map<string, number>(); // tool_id -> item index
   private approvals = new Map<string, number>(); // approval_id -> item index
   private lastTool = -1; // index of a finished tool that may take a following command/file
+  private lastState = ""; // of the latest status event
 
   /** Feed the session's whole event list (seq order); returns the items, reusing prior work. */
   update(events: readonly LoggedEvent[]): Item[] {
@@ -85,6 +86,7 @@ export class TimelineBuilder {
     this.tools.clear();
     this.approvals.clear();
     this.lastTool = -1;
+    this.lastState = "";
   }
 
   private add(items: Item[], logged: LoggedEvent): void {
@@ -184,11 +186,15 @@ export class TimelineBuilder {
       case "usage":
         push({ ...base, type: "usage", event: e });
         return;
-      case "status":
-        // a run of status changes shows only the newest
+      case "status": {
+        // only changes are shown, and "waiting for approval" is the approval card itself
+        const changed = e.state !== this.lastState || Boolean(e.detail);
+        this.lastState = e.state;
+        if (!changed || e.state === "waiting_for_approval") return;
         if (last?.type === "status") items[items.length - 1] = { ...last, state: e.state, detail: e.detail ?? "" };
         else push({ ...base, type: "status", state: e.state, detail: e.detail ?? "" });
         return;
+      }
       case "error":
         push({ ...base, type: "error", message: e.message, code: e.code ?? "" });
         return;
