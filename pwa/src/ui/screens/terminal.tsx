@@ -8,12 +8,16 @@
  * CSP: xterm 6.0's DOM renderer (the default; no canvas/WebGL addon) writes its theme, its cell
  * dimensions and its scrollbar colours into <style> elements, and 24-bit colours into `style`
  * attributes — all blocked by `default-src 'self'` (no 'unsafe-inline'), leaving the terminal
- * uncoloured and misaligned. `cspDocument` fixes that without relaxing the CSP: xterm's
- * `documentOverride` gets a document whose createElement("style") returns an inert, hidden
- * <xterm-style> element whose text is mirrored into a constructed stylesheet
- * (document.adoptedStyleSheets, which CSP does not govern), and whose spans take a `style`
- * attribute through the CSSOM (element.style.cssText, also allowed). Nothing parsed from markup
- * gains any style; xterm's own CSS is a file from this origin.
+ * uncoloured and misaligned. Fixed here without relaxing the CSP:
+ * - `cspDocument`: xterm's `documentOverride` gets a document whose createElement("style")
+ *   returns an inert, hidden <xterm-style> element whose text is mirrored into a constructed
+ *   stylesheet (document.adoptedStyleSheets, which CSP does not govern): theme and dimensions;
+ * - `styleThroughCssom`: the row factory's `_addStyle` (24-bit colours) sets element.style
+ *   through the CSSOM, which CSP allows, instead of setAttribute("style");
+ * - the scrollbar's colours (a <style> xterm makes with the real document) are in sessions.css;
+ *   that element's two blocked insertions are the only CSP reports left.
+ * Nothing parsed from markup gains any style; xterm's own CSS is a file from this origin.
+ * Both hooks touch xterm internals of the pinned 6.0.0 and fail soft (plain colours) if gone.
  */
 import type { FitAddon } from "@xterm/addon-fit";
 import type { Terminal } from "@xterm/xterm";
@@ -58,9 +62,21 @@ class MirroredStyles {
   }
 }
 
-function setStyleThroughCssom(this: HTMLElement, name: string, value: string): void {
-  if (name.toLowerCase() === "style") this.style.cssText = value;
-  else Element.prototype.setAttribute.call(this, name, value);
+interface XtermInternals {
+  _core?: { _renderService?: { _renderer?: { value?: { _rowFactory?: object } } } };
+}
+
+/** 24-bit colours through the CSSOM: see the header. */
+function styleThroughCssom(term: Terminal): void {
+  const factory = (term as unknown as XtermInternals)._core?._renderService?._renderer?.value?._rowFactory;
+  const proto = factory ? (Object.getPrototypeOf(factory) as { _addStyle?: unknown }) : null;
+  if (!proto || typeof proto._addStyle !== "function") {
+    console.warn("xterm internals changed: 24-bit colours stay plain under the CSP");
+    return;
+  }
+  proto._addStyle = (el: HTMLElement, style: string) => {
+    el.style.cssText += style;
+  };
 }
 
 /** The document xterm creates its elements with (its `documentOverride`): see the header. */
@@ -70,9 +86,7 @@ function cspDocument(styles: MirroredStyles): Document {
       if (key === "createElement") {
         return (tag: string, options?: ElementCreationOptions) => {
           if (tag.toLowerCase() === "style") return styles.element();
-          const el = target.createElement(tag, options);
-          if (tag.toLowerCase() === "span") el.setAttribute = setStyleThroughCssom;
-          return el;
+          return target.createElement(tag, options);
         };
       }
       const value: unknown = Reflect.get(target, key, target);
@@ -99,6 +113,7 @@ async function loadXterm(host: HTMLElement, styles: MirroredStyles): Promise<Xte
   const fit = new FitAddon();
   term.loadAddon(fit);
   term.open(host);
+  styleThroughCssom(term);
   return { term, fit };
 }
 
