@@ -188,9 +188,10 @@ export class TimelineBuilder {
         return;
       case "status": {
         // only changes are shown, and "waiting for approval" is the approval card itself
+        if (e.state === "waiting_for_approval") return;
         const changed = e.state !== this.lastState || Boolean(e.detail);
         this.lastState = e.state;
-        if (!changed || e.state === "waiting_for_approval") return;
+        if (!changed) return;
         if (last?.type === "status") items[items.length - 1] = { ...last, state: e.state, detail: e.detail ?? "" };
         else push({ ...base, type: "status", state: e.state, detail: e.detail ?? "" });
         return;
