@@ -22,6 +22,7 @@ function publicFiles(dir: string): string[] {
 function serviceWorkerManifest(): Plugin {
   return {
     name: "tether-sw-manifest",
+    enforce: "post", // after Vite drops the empty JS chunks of CSS-only imports
     apply: "build",
     generateBundle(_options, bundle) {
       const sw = bundle["sw.js"];

@@ -32,7 +32,7 @@ const PRECACHE = "__TETHER_PRECACHE__" as unknown as string[];
 const VERSION = "__TETHER_VERSION__" as string;
 const CACHE = `tether-shell-${VERSION}`;
 const CACHE_PREFIX = "tether-shell-";
-const SHELL = "/index.html";
+const SHELL = "/"; // an app path: the server answers it with index.html
 
 sw.addEventListener("install", (ev) => {
   ev.waitUntil(
