@@ -23,6 +23,11 @@ def test_terminal_shows_the_live_shell_and_takes_typing(world: World) -> None:
     page.keyboard.type("echo hi-$((6*7))")
     page.keyboard.press("Enter")
     expect(rows).to_contain_text("hi-42")  # only the shell's answer says 42
+    page.keyboard.type("ech")
+    page.get_by_role("button", name="Tab", exact=True).click()  # the phone key bar completes
+    page.keyboard.type(" ok-$((40+2))")
+    page.keyboard.press("Enter")
+    expect(rows).to_contain_text("ok-42")
     assert tab.watch.errors == []
 
 
