@@ -66,6 +66,10 @@ class Tab:
         scripts = [v for v in state["csp"] if v.startswith("script-src")]
         return {"dialogs": self.watch.dialogs, "xss_marker": state["xss"], "csp_script": scripts}
 
+    def csp_violations(self) -> list[str]:
+        """Everything the server's CSP blocked on this page (the app itself must need nothing)."""
+        return list(self.page.evaluate("window.__csp ?? []"))
+
     def credentials(self) -> list[dict[str, Any]]:
         answer = self.cdp.send(
             "WebAuthn.getCredentials", {"authenticatorId": self.authenticator_id}

@@ -53,5 +53,6 @@ def test_structured_stream_and_an_approval_the_agent_continues_after(world: Worl
     seqs = timeline.locator("[data-seq]").evaluate_all("els => els.map(e => e.dataset.seq)")
     assert len(seqs) == len(set(seqs))  # no event rendered twice
     assert tab.watch.errors == []
+    assert tab.csp_violations() == []
     page.goto("/approvals")
     expect(page.get_by_role("link", name=re.compile("hello.txt"))).to_have_count(0)
