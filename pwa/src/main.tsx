@@ -6,7 +6,12 @@ import { useEffect } from "preact/hooks";
 import { authState, goToLogin, isPublicPath, refreshMe } from "./app/auth";
 import { registerServiceWorker } from "./app/pwa";
 import { here, match, navigate, type Params, type RouteDef, type ScreenProps } from "./app/router";
-import { forgetSessions, refreshSessions, startSessions } from "./app/sessions";
+import {
+  forgetSessions,
+  noteSessionsUnreachable,
+  refreshSessions,
+  startSessions,
+} from "./app/sessions";
 import { PageMessage, Shell } from "./ui/shell/Shell";
 
 // One line per screen: the path pattern and its module (loaded when first visited; each module
@@ -135,19 +140,37 @@ effect(() => {
       if (!isPublicPath(here.peek().path)) goToLogin();
     } else if (state === "signed_in") {
       void refreshSessions();
+    } else if (state === "unreachable") {
+      noteSessionsUnreachable();
     }
   });
 });
 
+// Who is signed in. While the server cannot be reached, ask again with backoff (and at once
+// when the browser says it is back online or the page becomes visible).
+let probeDelayMs = 2_000;
+let probeTimer: ReturnType<typeof setTimeout> | null = null;
 function probe(): void {
-  refreshMe().catch(() => {
-    /* unreachable: authState says so; retried when the browser is back online */
-  });
+  if (probeTimer) clearTimeout(probeTimer);
+  probeTimer = null;
+  refreshMe()
+    .then(() => {
+      probeDelayMs = 2_000;
+    })
+    .catch(() => {
+      probeTimer = setTimeout(probe, probeDelayMs);
+      probeDelayMs = Math.min(probeDelayMs * 2, 30_000);
+    });
 }
 
-window.addEventListener("online", () => {
-  if (authState.value === "unreachable" || authState.value === "unknown") probe();
-});
+function probeIfUnreachable(): void {
+  if (!document.hidden && (authState.value === "unreachable" || authState.value === "unknown")) {
+    probeDelayMs = 2_000;
+    probe();
+  }
+}
+window.addEventListener("online", probeIfUnreachable);
+document.addEventListener("visibilitychange", probeIfUnreachable);
 
 startSessions();
 probe();

@@ -89,6 +89,13 @@ export function startSocket(): void {
   else connect();
 }
 
+/** Before the socket is started: show why (the server could not be reached to sign in). */
+export function noteUnreachable(detail: string): void {
+  if (running) return;
+  connection.value = "offline";
+  connectionDetail.value = detail;
+}
+
 /** Close for good (sign-out): no reconnects until startSocket() again. */
 export function stopSocket(state: ConnectionState = "signed_out", detail = ""): void {
   running = false;
@@ -258,7 +265,12 @@ function scheduleRetry(detail: string): void {
   retryTimer = setTimeout(() => {
     retryTimer = null;
     if (!navigator.onLine) {
-      connection.value = "offline"; // the `online` event reconnects at once
+      // The `online` event reconnects at once; keep trying slowly in case it never comes.
+      connection.value = "offline";
+      retryTimer = setTimeout(() => {
+        retryTimer = null;
+        connect();
+      }, BACKOFF_CAP_MS);
       return;
     }
     connect();

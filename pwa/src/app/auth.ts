@@ -3,7 +3,7 @@
 // path to come back to (afterLogin()).
 import { computed, signal } from "@preact/signals";
 import { api, ApiError, setUnauthorizedHandler } from "../api/http";
-import { setSignedOutHandler, startSocket, stopSocket } from "../api/socket";
+import { noteUnreachable, setSignedOutHandler, startSocket, stopSocket } from "../api/socket";
 import { roleAtLeast, type Me, type Role } from "../api/types";
 import { here, navigate } from "./router";
 
@@ -39,7 +39,10 @@ export async function refreshMe(): Promise<Me | null> {
       setSignedOut();
       return null;
     }
-    if (authState.value !== "signed_in") authState.value = "unreachable";
+    if (authState.value !== "signed_in") {
+      authState.value = "unreachable";
+      noteUnreachable(err instanceof Error ? err.message : "Cannot reach the server");
+    }
     throw err;
   }
 }

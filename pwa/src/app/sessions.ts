@@ -127,7 +127,8 @@ function logSignal(sessionId: string): Signal<SessionLog> {
   if (!found) {
     found = signal(emptyLog(sessionId));
     logs.set(sessionId, found);
-    logsVersion.value++;
+    // Not now: this may run while a component renders or a computed evaluates.
+    queueMicrotask(() => logsVersion.value++);
   }
   return found;
 }
@@ -478,13 +479,14 @@ export async function resolveApproval(
 // ------------------------------------------------------------------------------ lifecycle
 
 let started = false;
+let cachedListLoaded: Promise<void> = Promise.resolve();
 
 /** Load the cached list, then keep the list fresh while signed in and visible. */
 export function startSessions(): void {
   if (started) return;
   started = true;
   onServerMessage(handle);
-  void cache.loadSessions().then((cached) => {
+  cachedListLoaded = cache.loadSessions().then((cached) => {
     if (cached.length > 0 && sessionsState.value !== "ready") {
       batch(() => {
         sessions.value = cached;
@@ -499,6 +501,19 @@ export function startSessions(): void {
   setInterval(tick, REFRESH_MS);
   document.addEventListener("visibilitychange", tick);
   window.addEventListener("online", tick);
+}
+
+/** The server cannot be reached to sign in: unless the cache had a list, say so. */
+export function noteSessionsUnreachable(): void {
+  void cachedListLoaded.then(() => {
+    if (sessionsState.value === "ready") return;
+    batch(() => {
+      sessionsError.value = navigator.onLine
+        ? "Cannot reach the server, and this device has no saved sessions yet."
+        : "You are offline, and this device has no saved sessions yet.";
+      sessionsState.value = "error";
+    });
+  });
 }
 
 /** Forget all session state (sign-out). */
