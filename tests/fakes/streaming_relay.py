@@ -6,7 +6,8 @@ from a thread of its own (so it runs beside Playwright's synchronous API).
     relay.join()   # every event committed by the server (acked), or raises
 
 Each event goes in its own `events` frame, numbered by relay_seq from 1, so a viewer sees them
-arrive one by one, as from an agent that is working.
+arrive one by one, as from an agent that is working. With `hold_after=N` the first N events go
+at once and the rest wait for `release()` (so a test can get its viewer ready first).
 """
 
 from __future__ import annotations
@@ -34,19 +35,26 @@ class StreamingRelay:
         session_id: str,
         events: list[m.Event],
         interval_s: float,
+        hold_after: int = 0,
     ) -> None:
         self.url = server_url.replace("http", "ws", 1) + "/ws/relay"
         self.token = token
         self.session_id = session_id
         self.events = events
         self.interval_s = interval_s
+        self.hold_after = hold_after
         self.sent = 0  # events sent so far
+        self._released = threading.Event()
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> StreamingRelay:
         self._thread.start()
         return self
+
+    def release(self) -> None:
+        """Send the events held back by `hold_after`."""
+        self._released.set()
 
     def join(self, timeout_s: float = 60.0) -> None:
         self._thread.join(timeout_s)
@@ -81,6 +89,9 @@ class StreamingRelay:
             reader = asyncio.create_task(read_acks())
             start = time.monotonic()
             for n, event in enumerate(self.events, start=1):
+                if n == self.hold_after + 1 and self.hold_after:
+                    await asyncio.to_thread(self._released.wait, TIMEOUT_S * 3)
+                    start = time.monotonic() - (n - 1) * self.interval_s
                 delay = start + (n - 1) * self.interval_s - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)

@@ -21,11 +21,14 @@ def test_timeline_going_offline_mid_stream_loses_and_repeats_nothing(world: Worl
     events: list[m.Event] = [m.SessionStarted(agent="claude", workspace="work", title="streamed")]
     events += [m.Message(text=f"line {n:04d}", message_id=f"m{n}") for n in range(1, COUNT + 1)]
     events.append(m.SessionEnded(exit_code=0, reason="exited"))
-    relay = StreamingRelay(world.server.url, token, session_id, events, interval_s=0.1).start()
+    relay = StreamingRelay(world.server.url, token, session_id, events, 0.1, hold_after=1)
+    relay.start()
     world.wait_for(session_id, "session_started", timeout_s=10)
 
     tab = world.tab(path=f"/sessions/{session_id}")
     messages = tab.page.locator(".timeline .tl-message")
+    expect(tab.page.locator(".timeline")).to_be_visible()
+    relay.release()  # the stream starts once the page follows the session
     expect(messages.filter(has_text="line 0005")).to_have_count(1)
 
     tab.context.set_offline(True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import shlex
 import time
+import uuid
 
 from playwright.sync_api import expect
 
@@ -37,9 +39,13 @@ def test_terminal_shows_the_live_shell_and_takes_typing(world: World) -> None:
 
 def test_going_offline_mid_stream_loses_and_repeats_nothing(world: World) -> None:
     count = 30
-    session_id = world.stack.start_session(ticker(count, 0.15, linger_s=10))
+    go = world.stack.workspace / f"go-{uuid.uuid4().hex}"  # the ticker starts once it exists
+    wait = f'while [ ! -e {shlex.quote(str(go))} ]; do sleep 0.05; done; exec "$@"'
+    session_id = world.stack.start_session(["bash", "-c", wait, "-", *ticker(count, 0.15, 10)])
     tab = world.tab(TABLET, path=f"/sessions/{session_id}/terminal")  # all ticks fit on screen
     rows = tab.page.locator(".xterm-rows")
+    expect(rows).to_be_visible()
+    go.touch()
     expect(rows).to_contain_text("tick 000004")
 
     tab.context.set_offline(True)
