@@ -63,6 +63,11 @@ def test_the_corpus_as_agent_output_runs_nothing(world: World) -> None:
     tab = world.tab()
     page = tab.page
 
+    for path in ("/", "/approvals"):  # the prompt is the session's title; the tool input too
+        page.goto(path)
+        expect(page.get_by_text(xss.START).first).to_be_attached()
+        page.wait_for_timeout(300)
+        _assert_nothing_ran(tab, path)
     page.goto(f"/approvals/{session_id}/{asked['event']['approval_id']}")
     expect(page.get_by_text(xss.END).first).to_be_attached()
     _assert_nothing_ran(tab, "approval view")
