@@ -22,6 +22,10 @@ const REFRESH_MS = 15_000;
 const EVENT_REFRESH_DEBOUNCE_MS = 1_000;
 const CACHE_SAVE_DEBOUNCE_MS = 2_000;
 const BACKGROUND_FOLLOW_MAX = 20; // sessions followed only for their pending approvals
+// Events held in memory per session: beyond MEMORY_MAX the oldest go (down to MEMORY_KEEP);
+// loadEarlier() fetches them again. Pending approvals and activity are kept regardless.
+const MEMORY_MAX = 10_000;
+const MEMORY_KEEP = 8_000;
 
 // ------------------------------------------------------------------------------ the list
 
@@ -246,7 +250,10 @@ function append(log: Signal<SessionLog>, epoch: string, incoming: LoggedEvent[])
   }
   if (fresh.length > 0) {
     const base = current.events.length === 0 ? { ...current, firstSeq: fresh[0]!.seq } : current;
-    current = derive({ ...base, epoch, events: current.events.concat(fresh), lastSeq: last }, fresh);
+    let events = current.events.concat(fresh);
+    if (events.length > MEMORY_MAX) events = events.slice(-MEMORY_KEEP);
+    const firstSeq = events[0]!.seq;
+    current = derive({ ...base, epoch, events, firstSeq, lastSeq: last }, fresh);
     log.value = current;
     scheduleSave(current.session_id);
     touchListEntry(current, fresh);
