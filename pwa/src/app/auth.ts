@@ -14,6 +14,7 @@ const ME_KEY = "tether.me"; // the last identity seen, to draw the app while off
 export const me = signal<Me | null>(readCachedMe());
 export const authState = signal<AuthState>("unknown");
 export const signedIn = computed(() => authState.value === "signed_in");
+let socketRefusals = 0; // 4500 closes while the cookie still worked, in a row
 
 /** Paths that work without signing in; everything else needs a session. */
 export const PUBLIC_PATHS = ["/login", "/setup", "/invite"];
@@ -50,6 +51,7 @@ export async function refreshMe(): Promise<Me | null> {
 /** Call after a successful passkey login or registration. */
 export function setSignedIn(found: Me): void {
   me.value = found;
+  socketRefusals = 0;
   try {
     localStorage.setItem(ME_KEY, JSON.stringify(found));
   } catch {
@@ -115,9 +117,29 @@ function forgetMe(): void {
   }
 }
 
+// The socket was closed with 4500 (unauthorized). Ask the REST API whether the sign-in really
+// ended: if it did, go to /login; if the cookie still works (the socket alone was refused, e.g.
+// by a proxy), stay, say so in the connection state and try the socket again later.
 setSignedOutHandler(() => {
-  me.value = null;
-  forgetMe();
-  authState.value = "signed_out";
-  goToLogin();
+  api<Me>("GET", "/api/auth/me")
+    .then((found) => {
+      me.value = found;
+      socketRefusals++;
+      const delayMs = Math.min(30_000, 1_000 * 2 ** socketRefusals);
+      noteUnreachable("The server refused the live connection; retrying");
+      setTimeout(() => {
+        if (authState.value === "signed_in") startSocket();
+      }, delayMs);
+    })
+    .catch((err: unknown) => {
+      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+        setSignedOut();
+        goToLogin();
+      } else {
+        noteUnreachable(err instanceof Error ? err.message : "Cannot reach the server");
+        setTimeout(() => {
+          if (authState.value === "signed_in") startSocket();
+        }, 5_000);
+      }
+    });
 });
