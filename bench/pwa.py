@@ -25,6 +25,7 @@ installable, and the per-page figures.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -33,6 +34,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -46,7 +49,7 @@ import msgspec  # noqa: E402
 from protocol import messages as m  # noqa: E402
 from tests.console.scripted_relay import publish  # noqa: E402
 from tests.fakes.authenticator import SoftAuthenticator  # noqa: E402
-from tests.harness import ServerProcess, wait_until  # noqa: E402
+from tests.harness import ServerProcess, free_port, wait_until  # noqa: E402
 from tests.pwa.build import ensure_built  # noqa: E402
 
 LIGHTHOUSE = "lighthouse@12.8.2"  # 13.x needs Node >= 22; Debian bookworm ships Node 20
@@ -57,6 +60,13 @@ TARGET_JS_KB = 60.0
 GOLDEN = ROOT / "tests" / "golden" / "claude"
 RECORDED = ("text_and_thinking", "write_approved", "edit_approved_for_session")
 CATEGORIES = ("performance", "accessibility", "best-practices")
+METRICS = (
+    "first-contentful-paint",
+    "largest-contentful-paint",
+    "total-blocking-time",
+    "cumulative-layout-shift",
+    "speed-index",
+)
 
 
 # ---------------------------------------------------------------------------- initial JS
@@ -148,24 +158,72 @@ def _lighthouse_bin() -> Path:
     return directory / "node_modules" / ".bin" / "lighthouse"
 
 
-def lighthouse(url: str, cookie: str, out: Path) -> dict[str, Any]:
-    """Run Lighthouse (mobile, the default form factor) and return its JSON report."""
+def _signed_in_profile(profile: Path, origin: str, cookie: str) -> None:
+    """A Chromium profile holding the owner's session cookie (Lighthouse's --extra-headers
+    would not reach the app's WebSocket, which then signs the page out)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, args=["--no-sandbox", "--password-store=basic"]
+        )
+        expires = time.time() + 3600  # a session cookie would not be written to the profile
+        jar = {"name": "tether_session", "value": cookie, "url": origin, "expires": expires}
+        context.add_cookies([jar])  # type: ignore[list-item]
+        context.close()
+
+
+@contextlib.contextmanager
+def _chromium(profile: Path) -> Iterator[int]:
+    """Headless Chromium on that profile with a DevTools port, for Lighthouse's --port."""
+    port = free_port()
     argv = [
-        str(_lighthouse_bin()),
-        url,
-        "--quiet",
-        "--output=json",
-        f"--output-path={out}",
-        "--only-categories=" + ",".join(CATEGORIES),
-        "--chrome-flags=--headless=new --no-sandbox",
-        "--extra-headers=" + json.dumps({"Cookie": f"tether_session={cookie}"}),
+        CHROMIUM,
+        "--headless=new",
+        "--no-sandbox",
+        "--password-store=basic",  # as Playwright wrote the cookie
+        f"--user-data-dir={profile}",
+        f"--remote-debugging-port={port}",
+        "about:blank",
     ]
-    env = {**os.environ, "CHROME_PATH": CHROMIUM}
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+
+        def listening() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/version", timeout=1):
+                    return True
+            except OSError:
+                return False
+
+        wait_until(listening, 20, "chromium's DevTools port")
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def lighthouse(url: str, profile: Path, out: Path) -> dict[str, Any]:
+    """Run Lighthouse (mobile, the default form factor) and return its JSON report."""
     for attempt in range(1, LIGHTHOUSE_ATTEMPTS + 1):
-        # Lighthouse now and then loses the trace of a load on a busy machine (NO_NAVSTART)
-        done = subprocess.run(argv, timeout=LIGHTHOUSE_TIMEOUT_S, env=env, check=False)
+        with _chromium(profile) as port:
+            argv = [
+                str(_lighthouse_bin()),
+                url,
+                "--quiet",
+                "--output=json",
+                f"--output-path={out}",
+                "--only-categories=" + ",".join(CATEGORIES),
+                f"--port={port}",
+            ]
+            # Lighthouse now and then loses the trace of a load on a busy machine (NO_NAVSTART)
+            done = subprocess.run(argv, timeout=LIGHTHOUSE_TIMEOUT_S, check=False)
         if done.returncode == 0:
-            return dict(json.loads(out.read_text()))
+            report = dict(json.loads(out.read_text()))
+            shown = str(report.get("finalDisplayedUrl", ""))
+            if shown != url:  # e.g. /login: the session cookie was not accepted
+                raise RuntimeError(f"lighthouse measured {shown}, not {url}")
+            return report
         print(f"lighthouse failed on {url} (attempt {attempt})", file=sys.stderr)
     raise RuntimeError(f"lighthouse failed {LIGHTHOUSE_ATTEMPTS} times on {url}")
 
@@ -267,15 +325,20 @@ def main() -> None:
             figures: dict[str, dict[str, int]] = {}
             for name, path in pages.items():
                 started = time.monotonic()
-                report = lighthouse(origin + path, cookie, Path(tmp) / f"{name}.json")
+                profile = Path(tmp) / f"profile-{name}"
+                _signed_in_profile(profile, origin, cookie)
+                report = lighthouse(origin + path, profile, Path(tmp) / f"{name}.json")
                 figures[name] = scores(report)
                 print(
                     f"\nLighthouse, {name} ({path}), {time.monotonic() - started:.0f} s: "
                     + ", ".join(f"{k} {v}" for k, v in figures[name].items())
                 )
+                audits = report["audits"]
+                shown = (f"{m} {audits[m].get('displayValue', '?')}" for m in METRICS)
+                print("  " + ", ".join(shown))
                 for line in failing_audits(report):
                     print(f"  - {line}")
-            install = installability(origin, cookie, Path(tmp) / "profile")
+            install = installability(origin, cookie, Path(tmp) / "profile-install")
             print(f"\ninstallable: {install['installable']} {json.dumps(install)}")
         finally:
             server.stop()
