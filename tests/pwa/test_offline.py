@@ -27,6 +27,9 @@ def test_the_service_worker_installs_and_the_app_opens_offline(world: World) -> 
     page.reload()
     assert page.evaluate("navigator.serviceWorker.controller !== null")
     expect(card.first).to_be_visible()
+    found = tab.cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+    errors = {e["errorId"] for e in found} - {"in-incognito"}  # test contexts are incognito
+    assert errors == set(), found  # Chromium would offer to install the app
 
     tab.context.set_offline(True)
     page.reload()  # the shell from the worker's cache, the sessions from IndexedDB
