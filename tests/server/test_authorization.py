@@ -65,6 +65,8 @@ ROUTES: dict[str, str] = {
     "POST /api/relays/enrolments/{code:str}/approve": "admin",
     "POST /api/relays/enrolments/{code:str}/deny": "admin",
     "DELETE /api/relays/{relay_id:str}": "admin",
+    "GET /api/voice": "operator",
+    "POST /api/voice/transcriptions": "operator",  # a JSON body: 400 bad_request past the guard
     "WS /ws/client": "viewer-socket",  # every message checked: MESSAGES
     "WS /ws/relay": "relay",  # relay token; other relays' sessions: test_bad_input.py
 }
