@@ -56,7 +56,7 @@ def decode(clip: bytes, max_s: float) -> Samples:
     except (av.FFmpegError, ValueError, IndexError, EOFError) as exc:
         if not parts:
             raise BadAudioError(
-                f"the upload does not decode as audio ({ACCEPTED} expected): {exc}"
+                f"the upload does not decode as audio ({ACCEPTED} expected)"
             ) from exc
         # A clip cut short after good frames (a dropped connection): keep what decoded.
     samples = np.concatenate(parts) if parts else np.zeros(0, np.int16)
