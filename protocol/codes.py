@@ -58,4 +58,9 @@ class ErrorCode(enum.StrEnum):
     AGENT_CRASHED = "agent_crashed"  # the agent process exited without being asked to
     TIMEOUT = "timeout"  # the relay did not answer in time
     RATE_LIMITED = "rate_limited"  # too many attempts from this address; wait and retry
+    PAYLOAD_TOO_LARGE = "payload_too_large"  # an upload over the configured size
+    AUDIO_TOO_LONG = "audio_too_long"  # a voice clip over the configured length
+    BAD_AUDIO = "bad_audio"  # an upload that is empty or does not decode as audio
+    VOICE_BUSY = "voice_busy"  # the transcription queue is full; retry after Retry-After
+    VOICE_DISABLED = "voice_disabled"  # this server does not transcribe voice
     INTERNAL = "internal"

@@ -17,6 +17,7 @@ from server.http.api_enrolment import EnrolmentController, RelayAdminController
 from server.http.api_relays import RelaysController
 from server.http.api_sessions import SessionsController
 from server.http.api_users import InvitesController, UsersController
+from server.http.api_voice import VoiceController
 from server.http.auth import AuthenticationMiddleware
 from server.http.error_handlers import ERROR_RESPONSES, HANDLERS
 from server.http.pwa import pwa_handlers
@@ -58,6 +59,7 @@ def create_app(settings: Settings) -> Litestar:
             RelaysController,
             EnrolmentController,
             RelayAdminController,
+            VoiceController,
             relay_socket,
             client_socket,
             *pwa_handlers(settings),

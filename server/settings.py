@@ -63,6 +63,18 @@ class Settings:
     enrolment_ttl_s: float = _field(
         600.0, "Time an admin has to approve a relay's enrolment code before it expires."
     )
+    voice: bool = _field(True, "Transcribe voice prompts (POST /api/voice/transcriptions).")
+    voice_model: str = _field(
+        "", "faster-whisper model name or directory; empty means the bundled offline tiny.en."
+    )
+    voice_compute_type: str = _field("int8", "CTranslate2 compute type: int8, int8_float32, ...")
+    voice_threads: int = _field(0, "CPU threads per transcription; 0 means one per CPU core.")
+    voice_beam_size: int = _field(1, "Beam size of the decoder; 1 is greedy (fastest).")
+    voice_max_clip_s: float = _field(120.0, "Longest voice clip accepted, in seconds.")
+    voice_max_clip_bytes: int = _field(5 << 20, "Largest voice upload accepted, in bytes.")
+    voice_queue: int = _field(4, "Clips waiting for a transcriber before 503 is answered.")
+    voice_concurrency: int = _field(1, "Clips transcribed at the same time.")
+    voice_preload: bool = _field(False, "Load the voice model at start rather than at first use.")
 
     @property
     def origin(self) -> str:
@@ -163,9 +175,16 @@ def _validate(settings: Settings) -> None:
         "viewer_queue_frames",
         "replay_frame_events",
         "auth_attempts_per_minute",
+        "voice_beam_size",
+        "voice_max_clip_bytes",
+        "voice_concurrency",
     ):
         if getattr(settings, name) < 1:
             raise SettingsError(f"{name} must be at least 1")
+    if settings.voice_queue < 0 or settings.voice_threads < 0:
+        raise SettingsError("voice_queue and voice_threads must be at least 0")
+    if settings.voice_max_clip_s <= 0:
+        raise SettingsError("voice_max_clip_s must be more than 0")
     if settings.enrolment_ttl_s <= 0:
         raise SettingsError("enrolment_ttl_s must be more than 0")
     if settings.log_level.lower() not in ("debug", "info", "warning", "error"):

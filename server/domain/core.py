@@ -16,6 +16,7 @@ from server.domain.identity.service import Identity, IdentityConfig
 from server.domain.relays import Relays
 from server.domain.ring import Rings
 from server.domain.sessions import Sessions
+from server.domain.voice import Transcriber, VoiceConfig
 from server.settings import Settings
 from server.store.audit_store import AuditStore
 from server.store.db import Database
@@ -35,6 +36,7 @@ class Core:
     audit: Audit
     enrolments: Enrolments
     identity: Identity
+    voice: Transcriber | None  # None when the voice setting is off
     tasks: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
 
     @classmethod
@@ -60,7 +62,10 @@ class Core:
             console_token.load_or_create(settings.data_dir),
         )
         sessions = Sessions(log, relays, audit)
-        core = cls(settings, db, hub, log, relays, sessions, audit, enrolments, identity)
+        voice = Transcriber(voice_config(settings)) if settings.voice else None
+        if voice is not None and settings.voice_preload:
+            await voice.preload()
+        core = cls(settings, db, hub, log, relays, sessions, audit, enrolments, identity, voice)
         core.tasks.append(asyncio.create_task(relays.watch_revocations()))
         return core
 
@@ -69,4 +74,19 @@ class Core:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.voice is not None:
+            self.voice.close()
         await self.db.close()
+
+
+def voice_config(settings: Settings) -> VoiceConfig:
+    return VoiceConfig(
+        model=settings.voice_model,
+        compute_type=settings.voice_compute_type,
+        threads=settings.voice_threads,
+        beam_size=settings.voice_beam_size,
+        max_clip_s=settings.voice_max_clip_s,
+        max_clip_bytes=settings.voice_max_clip_bytes,
+        queue=settings.voice_queue,
+        concurrency=settings.voice_concurrency,
+    )

@@ -8,7 +8,10 @@ HTTP statuses and WebSocket error messages in exactly one place (http/error_hand
     ├── ForbiddenError         the caller may not touch this object
     ├── ConflictError          the object is in a state that refuses the request (ended session)
     ├── UnavailableError       the relay is offline or did not answer in time
-    └── RateLimitedError       too many attempts from one address in a short time
+    │   └── BusyError          a bounded queue is full; carries when to retry
+    ├── RateLimitedError       too many attempts from one address in a short time
+    ├── TooLargeError          an upload over a configured size or length
+    └── BadAudioError          a voice clip that is empty or does not decode as audio
 """
 
 from __future__ import annotations
@@ -52,3 +55,19 @@ class UnavailableError(TetherError):
 
 class RateLimitedError(TetherError):
     code = ErrorCode.RATE_LIMITED
+
+
+class BusyError(UnavailableError):
+    code = ErrorCode.VOICE_BUSY
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class TooLargeError(TetherError):
+    code = ErrorCode.PAYLOAD_TOO_LARGE
+
+
+class BadAudioError(TetherError):
+    code = ErrorCode.BAD_AUDIO

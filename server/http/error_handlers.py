@@ -14,7 +14,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
 from protocol.codes import ErrorCode
-from server.domain.errors import TetherError
+from server.domain.errors import BusyError, TetherError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,11 @@ STATUS_OF_CODE: dict[ErrorCode, int] = {
     ErrorCode.RELAY_OFFLINE: 503,
     ErrorCode.TIMEOUT: 504,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.AUDIO_TOO_LONG: 413,
+    ErrorCode.BAD_AUDIO: 400,
+    ErrorCode.VOICE_BUSY: 503,
+    ErrorCode.VOICE_DISABLED: 404,
     ErrorCode.INTERNAL: 500,
 }
 _CODE_OF_STATUS = {
@@ -43,6 +48,7 @@ _CODE_OF_STATUS = {
     401: ErrorCode.UNAUTHORIZED,
     403: ErrorCode.FORBIDDEN,
     404: ErrorCode.NOT_FOUND,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
     429: ErrorCode.RATE_LIMITED,
 }
 
@@ -70,12 +76,17 @@ ERROR_RESPONSES = {
 }
 
 
-def error_response(status: int, code: ErrorCode, message: str) -> Response[Any]:
-    return Response({"error": {"code": code.value, "message": message}}, status_code=status)
+def error_response(
+    status: int, code: ErrorCode, message: str, headers: dict[str, str] | None = None
+) -> Response[Any]:
+    return Response(
+        {"error": {"code": code.value, "message": message}}, status_code=status, headers=headers
+    )
 
 
 def tether_error(_: Request[Any, Any, Any], exc: TetherError) -> Response[Any]:
-    return error_response(STATUS_OF_CODE.get(exc.code, 500), exc.code, exc.message)
+    headers = {"retry-after": str(exc.retry_after_s)} if isinstance(exc, BusyError) else None
+    return error_response(STATUS_OF_CODE.get(exc.code, 500), exc.code, exc.message, headers)
 
 
 def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

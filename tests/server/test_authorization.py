@@ -83,6 +83,8 @@ ROUTES: dict[str, str] = {
     "GET /sw.js": "public",
     "GET /manifest.webmanifest": "public",
     "GET /robots.txt": "public",
+    "GET /api/voice": "operator",
+    "POST /api/voice/transcriptions": "operator",  # a JSON body: 400 bad_request past the guard
     "WS /ws/client": "viewer-socket",  # every message checked: MESSAGES
     "WS /ws/relay": "relay",  # relay token; other relays' sessions: test_bad_input.py
 }
