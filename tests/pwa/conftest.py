@@ -34,7 +34,9 @@ def pwa_dist() -> Path:
         pytest.fail(str(error))
 
 
-@pytest.fixture(scope="session")
+# Module scope: the sync API keeps an event loop running in this thread while it is open,
+# and the rest of the suite calls asyncio.run(), so Playwright must be gone after each module.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: run the tests through `bash scripts/test`")
@@ -42,7 +44,7 @@ def playwright() -> Iterator[Playwright]:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright, pwa_dist: Path) -> Iterator[Browser]:
     browser = playwright.chromium.launch(
         executable_path=str(CHROMIUM),
