@@ -93,7 +93,7 @@ export default function ApprovalScreen({ params }: ScreenProps) {
           <span class="spinner" aria-hidden="true" /> Decision delivered; waiting for the agent to confirm…
         </p>
       ) : hasRole("operator") ? (
-        <div class="card">
+        <div class="card decision-dock" role="group" aria-label="Your decision">
           <DecisionBar
             request={r}
             withReason

@@ -4,11 +4,13 @@
  * last activity; the relays and whether they are online. Sessions that are not ended are
  * followed while the dashboard is open, so "what it is doing" stays live.
  */
+import { effect } from "@preact/signals";
 import { useEffect, useState } from "preact/hooks";
 import { errorMessage } from "../../api/http";
 import type { SessionStatus } from "../../api/protocol";
 import type { RelayView, SessionView } from "../../api/types";
 import { hasRole } from "../../app/auth";
+import { connection } from "../../app/connection";
 import { listRelays } from "../../app/identity";
 import type { ScreenProps } from "../../app/router";
 import {
@@ -37,9 +39,12 @@ const GROUPS: { label: string; states: SessionStatus[] }[] = [
   { label: "Ended", states: ["ended"] },
 ];
 
-function useRelays(): { relays: RelayView[] | null; error: string } {
+/** The relays, reloaded every RELAYS_REFRESH_MS, when the browser comes back online and when
+ * the live connection returns (so "Could not load the relays" does not outlive an outage). */
+function useRelays(): { relays: RelayView[] | null; error: string; retry: () => void } {
   const [relays, setRelays] = useState<RelayView[] | null>(null);
   const [error, setError] = useState("");
+  const [attempt, setAttempt] = useState(0);
   useEffect(() => {
     let alive = true;
     const load = () =>
@@ -49,12 +54,22 @@ function useRelays(): { relays: RelayView[] | null; error: string } {
       );
     void load();
     const timer = setInterval(() => void load(), RELAYS_REFRESH_MS);
+    const onOnline = () => void load();
+    window.addEventListener("online", onOnline);
+    let was = connection.peek();
+    const stopWatching = effect(() => {
+      const now = connection.value;
+      if (now === "online" && was !== "online") void load();
+      was = now;
+    });
     return () => {
       alive = false;
       clearInterval(timer);
+      window.removeEventListener("online", onOnline);
+      stopWatching();
     };
-  }, []);
-  return { relays, error };
+  }, [attempt]);
+  return { relays, error, retry: () => setAttempt((n) => n + 1) };
 }
 
 function SessionCard({ s }: { s: SessionView }) {
@@ -79,7 +94,7 @@ function SessionCard({ s }: { s: SessionView }) {
 export default function Dashboard(_: ScreenProps) {
   const list = sessions.value;
   const state = sessionsState.value;
-  const { relays, error: relaysError } = useRelays();
+  const { relays, error: relaysError, retry: retryRelays } = useRelays();
   const [, tick] = useState(0);
   const [allEnded, setAllEnded] = useState(false);
 
@@ -166,7 +181,14 @@ export default function Dashboard(_: ScreenProps) {
 
       <section class="dash-group" aria-label="Relays">
         <h2>Relays</h2>
-        {relaysError && <p class="notice notice-error small">Could not load the relays: {relaysError}</p>}
+        {relaysError && (
+          <p class="notice notice-error small" role="alert">
+            Could not load the relays: {relaysError}{" "}
+            <button type="button" class="btn btn-ghost" onClick={retryRelays}>
+              Retry
+            </button>
+          </p>
+        )}
         {relays === null && !relaysError && <p class="muted small">Loading relays…</p>}
         {relays !== null && relays.length === 0 && <p class="muted small">No relay is enrolled yet.</p>}
         {relays !== null && relays.length > 0 && (

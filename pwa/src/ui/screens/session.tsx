@@ -1,7 +1,8 @@
 /**
  * One session: its timeline of structured events, following live (the page stays at the
- * bottom while you are there; scrolled up, a "Jump to latest" button appears), and a prompt box
- * with interrupt and stop. PTY sessions link to their terminal.
+ * bottom while you are there; scrolled up, a "Jump to latest" button appears) under a compact
+ * header that stays on screen (title, agent, state, interrupt and stop), and a prompt box at the
+ * bottom. PTY sessions link to their terminal.
  */
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { errorMessage } from "../../api/http";
@@ -86,11 +87,12 @@ function SessionScreen({ id }: { id: string }) {
   };
 
   const title = session ? sessionName(session) : "Session";
+  const structured = agent !== "pty" && agent !== "";
   return (
     <section class="session-view" aria-label="Session">
       <header class="session-head">
-        <div class="row">
-          <h1>{title}</h1>
+        <div class="session-head-row">
+          <h1 title={title}>{title}</h1>
           {status && (
             <span class={`badge state-${status}`}>
               <span class="dot" aria-hidden="true" />
@@ -98,17 +100,21 @@ function SessionScreen({ id }: { id: string }) {
             </span>
           )}
         </div>
-        {session && (
-          <p class="muted small">
-            {session.agent} · {session.workspace} · active {timeAgo(session.last_activity_at)}
-            {!session.relay_online && " · relay offline"}
-          </p>
-        )}
-        {agent === "pty" && (
-          <a class="btn btn-primary" href={`/sessions/${encodeURIComponent(id)}/terminal`}>
-            Open terminal
-          </a>
-        )}
+        <div class="session-head-row">
+          {session && (
+            <p class="muted small session-meta">
+              {session.agent} · {session.workspace}
+              {!session.relay_online && " · relay offline"}
+              <span class="session-active"> · active {timeAgo(session.last_activity_at)}</span>
+            </p>
+          )}
+          {agent === "pty" && (
+            <a class="btn btn-primary" href={`/sessions/${encodeURIComponent(id)}/terminal`}>
+              Open terminal
+            </a>
+          )}
+          {operator && !ended && <Controls id={id} structured={structured} />}
+        </div>
       </header>
 
       {log.firstSeq > 1 && log.events.length > 0 && (
@@ -151,77 +157,32 @@ function SessionScreen({ id }: { id: string }) {
         </button>
       )}
 
-      {operator && !ended && <Composer id={id} agent={agent} />}
+      {operator && !ended && structured && <Composer id={id} />}
       {!operator && <p class="muted small">You can watch this session; steering it needs the operator role.</p>}
     </section>
   );
 }
 
-function Composer({ id, agent }: { id: string; agent: string }) {
-  const [text, setText] = useState("");
-  const [busy, setBusy] = useState<"" | "send" | "interrupt" | "stop">("");
+/** Interrupt (structured agents) and Stop (after a confirmation), in the session's header. */
+function Controls({ id, structured }: { id: string; structured: boolean }) {
+  const [busy, setBusy] = useState<"" | "interrupt" | "stop">("");
   const [error, setError] = useState("");
   const [confirmStop, setConfirmStop] = useState(false);
-  const structured = agent !== "pty" && agent !== "";
-  const coarse = useMemo(() => window.matchMedia("(pointer: coarse)").matches, []);
-
-  const run = async (what: "send" | "interrupt" | "stop", action: () => Promise<unknown>) => {
+  const run = async (what: "interrupt" | "stop", action: () => Promise<unknown>) => {
     setBusy(what);
     setError("");
     try {
       await action();
-      return true;
     } catch (e) {
       setError(errorMessage(e));
-      return false;
     } finally {
       setBusy("");
     }
   };
-  const send = async () => {
-    const prompt = text.trim();
-    if (!prompt || busy) return;
-    if (await run("send", () => sendPrompt(id, prompt))) setText("");
-  };
-
   return (
-    <form
-      class="composer"
-      aria-label="Prompt"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void send();
-      }}
-    >
-      {error && (
-        <p class="notice notice-error small" role="alert">
-          {error}
-        </p>
-      )}
-      {structured && (
-        <div class="composer-row">
-          <textarea
-            class="textarea"
-            rows={coarse ? 2 : 3}
-            placeholder="Message the agent"
-            aria-label="Prompt for the agent"
-            value={text}
-            onInput={(e) => setText(e.currentTarget.value)}
-            onKeyDown={(e) => {
-              // Enter sends on a keyboard; on phones Enter is a new line and the button sends
-              if (e.key === "Enter" && !e.shiftKey && !coarse && !e.isComposing) {
-                e.preventDefault();
-                void send();
-              }
-            }}
-          />
-          <button type="submit" class="btn btn-primary" disabled={!text.trim() || busy !== ""}>
-            {busy === "send" ? "Sending…" : "Send"}
-          </button>
-        </div>
-      )}
+    <>
       {confirmStop ? (
-        <div class="composer-actions" role="group" aria-label="Stop this session?">
+        <div class="session-controls session-confirm" role="group" aria-label="Stop this session?">
           <span>Stop this session? The agent process ends.</span>
           <button
             type="button"
@@ -239,17 +200,81 @@ function Composer({ id, agent }: { id: string; agent: string }) {
           </button>
         </div>
       ) : (
-        <div class="composer-actions">
+        <div class="session-controls">
           {structured && (
             <button type="button" class="btn" disabled={busy !== ""} onClick={() => void run("interrupt", () => interrupt(id))}>
               {busy === "interrupt" ? "Interrupting…" : "Interrupt"}
             </button>
           )}
-          <button type="button" class="btn" disabled={busy !== ""} onClick={() => setConfirmStop(true)}>
-            {busy === "stop" ? "Stopping…" : "Stop session"}
+          <button type="button" class="btn" disabled={busy !== ""} aria-label="Stop session" onClick={() => setConfirmStop(true)}>
+            {busy === "stop" ? "Stopping…" : "Stop"}
           </button>
         </div>
       )}
+      {error && (
+        <p class="notice notice-error small session-controls-error" role="alert">
+          {error}
+        </p>
+      )}
+    </>
+  );
+}
+
+function Composer({ id }: { id: string }) {
+  const [text, setText] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState("");
+  const coarse = useMemo(() => window.matchMedia("(pointer: coarse)").matches, []);
+
+  const send = async () => {
+    const prompt = text.trim();
+    if (!prompt || busy) return;
+    setBusy(true);
+    setError("");
+    try {
+      await sendPrompt(id, prompt);
+      setText("");
+    } catch (e) {
+      setError(errorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form
+      class="composer"
+      aria-label="Prompt"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void send();
+      }}
+    >
+      {error && (
+        <p class="notice notice-error small" role="alert">
+          {error}
+        </p>
+      )}
+      <div class="composer-row">
+        <textarea
+          class="textarea"
+          rows={coarse ? 2 : 3}
+          placeholder="Message the agent"
+          aria-label="Prompt for the agent"
+          value={text}
+          onInput={(e) => setText(e.currentTarget.value)}
+          onKeyDown={(e) => {
+            // Enter sends on a keyboard; on phones Enter is a new line and the button sends
+            if (e.key === "Enter" && !e.shiftKey && !coarse && !e.isComposing) {
+              e.preventDefault();
+              void send();
+            }
+          }}
+        />
+        <button type="submit" class="btn btn-primary" disabled={!text.trim() || busy}>
+          {busy ? "Sending…" : "Send"}
+        </button>
+      </div>
     </form>
   );
 }

@@ -26,7 +26,7 @@ import type { LoggedEvent } from "../../api/protocol";
 import type { ScreenProps } from "../../app/router";
 import { followSession, resize, sendKeys, sessionById, sessionLog } from "../../app/sessions";
 import "../../styles/sessions.css";
-import { sessionName } from "../components/timeline/session_name";
+import { programName } from "../components/timeline/session_name";
 
 const RESIZE_DEBOUNCE_MS = 150;
 
@@ -267,7 +267,9 @@ function TerminalScreen({ id }: { id: string }) {
   return (
     <section class="term-view" aria-label="Terminal">
       <div class="page-head">
-        <h1 class="truncate">{session ? sessionName(session) : "Terminal"}</h1>
+        <h1 class="truncate" title={session?.title || undefined}>
+          {session ? `${programName(session.title) || "Shell"} · ${session.workspace}` : "Terminal"}
+        </h1>
         <a class="btn btn-ghost" href={`/sessions/${encodeURIComponent(id)}`}>
           Back to session
         </a>

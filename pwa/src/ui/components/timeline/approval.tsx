@@ -5,10 +5,10 @@
  * shown as such, and the resolved event then arrives through the log.
  */
 import { memo } from "preact/compat";
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { Decision } from "../../../api/protocol";
 import { inputSummary } from "./format";
-import type { ItemOf } from "./model";
+import type { ItemOf, ToolApproval } from "./model";
 
 export type { Decision };
 export type Decide = (decision: Decision, message: string) => Promise<void>;
@@ -55,10 +55,17 @@ function describe(error: unknown): string {
   return `Could not send the decision: ${message}`;
 }
 
+/** Approve / Allow for this session / Deny. `withReason` (the approval screen): Deny first asks
+ * for an optional reason, shown to the agent, then denies; the buttons always come first. */
 export function DecisionBar({ request, onDecide, withReason = false }: { request: Request; onDecide: Decide; withReason?: boolean }) {
   const [sending, setSending] = useState<Decision | null>(null);
   const [error, setError] = useState("");
   const [reason, setReason] = useState("");
+  const [denying, setDenying] = useState(false);
+  const reasonBox = useRef<HTMLTextAreaElement>(null);
+  useEffect(() => {
+    if (denying) reasonBox.current?.focus();
+  }, [denying]);
   const decide = async (decision: Decision): Promise<void> => {
     setSending(decision);
     setError("");
@@ -71,35 +78,62 @@ export function DecisionBar({ request, onDecide, withReason = false }: { request
     }
   };
   const options = offered(request);
+  const errorNote = error && (
+    <p class="notice notice-error" role="alert">
+      {error}
+    </p>
+  );
+  if (denying) {
+    return (
+      <div class="decision">
+        <label class="field">
+          <span class="label">Reason for the denial (optional, shown to the agent)</span>
+          <textarea
+            class="textarea"
+            rows={2}
+            value={reason}
+            ref={reasonBox}
+            onInput={(e) => setReason(e.currentTarget.value)}
+            disabled={sending !== null}
+          />
+        </label>
+        <div class="decision-buttons">
+          <button type="button" class="btn btn-danger" disabled={sending !== null} aria-busy={sending === "deny"} onClick={() => void decide("deny")}>
+            {sending === "deny" ? "Denying…" : "Deny"}
+          </button>
+          <button type="button" class="btn" disabled={sending !== null} onClick={() => setDenying(false)}>
+            Back
+          </button>
+        </div>
+        {errorNote}
+      </div>
+    );
+  }
   return (
     <div class="decision">
-      {withReason && options.includes("deny") && (
-        <label class="field">
-          <span class="label">Reason for a denial (optional, shown to the agent)</span>
-          <textarea class="textarea" rows={2} value={reason} onInput={(e) => setReason(e.currentTarget.value)} disabled={sending !== null} />
-        </label>
-      )}
       <div class="decision-buttons">
         {options.map((d) => (
           <button
             key={d}
             type="button"
-            class={`btn ${d === "deny" ? "btn-danger" : d === "approve" ? "btn-primary" : ""}`}
+            class={`btn decision-${d} ${d === "deny" ? "btn-danger" : d === "approve" ? "btn-primary" : ""}`}
             disabled={sending !== null}
             aria-busy={sending === d}
-            onClick={() => void decide(d)}
+            onClick={() => (d === "deny" && withReason ? setDenying(true) : void decide(d))}
           >
             {sending === d ? `${BUTTONS[d]}…` : BUTTONS[d]}
           </button>
         ))}
       </div>
-      {error && (
-        <p class="notice notice-error" role="alert">
-          {error}
-        </p>
-      )}
+      {errorNote}
     </div>
   );
+}
+
+type OnDecide = (approvalId: string, decision: Decision, message: string) => Promise<void>;
+
+function detailsHref(sessionId: string, approvalId: string): string {
+  return `/approvals/${encodeURIComponent(sessionId)}/${encodeURIComponent(approvalId)}`;
 }
 
 export const ApprovalItem = memo(function ApprovalItem({
@@ -109,7 +143,7 @@ export const ApprovalItem = memo(function ApprovalItem({
 }: {
   item: ItemOf<"approval">;
   sessionId: string;
-  onDecide: (approvalId: string, decision: Decision, message: string) => Promise<void>;
+  onDecide: OnDecide;
 }) {
   const r = item.request;
   const summary = r.summary || inputSummary(r.input);
@@ -120,7 +154,7 @@ export const ApprovalItem = memo(function ApprovalItem({
         <span class={`badge ${RISK_BADGE[r.risk ?? "medium"]}`}>{r.risk ?? "medium"} risk</span>
       </header>
       {summary && <p class="approval-summary">{summary}</p>}
-      <a class="link" href={`/approvals/${encodeURIComponent(sessionId)}/${encodeURIComponent(r.approval_id)}`}>
+      <a class="link" href={detailsHref(sessionId, r.approval_id)}>
         Details
       </a>
       {item.resolved ? (
@@ -131,3 +165,24 @@ export const ApprovalItem = memo(function ApprovalItem({
     </article>
   );
 });
+
+/** The approval asked for a running tool, inside that tool's card (before its result). */
+export function ToolApprovalPart({ approval, sessionId, onDecide }: { approval: ToolApproval; sessionId: string; onDecide: OnDecide }) {
+  const r = approval.request;
+  return (
+    <section data-seq={approval.seq} class="tool-approval" aria-label={`Approval: ${r.tool}`}>
+      <div class="tool-approval-head">
+        <span class="tl-label">{approval.resolved ? "Approval" : "Needs your approval"}</span>
+        <span class={`badge ${RISK_BADGE[r.risk ?? "medium"]}`}>{r.risk ?? "medium"} risk</span>
+        <a class="link tool-approval-link" href={detailsHref(sessionId, r.approval_id)}>
+          Details
+        </a>
+      </div>
+      {approval.resolved ? (
+        <Outcome resolved={approval.resolved} />
+      ) : (
+        <DecisionBar request={r} onDecide={(d, m) => onDecide(r.approval_id, d, m)} />
+      )}
+    </section>
+  );
+}

@@ -5,7 +5,9 @@
  *   (same message_id) replaces; consecutive `thinking` chunks become one thinking block;
  * - tool_started / tool_finished pair up by tool_id into one tool card; a `command` or
  *   `file_changed` that directly follows a finished tool is shown inside that card;
- * - approval_requested / approval_resolved pair up by approval_id;
+ * - approval_requested / approval_resolved pair up by approval_id; a request for the tool that
+ *   is running (same name, started and not finished) goes into that tool's card, so it reads
+ *   tool, approval, then the tool's result;
  * - terminal_output, native and text-free events are not timeline items.
  *
  * Items are immutable: a changed item is a new object, so memoised item components re-render
@@ -35,6 +37,7 @@ export type Item =
       isError: boolean;
       command: Of<"command"> | null;
       files: Of<"file_changed">[];
+      approval: ToolApproval | null;
     })
   | (Base & { type: "command"; event: Of<"command"> })
   | (Base & { type: "file"; event: Of<"file_changed"> })
@@ -46,6 +49,15 @@ export type Item =
   | (Base & { type: "ended"; event: Of<"session_ended"> });
 
 export type ItemOf<T extends Item["type"]> = Extract<Item, { type: T }>;
+
+/** An approval asked for a tool while it runs, shown inside the tool's card. */
+export interface ToolApproval {
+  seq: number;
+  request: Of<"approval_requested">;
+  resolved: Of<"approval_resolved"> | null;
+}
+
+const APPROVAL_TOOL_LOOKBACK = 50; // items searched back for the running tool an approval is for
 
 export class TimelineBuilder {
   items: Item[] = [];
@@ -76,6 +88,15 @@ export class TimelineBuilder {
     this.done = events.length;
     this.firstSeq = events[0]?.seq ?? -1;
     return items;
+  }
+
+  /** The index of the latest running tool called `name` without an approval yet, or -1. */
+  private runningTool(items: Item[], name: string): number {
+    for (let i = items.length - 1; i >= 0 && i >= items.length - APPROVAL_TOOL_LOOKBACK; i--) {
+      const it = items[i] as Item;
+      if (it.type === "tool" && !it.finished && it.approval === null && it.name === name) return i;
+    }
+    return -1;
   }
 
   private reset(): void {
@@ -138,6 +159,7 @@ export class TimelineBuilder {
           isError: false,
           command: null,
           files: [],
+          approval: null,
         });
         this.tools.set(e.tool_id, items.length - 1);
         return;
@@ -150,7 +172,7 @@ export class TimelineBuilder {
         } else {
           // a result without its start (log cut): show it alone
           push({ ...base, type: "tool", toolId: e.tool_id, name: "tool", input: null, finished: true,
-            output: e.output ?? "", isError: e.is_error ?? false, command: null, files: [] });
+            output: e.output ?? "", isError: e.is_error ?? false, command: null, files: [], approval: null });
           this.lastTool = items.length - 1;
         }
         return;
@@ -173,14 +195,26 @@ export class TimelineBuilder {
         push({ ...base, type: "file", event: e });
         return;
       }
-      case "approval_requested":
+      case "approval_requested": {
+        const index = this.runningTool(items, e.tool);
+        const it = index < 0 ? undefined : items[index];
+        if (it?.type === "tool") {
+          items[index] = { ...it, approval: { seq: logged.seq, request: e, resolved: null } };
+          this.approvals.set(e.approval_id, index);
+          return;
+        }
         push({ ...base, type: "approval", request: e, resolved: null });
         this.approvals.set(e.approval_id, items.length - 1);
         return;
+      }
       case "approval_resolved": {
         const index = this.approvals.get(e.approval_id);
         const it = index === undefined ? undefined : items[index];
-        if (index !== undefined && it?.type === "approval") items[index] = { ...it, resolved: e };
+        if (index === undefined) return;
+        if (it?.type === "approval") items[index] = { ...it, resolved: e };
+        else if (it?.type === "tool" && it.approval?.request.approval_id === e.approval_id) {
+          items[index] = { ...it, approval: { ...it.approval, resolved: e } };
+        }
         return;
       }
       case "usage":

@@ -34,7 +34,7 @@ function render(item: Item, props: Props) {
     case "prompt":
       return <PromptItem key={item.key} item={item} />;
     case "tool":
-      return <ToolItem key={item.key} item={item} />;
+      return <ToolItem key={item.key} item={item} sessionId={props.sessionId} onDecide={props.onDecide} />;
     case "command":
       return <CommandItem key={item.key} item={item} />;
     case "file":

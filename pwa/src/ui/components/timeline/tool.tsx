@@ -1,15 +1,25 @@
 import { memo } from "preact/compat";
+import { ToolApprovalPart, type Decision } from "./approval";
 import { CommandBody } from "./command";
 import { FileChangeBody } from "./file_change";
 import { inputSummary, prettyJson } from "./format";
 import type { ItemOf } from "./model";
 import { Output } from "./output";
 
-export const ToolItem = memo(function ToolItem({ item }: { item: ItemOf<"tool"> }) {
+export const ToolItem = memo(function ToolItem({
+  item,
+  sessionId,
+  onDecide,
+}: {
+  item: ItemOf<"tool">;
+  sessionId: string;
+  onDecide: (approvalId: string, decision: Decision, message: string) => Promise<void>;
+}) {
   const state = !item.finished ? "running" : item.isError ? "failed" : "done";
+  const pending = item.approval !== null && item.approval.resolved === null;
   const summary = inputSummary(item.input);
   return (
-    <article data-seq={item.seq} class={`tl-item tl-card tool tool-${state}`} aria-label={`Tool ${item.name}, ${state}`}>
+    <article data-seq={item.seq} class={`tl-item tl-card tool tool-${state}${pending ? " approval-pending" : ""}`} aria-label={`Tool ${item.name}, ${state}`}>
       <header class="tool-head">
         <span class="tool-name">{item.name}</span>
         <span class={`badge badge-${state === "failed" ? "danger" : state === "done" ? "ok" : "accent"}`}>{state}</span>
@@ -21,6 +31,7 @@ export const ToolItem = memo(function ToolItem({ item }: { item: ItemOf<"tool"> 
           <pre class="out" tabIndex={0} aria-label="Tool input">{prettyJson(item.input)}</pre>
         </details>
       )}
+      {item.approval && <ToolApprovalPart approval={item.approval} sessionId={sessionId} onDecide={onDecide} />}
       {item.command && <CommandBody event={item.command} />}
       {item.files.map((f, i) => (
         <FileChangeBody key={i} event={f} />
