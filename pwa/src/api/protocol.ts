@@ -42,6 +42,11 @@ export const ErrorCode = {
   AGENT_CRASHED: "agent_crashed",
   TIMEOUT: "timeout",
   RATE_LIMITED: "rate_limited",
+  PAYLOAD_TOO_LARGE: "payload_too_large",
+  AUDIO_TOO_LONG: "audio_too_long",
+  BAD_AUDIO: "bad_audio",
+  VOICE_BUSY: "voice_busy",
+  VOICE_DISABLED: "voice_disabled",
   INTERNAL: "internal",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
