@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,28 +33,10 @@ from relay.agent.adapters.acp import AcpAdapter
 from relay.agent.adapters.base import SessionSpec
 from relay.agent.config import AgentConfig
 from relay.workspaces import Workspace
+from tests.agents.sink import RecordingSink
 
 WORKSPACE = "{WORKSPACE}"
 VERSION = "{VERSION}"
-
-
-class RecordingSink:
-    def __init__(self, on_event: Callable[[m.Event], None] | None = None) -> None:
-        self.events: list[m.Event] = []
-        self.tokens: list[str] = []
-        self._on_event = on_event
-
-    def emit(self, event: m.Event) -> None:
-        self.events.append(event)
-        if self._on_event is not None:
-            self._on_event(event)
-
-    @property
-    def full(self) -> bool:
-        return False
-
-    def resumable(self, token: str) -> None:
-        self.tokens.append(token)
 
 
 def spec_for(workspace: Path, agent: AgentConfig, resume: str = "") -> SessionSpec:

@@ -31,6 +31,7 @@ from relay.agent.adapters.claude import ClaudeAdapter
 from relay.agent.config import AgentConfig
 from relay.workspaces import Workspace
 from tests.agents.conftest import relay_config
+from tests.agents.sink import RecordingSink
 from tests.fakes.anthropic_api import AnthropicApi, Reply
 from tests.fakes.cutting_proxy import CuttingProxy
 from tests.golden.claude import capture
@@ -44,26 +45,10 @@ DECISIONS: dict[str, m.Decision] = {"allow": "approve", "deny": "deny"}
 # ---------------------------------------------------------------------- golden transcripts
 
 
-class _Sink:
-    def __init__(self) -> None:
-        self.events: list[m.Event] = []
-        self.tokens: list[str] = []
-
-    def emit(self, event: m.Event) -> None:
-        self.events.append(event)
-
-    @property
-    def full(self) -> bool:
-        return False
-
-    def resumable(self, token: str) -> None:
-        self.tokens.append(token)
-
-
 class _Replayed(ClaudeAdapter):
     """The adapter with stdin captured instead of a process."""
 
-    def __init__(self, spec: SessionSpec, sink: _Sink) -> None:
+    def __init__(self, spec: SessionSpec, sink: RecordingSink) -> None:
         super().__init__(spec, sink)
         self.sent: list[dict[str, Any]] = []
 
@@ -87,8 +72,8 @@ def _spec(workspace: Path, resume: str = "") -> SessionSpec:
     )
 
 
-async def _replay(name: str) -> tuple[_Sink, _Replayed, list[dict[str, Any]]]:
-    sink = _Sink()
+async def _replay(name: str) -> tuple[RecordingSink, _Replayed, list[dict[str, Any]]]:
+    sink = RecordingSink()
     adapter = _Replayed(_spec(capture.WORKSPACE), sink)  # where the transcripts were captured
     expected_stdin: list[dict[str, Any]] = []
     for line in (GOLDEN / f"{name}.jsonl").read_text().splitlines():
@@ -202,8 +187,8 @@ def test_a_big_write_is_shown_cut_but_approved_whole() -> None:
     tool_input = {"file_path": "/w/big.txt", "content": content}
     request = {"subtype": "can_use_tool", "tool_name": "Write", "input": tool_input}
 
-    async def run() -> tuple[_Sink, _Replayed]:
-        sink = _Sink()
+    async def run() -> tuple[RecordingSink, _Replayed]:
+        sink = RecordingSink()
         adapter = _Replayed(_spec(Path("/w")), sink)
         await adapter.on_message(
             {"type": "control_request", "request_id": "big", "request": request}

@@ -30,6 +30,7 @@ from relay.agent.config import AgentConfig
 from relay.workspaces import Workspace
 from tests.agents.codex_home import STUB_KEY_VAR, codex_env, write_codex_home
 from tests.agents.conftest import relay_config
+from tests.agents.sink import RecordingSink
 from tests.fakes.responses_api import Reply, ResponsesApi, Usage, custom_tool_call, text
 from tests.harness import Stack, Viewer
 
@@ -47,26 +48,10 @@ ADD_PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hello from codex\n*** En
 # ---------------------------------------------------------------------- golden transcripts
 
 
-class _Sink:
-    def __init__(self) -> None:
-        self.events: list[m.Event] = []
-        self.tokens: list[str] = []
-
-    def emit(self, event: m.Event) -> None:
-        self.events.append(event)
-
-    @property
-    def full(self) -> bool:
-        return False
-
-    def resumable(self, token: str) -> None:
-        self.tokens.append(token)
-
-
 class _Replayed(CodexAdapter):
     """The adapter with its stdin captured instead of a process."""
 
-    def __init__(self, spec: SessionSpec, sink: _Sink) -> None:
+    def __init__(self, spec: SessionSpec, sink: RecordingSink) -> None:
         super().__init__(spec, sink)
         self.sent: list[dict[str, Any]] = []
 
@@ -98,9 +83,9 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
-async def _replay(name: str) -> tuple[_Sink, _Replayed, list[dict[str, Any]]]:
+async def _replay(name: str) -> tuple[RecordingSink, _Replayed, list[dict[str, Any]]]:
     lines = [json.loads(line) for line in (GOLDEN / f"{name}.jsonl").read_text().splitlines()]
-    sink = _Sink()
+    sink = RecordingSink()
     adapter = _Replayed(_spec(lines), sink)
     expected: list[dict[str, Any]] = []
     tasks: list[asyncio.Task[None]] = []

@@ -20,8 +20,9 @@ from protocol import messages as m
 from relay.agent.adapters.acp import FS_REFUSED, GeminiAdapter
 from relay.agent.config import AgentConfig
 from tests.agents.acp_agents import gemini_config
-from tests.agents.acp_transcripts import RecordingSink, check_golden, spec_for
+from tests.agents.acp_transcripts import check_golden, spec_for
 from tests.agents.conftest import relay_config
+from tests.agents.sink import RecordingSink
 from tests.fakes.gemini_api import GeminiApi, Reply
 from tests.harness import Stack, Viewer
 
