@@ -23,7 +23,6 @@ from typing import Any
 import msgspec
 
 from server.domain.errors import BusyError
-from server.domain.voice import audio
 from server.domain.voice.hotwords import HotWords
 
 log = logging.getLogger(__name__)
@@ -133,6 +132,9 @@ class Transcriber:
 
     def _run(self, clip: bytes, hot: HotWords) -> Transcript:
         """In a worker thread: decode, load the model if needed, transcribe."""
+        # PyAV and numpy load with the first clip, not at server start (idle memory).
+        from server.domain.voice import audio
+
         started = time.monotonic()
         samples = audio.decode(clip, self.config.max_clip_s)
         model = self._load()
