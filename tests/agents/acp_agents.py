@@ -20,7 +20,7 @@ from typing import Any
 
 from relay.agent.adapters.acp import AcpAdapter, CopilotAdapter, GeminiAdapter
 from relay.agent.config import AgentConfig
-from tests.agents.acp_transcripts import capture, event_dicts, spec_for
+from tests.agents.acp_transcripts import capture, normalised_events, spec_for
 from tests.fakes import responses_api as oa
 from tests.fakes.gemini_api import GeminiApi, Reply
 
@@ -273,7 +273,7 @@ async def _capture_one(agent: str, name: str, tmp: Path) -> None:
             adapter_cls = CopilotAdapter
             events = await _run(adapter_cls, workspace, config, prompts, decisions, files, name)
     print(f"{agent}/{name}: {len(events)} events")
-    for event in event_dicts(events, workspace):
+    for event in normalised_events(events, workspace):
         print("   ", json.dumps(event)[:200])
 
 

@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 from typing import Any
-
-import msgspec
 
 from protocol import messages as m
 from protocol.version import SOFTWARE_VERSION
@@ -33,7 +30,7 @@ from relay.agent.adapters.acp import AcpAdapter
 from relay.agent.adapters.base import SessionSpec
 from relay.agent.config import AgentConfig
 from relay.workspaces import Workspace
-from tests.agents.sink import RecordingSink
+from tests.agents.sink import RecordingSink, compare_golden, event_dicts
 
 WORKSPACE = "{WORKSPACE}"
 VERSION = "{VERSION}"
@@ -65,14 +62,8 @@ def normalise(value: Any, workspace: Path) -> Any:
     return json.loads(text.replace(ours + json.dumps(SOFTWARE_VERSION), ours + f'"{VERSION}"'))
 
 
-def event_dicts(events: list[m.Event], workspace: Path) -> list[dict[str, Any]]:
-    """Events as JSON, without `raw` (checked separately: native events must keep theirs)."""
-    out = []
-    for event in events:
-        body = msgspec.to_builtins(event)
-        body.pop("raw", None)
-        out.append(body)
-    return list(normalise(out, workspace))
+def normalised_events(events: list[m.Event], workspace: Path) -> list[dict[str, Any]]:
+    return list(normalise(event_dicts(events), workspace))
 
 
 async def _settle() -> None:
@@ -189,11 +180,9 @@ def check_golden(
     """Replay `transcript` and compare with its golden events and the recorded client side.
     With GOLDEN_UPDATE=1 the events file is (re)written instead."""
     sink, sent, expected = asyncio.run(replay(adapter_cls, transcript, workspace, agent))
-    got = event_dicts(sink.events, workspace)
-    golden = transcript.with_suffix(".events.json")
-    if os.environ.get("GOLDEN_UPDATE"):
-        golden.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n")
-    assert got == json.loads(golden.read_text())
+    compare_golden(
+        normalised_events(sink.events, workspace), transcript.with_suffix(".events.json")
+    )
     assert normalise(sent, workspace) == normalise(expected, workspace)
     assert all(e.raw is not None for e in sink.events if isinstance(e, m.Native))
     return sink.events

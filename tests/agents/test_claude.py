@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import select
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,7 +30,7 @@ from relay.agent.adapters.claude import ClaudeAdapter
 from relay.agent.config import AgentConfig
 from relay.workspaces import Workspace
 from tests.agents.conftest import relay_config
-from tests.agents.sink import RecordingSink
+from tests.agents.sink import RecordingSink, compare_golden, event_dicts
 from tests.fakes.anthropic_api import AnthropicApi, Reply
 from tests.fakes.cutting_proxy import CuttingProxy
 from tests.golden.claude import capture
@@ -97,23 +96,10 @@ async def _replay(name: str) -> tuple[RecordingSink, _Replayed, list[dict[str, A
     return sink, adapter, expected_stdin
 
 
-def _event_dicts(events: list[m.Event]) -> list[dict[str, Any]]:
-    out = []
-    for event in events:
-        body = msgspec.to_builtins(event)
-        body.pop("raw", None)
-        out.append(body)
-    return out
-
-
 @pytest.mark.parametrize("name", TRANSCRIPTS)
 def test_golden_transcript_maps_to_the_expected_events(name: str) -> None:
     sink, adapter, expected_stdin = asyncio.run(_replay(name))
-    got = _event_dicts(sink.events)
-    path = GOLDEN / f"{name}.events.json"
-    if os.environ.get("GOLDEN_UPDATE"):
-        path.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n")
-    assert got == json.loads(path.read_text())
+    compare_golden(event_dicts(sink.events), GOLDEN / f"{name}.events.json")
     assert adapter.sent == expected_stdin  # what the adapter writes is what the CLI accepted
     natives = [e for e in sink.events if isinstance(e, m.Native)]
     assert all(e.raw is not None for e in natives)

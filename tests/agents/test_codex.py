@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 
 from protocol import messages as m
@@ -30,7 +28,7 @@ from relay.agent.config import AgentConfig
 from relay.workspaces import Workspace
 from tests.agents.codex_home import STUB_KEY_VAR, codex_env, write_codex_home
 from tests.agents.conftest import relay_config
-from tests.agents.sink import RecordingSink
+from tests.agents.sink import RecordingSink, compare_golden, event_dicts
 from tests.fakes.responses_api import Reply, ResponsesApi, Usage, custom_tool_call, text
 from tests.harness import Stack, Viewer
 
@@ -122,23 +120,10 @@ async def _cause(adapter: _Replayed, sent: dict[str, Any], tasks: list[asyncio.T
         raise AssertionError(f"the adapter should have sent {sent} by itself")
 
 
-def _event_dicts(events: list[m.Event]) -> list[dict[str, Any]]:
-    out = []
-    for event in events:
-        body = msgspec.to_builtins(event)
-        body.pop("raw", None)
-        out.append(body)
-    return out
-
-
 @pytest.mark.parametrize("name", TRANSCRIPTS)
 def test_golden_transcript_maps_to_the_expected_events(name: str) -> None:
     sink, adapter, expected = asyncio.run(_replay(name))
-    got = _event_dicts(sink.events)
-    path = GOLDEN / f"{name}.events.json"
-    if os.environ.get("GOLDEN_UPDATE"):
-        path.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n")
-    assert got == json.loads(path.read_text())
+    compare_golden(event_dicts(sink.events), GOLDEN / f"{name}.events.json")
     assert adapter.sent == expected  # what the adapter writes is what the real CLI accepted
     ours = (m.Status, m.ApprovalResolved)  # Tether's own events, not the agent's
     assert all(e.raw is not None for e in sink.events if not isinstance(e, ours))
