@@ -1,4 +1,4 @@
-// fetch for the REST API: JSON both ways, an explicit timeout on every call, and the server's one
+// fetch for the REST API: JSON both ways (or a FormData body, sent as multipart), an explicit timeout on every call, and the server's one
 // error shape {"error": {"code", "message"}} turned into ApiError. A 401 tells the app to sign in
 // (app/auth.ts registers the handler); the caller still gets the ApiError.
 
@@ -7,12 +7,14 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export class ApiError extends Error {
   readonly status: number; // HTTP status; 0 when the request never got an answer
   readonly code: string; // an ErrorCode from the server, or "network" / "timeout" / "aborted"
+  readonly retryAfterS: number | null; // the server's Retry-After, in seconds (503 busy, 429)
 
-  constructor(status: number, code: string, message: string) {
+  constructor(status: number, code: string, message: string, retryAfterS: number | null = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
+    this.retryAfterS = retryAfterS;
   }
 }
 
@@ -43,15 +45,16 @@ export async function api<T>(
   }, timeoutMs);
   const abortFromOuter = () => controller.abort();
   signal?.addEventListener("abort", abortFromOuter, { once: true });
+  const multipart = body instanceof FormData; // the browser writes its Content-Type and boundary
   let response: Response;
   try {
     response = await fetch(path, {
       method,
       headers:
-        body === undefined
+        body === undefined || multipart
           ? { Accept: "application/json" }
           : { Accept: "application/json", "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : multipart ? body : JSON.stringify(body),
       credentials: "same-origin",
       cache: "no-store",
       signal: controller.signal,
@@ -80,11 +83,17 @@ export async function api<T>(
       response.status,
       detail?.code ?? `http_${response.status}`,
       detail?.message ?? `${response.status} ${response.statusText || "error"}`,
+      retryAfter(response.headers.get("Retry-After")),
     );
     if (response.status === 401) onUnauthorized(path);
     throw error;
   }
   return data as T;
+}
+
+function retryAfter(header: string | null): number | null {
+  const seconds = header === null ? NaN : Number(header);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : null; // the HTTP-date form is not used
 }
 
 function errorDetail(data: unknown): { code: string; message: string } | null {

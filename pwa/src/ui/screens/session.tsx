@@ -21,6 +21,7 @@ import {
 import { STATE_LABELS } from "../components/timeline/status";
 import { TimelineBuilder } from "../components/timeline/model";
 import { Timeline } from "../components/timeline/timeline";
+import { Mic } from "../components/mic";
 import { timeAgo } from "../components/timeline/format";
 import { sessionName } from "../components/timeline/session_name";
 import type { ScreenProps } from "../../app/router";
@@ -225,6 +226,22 @@ function Composer({ id }: { id: string }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState("");
   const coarse = useMemo(() => window.matchMedia("(pointer: coarse)").matches, []);
+  const box = useRef<HTMLTextAreaElement>(null);
+  const heard = useRef(false); // a transcript was just added: focus the box, cursor at the end
+
+  // a transcript is added to what is there, to be edited and sent by the user, never sent here
+  const addTranscript = useCallback((transcript: string) => {
+    heard.current = true;
+    setText((current) => (current.trim() ? `${current.replace(/\s+$/, "")} ${transcript}` : transcript));
+  }, []);
+  useLayoutEffect(() => {
+    const area = box.current;
+    if (!heard.current || !area) return;
+    heard.current = false;
+    area.focus();
+    area.setSelectionRange(area.value.length, area.value.length);
+    area.scrollTop = area.scrollHeight;
+  }, [text]);
 
   const send = async () => {
     const prompt = text.trim();
@@ -257,6 +274,7 @@ function Composer({ id }: { id: string }) {
       )}
       <div class="composer-row">
         <textarea
+          ref={box}
           class="textarea"
           rows={coarse ? 2 : 3}
           placeholder="Message the agent"
@@ -271,6 +289,7 @@ function Composer({ id }: { id: string }) {
             }
           }}
         />
+        <Mic sessionId={id} onTranscript={addTranscript} />
         <button type="submit" class="btn btn-primary" disabled={!text.trim() || busy}>
           {busy ? "Sending…" : "Send"}
         </button>
