@@ -14,10 +14,11 @@ import shutil
 import subprocess
 import wave
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect
+from playwright.sync_api import Browser, Playwright, expect
 
 from protocol import messages as m
 from tests.console.scripted_relay import publish
@@ -34,6 +35,28 @@ SPOKEN = "please list the files in this folder"
 HEARD = {"list", "folder"}  # what tiny.en gets right of it (through Chromium: "file" or "files")
 REPLY = "Here are the files: notes.txt and plan.md."
 MIC = "Record a voice prompt"
+# Records the streams and audio contexts the app opens (it behaves the same), to see them released
+TRACK_MIC = """
+window.__streams = [];
+window.__contexts = [];
+const grab = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = async (constraints) => {
+  const stream = await grab(constraints);
+  window.__streams.push(stream);
+  return stream;
+};
+const Base = window.AudioContext;
+window.AudioContext = class extends Base {
+  constructor(...args) { super(...args); window.__contexts.push(this); }
+};
+"""
+RELEASED = """() => window.__streams.length > 0
+  && window.__streams.every((s) => s.getTracks().every((t) => t.readyState === 'ended'))
+  && window.__contexts.every((c) => c.state === 'closed')"""
+LEVEL_ABOVE = """(least) => {
+  const meter = document.querySelector('.mic-level');
+  return meter !== null && Number(meter.style.getPropertyValue('--level')) > least;
+}"""
 
 
 def words(text: str) -> set[str]:
@@ -78,6 +101,7 @@ def browser(playwright: Playwright, pwa_dist: Path, speech: Path) -> Iterator[Br
 
 def mic_tab(site: Site, path: str, *, granted: bool = True) -> Tab:
     tab = site.tab(path=None)
+    tab.page.add_init_script(TRACK_MIC)
     if granted:
         tab.context.grant_permissions(["microphone"], origin=site.origin)
     tab.page.goto(path)
@@ -117,6 +141,8 @@ def test_spoken_prompt_lands_in_the_box_and_reaches_the_agent_only_when_sent(
     page.mouse.down()
     expect(page.get_by_role("button", name="Stop recording")).to_be_visible()
     expect(page.locator(".mic-recording")).to_contain_text("release to stop")
+    expect(page.locator(".mic-clock")).to_contain_text("/ 2:00")  # the server's max_clip_s
+    page.wait_for_function(LEVEL_ABOVE, arg=0.05)  # the meter follows the voice
     page.wait_for_timeout(clip_ms)
     page.mouse.up()
     expect(page.get_by_role("status").filter(has_text="Transcribing")).to_be_visible()
@@ -127,6 +153,7 @@ def test_spoken_prompt_lands_in_the_box_and_reaches_the_agent_only_when_sent(
     at_end = box.evaluate("el => el.selectionStart === el.value.length")
     assert at_end
     assert sent_with(world, "folder") == []  # nothing went to the agent
+    page.wait_for_function(RELEASED)  # the microphone is off again
 
     # tap to start, tap to stop: the second transcript is added after the first
     page.get_by_role("button", name=MIC).click()
@@ -146,6 +173,21 @@ def test_spoken_prompt_lands_in_the_box_and_reaches_the_agent_only_when_sent(
     assert prompt.lower() in sent, (prompt, sent)
     expect(page.locator(".timeline")).to_contain_text(REPLY)
     expect(box).to_have_value("")
+    assert_clean(tab)
+
+
+def test_leaving_the_session_releases_the_microphone_and_uploads_nothing(world: World) -> None:
+    session_id = claude_session(world)
+    tab = mic_tab(world, f"/sessions/{session_id}")
+    page = tab.page
+    uploads: list[str] = []
+    page.on("request", lambda r: uploads.append(r.url) if "/api/voice/trans" in r.url else None)
+    page.get_by_role("button", name=MIC).click()
+    expect(page.get_by_role("button", name="Stop recording")).to_be_visible()
+    page.get_by_role("link", name="Sessions", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/$"))
+    page.wait_for_function(RELEASED)
+    assert uploads == []
     assert_clean(tab)
 
 
@@ -178,20 +220,33 @@ def test_no_microphone_is_said_plainly(world: World) -> None:
     assert_clean(tab)
 
 
-def test_a_server_without_voice_disables_the_mic_and_says_why(
-    browser: Browser, tmp_path: Path
-) -> None:
-    server = ServerProcess(tmp_path / "server", env={"TETHER_VOICE": "false"}).start()
+@contextmanager
+def site_with_session(
+    browser: Browser, data: Path, env: dict[str, str]
+) -> Iterator[tuple[Site, str]]:
+    """A server started with `env`, its owner signed up, and one claude session in its log
+    (published by a scripted relay, which then leaves: enough for the prompt box)."""
+    server = ServerProcess(data, env=env).start()
     site = Site(browser, server)
     try:
         site.sign_up_owner(site.tab(signed_in=False, path=None))
-        session_id = "voice-off-session-00000000001"
+        session_id = "voice-pwa-session-00000000001"
         events: list[m.Event] = [m.SessionStarted(agent="claude", workspace="work")]
         token = server.create_relay_token("laptop")
         with concurrent.futures.ThreadPoolExecutor(1) as pool:  # Playwright owns this thread's loop
             pool.submit(publish, server.url, token, session_id, events).result(timeout=30)
-        tab = mic_tab(site, f"/sessions/{session_id}")
-        page: Page = tab.page
+        yield site, session_id
+    finally:
+        site.close()
+        server.stop()
+
+
+def test_a_server_without_voice_disables_the_mic_and_says_why(
+    browser: Browser, tmp_path: Path
+) -> None:
+    with site_with_session(browser, tmp_path / "data", {"TETHER_VOICE": "false"}) as (site, sid):
+        tab = mic_tab(site, f"/sessions/{sid}")
+        page = tab.page
         mic = page.get_by_role("button", name=MIC)
         expect(mic).to_have_attribute("aria-disabled", "true")
         expect(mic).to_have_attribute("title", re.compile("turned off on this server"))
@@ -199,6 +254,19 @@ def test_a_server_without_voice_disables_the_mic_and_says_why(
         expect(page.get_by_role("alert")).to_contain_text("Voice prompts are turned off")
         expect(page.get_by_role("button", name="Stop recording")).to_have_count(0)
         assert_clean(tab)
-    finally:
-        site.close()
-        server.stop()
+
+
+def test_recording_stops_by_itself_at_the_servers_limit(browser: Browser, tmp_path: Path) -> None:
+    env = {"TETHER_VOICE_MAX_CLIP_S": "2.5"}
+    with site_with_session(browser, tmp_path / "data", env) as (site, session_id):
+        tab = mic_tab(site, f"/sessions/{session_id}")
+        page = tab.page
+        page.get_by_role("button", name=MIC).click()
+        expect(page.locator(".mic-clock")).to_contain_text("/ 0:02")
+        # not stopped by the test: the app stops itself before the server would refuse the clip
+        expect(page.get_by_role("status").filter(has_text="limit of 0:02")).to_be_visible()
+        box = page.get_by_label("Prompt for the agent")
+        expect(box).to_have_value(re.compile("list", re.I))  # the first two seconds of it
+        page.wait_for_function(RELEASED)
+        expect(page.get_by_role("alert")).to_have_count(0)
+        assert_clean(tab)
