@@ -2,13 +2,16 @@
 
     .venv/bin/python bench/voice.py [--runs N]
 
-1. clips     bench/voice_prompts.py's prompts spoken by espeak-ng (six voices, 140-185 words per
-             minute), encoded as Chrome records them (webm/opus, 32 kb/s).
+1. clips     bench/voice_prompts.py's 70 prompts spoken by espeak-ng (five voices, 140-175 words
+             per minute), encoded as Chrome records them (webm/opus, 32 kb/s); every fifth one
+             also in a regional voice tiny.en barely follows, reported apart (stress).
 2. session   a relay publishes a session of workspace `tether` (repository /home/dev/src/tether,
              agents claude and codex) whose agent changed the prompts' files: the hot words.
 3. cold      the first transcription after `tether serve` started, model load included (lazy).
-4. WER       every clip with the session's hot words (session_id) and without (the baseline:
-             plain tiny.en, greedy, no hot words), from the same server in the same run.
+4. WER       every clip through the API with the session's hot words (session_id) and without
+             them, and the baseline: plain tiny.en (faster-whisper's defaults, greedy, no hot
+             words, no padding, no respelling) run here on the same decoded audio, same run.
+             Also how many of the session's names said in the clips come back right.
 5. latency   a 5-second clip, transcribed LATENCY_RUNS times with hot words; the median of the
              client-measured request time.
 Also: real-time factor (processing / audio seconds), and the server's peak RSS (VmHWM).
@@ -43,9 +46,12 @@ import msgspec
 from voice_prompts import (
     AGENTS,
     FILES_TOUCHED,
+    KINDS,
     PROMPTS,
     REPO_PATH,
     SPEEDS_WPM,
+    STRESS_EVERY,
+    STRESS_VOICE,
     VOICES,
     WORKSPACE,
 )
@@ -103,27 +109,21 @@ def edit_distance(ref: list[str], hyp: list[str]) -> int:
     return row[-1]
 
 
+class Clip(msgspec.Struct, frozen=True):
+    text: str
+    kind: str  # files, names or plain (voice_prompts.py)
+    voice: str
+    wpm: int
+    path: Path
+
+
 def speak(directory: Path, name: str, text: str, voice: str, wpm: int) -> Path:
+    """`text` spoken by espeak-ng, encoded as Chrome records it (webm/opus, 32 kb/s)."""
     wav = directory / f"{name}.wav"
     webm = directory / f"{name}.webm"
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(wav), text], check=True)
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            str(wav),
-            "-c:a",
-            "libopus",
-            "-b:a",
-            "32k",
-            str(webm),
-        ],
-        check=True,
-        timeout=60,
-    )
+    encode = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), "-c:a", "libopus"]
+    subprocess.run([*encode, "-b:a", "32k", str(webm)], check=True, timeout=60)
     return webm
 
 
@@ -177,102 +177,202 @@ def other_load() -> str:
     return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} CPUs"
 
 
-def run_once(directory: Path, clips: list[tuple[str, Path]], five_s: Path) -> dict[str, Any]:
-    data = directory / f"data-{time.monotonic_ns()}"
-    data.mkdir()
-    port = free_port()
-    token = subprocess.run(
-        tether("admin", "--data-dir", str(data), "relay-token", "create", "bench"),
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    ).stdout
-    relay_token = re.search(r"tr_[A-Za-z0-9_-]+", token).group(0)  # type: ignore[union-attr]
-    log = (data / "server.log").open("wb")
-    server = subprocess.Popen(
-        tether("serve", "--data-dir", str(data), "--port", str(port), "--no-local-relay"),
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
+class Server:
+    """A `tether serve` without a local relay, and the console's HTTP client for it."""
+
+    def __init__(self, directory: Path, env: dict[str, str]) -> None:
+        self.data = directory / f"data-{time.monotonic_ns()}"
+        self.data.mkdir()
+        created = subprocess.run(
+            tether("admin", "--data-dir", str(self.data), "relay-token", "create", "bench"),
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout
+        self.relay_token = re.search(r"tr_[A-Za-z0-9_-]+", created).group(0)  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{free_port()}"
+        self.log = (self.data / "server.log").open("wb")
+        port = self.url.rsplit(":", 1)[1]
+        self.process = subprocess.Popen(
+            tether("serve", "--data-dir", str(self.data), "--port", port, "--no-local-relay"),
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+        )
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             try:
-                if httpx.get(url + "/api/health", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/api/health", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("tether serve did not start: " + (data / "server.log").read_text())
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.stop()
+                raise SystemExit("tether serve did not start: " + self.log_text())
             time.sleep(0.05)
-        console = (data / "console.token").read_text().strip()
-        http = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {console}"}, timeout=60
-        )
+        console = (self.data / "console.token").read_text().strip()
+        headers = {"Authorization": f"Bearer {console}"}
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=60)
 
-        def post(clip: Path, hot: bool) -> tuple[dict[str, Any], float]:
-            form = {"session_id": SESSION_ID} if hot else {}
-            started = time.monotonic()
-            response = http.post(
-                URL, files={"audio": ("clip.webm", clip.read_bytes(), "audio/webm")}, data=form
-            )
-            elapsed = time.monotonic() - started
-            response.raise_for_status()
-            return response.json(), elapsed
+    def log_text(self) -> str:
+        return (self.data / "server.log").read_text(errors="replace")
 
-        _, cold = post(clips[0][1], hot=False)
+    def post(self, clip: Path, hot: bool) -> tuple[dict[str, Any], float]:
+        """Transcribe `clip`, with the bench session's hot words or none: (body, seconds)."""
+        form = {"session_id": SESSION_ID} if hot else {}
+        files = {"audio": ("clip.webm", clip.read_bytes(), "audio/webm")}
+        started = time.monotonic()
+        response = self.http.post(URL, files=files, data=form)
+        elapsed = time.monotonic() - started
+        response.raise_for_status()
+        return response.json(), elapsed
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(15)
+        self.log.close()
+
+
+SESSION_NAMES = [  # as written; a name counts as right when its words come back in order
+    WORKSPACE,
+    *AGENTS,
+    *(path.rsplit("/", 1)[-1] for path in FILES_TOUCHED),
+    *(path.rsplit("/", 1)[-1].split(".")[0] for path in FILES_TOUCHED if "_" not in path),
+]
+
+
+def count(words: list[str], name: list[str]) -> int:
+    return sum(words[i : i + len(name)] == name for i in range(len(words) - len(name) + 1))
+
+
+def names_said(reference: str, text: str) -> tuple[int, int]:
+    """(session names in the reference, those of them in the transcript)."""
+    ref, hyp = normalise(reference), normalise(text)
+    said = right = 0
+    for name in dict.fromkeys(tuple(normalise(n)) for n in SESSION_NAMES):
+        n = count(ref, list(name))
+        said += n
+        right += min(n, count(hyp, list(name)))
+    return said, right
+
+
+class Pass:
+    """Word errors of one way of transcribing every clip, in total and per kind and voice."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[int]] = {}  # key: [errors, reference words]
+        self.texts: list[str] = []
+        self.clip_errors: list[int] = []
+        self.names = [0, 0]  # session names said, and heard right
+        self.processing_s = self.audio_s = 0.0
+
+    def add(self, clip: Clip, text: str) -> None:
+        ref = normalise(clip.text)
+        errors = edit_distance(ref, normalise(text))
+        for key in ("all", clip.kind, clip.voice):
+            total = self.errors.setdefault(key, [0, 0])
+            total[0] += errors
+            total[1] += len(ref)
+        self.texts.append(text)
+        self.clip_errors.append(errors)
+        said, right = names_said(clip.text, text)
+        self.names[0] += said
+        self.names[1] += right
+
+    def wer(self, key: str = "all") -> float:
+        errors, words = self.errors[key]
+        return round(100 * errors / words, 1)
+
+
+def transcribe_all(server: Server, clips: list[Clip], hot: bool) -> Pass:
+    result = Pass()
+    for clip in clips:
+        body, _ = server.post(clip.path, hot)
+        result.add(clip, body["text"])
+        result.processing_s += body["processing_s"]
+        result.audio_s += body["duration_s"]
+    return result
+
+
+def baseline_all(clips: list[Clip]) -> Pass:
+    """Plain tiny.en as faster-whisper runs it by default, greedy, no hot words: the clips
+    decoded as the server decodes them, nothing else of Tether's."""
+    from faster_whisper import WhisperModel
+
+    from server.domain.voice import audio
+    from server.domain.voice.transcriber import model_location
+
+    cores = os.cpu_count() or 1
+    model = WhisperModel(model_location(""), compute_type="int8", cpu_threads=cores)
+    result = Pass()
+    for clip in clips:
+        samples = audio.decode(clip.path.read_bytes(), 120)
+        segments, _ = model.transcribe(samples, language="en", beam_size=1)
+        result.add(clip, " ".join(s.text.strip() for s in segments).strip())
+    return result
+
+
+def run_once(
+    directory: Path, clips: list[Clip], stress: list[Clip], five_s: Path
+) -> dict[str, Any]:
+    server = Server(directory, {})
+    try:
+        _, cold = server.post(clips[0].path, hot=False)
         print(f"cold start: first transcription {cold:.2f} s after start (model load included)")
-        asyncio.run(publish_session(url, relay_token))
-        totals = {True: [0, 0], False: [0, 0]}
-        processing = audio = 0.0
-        fixed = []
-        print(
-            f"{'hot':>5} {'base':>5} {'sec':>5} {'proc':>5}  reference / with hot words / without"
-        )
-        for reference, clip in clips:
-            ref = normalise(reference)
-            results = {}
-            for hot in (True, False):
-                body, _ = post(clip, hot)
-                errors = edit_distance(ref, normalise(body["text"]))
-                totals[hot][0] += errors
-                totals[hot][1] += len(ref)
-                results[hot] = (errors, body)
-            body = results[True][1]
-            processing += body["processing_s"]
-            audio += body["duration_s"]
-            if results[True][0] < results[False][0]:
-                fixed.append(reference)
-            print(
-                f"{results[True][0]:>5} {results[False][0]:>5} {body['duration_s']:5.2f} "
-                f"{body['processing_s']:5.2f}  {reference!r}\n{'':25}{body['text']!r}\n"
-                f"{'':25}{results[False][1]['text']!r}"
-            )
-        latencies = [post(five_s, hot=True)[1] for _ in range(LATENCY_RUNS)]
-        five_s_duration = post(five_s, hot=True)[0]["duration_s"]
-        figures = {
-            "wer_percent": round(100 * totals[True][0] / totals[True][1], 1),
-            "baseline_wer_percent": round(100 * totals[False][0] / totals[False][1], 1),
-            "latency_5s_clip_s": round(statistics.median(latencies), 3),
-            "cold_start_s": round(cold, 3),
-            "rtf": round(processing / audio, 3),
-            "peak_rss_mb": round(peak_rss_mb(server.pid), 1),
-        }
-        print(f"hot words fixed {len(fixed)} of {len(clips)} clips (fewer errors than without)")
-        print(
-            f"{five_s_duration:.2f} s clip, {LATENCY_RUNS} runs: "
-            + ", ".join(f"{x:.3f}" for x in latencies)
-            + " s"
-        )
-        http.close()
-        return figures
+        asyncio.run(publish_session(server.url, server.relay_token))
+        hot = transcribe_all(server, clips, hot=True)
+        without = transcribe_all(server, clips, hot=False)
+        stress_hot = transcribe_all(server, stress, hot=True)
+        latencies = [server.post(five_s, hot=True)[1] for _ in range(LATENCY_RUNS)]
+        five = server.post(five_s, hot=True)[0]
+        peak = peak_rss_mb(server.process.pid)
     finally:
-        server.terminate()
-        server.wait(15)
-        log.close()
+        server.stop()
+    baseline, stress_baseline = baseline_all(clips), baseline_all(stress)
+
+    print(f"{'hot':>4} {'none':>4} {'base':>4}  reference / default with hot words / baseline")
+    fixed = 0
+    for n, clip in enumerate(clips):
+        counts = (hot.clip_errors[n], without.clip_errors[n], baseline.clip_errors[n])
+        fixed += counts[0] < counts[1]
+        print(
+            f"{counts[0]:>4} {counts[1]:>4} {counts[2]:>4}  {clip.text!r} ({clip.voice}, "
+            f"{clip.wpm} wpm)\n{'':16}{hot.texts[n]!r}\n{'':16}{baseline.texts[n]!r}"
+        )
+    print("\nWER %            hot words   no hot words   baseline (plain, greedy, none)")
+    for key in ("all", *KINDS, *VOICES):
+        print(f"{key:16} {hot.wer(key):9} {without.wer(key):14} {baseline.wer(key):10}")
+    print(
+        f"stress: {STRESS_VOICE}, {len(stress)} clips (not in wer_percent): "
+        f"{stress_hot.wer()} % with hot words, {stress_baseline.wer()} % baseline"
+    )
+    said = hot.names[0]
+    print(
+        f"session names said {said} times; heard right: {hot.names[1]} with hot words, "
+        f"{without.names[1]} without, {baseline.names[1]} baseline"
+    )
+    print(f"hot words fixed {fixed} of {len(clips)} clips (fewer errors, same decoder without)")
+    print(
+        f"{five['duration_s']:.2f} s clip, {LATENCY_RUNS} runs: "
+        + ", ".join(f"{x:.3f}" for x in latencies)
+        + " s"
+    )
+    return {
+        "wer_percent": hot.wer(),
+        "baseline_wer_percent": baseline.wer(),
+        "no_hot_words_wer_percent": without.wer(),
+        "stress_wer_percent": stress_hot.wer(),
+        "stress_baseline_wer_percent": stress_baseline.wer(),
+        "names_right_percent": round(100 * hot.names[1] / said, 1),
+        "no_hot_words_names_right_percent": round(100 * without.names[1] / said, 1),
+        "latency_5s_clip_s": round(statistics.median(latencies), 3),
+        "cold_start_s": round(cold, 3),
+        "rtf": round(hot.processing_s / hot.audio_s, 3),
+        "peak_rss_mb": round(peak, 1),
+        "clips": len(clips),
+    }
 
 
 def main() -> int:
@@ -281,25 +381,21 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tether-voice-bench-") as tmp:
         directory = Path(tmp)
-        clips = [
-            (
-                text,
-                speak(
-                    directory,
-                    f"p{n:02d}",
-                    text,
-                    VOICES[n % len(VOICES)],
-                    SPEEDS_WPM[n % len(SPEEDS_WPM)],
-                ),
+        clips, stress = [], []
+        for n, (text, kind) in enumerate(PROMPTS):
+            voice, wpm = VOICES[n % len(VOICES)], SPEEDS_WPM[n % len(SPEEDS_WPM)]
+            clips.append(
+                Clip(text, kind, voice, wpm, speak(directory, f"p{n:02d}", text, voice, wpm))
             )
-            for n, text in enumerate(PROMPTS)
-        ]
+            if n % STRESS_EVERY == 0:
+                path = speak(directory, f"s{n:02d}", text, STRESS_VOICE, wpm)
+                stress.append(Clip(text, kind, STRESS_VOICE, wpm, path))
         five_s = speak(directory, "five", LATENCY_TEXT, "en-us", 160)
         print(
             f"{len(clips)} clips: voices {', '.join(VOICES)}; {', '.join(map(str, SPEEDS_WPM))} wpm"
         )
         print(f"machine: {other_load()} (shared with other work: timings are noisy)")
-        runs = [run_once(directory, clips, five_s) for _ in range(args.runs)]
+        runs = [run_once(directory, clips, stress, five_s) for _ in range(args.runs)]
     best = runs[0]
     if len(runs) > 1:  # timings: the best run, as other processes only slow a run down
         for key in ("latency_5s_clip_s", "cold_start_s", "rtf"):

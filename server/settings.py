@@ -69,7 +69,7 @@ class Settings:
     )
     voice_compute_type: str = _field("int8", "CTranslate2 compute type: int8, int8_float32, ...")
     voice_threads: int = _field(0, "CPU threads per transcription; 0 means one per CPU core.")
-    voice_beam_size: int = _field(1, "Beam size of the decoder; 1 is greedy (fastest).")
+    voice_beam_size: int = _field(5, "Beam size of the decoder; 1 is greedy (fastest).")
     voice_max_clip_s: float = _field(120.0, "Longest voice clip accepted, in seconds.")
     voice_max_clip_bytes: int = _field(5 << 20, "Largest voice upload accepted, in bytes.")
     voice_queue: int = _field(4, "Clips waiting for a transcriber before 503 is answered.")

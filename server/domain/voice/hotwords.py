@@ -38,6 +38,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]{2,}")  # words of 3+ letters inside a n
 class HotWords(msgspec.Struct, frozen=True):
     prompt: str = ""  # for initial_prompt
     words: str = ""  # for hotwords
+    names: tuple[str, ...] = ()  # as written, to respell the transcript with (spelling.py)
 
     def __bool__(self) -> bool:
         return bool(self.prompt or self.words)
@@ -70,23 +71,24 @@ def recent_files(chunk_bodies: Iterable[bytes]) -> list[str]:
 def hot_words(
     *, workspace: str, repo: str, agents: Iterable[str], files: Iterable[str]
 ) -> HotWords:
-    names = [AGENT_NAMES[a] for a in dict.fromkeys(agents) if a in AGENT_NAMES]
+    agent_names = [AGENT_NAMES[a] for a in dict.fromkeys(agents) if a in AGENT_NAMES]
     projects = [p for p in dict.fromkeys((workspace, repo)) if p]
     file_list = list(dict.fromkeys(files))[:MAX_FILES]
     parts = []
     if projects:
         parts.append(f"Working on {' and '.join(projects)}")
-        if names:
-            parts[-1] += f" with {' and '.join(names)}"
-    elif names:
-        parts.append(f"Working with {' and '.join(names)}")
+        if agent_names:
+            parts[-1] += f" with {' and '.join(agent_names)}"
+    elif agent_names:
+        parts.append(f"Working with {' and '.join(agent_names)}")
     if file_list:
         parts.append("Files: " + ", ".join(file_list))
     prompt = ". ".join(parts) + "." if parts else ""
-    words = dict.fromkeys(
-        w for name in (*projects, *names, *file_list) for w in _WORD.findall(name)
+    names = (*projects, *agent_names, *file_list)
+    words = dict.fromkeys(w for name in names for w in _WORD.findall(name))
+    return HotWords(
+        prompt=prompt[:MAX_PROMPT_CHARS], words=" ".join(words)[:MAX_PROMPT_CHARS], names=names
     )
-    return HotWords(prompt=prompt[:MAX_PROMPT_CHARS], words=" ".join(words)[:MAX_PROMPT_CHARS])
 
 
 async def for_session(log: EventLog, relays: Relays, record: SessionRecord) -> HotWords:
