@@ -129,9 +129,7 @@ def test_spoken_prompts_come_back_as_text(voice: Voice, tmp_path: Path) -> None:
         assert len(missed) <= 2, (text, response.json()["text"])  # tiny.en on a robot voice
 
 
-def test_session_words_are_used_and_the_session_is_checked(
-    voice: Voice, clips: dict[str, Path]
-) -> None:
+def test_session_words_are_used_and_the_session_is_checked(voice: Voice, tmp_path: Path) -> None:
     token = voice.server.create_relay_token("laptop")
     session = "voice-session-0000000000001"
     publish(
@@ -144,10 +142,14 @@ def test_session_words_are_used_and_the_session_is_checked(
             m.FileChanged(path="relay/outbox.py"),
         ],
     )
-    clip = clips["webm"].read_bytes()
+    spoken = speak(tmp_path, "file", "move the retry logic out of tether_relay.py", "en-gb")
+    clip = encode(spoken, "webm").read_bytes()
     with_words = voice.post(clip, "audio/webm", session_id=session)
     assert with_words.status_code == 200, with_words.text
-    assert "relay" in words(with_words.json()["text"])
+    assert "tether_relay.py" in with_words.json()["text"]  # the file, written as the agent wrote it
+    plain = voice.post(clip, "audio/webm")
+    assert plain.status_code == 200, plain.text
+    assert "tether_relay.py" not in plain.json()["text"]  # tiny.en alone: "temporary latte pie"
     unknown = voice.post(clip, "audio/webm", session_id="no-such-session")
     assert unknown.status_code == 404, unknown.text
 
@@ -164,6 +166,7 @@ def test_hot_words_name_the_workspace_agents_and_recent_files() -> None:
     hot = hot_words(workspace="work", repo="tether", agents=["claude", "pty"], files=files)
     assert hot.prompt == "Working on work and tether with Claude. Files: old.py, tether_relay.py."
     assert hot.words == "work tether Claude old relay"
+    assert hot.names == ("work", "tether", "Claude", "old.py", "tether_relay.py")
 
 
 def test_bad_uploads_get_a_clear_4xx_and_the_server_keeps_serving(

@@ -8,6 +8,8 @@ for it, and the bench (bench/voice.py) measured that using both beats either alo
 - `hotwords`: the words those names are made of (`tether relay`), so it prefers them over
   similar-sounding common words.
 
+The names as written also respell the transcript afterwards (spelling.py).
+
 Sources: the session's workspace, the repository directory's name, the agents of the session
 and of its relay, and the files the agent changed recently (`file_changed` events).
 """

@@ -98,11 +98,12 @@ def _file_before(
         last -= 1
     if last < free:
         return None
-    best: tuple[int, int, str] | None = None  # (distance, first word, name)
+    best: tuple[int, int, int, str] | None = None  # (distance, -stem length, first word, name)
     for first in range(last, max(free, last - MAX_WORDS + 1) - 1, -1):
         heard = "".join(lowered[first : last + 1])
         for stem, name in candidates:
             distance = _distance(heard, stem)
-            if distance <= len(stem) // 3 and (best is None or distance < best[0]):
-                best = (distance, first, name)
-    return None if best is None else (best[1], best[2])
+            found = (distance, -len(stem), first, name)  # equally close: the longer name
+            if distance <= len(stem) // 3 and (best is None or found < best):
+                best = found
+    return None if best is None else (best[2], best[3])
