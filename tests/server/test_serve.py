@@ -31,8 +31,9 @@ def _alive(pid: int) -> bool:
 
 
 def _local_relay_online(server: ServerProcess) -> bool:
+    """Online and its workspaces known: the relay's info follows its hello."""
     relays = server.get("/api/relays")["relays"]
-    return any(r["name"] == "local" and r["online"] for r in relays)
+    return any(r["name"] == "local" and r["online"] and r["workspaces"] for r in relays)
 
 
 def test_serve_starts_a_local_relay_that_dies_with_it_and_comes_back(tmp_path: Path) -> None:
