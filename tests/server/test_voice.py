@@ -108,8 +108,8 @@ def test_each_browser_container_is_transcribed(
     response = voice.post(clips[container].read_bytes(), ENCODERS[container][1])
     assert response.status_code == 200, response.text
     body = response.json()
-    heard = set(words(body["text"]))
-    assert {"relay", "failing", "test", "output"} <= heard, body
+    missed = set(words(PROMPT)) - set(words(body["text"]))
+    assert len(missed) <= 2, body  # tiny.en on a robot voice: "restart Marielet and show me"
     assert body["language"] == "en" and body["model"] == "tiny.en"
     assert 3.0 < body["duration_s"] < 6.0, body
     assert 0 < body["processing_s"] < 10, body
