@@ -241,11 +241,12 @@ def test_argv_per_agent_puts_tethers_flags_then_the_model_then_configured_args(
 def test_relay_restart_of_a_gemini_session_says_it_starts_a_new_conversation(
     gemini_stack: tuple[Stack, GeminiApi],
 ) -> None:
-    """gemini 0.61 cannot session/load a conversation of an earlier process: its load starts
-    a new recording under the same id before reading it, and then finds nothing to resume
+    """gemini 0.61 usually cannot session/load a conversation of an earlier process: its load
+    starts a new recording under the same id before reading it, and then finds nothing to resume
     ("No previous sessions found for this project"). The session goes on, in a new
-    conversation, and says so. When a Gemini CLI fixes that, this test fails: then assert the
-    earlier turns are in the history, as test_copilot does."""
+    conversation, and says so. Once in a full CI run the load did not fail: then the earlier
+    turns must be in the history, as test_copilot asserts. Either way, what the log says is
+    what the model got."""
     stack, api = gemini_stack
     api.add(Reply.text("I will remember: pineapple."), Reply.text("A new conversation."))
     session_id = stack.start_session(agent="gemini", prompt="remember the word pineapple")
@@ -255,8 +256,6 @@ def test_relay_restart_of_a_gemini_session_says_it_starts_a_new_conversation(
     stack.wait_for_event(
         session_id, _kind("status", detail="resumed after a relay restart"), "resume", 60
     )
-    error = stack.wait_for_event(session_id, _kind("error"), "the failed load", 60)
-    assert error["event"]["message"].startswith("cannot resume the conversation")
 
     async def ask() -> None:
         viewer = await Viewer.open(stack.server.url)
@@ -270,6 +269,10 @@ def test_relay_restart_of_a_gemini_session_says_it_starts_a_new_conversation(
 
     asyncio.run(ask())
     stack.wait_for_event(session_id, _kind("message", text="A new conversation."), "reply", 60)
-    assert "remember the word pineapple" not in str(api.turns()[-1].body["contents"])
     events = [e["event"] for e in stack.events(session_id)]
+    errors = [e["message"] for e in events if e["kind"] == "error"]
+    remembered = "remember the word pineapple" in str(api.turns()[-1].body["contents"])
+    if errors:
+        assert errors[0].startswith("cannot resume the conversation"), errors
+    assert remembered is not bool(errors), (errors, remembered)
     assert not any(e["kind"] == "session_ended" for e in events)
