@@ -4,7 +4,8 @@
 
 1. clips     bench/voice_prompts.py's 70 prompts spoken by espeak-ng (five voices, 140-175 words
              per minute), encoded as Chrome records them (webm/opus, 32 kb/s); every fifth one
-             also in a regional voice tiny.en barely follows, reported apart (stress).
+             also in a regional voice tiny.en barely follows, and 30 dB quieter, each
+             reported apart (stress, quiet).
 2. session   a relay publishes a session of workspace `tether` (repository /home/dev/src/tether,
              agents claude and codex) whose agent changed the prompts' files: the hot words.
 3. cold      the first transcription after `tether serve` started, model load included (lazy).
@@ -65,6 +66,7 @@ URL = "/api/voice/transcriptions"
 SESSION_ID = "bench-voice-session-00000001"
 LATENCY_TEXT = "open tether_relay.py and fix the outbox test, then run the tests again"
 LATENCY_RUNS = 7
+QUIET_DB = -30  # a phone held at arm's length, or a browser without automatic gain
 START_TIMEOUT_S = 30.0
 TARGETS = {  # key: (comparison, bound)
     "wer_percent": ("<=", 20.0),
@@ -117,13 +119,14 @@ class Clip(msgspec.Struct, frozen=True):
     path: Path
 
 
-def speak(directory: Path, name: str, text: str, voice: str, wpm: int) -> Path:
-    """`text` spoken by espeak-ng, encoded as Chrome records it (webm/opus, 32 kb/s)."""
+def speak(directory: Path, name: str, text: str, voice: str, wpm: int, db: int = 0) -> Path:
+    """`text` spoken by espeak-ng, `db` decibels louder, encoded as Chrome records it
+    (webm/opus, 32 kb/s)."""
     wav = directory / f"{name}.wav"
     webm = directory / f"{name}.webm"
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(wav), text], check=True)
-    encode = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), "-c:a", "libopus"]
-    subprocess.run([*encode, "-b:a", "32k", str(webm)], check=True, timeout=60)
+    encode = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), "-filter:a", f"volume={db}dB"]
+    subprocess.run([*encode, "-c:a", "libopus", "-b:a", "32k", str(webm)], check=True, timeout=60)
     return webm
 
 
@@ -315,7 +318,7 @@ def baseline_all(clips: list[Clip]) -> Pass:
 
 
 def run_once(
-    directory: Path, clips: list[Clip], stress: list[Clip], five_s: Path
+    directory: Path, clips: list[Clip], stress: list[Clip], quiet: list[Clip], five_s: Path
 ) -> dict[str, Any]:
     server = Server(directory, {})
     try:
@@ -325,12 +328,14 @@ def run_once(
         hot = transcribe_all(server, clips, hot=True)
         without = transcribe_all(server, clips, hot=False)
         stress_hot = transcribe_all(server, stress, hot=True)
+        quiet_hot = transcribe_all(server, quiet, hot=True)
         latencies = [server.post(five_s, hot=True)[1] for _ in range(LATENCY_RUNS)]
         five = server.post(five_s, hot=True)[0]
         peak = peak_rss_mb(server.process.pid)
     finally:
         server.stop()
     baseline, stress_baseline = baseline_all(clips), baseline_all(stress)
+    quiet_baseline = baseline_all(quiet)
 
     print(f"{'hot':>4} {'none':>4} {'base':>4}  reference / default with hot words / baseline")
     fixed = 0
@@ -347,6 +352,15 @@ def run_once(
     print(
         f"stress: {STRESS_VOICE}, {len(stress)} clips (not in wer_percent): "
         f"{stress_hot.wer()} % with hot words, {stress_baseline.wer()} % baseline"
+    )
+    loud = Pass()
+    for n, clip in enumerate(clips):
+        if n % STRESS_EVERY == 0:
+            loud.add(clip, hot.texts[n])
+    print(
+        f"quiet: the same voices {-QUIET_DB} dB down, {len(quiet)} clips (not in wer_percent): "
+        f"{quiet_hot.wer()} % with hot words ({loud.wer()} % at full level), "
+        f"{quiet_baseline.wer()} % baseline"
     )
     said = hot.names[0]
     print(
@@ -365,6 +379,8 @@ def run_once(
         "no_hot_words_wer_percent": without.wer(),
         "stress_wer_percent": stress_hot.wer(),
         "stress_baseline_wer_percent": stress_baseline.wer(),
+        "quiet_wer_percent": quiet_hot.wer(),
+        "quiet_baseline_wer_percent": quiet_baseline.wer(),
         "names_right_percent": round(100 * hot.names[1] / said, 1),
         "no_hot_words_names_right_percent": round(100 * without.names[1] / said, 1),
         "latency_5s_clip_s": round(statistics.median(latencies), 3),
@@ -381,7 +397,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tether-voice-bench-") as tmp:
         directory = Path(tmp)
-        clips, stress = [], []
+        clips, stress, quiet = [], [], []
         for n, (text, kind) in enumerate(PROMPTS):
             voice, wpm = VOICES[n % len(VOICES)], SPEEDS_WPM[n % len(SPEEDS_WPM)]
             clips.append(
@@ -390,12 +406,14 @@ def main() -> int:
             if n % STRESS_EVERY == 0:
                 path = speak(directory, f"s{n:02d}", text, STRESS_VOICE, wpm)
                 stress.append(Clip(text, kind, STRESS_VOICE, wpm, path))
+                path = speak(directory, f"q{n:02d}", text, voice, wpm, QUIET_DB)
+                quiet.append(Clip(text, kind, voice, wpm, path))
         five_s = speak(directory, "five", LATENCY_TEXT, "en-us", 160)
         print(
             f"{len(clips)} clips: voices {', '.join(VOICES)}; {', '.join(map(str, SPEEDS_WPM))} wpm"
         )
         print(f"machine: {other_load()} (shared with other work: timings are noisy)")
-        runs = [run_once(directory, clips, stress, five_s) for _ in range(args.runs)]
+        runs = [run_once(directory, clips, stress, quiet, five_s) for _ in range(args.runs)]
     best = runs[0]
     if len(runs) > 1:  # timings: the best run, as other processes only slow a run down
         for key in ("latency_5s_clip_s", "cold_start_s", "rtf"):

@@ -68,6 +68,9 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     spoken = speak(directory, "prompt", PROMPT)
     found = {name: encode(spoken, name) for name in ENCODERS}
     found["long"] = speak(directory, "long", " ".join([PROMPT] * 3), wpm=120)  # about 12 s
+    found["quiet"] = directory / "quiet.wav"  # a phone held at arm's length: 30 dB down
+    quieter = ["ffmpeg", "-loglevel", "error", "-i", str(spoken), "-filter:a", "volume=-30dB"]
+    subprocess.run([*quieter, str(found["quiet"])], check=True, timeout=60)
     return found
 
 
@@ -113,6 +116,11 @@ def test_each_browser_container_is_transcribed(
     assert body["language"] == "en" and body["model"] == "tiny.en"
     assert 3.0 < body["duration_s"] < 6.0, body
     assert 0 < body["processing_s"] < 10, body
+
+
+def test_a_quiet_clip_is_heard_as_well_as_a_loud_one(voice: Voice, clips: dict[str, Path]) -> None:
+    loud, quiet = (voice.post(clips[name].read_bytes()).json()["text"] for name in ("wav", "quiet"))
+    assert words(quiet) == words(loud), (loud, quiet)
 
 
 def test_spoken_prompts_come_back_as_text(voice: Voice, tmp_path: Path) -> None:

@@ -21,6 +21,8 @@ from server.domain.errors import BadAudioError, TooLargeError
 SAMPLE_RATE_HZ = 16_000  # what Whisper models are trained on
 MIN_CLIP_S = 0.1  # shorter than this holds no word
 PAD_S = 0.5  # silence around a clip: Whisper drops or mishears a first word said at once
+PEAK = 0.9  # loudest sample after normalising, just under full scale
+MAX_GAIN = 30.0  # about 30 dB: a quiet voice is raised, near-silence is not made into loud noise
 ACCEPTED = "webm/opus, ogg/opus, mp4/aac or wav"
 
 Samples = npt.NDArray[np.float32]
@@ -68,8 +70,13 @@ def decode(clip: bytes, max_s: float) -> Samples:
     return samples.astype(np.float32) / 32768.0
 
 
-def padded(samples: Samples) -> Samples:
-    """`samples` with PAD_S of silence before and after: push-to-talk clips often start on the
-    first word, which Whisper then loses (bench/voice.py measured 20.6 % -> 17.3 % WER)."""
+def prepared(samples: Samples) -> Samples:
+    """`samples` as Whisper hears best: the loudest peak raised (or lowered) to PEAK, with at
+    most MAX_GAIN, and PAD_S of silence before and after. Whisper loses words in quiet clips
+    (speech 26 dB down: 25.6 % WER instead of 16.7 %; normalised: 16.9 %), and a first word said
+    as the recording starts (no padding: 20.6 %, 0.5 s: 17.3 %), both measured on
+    bench/voice.py's clips."""
+    peak = float(np.max(np.abs(samples)))
+    gain = min(MAX_GAIN, PEAK / peak) if peak > 0 else 1.0
     silence = np.zeros(int(PAD_S * SAMPLE_RATE_HZ), np.float32)
-    return np.concatenate((silence, samples, silence))
+    return np.concatenate((silence, samples * np.float32(gain), silence))

@@ -140,7 +140,7 @@ class Transcriber:
         samples = audio.decode(clip, self.config.max_clip_s)
         model = self._load()
         segments, info = model.transcribe(
-            audio.padded(samples),
+            audio.prepared(samples),
             language=LANGUAGE if model.model.is_multilingual is False else None,
             beam_size=self.config.beam_size,
             initial_prompt=hot.prompt or None,
