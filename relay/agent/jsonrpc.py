@@ -15,6 +15,7 @@ from typing import Any
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
+TIMED_OUT = -32000  # ours, from the implementation-defined range: the agent did not answer
 
 
 class RpcError(Exception):
@@ -34,14 +35,17 @@ class JsonRpc:
         self._ids = itertools.count(1)
         self._waiting: dict[int | str, asyncio.Future[Any]] = {}
 
-    async def request(self, method: str, params: Any = None) -> Any:
-        """Send a request and wait for its result; raises RpcError for an error answer."""
+    async def request(self, method: str, params: Any = None, timeout_s: float | None = None) -> Any:
+        """Send a request and wait for its result; raises RpcError for an error answer, or for
+        no answer within `timeout_s` (a later answer is then handed back by feed() as raw)."""
         request_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
         try:
             self._send(self._message(id=request_id, method=method, params=params))
-            return await future
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError as exc:
+            raise RpcError(TIMED_OUT, f"no answer to {method} in {timeout_s:g} s") from exc
         finally:
             self._waiting.pop(request_id, None)
 

@@ -47,6 +47,9 @@ from relay.agent.structured import StructuredAdapter
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
+# initialize, session/load and session/new take a few seconds; an agent that never answers one
+# fails the start (a load: a new conversation, said so) instead of hanging the session.
+SETUP_TIMEOUT_S = 30.0
 MAX_FILE_BYTES = 8 << 20  # one fs/read_text_file answer; must fit in one line to the agent
 FS_REFUSED = -32001  # JSON-RPC error for a path outside the workspace (server-defined range)
 ALLOW_KINDS: dict[Decision, tuple[str, ...]] = {
@@ -121,13 +124,15 @@ class AcpAdapter(StructuredAdapter):
                 "clientCapabilities": {"fs": {"readTextFile": True, "writeTextFile": True}},
                 "clientInfo": {"name": "tether", "version": SOFTWARE_VERSION},
             },
+            timeout_s=SETUP_TIMEOUT_S,
         )
         capabilities = (init or {}).get("agentCapabilities") or {}
         where = {"cwd": str(self.root), "mcpServers": []}
         if self.spec.resume and capabilities.get("loadSession"):
             self._loading = True
             try:
-                await self.rpc.request("session/load", {"sessionId": self.spec.resume, **where})
+                load = {"sessionId": self.spec.resume, **where}
+                await self.rpc.request("session/load", load, timeout_s=SETUP_TIMEOUT_S)
                 self.session = self.spec.resume
             except RpcError as exc:
                 reason = _rpc_reason(exc)
@@ -137,7 +142,7 @@ class AcpAdapter(StructuredAdapter):
         elif self.spec.resume:
             self.emit(Error(message=f"{self.agent} cannot resume a conversation (no loadSession)"))
         if not self.session:
-            result = await self.rpc.request("session/new", where)
+            result = await self.rpc.request("session/new", where, timeout_s=SETUP_TIMEOUT_S)
             self.session = str(result["sessionId"])
         self.sink.resumable(self.session)
 
