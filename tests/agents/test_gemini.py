@@ -244,8 +244,9 @@ def test_relay_restart_of_a_gemini_session_says_it_starts_a_new_conversation(
     """gemini 0.61 usually cannot session/load a conversation of an earlier process: its load
     starts a new recording under the same id before reading it, and then finds nothing to resume
     ("No previous sessions found for this project"). The session goes on, in a new
-    conversation, and says so. In two of three full runs from a fresh clone the load got no
-    answer at all (the session then hung: the adapter now gives up after SETUP_TIMEOUT_S); and
+    conversation, and says so. In two of three full runs from a fresh clone the session got
+    neither that error nor a reply, most likely a load never answered (the adapter now gives
+    up on it after SETUP_TIMEOUT_S); and
     should a load work, the earlier turns must be in the history, as test_copilot asserts.
     Either way, what the log says is what the model got."""
     stack, api = gemini_stack
