@@ -99,14 +99,21 @@ def test_resume_loads_the_session_without_replaying_its_history(tmp_path: Path) 
         def send(self, message: dict[str, Any]) -> None:
             sent.append(message)
 
+    async def requests_sent(count: int) -> None:
+        for _ in range(100):
+            if len(sent) >= count:
+                return
+            await asyncio.sleep(0)
+        raise AssertionError(f"the adapter sent {sent}, not {count} requests")
+
     async def run() -> RecordingSink:
         sink = RecordingSink()
         adapter = Recorded(spec_for(tmp_path, CONFIG, resume="conv-1"), sink)
         start = asyncio.create_task(adapter.on_start())
-        await asyncio.sleep(0)
+        await requests_sent(1)
         caps = {"agentCapabilities": {"loadSession": True}}
         await adapter.on_message({"jsonrpc": "2.0", "id": 1, "result": caps})
-        await asyncio.sleep(0)
+        await requests_sent(2)
         chunk = {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "old"}}
         update = {"sessionId": "conv-1", "update": chunk}
         await adapter.on_message({"jsonrpc": "2.0", "method": "session/update", "params": update})
