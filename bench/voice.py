@@ -60,6 +60,7 @@ from websockets.asyncio.client import connect
 
 from protocol import messages as m
 from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION
+from server.domain.voice.spelling import edit_distance
 
 ROOT = Path(__file__).resolve().parent.parent
 URL = "/api/voice/transcriptions"
@@ -100,15 +101,6 @@ def normalise(text: str) -> list[str]:
         word = NUMBERS.get(word, word)
         out.append(re.sub(r"is(e|ed|es|ing)$", r"iz\1", word) if len(word) > 5 else word)
     return out
-
-
-def edit_distance(ref: list[str], hyp: list[str]) -> int:
-    row = list(range(len(hyp) + 1))
-    for i in range(1, len(ref) + 1):
-        prev, row[0] = row[:], i
-        for j in range(1, len(hyp) + 1):
-            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ref[i - 1] != hyp[j - 1]))
-    return row[-1]
 
 
 class Clip(msgspec.Struct, frozen=True):
@@ -183,7 +175,7 @@ def other_load() -> str:
 class Server:
     """A `tether serve` without a local relay, and the console's HTTP client for it."""
 
-    def __init__(self, directory: Path, env: dict[str, str]) -> None:
+    def __init__(self, directory: Path) -> None:
         self.data = directory / f"data-{time.monotonic_ns()}"
         self.data.mkdir()
         created = subprocess.run(
@@ -202,7 +194,6 @@ class Server:
             cwd=ROOT,
             stdout=self.log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **env},
         )
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -299,9 +290,9 @@ def transcribe_all(server: Server, clips: list[Clip], hot: bool) -> Pass:
     return result
 
 
-def baseline_all(clips: list[Clip]) -> Pass:
+def baseline_all(*sets: list[Clip]) -> list[Pass]:
     """Plain tiny.en as faster-whisper runs it by default, greedy, no hot words: the clips
-    decoded as the server decodes them, nothing else of Tether's."""
+    decoded as the server decodes them, nothing else of Tether's. One Pass per set."""
     from faster_whisper import WhisperModel
 
     from server.domain.voice import audio
@@ -309,18 +300,21 @@ def baseline_all(clips: list[Clip]) -> Pass:
 
     cores = os.cpu_count() or 1
     model = WhisperModel(model_location(""), compute_type="int8", cpu_threads=cores)
-    result = Pass()
-    for clip in clips:
-        samples = audio.decode(clip.path.read_bytes(), 120)
-        segments, _ = model.transcribe(samples, language="en", beam_size=1)
-        result.add(clip, " ".join(s.text.strip() for s in segments).strip())
-    return result
+    passes = []
+    for clips in sets:
+        result = Pass()
+        for clip in clips:
+            samples = audio.decode(clip.path.read_bytes(), 120)
+            segments, _ = model.transcribe(samples, language="en", beam_size=1)
+            result.add(clip, " ".join(s.text.strip() for s in segments).strip())
+        passes.append(result)
+    return passes
 
 
 def run_once(
     directory: Path, clips: list[Clip], stress: list[Clip], quiet: list[Clip], five_s: Path
 ) -> dict[str, Any]:
-    server = Server(directory, {})
+    server = Server(directory)
     try:
         _, cold = server.post(clips[0].path, hot=False)
         print(f"cold start: first transcription {cold:.2f} s after start (model load included)")
@@ -334,8 +328,7 @@ def run_once(
         peak = peak_rss_mb(server.process.pid)
     finally:
         server.stop()
-    baseline, stress_baseline = baseline_all(clips), baseline_all(stress)
-    quiet_baseline = baseline_all(quiet)
+    baseline, stress_baseline, quiet_baseline = baseline_all(clips, stress, quiet)
 
     print(f"{'hot':>4} {'none':>4} {'base':>4}  reference / default with hot words / baseline")
     fixed = 0

@@ -17,7 +17,7 @@ prompt box before sending it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Sequence
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 MAX_WORDS = 3  # words one name may have been heard as
@@ -28,8 +28,8 @@ def _letters(text: str) -> str:
     return "".join(_WORD.findall(text)).lower()
 
 
-def _distance(a: str, b: str) -> int:
-    """Levenshtein distance between two short strings."""
+def edit_distance(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
+    """Levenshtein distance between two short sequences (letters here; words in bench/voice.py)."""
     row = list(range(len(b) + 1))
     for i in range(1, len(a) + 1):
         previous, row[0] = row[:], i
@@ -56,6 +56,8 @@ class _Names:
 def respell(text: str, names: Iterable[str]) -> str:
     """`text` with the words that stand for one of `names` replaced by that name."""
     known = _Names(names)
+    if not known.files and not known.whole:
+        return text  # a clip sent without a session
     words = list(_WORD.finditer(text))
     lowered = [w.group().lower() for w in words]
     edits: list[tuple[int, int, str]] = []  # (first word, last word, name), left to right
@@ -102,7 +104,7 @@ def _file_before(
     for first in range(last, max(free, last - MAX_WORDS + 1) - 1, -1):
         heard = "".join(lowered[first : last + 1])
         for stem, name in candidates:
-            distance = _distance(heard, stem)
+            distance = edit_distance(heard, stem)
             found = (distance, -len(stem), first, name)  # equally close: the longer name
             if distance <= len(stem) // 3 and (best is None or found < best):
                 best = found
