@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return relay_main(rest)
     if command == "hook":
-        from console.hook import main as hook_main
+        from relay.hooks.cli import main as hook_main
 
         return hook_main(rest)
     if command in ("attach", "sessions"):

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from relay.errors import LinkStoppedError, StateDirBusyError
-from relay.hooks import listen_for_hooks
+from relay.hooks.bridge import listen_for_hooks
 from relay.link import CLOSE_TIMEOUT_S, Link, LinkState
 from relay.outbox import Outbox
 from relay.settings import Settings

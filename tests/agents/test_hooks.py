@@ -21,11 +21,11 @@ import msgspec
 import pytest
 from ptyprocess import PtyProcess
 
-from console import hook
 from protocol import messages as m
 from protocol.codes import ErrorCode
 from relay.errors import CommandError
-from relay.hooks import HookBridge, HookListener
+from relay.hooks import cli as hook
+from relay.hooks.bridge import HookBridge, HookListener
 from relay.outbox import Outbox
 from relay.settings import Settings
 from relay.supervisor import Supervisor

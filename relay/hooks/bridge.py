@@ -11,7 +11,7 @@ hook's stderr. `tether hook` keeps its end open while it waits; its hanging up w
 pending approval (Claude cancelled the hook).
 
 Each Claude Code session_id becomes one Tether session (agent "claude-hooks", see
-relay/hooks_session.py) in the workspace that contains the hook's cwd. A cwd outside every
+relay/hooks/session.py) in the workspace that contains the hook's cwd. A cwd outside every
 workspace, or a session a viewer stopped, gets null answers: Claude asks in its own terminal.
 """
 
@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from relay.agent.adapters.base import Adapter, EventSink, SessionSpec
 from relay.errors import CommandError
-from relay.hooks_session import AGENT, HookSession
+from relay.hooks.session import AGENT, HookSession
 from relay.settings import Settings
 from relay.workspaces import Workspace
 

@@ -1,7 +1,7 @@
 """One Claude Code session that a developer started by hand, seen through its hooks.
 
 The agent runs in the developer's own terminal, not under the relay: this adapter spawns
-nothing. It turns each hook (forwarded by `tether hook` through relay/hooks.py) into events,
+nothing. It turns each hook (forwarded by `tether hook` through relay/hooks/bridge.py) into events,
 and for the hooks that decide (PreToolUse, PermissionRequest) it asks Tether and returns
 Claude Code's hook output once a viewer has answered.
 
