@@ -38,7 +38,7 @@ from protocol.messages import (
     Status,
     StopSession,
 )
-from relay.agent.adapters import ADAPTERS
+from relay.agent.adapters import ADAPTERS, with_acp_agents
 from relay.agent.adapters.base import Adapter, EventSink, SessionSpec
 from relay.agent.config import AgentConfig, offered_agents
 from relay.errors import CommandError, SpawnError
@@ -98,14 +98,13 @@ class Supervisor:
         self._settings = settings
         self._outbox = outbox
         self._parent_env = dict(parent_env)
-        self._adapters = adapters
+        self._adapters = with_acp_agents(adapters, settings.agents)
         self._workspaces = {w.name: w for w in settings.workspaces}
         self._sessions: dict[str, _Session] = {}
-        executables = {name: adapter.executable for name, adapter in adapters.items()}
-        self._agents = offered_agents(settings.agents, executables, parent_env.get("PATH"))
-        for name in sorted(set(settings.agents) - set(self._agents)):
-            if settings.agents[name].enabled:
-                log.warning("agent %s is configured but not offered: executable not found", name)
+        executables = {name: adapter.executable for name, adapter in self._adapters.items()}
+        self._agents, refused = offered_agents(settings.agents, executables, parent_env.get("PATH"))
+        for name, reason in sorted(refused.items()):
+            log.warning("agent %s is configured but not offered: %s", name, reason)
 
     @property
     def agents(self) -> list[str]:

@@ -8,8 +8,10 @@ and `secrets` are added. Nothing else of the relay's environment reaches an agen
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 from collections.abc import Mapping
+from pathlib import Path
 
 # Enough for programs to find their tools, home, locale and temp dir; nothing that holds a secret.
 DEFAULT_ENV_ALLOW = (
@@ -50,14 +52,16 @@ class AgentConfig:
 
 def offered_agents(
     configured: Mapping[str, AgentConfig], executables: Mapping[str, str | None], path: str | None
-) -> dict[str, AgentConfig]:
-    """The agents this relay offers, with executables resolved to absolute paths.
+) -> tuple[dict[str, AgentConfig], dict[str, str]]:
+    """The agents this relay offers, with executables resolved to absolute paths, and why each
+    other configured (and enabled) agent is not offered.
 
     `executables` maps each adapter's name to its default executable: None when it needs none
-    (the PTY adapter runs the shell), "" when it must be configured (a generic ACP agent).
+    (the PTY adapter runs the shell), "" when it must be configured (an ACP agent).
     An agent is offered unless disabled, when it needs no executable or its executable is found.
     """
     offered: dict[str, AgentConfig] = {}
+    refused: dict[str, str] = {}
     for name, default in executables.items():
         config = configured.get(name) or AgentConfig(name=name)
         if not config.enabled:
@@ -69,4 +73,23 @@ def offered_agents(
         found = shutil.which(wanted, path=path) if wanted else None
         if found is not None:
             offered[name] = dataclasses.replace(config, executable=found)
-    return offered
+        elif name in configured:
+            refused[name] = _not_found(wanted, path)
+    for name in configured.keys() - executables.keys():
+        if configured[name].enabled:
+            refused[name] = "no adapter of that name"
+    return offered, refused
+
+
+def _not_found(wanted: str, path: str | None) -> str:
+    """Why `wanted` cannot be run, in the words a user can act on."""
+    if not wanted:
+        return "no executable is configured (an ACP agent needs `executable`)"
+    if os.sep not in wanted:
+        return f"{wanted!r} is not on PATH ({path or 'empty'})"
+    file = Path(wanted)
+    if not file.exists():
+        return f"{wanted} does not exist"
+    if file.is_dir():
+        return f"{wanted} is a directory"
+    return f"{wanted} is not executable (chmod +x, or name its interpreter as executable)"

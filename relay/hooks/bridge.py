@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from relay.agent.adapters.base import Adapter, EventSink, SessionSpec
+from relay.agent.workspace_files import workspace_of
 from relay.errors import CommandError
 from relay.hooks.session import AGENT, HookSession
 from relay.settings import Settings
@@ -120,21 +121,6 @@ class HookBridge:
         self._ignored[claude_id] = None
         while len(self._ignored) > MAX_IGNORED:
             self._ignored.popitem(last=False)
-
-
-def workspace_of(cwd: str, workspaces: Sequence[Workspace]) -> Workspace | None:
-    """The innermost workspace containing `cwd` (resolved), or None."""
-    if not cwd or not os.path.isabs(cwd):
-        return None
-    path = Path(cwd).resolve()
-    best: Workspace | None = None
-    for workspace in workspaces:
-        root = Path(workspace.path)
-        if (path == root or root in path.parents) and (
-            best is None or len(workspace.path) > len(best.path)
-        ):
-            best = workspace
-    return best
 
 
 @contextlib.asynccontextmanager

@@ -49,6 +49,7 @@ from protocol.messages import (
 from relay.agent.adapters.base import Adapter, EventSink, SessionSpec
 from relay.agent.approvals import RESOLVED
 from relay.agent.diffs import truncate, unified_diff
+from relay.agent.workspace_files import WorkspaceFiles
 from relay.errors import CommandError
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,6 @@ AGENT = "claude-hooks"
 PID_POLL_S = 2.0  # how often the session checks that Claude Code's process is still there
 SUMMARY_CHARS = 200  # an approval's one-line summary
 MAX_ARGV_BYTES = 4096  # Claude's command line read from /proc, for session_started
-MAX_DIFF_FILE_CHARS = 1 << 20  # an edited file bigger than this gets no diff
 FILE_TOOLS = frozenset({"Write", "Edit", "MultiEdit"})  # their tool_response has originalFile
 OPTIONS = ["approve", "approve_for_session", "deny"]
 # Tools that only read or talk to the user: Claude Code's own permission rules decide them (and
@@ -96,6 +96,7 @@ class HookSession(Adapter):
     def __init__(self, spec: SessionSpec, sink: EventSink, *, claude_pid: int) -> None:
         super().__init__(spec, sink)
         self.claude_pid = claude_pid
+        self.files = WorkspaceFiles(spec.workspace.path)
         self._argv = _cmdline(claude_pid) or ["claude"]
         self._ended = asyncio.Event()
         self._pending: dict[str, _Pending] = {}
@@ -245,18 +246,13 @@ class HookSession(Adapter):
         old = result.get("originalFile")
         if not path or "originalFile" not in result or not isinstance(old, str | None):
             return
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                new = f.read(MAX_DIFF_FILE_CHARS + 1)
-        except OSError:
-            return
-        if len(new) > MAX_DIFF_FILE_CHARS:
-            return  # too big to diff here; tool_finished still says what happened
-        shown = os.path.relpath(path, self.spec.workspace.path)
-        shown = path if shown.startswith("..") else shown
+        new = self.files.read_small(path)
+        if new is None:
+            return  # gone, or too big to diff here; tool_finished still says what happened
+        shown = self.files.shown(path)
         diff, _ = truncate(unified_diff(shown, old or "", new))
         change: Literal["added", "modified"] = "added" if old is None else "modified"
-        self.sink.emit(FileChanged(path=path, diff=diff, change=change))
+        self.sink.emit(FileChanged(path=shown, diff=diff, change=change))
 
     async def _permission_request(
         self, data: dict[str, Any], hangup: asyncio.Future[None]

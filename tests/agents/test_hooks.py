@@ -611,7 +611,7 @@ def test_finished_tools_report_commands_and_diffs(settings: Settings, workspace:
         )
         (changed,) = await relay.until(m.FileChanged)
         assert isinstance(changed, m.FileChanged)
-        assert (changed.path, changed.change) == (str(path), "modified")
+        assert (changed.path, changed.change) == ("notes.txt", "modified")
         assert "--- a/notes.txt" in changed.diff and "-two\n+TWO\n" in changed.diff
         (command,) = await relay.until(m.Command)
         assert isinstance(command, m.Command)

@@ -1,12 +1,19 @@
-"""Agent adapters by agent name. Adding an agent is one entry here (and its module)."""
+"""Agent adapters by agent name. Adding an agent is one entry here (and its module).
+
+Any `[agents.<name>]` table of the relay config whose name is none of these is an ACP agent,
+offered under its own name (`with_acp_agents`).
+"""
 
 from __future__ import annotations
 
-from relay.agent.adapters.acp import AcpAdapter, CopilotAdapter, GeminiAdapter
+from collections.abc import Mapping
+
+from relay.agent.adapters.acp import AcpAdapter, CopilotAdapter, GeminiAdapter, acp_agent
 from relay.agent.adapters.base import Adapter
 from relay.agent.adapters.claude import ClaudeAdapter
 from relay.agent.adapters.codex import CodexAdapter
 from relay.agent.adapters.pty import PtyAdapter
+from relay.agent.config import AgentConfig
 
 ADAPTERS: dict[str, type[Adapter]] = {
     PtyAdapter.agent: PtyAdapter,
@@ -16,3 +23,11 @@ ADAPTERS: dict[str, type[Adapter]] = {
     CopilotAdapter.agent: CopilotAdapter,
     AcpAdapter.agent: AcpAdapter,
 }
+
+
+def with_acp_agents(
+    adapters: Mapping[str, type[Adapter]], configured: Mapping[str, AgentConfig]
+) -> dict[str, type[Adapter]]:
+    """`adapters`, and an ACP adapter for every configured agent none of them is named after."""
+    extra = {name: acp_agent(name) for name in configured if name not in adapters}
+    return {**adapters, **extra}

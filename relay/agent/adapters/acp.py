@@ -11,7 +11,13 @@
 
 One turn runs at a time; prompts sent meanwhile wait their turn. Files are read and written for
 the agent only inside the workspace. Gemini CLI (`gemini --acp`) and Copilot CLI
-(`copilot --acp`) are registered by name; `acp` runs any other ACP agent from its config.
+(`copilot --acp`) are registered by name; `acp`, and any other `[agents.<name>]` of the config,
+runs an ACP agent from its config (`acp_agent()`).
+
+A tool call is merged as ACP specifies: an update changes only the fields it carries. Its
+`tool_started` waits until something says what the call is about (rawInput, content or
+locations), or until it runs, is asked about or its turn ends, so a call whose input comes in a
+later update is shown with it.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import contextlib
 import dataclasses
 import json
 import logging
-from pathlib import Path
+import shlex
 from typing import Any, ClassVar, Literal
 
 from protocol.messages import (
@@ -43,6 +49,7 @@ from relay.agent.adapters.base import EventSink, SessionSpec
 from relay.agent.diffs import truncate, unified_diff
 from relay.agent.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, JsonRpc, RpcError
 from relay.agent.structured import StructuredAdapter
+from relay.agent.workspace_files import FileAccessRefusedError, WorkspaceFiles
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +57,6 @@ PROTOCOL_VERSION = 1
 # initialize, session/load and session/new take a few seconds; an agent that never answers one
 # fails the start (a load: a new conversation, said so) instead of hanging the session.
 SETUP_TIMEOUT_S = 30.0
-MAX_FILE_BYTES = 8 << 20  # one fs/read_text_file answer; must fit in one line to the agent
 FS_REFUSED = -32001  # JSON-RPC error for a path outside the workspace (server-defined range)
 ALLOW_KINDS: dict[Decision, tuple[str, ...]] = {
     "approve": ("allow_once",),
@@ -68,21 +74,32 @@ UNMAPPED_UPDATES = (
 )
 
 
-class FsRefusedError(Exception):
-    """An fs/* request the adapter will not serve; answered with a JSON-RPC error."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+# The fields of a tool call that an update replaces when it carries them (ACP: the others stay).
+TOOL_FIELDS = ("kind", "title", "status", "content", "locations", "rawInput", "rawOutput")
 
 
 @dataclasses.dataclass
 class _Tool:
-    """What is known of a started tool call; updates may fill it in."""
+    """A tool call merged from its `tool_call` and every `tool_call_update` so far."""
 
-    kind: str
-    title: str
-    raw_input: Any
+    fields: dict[str, Any]
+    announced: bool = False  # its tool_started was emitted
+
+    def merge(self, update: dict[str, Any]) -> None:
+        self.fields.update({k: update[k] for k in TOOL_FIELDS if update.get(k) is not None})
+
+    @property
+    def kind(self) -> str:
+        return str(self.fields.get("kind") or "other")
+
+    @property
+    def title(self) -> str:
+        return str(self.fields.get("title") or "")
+
+    @property
+    def described(self) -> bool:
+        """Something says what the call is about."""
+        return any(self.fields.get(k) for k in ("rawInput", "content", "locations"))
 
 
 class AcpAdapter(StructuredAdapter):
@@ -96,7 +113,7 @@ class AcpAdapter(StructuredAdapter):
     def __init__(self, spec: SessionSpec, sink: EventSink) -> None:
         super().__init__(spec, sink)
         self.rpc = JsonRpc(lambda message: self.send(message), version="2.0")
-        self.root = Path(spec.workspace.path).resolve()
+        self.files = WorkspaceFiles(spec.workspace.path)
         self.session = ""  # the agent's sessionId
         self._turn_lock = asyncio.Lock()
         self._loading = False  # session/load replays history: not news, not re-emitted
@@ -127,7 +144,7 @@ class AcpAdapter(StructuredAdapter):
             timeout_s=SETUP_TIMEOUT_S,
         )
         capabilities = (init or {}).get("agentCapabilities") or {}
-        where = {"cwd": str(self.root), "mcpServers": []}
+        where = {"cwd": str(self.files.root), "mcpServers": []}
         if self.spec.resume and capabilities.get("loadSession"):
             self._loading = True
             try:
@@ -195,7 +212,7 @@ class AcpAdapter(StructuredAdapter):
         self._close_denied()
         self._flush_message()
         for tool_id in list(self._tools):  # cancelled calls get no update from some agents
-            self._finish_tool(tool_id, {}, failed=True, reason=stop or "not run")
+            self._finish_tool(tool_id, failed=True, reason=stop or "not run", ran=False)
         self._written.clear()
         self._done.clear()
 
@@ -203,7 +220,7 @@ class AcpAdapter(StructuredAdapter):
         """Gemini CLI sends no update for a call the user rejected: finish it on its next news."""
         for tool_id in sorted(self._denied - {keep}):
             if tool_id in self._tools:
-                self._finish_tool(tool_id, {}, failed=True, reason="denied")
+                self._finish_tool(tool_id, failed=True, reason="denied", ran=False)
         self._denied &= {keep}
 
     def _usage(self, result: dict[str, Any]) -> Usage | None:
@@ -260,19 +277,17 @@ class AcpAdapter(StructuredAdapter):
 
     def _on_tool(self, update: dict[str, Any], message: dict[str, Any]) -> None:
         tool_id = str(update["toolCallId"])
-        tool = self._start_tool(update, message)
+        tool = self._start_tool(update)
         if tool is None:
             return  # an update for a call that already finished
-        for key in ("kind", "title"):
-            if update.get(key):
-                setattr(tool, key, str(update[key]))
-        if update.get("rawInput") is not None:
-            tool.raw_input = update["rawInput"]
-        status = update.get("status")
+        tool.merge(update)
+        status = tool.fields.get("status")
+        if tool.described or status in ("in_progress", "completed", "failed"):
+            self._announce(tool_id, tool, message)
         if status in ("completed", "failed"):
-            self._finish_tool(tool_id, update, failed=status == "failed", raw=message)
+            self._finish_tool(tool_id, failed=status == "failed", raw=message)
 
-    def _start_tool(self, call: dict[str, Any], message: dict[str, Any]) -> _Tool | None:
+    def _start_tool(self, call: dict[str, Any]) -> _Tool | None:
         tool_id = str(call["toolCallId"])
         if tool_id in self._tools:
             return self._tools[tool_id]
@@ -281,44 +296,42 @@ class AcpAdapter(StructuredAdapter):
         if call.get("sessionUpdate") == "tool_call_update" and call.get("status") is None:
             return None
         self._flush_message()  # text before a tool call is a message of its own
-        tool = _Tool(
-            str(call.get("kind") or "other"), str(call.get("title") or ""), call.get("rawInput")
-        )
-        self._tools[tool_id] = tool
-        self.emit(
-            ToolStarted(
-                tool_id=tool_id, name=tool.title or tool.kind, input=_tool_input(call), raw=message
-            )
-        )
+        tool = self._tools[tool_id] = _Tool({})
         return tool
 
+    def _announce(self, tool_id: str, tool: _Tool, raw: Any) -> None:
+        """tool_started, once, with what is known of the call by now."""
+        if tool.announced:
+            return
+        tool.announced = True
+        name = tool.title or tool.kind
+        self.emit(
+            ToolStarted(tool_id=tool_id, name=name, input=self._tool_input(tool.fields), raw=raw)
+        )
+
     def _finish_tool(
-        self,
-        tool_id: str,
-        update: dict[str, Any],
-        *,
-        failed: bool,
-        reason: str = "",
-        raw: Any = None,
+        self, tool_id: str, *, failed: bool, reason: str = "", raw: Any = None, ran: bool = True
     ) -> None:
         tool = self._tools.pop(tool_id)
+        self._announce(tool_id, tool, raw)
         self._done.add(tool_id)
-        blocks = update.get("content") or []
-        text = "\n".join(_text_of(b) for b in blocks if _text_of(b)) or _output_text(update)
+        blocks = tool.fields.get("content") or []
+        text = "\n".join(_text_of(b) for b in blocks if _text_of(b)) or _output_text(tool.fields)
         if not failed:
             for block in blocks:
                 if isinstance(block, dict) and block.get("type") == "diff":
                     self._diff_changed(block)
-        if tool.kind == "execute" and update:  # not for a call that never ran
-            self._command(tool, update, text)
+        if tool.kind == "execute" and ran:  # not for a call that never ran
+            self._command(tool, text)
         output, _ = truncate(text or reason)
         self.emit(ToolFinished(tool_id=tool_id, output=output, is_error=failed, raw=raw))
 
-    def _command(self, tool: _Tool, update: dict[str, Any], text: str) -> None:
-        raw_input = tool.raw_input if isinstance(tool.raw_input, dict) else {}
-        raw_output = update.get("rawOutput")
+    def _command(self, tool: _Tool, text: str) -> None:
+        raw_input = tool.fields.get("rawInput")
+        raw_input = raw_input if isinstance(raw_input, dict) else {}
+        raw_output = tool.fields.get("rawOutput")
         raw_output = raw_output if isinstance(raw_output, dict) else {}
-        command = str(raw_input.get("command") or tool.title)
+        command = _command_line(raw_input.get("command")) or tool.title
         code = raw_output.get("exitCode", raw_output.get("exit_code"))
         for part in raw_output.get("contents") or []:  # Copilot CLI: {type: shell_exit, exitCode}
             if isinstance(part, dict) and part.get("type") == "shell_exit":
@@ -345,12 +358,14 @@ class AcpAdapter(StructuredAdapter):
         self._file_changed(path, old, new, raw=block)
 
     def _file_changed(self, path: str, old: str, new: str, raw: Any = None) -> None:
-        """`path` as the agent names it; the diff's headers are relative to the workspace."""
-        diff, _ = truncate(unified_diff(self._relative(path), old, new))
+        """`path` as the agent names it; the event's path and diff headers are relative to the
+        workspace."""
+        shown = self.files.shown(path)
+        diff, _ = truncate(unified_diff(shown, old, new))
         change: Literal["added", "modified", "deleted"] = "modified"
         if not old or not new:
             change = "deleted" if old else "added"
-        self.emit(FileChanged(path=path, diff=diff, change=change, raw=raw))
+        self.emit(FileChanged(path=shown, diff=diff, change=change, raw=raw))
 
     def _on_usage_update(self, update: dict[str, Any], message: dict[str, Any]) -> None:
         cost = update.get("cost")
@@ -377,15 +392,20 @@ class AcpAdapter(StructuredAdapter):
             else:
                 self.rpc.respond_error(request_id, METHOD_NOT_FOUND, f"{method} is not supported")
                 self.raw(message, type=method)
-        except FsRefusedError as exc:
+        except FileAccessRefusedError as exc:
             log.info("session %s: refused %s: %s", self.spec.session_id, method, exc)
-            self.rpc.respond_error(request_id, exc.code, str(exc))
+            self.rpc.respond_error(
+                request_id, FS_REFUSED if exc.outside else INVALID_PARAMS, str(exc)
+            )
 
     def _ask(self, request_id: int | str, params: dict[str, Any], message: dict[str, Any]) -> None:
         call = params.get("toolCall") or {}
         options = [o for o in params.get("options") or [] if isinstance(o, dict)]
         tool_id = str(call.get("toolCallId") or f"permission-{request_id}")
-        tool = self._start_tool({**call, "toolCallId": tool_id}, message)
+        tool = self._start_tool({**call, "toolCallId": tool_id})
+        if tool is not None:
+            tool.merge(call)
+            self._announce(tool_id, tool, message)
         title = str(call.get("title") or (tool.title if tool else "") or "tool")
 
         def option_for(decision: Decision) -> str | None:
@@ -414,7 +434,7 @@ class AcpAdapter(StructuredAdapter):
             tool_id,
             tool=title,
             summary=title,
-            input=_tool_input(call),
+            input=self._tool_input(tool.fields if tool else call),
             options=offered,
             answer=answer,
             cancel=cancelled,
@@ -422,57 +442,41 @@ class AcpAdapter(StructuredAdapter):
         )
 
     def _read(self, params: dict[str, Any]) -> str:
-        path = self._inside(params.get("path"))
-        if not path.exists():
-            return ""  # Gemini CLI asks before creating a file and expects empty content
-        if not path.is_file():
-            raise FsRefusedError(INVALID_PARAMS, f"not a file: {path}")
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise FsRefusedError(INVALID_PARAMS, f"file over {MAX_FILE_BYTES} bytes: {path}")
-        text = path.read_text(encoding="utf-8", errors="replace")
-        line, limit = params.get("line"), params.get("limit")
-        if isinstance(line, int) or isinstance(limit, int):
-            lines = text.splitlines(keepends=True)
-            start = max(line - 1, 0) if isinstance(line, int) else 0
-            end = start + limit if isinstance(limit, int) else len(lines)
-            text = "".join(lines[start:end])
-        return text
+        return self.files.read_for_agent(
+            params.get("path"), params.get("line"), params.get("limit")
+        )
 
     def _write(self, params: dict[str, Any]) -> None:
-        path = self._inside(params.get("path"))
         content = params.get("content")
-        if not isinstance(content, str):
-            raise FsRefusedError(INVALID_PARAMS, "content must be text")
-        if path.is_dir():
-            raise FsRefusedError(INVALID_PARAMS, f"is a directory: {path}")
-        old = ""
-        with contextlib.suppress(FileNotFoundError):
-            old = path.read_text(encoding="utf-8", errors="replace")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content, encoding="utf-8")
-        except OSError as exc:
-            raise FsRefusedError(INVALID_PARAMS, f"cannot write {path}: {exc.strerror}") from exc
+        old = self.files.write_for_agent(params.get("path"), content)
+        assert isinstance(content, str)  # write_for_agent refuses anything else
         self._written[str(params["path"])] = content
         self._file_changed(str(params["path"]), old, content)
 
-    def _inside(self, path: Any) -> Path:
-        """`path` with symlinks resolved, if that is inside the workspace; else refused."""
-        if not isinstance(path, str) or not path:
-            raise FsRefusedError(INVALID_PARAMS, "path must be a non-empty string")
-        resolved = (self.root / path).resolve()
-        if not resolved.is_relative_to(self.root):
-            raise FsRefusedError(FS_REFUSED, f"outside the workspace: {path}")
-        return resolved
+    def _tool_input(self, call: dict[str, Any]) -> Any:
+        """What a tool call is about: its rawInput when the agent sends one, else kind and paths
+        (with a unified diff of a proposed edit, headers relative to the workspace)."""
+        if call.get("rawInput") is not None:
+            return call["rawInput"]
+        summary: dict[str, Any] = {"kind": call.get("kind") or "other"}
+        paths = [loc.get("path") for loc in call.get("locations") or [] if isinstance(loc, dict)]
+        if paths:
+            summary["paths"] = paths
+        for block in call.get("content") or []:
+            if isinstance(block, dict) and block.get("type") == "diff" and block.get("path"):
+                old, new = block.get("oldText"), block.get("newText")
+                old = old if isinstance(old, str) else ""
+                new = new if isinstance(new, str) else ""
+                shown = self.files.shown(str(block["path"]))
+                summary["diff"] = truncate(unified_diff(shown, old, new))[0]
+            elif _text_of(block):
+                summary["description"] = _text_of(block)
+        return summary
 
-    def _relative(self, path: str) -> str:
-        """`path` relative to the workspace when it is inside it."""
-        candidate = self.root / path
-        with contextlib.suppress(ValueError):
-            return str(candidate.relative_to(self.root))
-        with contextlib.suppress(ValueError, OSError):
-            return str(candidate.resolve().relative_to(self.root))
-        return path
+
+def acp_agent(name: str) -> type[AcpAdapter]:
+    """The adapter of an `[agents.<name>]` that Tether does not know: an ACP agent."""
+    return type(f"AcpAdapter_{name}", (AcpAdapter,), {"agent": name})
 
 
 class GeminiAdapter(AcpAdapter):
@@ -519,23 +523,11 @@ def _output_text(update: dict[str, Any]) -> str:
     return ""
 
 
-def _tool_input(call: dict[str, Any]) -> Any:
-    """What a tool call is about: its rawInput when the agent sends one, else kind and paths
-    (with a unified diff of a proposed edit)."""
-    if call.get("rawInput") is not None:
-        return call["rawInput"]
-    summary: dict[str, Any] = {"kind": call.get("kind") or "other"}
-    paths = [loc.get("path") for loc in call.get("locations") or [] if isinstance(loc, dict)]
-    if paths:
-        summary["paths"] = paths
-    for block in call.get("content") or []:
-        if isinstance(block, dict) and block.get("type") == "diff" and block.get("path"):
-            old, new = block.get("oldText"), block.get("newText")
-            old, new = (old if isinstance(old, str) else ""), (new if isinstance(new, str) else "")
-            summary["diff"] = truncate(unified_diff(str(block["path"]), old, new))[0]
-        elif _text_of(block):
-            summary["description"] = _text_of(block)
-    return summary
+def _command_line(command: Any) -> str:
+    """A command as a shell command line: an argv list joined with shell quoting."""
+    if isinstance(command, list) and all(isinstance(part, str) for part in command):
+        return shlex.join(command)
+    return str(command or "")
 
 
 def _rpc_reason(exc: RpcError) -> str:

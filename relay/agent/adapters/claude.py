@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from protocol.messages import (
@@ -47,6 +46,7 @@ from protocol.messages import (
 )
 from relay.agent.diffs import truncate, unified_diff
 from relay.agent.structured import StructuredAdapter
+from relay.agent.workspace_files import WorkspaceFiles
 
 STREAM_FLAGS = (
     "-p",
@@ -61,10 +61,9 @@ STREAM_FLAGS = (
 )
 FILE_TOOLS = frozenset({"Write", "Edit", "MultiEdit"})
 SHELL_TOOLS = frozenset({"Bash"})
-MAX_SNAPSHOT_BYTES = 1 << 20  # files larger than this get no diff computed from disk
 MAX_OPEN_TOOLS = 256  # tool calls remembered until their result arrives
 MAX_INPUT_STRING_CHARS = 8 << 10  # a tool input's long strings (file contents) in events
-MAX_SNAPSHOTS = 16  # file contents kept from approval to result (each under MAX_SNAPSHOT_BYTES)
+MAX_SNAPSHOTS = 16  # file contents kept from approval to result (each at most 1 MiB)
 _T = TypeVar("_T")
 EXIT_CODE = re.compile(r"^Exit code (\d+)")
 
@@ -75,6 +74,7 @@ class ClaudeAdapter(StructuredAdapter):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.files = WorkspaceFiles(self.spec.workspace.path)
         self._conversation = self.spec.resume
         self._model = self.spec.agent.model
         self._cost_so_far = 0.0  # total_cost_usd of the previous result in this process
@@ -234,19 +234,13 @@ class ClaudeAdapter(StructuredAdapter):
             new = _new_content(tool_input, result, old)
         else:  # no structured result: compare the snapshot taken at approval with the disk
             old = before
-            new = _read_small(path)
+            new = self.files.read_small(path)
         if new is None:
             return
-        diff = _head(unified_diff(self._shown_path(path), old or "", new))
+        shown = self.files.shown(path)
+        diff = _head(unified_diff(shown, old or "", new))
         change: Literal["added", "modified"] = "added" if old is None else "modified"
-        self.emit(FileChanged(path=path, diff=diff, change=change, raw=result))
-
-    def _shown_path(self, path: str) -> str:
-        """The path in diff headers: relative to the workspace when inside it."""
-        try:
-            return str(Path(path).relative_to(self.spec.workspace.path))
-        except ValueError:
-            return path
+        self.emit(FileChanged(path=shown, diff=diff, change=change, raw=result))
 
     def _on_result(self, message: dict[str, Any]) -> None:
         usage = _dict(message.get("usage"))
@@ -287,7 +281,7 @@ class ClaudeAdapter(StructuredAdapter):
         tool_input = _dict(request.get("input"))
         tool_use_id = str(request.get("tool_use_id") or "")
         if tool in FILE_TOOLS and tool_use_id:  # for a diff if Claude gives no structured result
-            before = _read_small(str(tool_input.get("file_path") or ""))
+            before = self.files.read_small(str(tool_input.get("file_path") or ""))
             _remember(self._before, tool_use_id, before, MAX_SNAPSHOTS)
         suggestions = request.get("permission_suggestions")
         suggestions = suggestions if isinstance(suggestions, list) else []
@@ -383,16 +377,6 @@ def _new_content(tool_input: dict[str, Any], result: dict[str, Any], old: str | 
             return None
         new = new.replace(old_string, new_string, -1 if edit.get("replace_all") else 1)
     return new
-
-
-def _read_small(path: str) -> str | None:
-    try:
-        file = Path(path)
-        if not path or file.stat().st_size > MAX_SNAPSHOT_BYTES:
-            return None
-        return file.read_text(errors="replace")
-    except OSError:
-        return None
 
 
 def _text_of(content: Any) -> str:

@@ -32,7 +32,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Literal
 
 from protocol.codes import ErrorCode
@@ -53,6 +52,7 @@ from protocol.version import SOFTWARE_VERSION
 from relay.agent.diffs import truncate, unified_diff
 from relay.agent.jsonrpc import METHOD_NOT_FOUND, JsonRpc, RpcError
 from relay.agent.structured import StructuredAdapter
+from relay.agent.workspace_files import WorkspaceFiles
 from relay.errors import CommandError
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class CodexAdapter(StructuredAdapter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.rpc = JsonRpc(self.send, version=None)
-        self.root = Path(self.spec.workspace.path).resolve()
+        self.files = WorkspaceFiles(self.spec.workspace.path)
         self.thread_id = ""
         self.model = self.spec.agent.model
         self._turn_id = ""  # the running turn, "" between turns
@@ -112,7 +112,7 @@ class CodexAdapter(StructuredAdapter):
     async def on_start(self) -> None:
         await self.rpc.request("initialize", {"clientInfo": CLIENT_INFO})
         self.rpc.notify("initialized")
-        params: dict[str, Any] = {"cwd": str(self.root), "approvalPolicy": APPROVAL_POLICY}
+        params: dict[str, Any] = {"cwd": str(self.files.root), "approvalPolicy": APPROVAL_POLICY}
         if self.model:
             params["model"] = self.model
         result: Any = None
@@ -253,7 +253,7 @@ class CodexAdapter(StructuredAdapter):
         kind, item_id = item.get("type"), str(item.get("id", ""))
         if kind in ("commandExecution", "fileChange", "mcpToolCall", "webSearch"):
             self._items[item_id] = item
-            name, tool_input = _tool(item, self._shown_path)
+            name, tool_input = _tool(item, self.files.shown)
             self.emit(ToolStarted(tool_id=item_id, name=name, input=tool_input, raw=message))
         elif kind not in ("agentMessage", "reasoning", "userMessage"):
             self.raw(message, type=f"item/started {kind}")
@@ -299,7 +299,7 @@ class CodexAdapter(StructuredAdapter):
         self.emit(ToolFinished(tool_id=item_id, output=shown, is_error=failed, raw=message))
 
     def _file_changed(self, change: dict[str, Any], message: dict[str, Any]) -> None:
-        path = self._shown_path(str(change.get("path", "")))
+        path = self.files.shown(str(change.get("path", "")))
         kind = change.get("kind") or {}
         kind_type = str(kind.get("type", "update")) if isinstance(kind, dict) else str(kind)
         moved = kind.get("move_path") if isinstance(kind, dict) else None
@@ -309,21 +309,11 @@ class CodexAdapter(StructuredAdapter):
         elif kind_type == "delete":
             diff = unified_diff(path, text, "")
         else:  # update: Codex gives the hunks without the file header
-            target = self._shown_path(str(moved)) if moved else path
+            target = self.files.shown(str(moved)) if moved else path
             diff = f"--- a/{path}\n+++ b/{target}\n{text}"
         change_kind = "renamed" if moved else FILE_CHANGES.get(kind_type, "modified")
         self._reported.add(path)
         self.emit(FileChanged(path=path, diff=truncate(diff)[0], change=change_kind, raw=message))
-
-    def _shown_path(self, path: str) -> str:
-        """Paths in events are relative to the workspace when they are inside it."""
-        candidate = Path(path)
-        if not candidate.is_absolute():
-            return path
-        try:
-            return str(candidate.relative_to(self.root))
-        except ValueError:
-            return path
 
     # ------------------------------------------------------------------ approvals
 
@@ -338,7 +328,7 @@ class CodexAdapter(StructuredAdapter):
         if approval_id in self.approvals.pending():
             approval_id = f"{approval_id}-{request_id}"
         item = self._items.get(item_id, {})
-        tool, summary, tool_input = _approval_subject(method, params, item, self._shown_path)
+        tool, summary, tool_input = _approval_subject(method, params, item, self.files.shown)
         offered = params.get("availableDecisions")
         options: list[Decision] = ["approve", "approve_for_session", "deny"]
         if isinstance(offered, list) and "acceptForSession" not in offered:
