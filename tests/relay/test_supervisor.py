@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from protocol import messages as m
 from protocol.codes import ErrorCode
 from relay.agent.adapters import ADAPTERS
 from relay.agent.adapters.base import Adapter
+from relay.agent.config import AgentConfig
 from relay.errors import CommandError
 from relay.outbox import Outbox
 from relay.settings import Settings
@@ -254,3 +256,25 @@ def test_an_adapter_that_crashes_on_start_fails_the_spawn(make_settings: Setting
         assert supervisor.live_sessions() == []
 
     _with_supervisor(make_settings(), body, adapters={"broken": BrokenAdapter})
+
+
+def test_an_agent_that_cannot_be_offered_is_logged_with_the_true_reason(
+    make_settings: SettingsFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    script = tmp_path / "agent.js"  # exists, but is not executable
+    script.write_text("console.log('hi')\n")
+    goose = tmp_path / "goose"
+    goose.write_text("#!/bin/sh\n")
+    goose.chmod(0o755)
+    agents = {
+        "mine": AgentConfig(name="mine", executable=str(script)),
+        "goose": AgentConfig(name="goose", executable=str(goose)),
+    }
+
+    async def body(supervisor: Supervisor, outbox: Outbox) -> None:
+        assert "goose" in supervisor.agents and "mine" not in supervisor.agents
+
+    with caplog.at_level(logging.WARNING, logger="relay.supervisor"):
+        _with_supervisor(make_settings(agents=agents), body)
+    assert f"agent mine is configured but not offered: {script} is not executable" in caplog.text
+    assert "goose" not in caplog.text

@@ -1,0 +1,108 @@
+"""Any ACP agent: hand-written transcripts of shapes the ACP spec allows that Gemini and Copilot
+do not send, through the adapter; and which `[agents.<name>]` a relay offers, and why not.
+
+The transcripts in tests/golden/acp/ follow the ACP v1 schema (tool-call updates change only
+the fields they carry). Refresh the expected events with `GOLDEN_UPDATE=1`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from protocol import messages as m
+from relay.agent.adapters import ADAPTERS, with_acp_agents
+from relay.agent.adapters.acp import AcpAdapter
+from relay.agent.config import AgentConfig, offered_agents
+from tests.agents.acp_transcripts import check_golden
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "acp"
+TRANSCRIPTS = sorted(p.name.removesuffix(".jsonl") for p in GOLDEN.glob("*.jsonl"))
+CONFIG = AgentConfig(name="acp", executable="some-acp-agent")
+
+
+@pytest.mark.parametrize("name", TRANSCRIPTS)
+def test_golden_transcript_maps_to_the_expected_events(name: str, tmp_path: Path) -> None:
+    check_golden(AcpAdapter, GOLDEN / f"{name}.jsonl", tmp_path, CONFIG)
+
+
+def test_a_diff_sent_before_the_completing_update_still_changes_the_file(tmp_path: Path) -> None:
+    events = check_golden(
+        AcpAdapter, GOLDEN / "diff_in_intermediate_update.jsonl", tmp_path, CONFIG
+    )
+    (changed,) = [e for e in events if isinstance(e, m.FileChanged)]
+    assert (changed.path, changed.change) == ("notes.txt", "modified")
+    assert changed.diff.splitlines()[:2] == ["--- a/notes.txt", "+++ b/notes.txt"]
+    assert "-two" in changed.diff and "+TWO" in changed.diff
+    (finished,) = [e for e in events if isinstance(e, m.ToolFinished)]
+    assert not finished.is_error
+
+
+def test_tool_started_waits_for_the_input_of_a_later_update(tmp_path: Path) -> None:
+    events = check_golden(AcpAdapter, GOLDEN / "input_in_later_update.jsonl", tmp_path, CONFIG)
+    (started,) = [e for e in events if isinstance(e, m.ToolStarted)]
+    assert (started.name, started.input) == ("grep", {"pattern": "TODO", "path": "."})
+    (finished,) = [e for e in events if isinstance(e, m.ToolFinished)]
+    assert finished.output == "notes.txt:1: TODO"
+
+
+def test_an_argv_command_is_shown_as_a_shell_command_line(tmp_path: Path) -> None:
+    events = check_golden(AcpAdapter, GOLDEN / "argv_command.jsonl", tmp_path, CONFIG)
+    (command,) = [e for e in events if isinstance(e, m.Command)]
+    assert command.command == "/bin/bash -lc 'ls -la'"
+    assert (command.exit_code, command.output) == (0, "total 0")
+
+
+def _executable(path: Path, mode: int = 0o755) -> Path:
+    path.write_text("#!/bin/sh\n")
+    path.chmod(mode)
+    return path
+
+
+def test_every_unknown_agent_name_is_an_acp_agent_offered_under_that_name(tmp_path: Path) -> None:
+    goose = _executable(tmp_path / "goose")
+    configured = {
+        "goose": AgentConfig(name="goose", executable=str(goose), args=("acp",)),
+        "other": AgentConfig(name="other", executable="other-acp", enabled=False),
+    }
+    adapters = with_acp_agents(ADAPTERS, configured)
+    assert issubclass(adapters["goose"], AcpAdapter) and adapters["goose"].agent == "goose"
+    assert adapters["gemini"] is ADAPTERS["gemini"]
+    executables = {name: adapter.executable for name, adapter in adapters.items()}
+    offered, refused = offered_agents(configured, executables, str(tmp_path))
+    assert offered["goose"].executable == str(goose)
+    assert "other" not in offered and "other" not in refused  # disabled: nothing to say
+
+
+def test_an_agent_not_offered_is_given_the_true_reason(tmp_path: Path) -> None:
+    script = _executable(tmp_path / "agent.js", mode=0o644)
+    configured = {
+        name: AgentConfig(name=name, executable=executable)
+        for name, executable in (
+            ("plain_file", str(script)),
+            ("missing", str(tmp_path / "nowhere")),
+            ("folder", str(tmp_path)),
+            ("not_on_path", "no-such-agent"),
+            ("no_executable", ""),
+        )
+    }
+    executables = {
+        name: adapter.executable for name, adapter in with_acp_agents({}, configured).items()
+    }
+    offered, refused = offered_agents(configured, executables, str(tmp_path))
+    assert not offered
+    assert refused == {
+        "plain_file": f"{script} is not executable"
+        " (chmod +x, or name its interpreter as executable)",
+        "missing": f"{tmp_path / 'nowhere'} does not exist",
+        "folder": f"{tmp_path} is a directory",
+        "not_on_path": f"'no-such-agent' is not on PATH ({tmp_path})",
+        "no_executable": "no executable is configured (an ACP agent needs `executable`)",
+    }
+
+
+def test_a_configured_agent_without_an_adapter_is_reported() -> None:
+    configured = {"goose": AgentConfig(name="goose", executable="goose")}
+    offered, refused = offered_agents(configured, {"pty": None}, "")
+    assert list(offered) == ["pty"] and refused == {"goose": "no adapter of that name"}
