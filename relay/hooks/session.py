@@ -34,7 +34,6 @@ from typing import Any, Literal
 
 from protocol.codes import ErrorCode
 from protocol.messages import (
-    MAX_RAW_BYTES,
     ApprovalRequested,
     ApprovalResolved,
     Command,
@@ -48,6 +47,7 @@ from protocol.messages import (
 )
 from relay.agent.adapters.base import Adapter, EventSink, SessionSpec
 from relay.agent.approvals import RESOLVED
+from relay.agent.claude_tools import FILE_TOOLS, READ_ONLY_TOOLS, SHELL_TOOLS, capped, summary
 from relay.agent.diffs import truncate, unified_diff
 from relay.agent.workspace_files import WorkspaceFiles
 from relay.errors import CommandError
@@ -56,31 +56,11 @@ log = logging.getLogger(__name__)
 
 AGENT = "claude-hooks"
 PID_POLL_S = 2.0  # how often the session checks that Claude Code's process is still there
-SUMMARY_CHARS = 200  # an approval's one-line summary
 MAX_ARGV_BYTES = 4096  # Claude's command line read from /proc, for session_started
-FILE_TOOLS = frozenset({"Write", "Edit", "MultiEdit"})  # their tool_response has originalFile
 OPTIONS = ["approve", "approve_for_session", "deny"]
 # Tools that only read or talk to the user: Claude Code's own permission rules decide them (and
 # if those would ask, a PermissionRequest hook comes to Tether). Every other tool asks Tether.
-CLAUDE_DECIDES = frozenset(
-    {
-        "Read",
-        "Glob",
-        "Grep",
-        "LS",
-        "NotebookRead",
-        "TodoWrite",
-        "TaskCreate",
-        "TaskGet",
-        "TaskUpdate",
-        "TaskList",
-        "AskUserQuestion",
-        "EnterPlanMode",
-        "ExitPlanMode",
-        "ListMcpResourcesTool",
-        "ReadMcpResourceTool",
-    }
-)
+CLAUDE_DECIDES = READ_ONLY_TOOLS
 NOT_HERE = "this session is driven from its own terminal"
 
 
@@ -205,7 +185,7 @@ class HookSession(Adapter):
         tool = str(data.get("tool_name", ""))
         tool_input = data.get("tool_input")
         tool_id = str(data.get("tool_use_id", ""))
-        self.sink.emit(ToolStarted(tool_id=tool_id, name=tool, input=_capped(tool_input), raw=data))
+        self.sink.emit(ToolStarted(tool_id=tool_id, name=tool, input=capped(tool_input), raw=data))
         if tool in CLAUDE_DECIDES:
             return None
         if tool in self._allowed_tools:
@@ -228,7 +208,7 @@ class HookSession(Adapter):
         output, _ = truncate(text)
         tool_id = str(data.get("tool_use_id", ""))
         self.sink.emit(ToolFinished(tool_id=tool_id, output=output, is_error=failed, raw=data))
-        if tool == "Bash":
+        if tool in SHELL_TOOLS:
             if isinstance(result, dict) and isinstance(result.get("stdout"), str):
                 text = result["stdout"] + str(result.get("stderr") or "")
             output, cut = truncate(text)
@@ -290,8 +270,8 @@ class HookSession(Adapter):
             ApprovalRequested(
                 approval_id=approval_id,
                 tool=tool,
-                summary=_summary(tool, tool_input),
-                input=_capped(tool_input),
+                summary=summary(tool, tool_input),
+                input=capped(tool_input),
                 options=list(OPTIONS),
                 raw=data,
             )
@@ -336,28 +316,6 @@ def _pre_tool_output(decision: str, reason: str) -> dict[str, Any]:
             "permissionDecisionReason": reason,
         }
     }
-
-
-def _summary(tool: str, tool_input: Any) -> str:
-    if isinstance(tool_input, dict):
-        for key in ("command", "file_path", "notebook_path", "url", "pattern", "path"):
-            value = tool_input.get(key)
-            if isinstance(value, str) and value:
-                return f"{tool}: {value}"[:SUMMARY_CHARS]
-    return f"{tool}: {_json(tool_input)}"[:SUMMARY_CHARS]
-
-
-def _capped(value: Any) -> Any:
-    """A tool input small enough for an event: long strings shortened, else a marker."""
-    if len(_json(value)) <= MAX_RAW_BYTES:
-        return value
-    if isinstance(value, dict):
-        short = {
-            k: v[: MAX_RAW_BYTES // 8] + "…" if isinstance(v, str) else v for k, v in value.items()
-        }
-        if len(_json(short)) <= MAX_RAW_BYTES:
-            return short
-    return {"truncated": True, "bytes": len(_json(value))}
 
 
 def _json(value: Any) -> str:

@@ -44,6 +44,7 @@ from protocol.messages import (
     ToolStarted,
     Usage,
 )
+from relay.agent.claude_tools import FILE_TOOLS, SHELL_TOOLS, capped, new_content, summary
 from relay.agent.diffs import truncate, unified_diff
 from relay.agent.structured import StructuredAdapter
 from relay.agent.workspace_files import WorkspaceFiles
@@ -59,10 +60,7 @@ STREAM_FLAGS = (
     "--permission-prompt-tool",
     "stdio",
 )
-FILE_TOOLS = frozenset({"Write", "Edit", "MultiEdit"})
-SHELL_TOOLS = frozenset({"Bash"})
 MAX_OPEN_TOOLS = 256  # tool calls remembered until their result arrives
-MAX_INPUT_STRING_CHARS = 8 << 10  # a tool input's long strings (file contents) in events
 MAX_SNAPSHOTS = 16  # file contents kept from approval to result (each at most 1 MiB)
 _T = TypeVar("_T")
 EXIT_CODE = re.compile(r"^Exit code (\d+)")
@@ -180,7 +178,7 @@ class ClaudeAdapter(StructuredAdapter):
         tool_id, name = str(block.get("id") or ""), str(block.get("name") or "")
         tool_input = _dict(block.get("input"))
         _remember(self._tools, tool_id, (name, tool_input), MAX_OPEN_TOOLS)
-        shown = _capped(tool_input)
+        shown = capped(tool_input)
         self.emit(ToolStarted(tool_id=tool_id, name=name, input=shown, raw=message))
 
     def _on_user(self, message: dict[str, Any]) -> None:
@@ -231,7 +229,7 @@ class ClaudeAdapter(StructuredAdapter):
             return
         if "originalFile" in result:
             old = result["originalFile"]
-            new = _new_content(tool_input, result, old)
+            new = new_content(tool_input, result, old)
         else:  # no structured result: compare the snapshot taken at approval with the disk
             old = before
             new = self.files.read_small(path)
@@ -292,8 +290,8 @@ class ClaudeAdapter(StructuredAdapter):
         self.approvals.ask(
             request_id,
             tool=tool,
-            summary=_summary(tool, tool_input, request),
-            input=_capped(tool_input),  # the answer sends the whole input back
+            summary=summary(tool, tool_input, str(request.get("description") or "")),
+            input=capped(tool_input),  # the answer sends the whole input back
             answer=answer,
             cancel=_withdrawn_by_claude,
             raw=message,
@@ -357,28 +355,6 @@ def _not_run(message: dict[str, Any], tool_id: str) -> bool:
     return any(e.get("id") == tool_id and e.get("non_execution_kind") for e in entries)
 
 
-def _summary(tool: str, tool_input: dict[str, Any], request: dict[str, Any]) -> str:
-    detail = tool_input.get("command") or tool_input.get("file_path") or request.get("description")
-    text = f"{tool}: {detail}" if detail else tool
-    return text[:500]
-
-
-def _new_content(tool_input: dict[str, Any], result: dict[str, Any], old: str | None) -> str | None:
-    """The file after the tool ran, from its structured result and input (no disk access)."""
-    if isinstance(result.get("content"), str):  # Write
-        return str(result["content"])
-    if old is None:
-        return None
-    edits = tool_input.get("edits")
-    new = old
-    for edit in map(_dict, edits if isinstance(edits, list) else [tool_input]):
-        old_string, new_string = edit.get("old_string"), edit.get("new_string")
-        if not isinstance(old_string, str) or not isinstance(new_string, str):
-            return None
-        new = new.replace(old_string, new_string, -1 if edit.get("replace_all") else 1)
-    return new
-
-
 def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -388,17 +364,6 @@ def _text_of(content: Any) -> str:
         ]
         return "\n".join(p for p in parts if isinstance(p, str))
     return ""
-
-
-def _capped(value: Any) -> Any:
-    """A tool input for an event: long strings cut, so a big Write still fits in a frame."""
-    if isinstance(value, str) and len(value) > MAX_INPUT_STRING_CHARS:
-        return f"{value[:MAX_INPUT_STRING_CHARS]}… ({len(value)} characters)"
-    if isinstance(value, dict):
-        return {k: _capped(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_capped(v) for v in value]
-    return value
 
 
 def _head(diff: str) -> str:
