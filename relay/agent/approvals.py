@@ -1,23 +1,22 @@
 """Pending approvals of one session: asked by the agent, answered by a viewer (never timed out).
 
-`ask()` emits `approval_requested` and keeps the adapter's `answer` callback, which writes the
+`ask()` emits `approval_requested` and keeps the translator's `answer` callback, which writes the
 agent's native reply; `resolve()` calls it once and emits `approval_resolved`. While any approval
-is pending the session's status is `waiting_for_approval`.
+is pending the session's status is `waiting_for_approval`. Nothing here waits or does I/O.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from protocol.codes import ErrorCode
 from protocol.messages import ApprovalRequested, ApprovalResolved, Decision, Event, Status
 from relay.errors import CommandError
 
-Answer = Callable[[Decision, str], Awaitable[None] | None]
-Cancel = Callable[[], Awaitable[None] | None]
+Answer = Callable[[Decision, str], None]
+Cancel = Callable[[], None]
 ALL_DECISIONS: tuple[Decision, ...] = ("approve", "approve_for_session", "deny")
 RESOLVED: dict[Decision, Literal["approved", "approved_for_session", "denied"]] = {
     "approve": "approved",
@@ -65,7 +64,7 @@ class Approvals:
         )
         self._emit(Status(state="waiting_for_approval", detail=summary or tool))
 
-    async def resolve(self, approval_id: str, decision: Decision, message: str, by: str) -> None:
+    def resolve(self, approval_id: str, decision: Decision, message: str, by: str) -> None:
         pending = self._pending.get(approval_id)
         if pending is None:
             raise CommandError(ErrorCode.UNKNOWN_APPROVAL, f"no pending approval {approval_id}")
@@ -73,7 +72,7 @@ class Approvals:
             offered = ", ".join(pending.options)
             raise CommandError(ErrorCode.BAD_REQUEST, f"{decision} is not offered ({offered})")
         del self._pending[approval_id]
-        await _call(pending.answer(decision, message))
+        pending.answer(decision, message)
         self._emit(
             ApprovalResolved(
                 approval_id=approval_id, decision=RESOLVED[decision], by=by, message=message
@@ -81,11 +80,14 @@ class Approvals:
         )
         self._after_answer()
 
-    async def cancel_all(self, reason: str) -> None:
+    def cancel_all(self, reason: str) -> None:
         """The turn was interrupted: answer every pending request natively as cancelled."""
         pending, self._pending = self._pending, {}
         for approval_id, entry in pending.items():
-            await _call(entry.cancel() if entry.cancel else entry.answer("deny", reason))
+            if entry.cancel is not None:
+                entry.cancel()
+            else:
+                entry.answer("deny", reason)
             self._emit(
                 ApprovalResolved(approval_id=approval_id, decision="cancelled", message=reason)
             )
@@ -105,8 +107,3 @@ class Approvals:
     def _after_answer(self) -> None:
         if not self._pending:
             self._emit(Status(state="running"))
-
-
-async def _call(result: Awaitable[None] | None) -> None:
-    if inspect.isawaitable(result):
-        await result

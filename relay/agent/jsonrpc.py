@@ -1,13 +1,15 @@
 """JSON-RPC over one JSON object per line, as Codex's app-server and ACP agents speak it.
 
-Both ends send requests. `feed()` takes every message read from the agent: answers to our
-requests resolve the matching `request()`; requests and notifications from the agent are
-returned for the adapter to handle. Codex omits the `"jsonrpc"` member (version None).
+Both ends send requests. `RpcChannel` is the translator's half, without I/O or waiting: it
+writes requests, notifications and answers through `send`, remembers which method each of its
+requests called, and `answer_to()` turns a message from the agent that answers one of them
+into an `Answer`. A request sent with a time limit is reported to `expect` (the driver, which
+calls `expire()` when it passes). Codex omits the `"jsonrpc"` member (version None).
 """
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +21,7 @@ TIMED_OUT = -32000  # ours, from the implementation-defined range: the agent did
 
 
 class RpcError(Exception):
-    """The agent answered a request with an error, or went away before answering."""
+    """The agent answered a request with an error, or did not answer in time."""
 
     def __init__(self, code: int, message: str, data: Any = None) -> None:
         super().__init__(f"{message} ({code})")
@@ -28,26 +30,42 @@ class RpcError(Exception):
         self.data = data
 
 
-class JsonRpc:
-    def __init__(self, send: Callable[[dict[str, Any]], None], version: str | None) -> None:
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """The agent's answer to one of our requests: a result, or an error."""
+
+    method: str
+    result: Any = None
+    error: RpcError | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Asked:
+    method: str
+    timeout_s: float | None
+
+
+class RpcChannel:
+    def __init__(
+        self,
+        send: Callable[[dict[str, Any]], None],
+        version: str | None,
+        expect: Callable[[int, float], None] = lambda request_id, timeout_s: None,
+    ) -> None:
         self._send = send
         self._version = version
+        self._expect = expect
         self._ids = itertools.count(1)
-        self._waiting: dict[int | str, asyncio.Future[Any]] = {}
+        self._asked: dict[int | str, _Asked] = {}
 
-    async def request(self, method: str, params: Any = None, timeout_s: float | None = None) -> Any:
-        """Send a request and wait for its result; raises RpcError for an error answer, or for
-        no answer within `timeout_s` (a later answer is then handed back by feed() as raw)."""
+    def request(self, method: str, params: Any = None, timeout_s: float | None = None) -> int:
+        """Send a request; its answer comes back through `answer_to()`."""
         request_id = next(self._ids)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiting[request_id] = future
-        try:
-            self._send(self._message(id=request_id, method=method, params=params))
-            return await asyncio.wait_for(future, timeout_s)
-        except TimeoutError as exc:
-            raise RpcError(TIMED_OUT, f"no answer to {method} in {timeout_s:g} s") from exc
-        finally:
-            self._waiting.pop(request_id, None)
+        self._asked[request_id] = _Asked(method, timeout_s)
+        self._send(self._message(id=request_id, method=method, params=params))
+        if timeout_s is not None:
+            self._expect(request_id, timeout_s)
+        return request_id
 
     def notify(self, method: str, params: Any = None) -> None:
         self._send(self._message(method=method, params=params))
@@ -58,29 +76,27 @@ class JsonRpc:
     def respond_error(self, request_id: int | str, code: int, message: str) -> None:
         self._send(self._message(id=request_id, error={"code": code, "message": message}))
 
-    def feed(self, message: dict[str, Any]) -> dict[str, Any] | None:
-        """Consume an answer to one of our requests; return anything else to the caller."""
+    def answer_to(self, message: dict[str, Any]) -> Answer | None:
+        """The answer `message` is to one of our requests, or None when it is something else
+        (a request or notification from the agent, or an answer nobody waits for)."""
         if "method" in message or "id" not in message:
-            return message
-        future = self._waiting.get(message["id"])
-        if future is None or future.done():
-            return message  # an answer nobody waits for: the adapter keeps it as raw
+            return None
+        asked = self._asked.pop(message["id"], None)
+        if asked is None:
+            return None
         error = message.get("error")
         if isinstance(error, dict):
-            future.set_exception(
-                RpcError(
-                    int(error.get("code", 0)), str(error.get("message", "")), error.get("data")
-                )
-            )
-        else:
-            future.set_result(message.get("result"))
-        return None
+            code, text = int(error.get("code", 0)), str(error.get("message", ""))
+            return Answer(asked.method, error=RpcError(code, text, error.get("data")))
+        return Answer(asked.method, result=message.get("result"))
 
-    def fail_all(self, reason: str) -> None:
-        """The agent is gone: every waiting request raises RpcError."""
-        for future in self._waiting.values():
-            if not future.done():
-                future.set_exception(RpcError(INTERNAL_ERROR, reason))
+    def expire(self, request_id: int) -> Answer | None:
+        """The time limit of a request passed: its answer is a timeout error, unless it came."""
+        asked = self._asked.pop(request_id, None)
+        if asked is None:
+            return None
+        text = f"no answer to {asked.method} in {asked.timeout_s:g} s"
+        return Answer(asked.method, error=RpcError(TIMED_OUT, text))
 
     def _message(self, **fields: Any) -> dict[str, Any]:
         message = {k: v for k, v in fields.items() if v is not None or k == "result"}

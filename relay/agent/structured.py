@@ -1,14 +1,15 @@
-"""The base of adapters for agents driven over stdin/stdout, one JSON object per line.
+"""The driver of agents spoken to over stdin/stdout, one JSON object per line.
 
-The process runs in the workspace with the scrubbed environment, in its own process group.
-`run()` reads stdout line by line and hands each JSON object to `on_message()`; lines that are
-not JSON objects, and messages a subclass does not map, become `native` events (kept as `raw`).
-`on_start()` (the agent's handshake) runs alongside the reader, so it may await answers; the
-first prompt is sent once it is done. If the process exits without being asked to, an `error`
-event carries its exit code and the tail of its stderr; the supervisor then ends the session.
+The process half of a structured agent; the protocol is its `Translator` (relay/agent/
+translator.py), which does no I/O. The process runs in the workspace with the scrubbed
+environment, in its own process group. `run()` reads stdout line by line and hands each line to
+the translator; the translator's outlet is this driver: events go to the sink, messages to the
+agent's stdin, time limits become timers. The handshake (`translator.start()`) must make the
+translator ready within HANDSHAKE_TIMEOUT_S; the first prompt is sent once it is. If the process
+exits without being asked to, an `error` event carries its exit code and the tail of its
+stderr; the supervisor then ends the session.
 
-Subclasses implement argv(), on_start(), on_message(), prompt() and cancel(). on_message() must
-not wait for the agent (the reader is blocked meanwhile): use `background()` for that.
+Subclasses set `translator_class` and implement argv().
 """
 
 from __future__ import annotations
@@ -20,64 +21,49 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Coroutine
-from typing import Any
+from typing import Any, ClassVar
 
 from protocol.codes import ErrorCode
-from protocol.messages import Decision, Error, Event, Native, Status, UserPrompt
+from protocol.messages import Decision, Error, Event
 from relay.agent.adapters.base import Adapter, EventSink, SessionSpec
-from relay.agent.approvals import Approvals
+from relay.agent.translator import Translator
+from relay.agent.workspace_files import WorkspaceFiles
 from relay.errors import CommandError, SpawnError
 
 log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 16 << 20  # one message from the agent; a longer line ends the session
 STDERR_TAIL_BYTES = 4096  # kept for the error event when the agent crashes
-HANDSHAKE_TIMEOUT_S = 60.0  # on_start() (node CLIs start slowly on a busy machine)
+HANDSHAKE_TIMEOUT_S = 60.0  # until the translator is ready (node CLIs start slowly)
 STDIN_CLOSE_WAIT_S = 1.0  # after closing stdin, before SIGTERM
 BACKPRESSURE_POLL_S = 0.05  # while the outbox is full, stop reading the agent
 
 
 class StructuredAdapter(Adapter):
     resumable = True
+    translator_class: ClassVar[type[Translator]]
 
     def __init__(self, spec: SessionSpec, sink: EventSink) -> None:
         super().__init__(spec, sink)
-        self.approvals = Approvals(self.emit)
+        files = WorkspaceFiles(spec.workspace.path)
+        self.translator = self.translator_class(
+            self, files, spec.agent, agent=self.agent, resume=spec.resume
+        )
         self._process: asyncio.subprocess.Process | None = None
         self._ready = asyncio.Event()
         self._stopping = False
         self._stderr_tail = b""
         self._tasks: set[asyncio.Task[None]] = set()
-
-    # ------------------------------------------------------------------ for subclasses
+        self._timers: set[asyncio.TimerHandle] = set()
 
     @abc.abstractmethod
     def argv(self) -> list[str]:
         """The whole command line, executable first."""
 
-    @abc.abstractmethod
-    async def on_start(self) -> None:
-        """The agent's handshake, right after the spawn (resume when `spec.resume` is set)."""
-
-    @abc.abstractmethod
-    async def on_message(self, message: dict[str, Any]) -> None:
-        """One JSON object from the agent's stdout."""
-
-    @abc.abstractmethod
-    async def prompt(self, text: str) -> None:
-        """Start a native turn; return once it is handed over, not when the turn ends."""
-
-    @abc.abstractmethod
-    async def cancel(self) -> None:
-        """Interrupt the current turn natively."""
+    # ------------------------------------------------------------------ Outlet
 
     def emit(self, event: Event) -> None:
         self.sink.emit(event)
-
-    def raw(self, message: Any, type: str = "") -> None:
-        """Keep a message Tether does not map."""
-        self.emit(Native(type=type, raw=message))
 
     def send(self, message: dict[str, Any]) -> None:
         """Write one JSON line to the agent's stdin."""
@@ -86,21 +72,19 @@ class StructuredAdapter(Adapter):
             raise CommandError(ErrorCode.SESSION_ENDED, "the agent's input is closed")
         stdin.write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
 
-    def background(self, work: Coroutine[Any, Any, None], what: str) -> None:
-        """Run `work` beside the reader; a failure becomes an `error` event, not a crash."""
+    def resume_token(self, token: str) -> None:
+        self.sink.resumable(token)
 
-        async def guarded() -> None:
-            try:
-                await work
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("session %s: %s failed: %s", self.spec.session_id, what, exc)
-                self.emit(Error(message=f"{what} failed: {exc}", code=ErrorCode.INTERNAL))
+    def ready(self) -> None:
+        self._ready.set()
 
-        task = asyncio.create_task(guarded(), name=f"{self.agent} {what}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def give_up(self) -> None:
+        self._stopping = True
+        self._signal_group(signal.SIGTERM)
+
+    def expect(self, request_id: int, timeout_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._timers.add(loop.call_later(timeout_s, self._expired, request_id))
 
     # ------------------------------------------------------------------ Adapter
 
@@ -128,7 +112,9 @@ class StructuredAdapter(Adapter):
     async def run(self) -> int | None:
         process = self._started()
         stderr = asyncio.create_task(self._read_stderr(), name=f"{self.agent} stderr")
-        self.background(self._handshake(), "starting the agent")
+        handshake = asyncio.create_task(self._handshake(), name=f"{self.agent} handshake")
+        self._tasks.add(handshake)
+        handshake.add_done_callback(self._tasks.discard)
         try:
             await self._read_stdout()
             code = await process.wait()
@@ -140,15 +126,13 @@ class StructuredAdapter(Adapter):
             stderr.cancel()
             for task in list(self._tasks):
                 task.cancel()
-            await self.on_exit()
+            for timer in self._timers:
+                timer.cancel()
         if not self._stopping and code != 0:
             tail = self._stderr_tail.decode("utf-8", "replace").strip()
             message = f"{self.agent} exited with code {code}" + (f": {tail}" if tail else "")
             self.emit(Error(message=message, code=ErrorCode.AGENT_CRASHED))
         return code
-
-    async def on_exit(self) -> None:
-        """The process is gone: release what waits for it (JSON-RPC requests, for example)."""
 
     async def send_input(self, data: str) -> None:
         try:
@@ -156,24 +140,21 @@ class StructuredAdapter(Adapter):
                 await self._ready.wait()
         except TimeoutError:
             raise CommandError(ErrorCode.TIMEOUT, "the agent is still starting") from None
-        self.emit(UserPrompt(text=data))
-        self.emit(Status(state="running"))
-        await self.prompt(data)
+        self.translator.prompt(data)
 
     async def resize(self, cols: int, rows: int) -> None:
         """Structured agents have no terminal."""
 
     async def interrupt(self) -> None:
-        await self.approvals.cancel_all("interrupted")
-        await self.cancel()
+        self.translator.interrupt()
 
     async def resolve_approval(
         self, approval_id: str, decision: Decision, message: str, by: str = ""
     ) -> None:
-        await self.approvals.resolve(approval_id, decision, message, by)
+        self.translator.approvals.resolve(approval_id, decision, message, by)
 
     def pending_approvals(self) -> list[str]:
-        return self.approvals.pending()
+        return self.translator.approvals.pending()
 
     async def stop(self, grace_s: float) -> None:
         self._stopping = True
@@ -203,18 +184,25 @@ class StructuredAdapter(Adapter):
         return self._started().pid
 
     async def _handshake(self) -> None:
+        self.translator.start()
         try:
             async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
-                await self.on_start()
-        except Exception as exc:
-            reason = "no answer" if isinstance(exc, TimeoutError) else str(exc)
-            self.emit(Error(message=f"{self.agent} did not start: {reason}", code="start_failed"))
-            self._stopping = True
-            self._signal_group(signal.SIGTERM)
+                await self._ready.wait()
+        except TimeoutError:
+            message = f"{self.agent} did not start: no answer"
+            self.emit(Error(message=message, code="start_failed"))
+            self.give_up()
             return
-        self._ready.set()
         if self.spec.prompt and not self.spec.resume:
-            await self.send_input(self.spec.prompt)
+            try:
+                await self.send_input(self.spec.prompt)
+            except CommandError as exc:
+                log.warning("session %s: first prompt: %s", self.spec.session_id, exc)
+
+    def _expired(self, request_id: int) -> None:
+        now = asyncio.get_running_loop().time()
+        self._timers = {timer for timer in self._timers if timer.when() > now}
+        self.translator.expired(request_id)
 
     async def _read_stdout(self) -> None:
         stdout = self._started().stdout
@@ -230,25 +218,7 @@ class StructuredAdapter(Adapter):
                 return
             while self.sink.full:  # noqa: ASYNC110 - a sink is polled, as PtyProcess.pump does
                 await asyncio.sleep(BACKPRESSURE_POLL_S)
-            await self._dispatch(line)
-
-    async def _dispatch(self, line: bytes) -> None:
-        text = line.decode("utf-8", "replace").strip()
-        if not text:
-            return
-        try:
-            message = json.loads(text)
-        except ValueError:
-            self.raw(text, type="non_json_output")
-            return
-        if not isinstance(message, dict):
-            self.raw(message, type="non_object_output")
-            return
-        try:
-            await self.on_message(message)
-        except Exception:  # a message the adapter could not handle must not end the session
-            log.exception("session %s: cannot handle %.200s", self.spec.session_id, text)
-            self.raw(message, type="unhandled")
+            self.translator.on_line(line.decode("utf-8", "replace"))
 
     async def _read_stderr(self) -> None:
         stderr = self._started().stderr

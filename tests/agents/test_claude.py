@@ -1,10 +1,8 @@
-"""Claude Code: golden transcripts through the adapter, and the real `claude` through the relay.
+"""Claude Code: golden transcripts through the translator, and the real `claude` through the relay.
 
-Golden tests replay `tests/golden/claude/<name>.jsonl` (stdout lines of the real CLI, with what
-was written to its stdin as `{"_stdin": ...}`; see tests/golden/claude/capture.py) through the
-adapter without a process, compare the events with `<name>.events.json` (without `raw`) and
-check that the adapter writes to stdin exactly what the real CLI was given. Refresh the expected
-events with `GOLDEN_UPDATE=1`.
+The transcripts in `tests/golden/claude/` were captured from the real CLI
+(tests/golden/claude/capture.py) and are all replayed by tests/agents/test_golden.py; the tests
+here look closer at some of them.
 
 End-to-end tests run a real `tether serve`, a real `tether relay` and the real `claude` against
 the scripted Anthropic endpoint in tests/fakes/anthropic_api.py.
@@ -14,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import select
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,15 +22,10 @@ import ptyprocess
 import pytest
 
 from protocol import messages as m
-from relay.agent.adapters.base import SessionSpec
-from relay.agent.adapters.claude import ClaudeAdapter
-from relay.agent.config import AgentConfig
-from relay.workspaces import Workspace
 from tests.agents.conftest import relay_config
-from tests.agents.sink import RecordingSink, compare_golden, event_dicts
+from tests.agents.golden import Replay, replay, translator_for
 from tests.fakes.anthropic_api import AnthropicApi, Reply
 from tests.fakes.cutting_proxy import CuttingProxy
-from tests.golden.claude import capture
 from tests.harness import Stack, Viewer, tether_argv, wait_until
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "claude"
@@ -42,67 +34,11 @@ DECISIONS: dict[str, m.Decision] = {"allow": "approve", "deny": "deny"}
 
 
 # ---------------------------------------------------------------------- golden transcripts
+# Every transcript is checked by tests/agents/test_golden.py; these look closer at some.
 
 
-class _Replayed(ClaudeAdapter):
-    """The adapter with stdin captured instead of a process."""
-
-    def __init__(self, spec: SessionSpec, sink: RecordingSink) -> None:
-        super().__init__(spec, sink)
-        self.sent: list[dict[str, Any]] = []
-
-    def send(self, message: dict[str, Any]) -> None:
-        self.sent.append(message)
-
-
-def _spec(workspace: Path, resume: str = "") -> SessionSpec:
-    agent = AgentConfig(name="claude", executable="claude")
-    return SessionSpec(
-        session_id="s-golden",
-        workspace=Workspace(name="work", path=str(workspace)),
-        command=(),
-        prompt="",
-        cols=80,
-        rows=24,
-        shell="",
-        env={},
-        agent=agent,
-        resume=resume,
-    )
-
-
-async def _replay(name: str) -> tuple[RecordingSink, _Replayed, list[dict[str, Any]]]:
-    sink = RecordingSink()
-    adapter = _Replayed(_spec(capture.WORKSPACE), sink)  # where the transcripts were captured
-    expected_stdin: list[dict[str, Any]] = []
-    for line in (GOLDEN / f"{name}.jsonl").read_text().splitlines():
-        entry = json.loads(line) if line.startswith('{"_stdin"') else None
-        if entry is None:
-            await adapter._dispatch(line.encode())  # the base's own path: decode, guard, map
-            continue
-        sent = entry["_stdin"]
-        expected_stdin.append(sent)
-        if sent["type"] == "user":
-            await adapter.prompt(sent["message"]["content"])
-        elif sent["type"] == "control_request":
-            await adapter.interrupt()
-        elif sent["response"]["subtype"] == "success":
-            reply = sent["response"]["response"]
-            decision = DECISIONS[reply["behavior"]]
-            if "updatedPermissions" in reply:
-                decision = "approve_for_session"
-            request_id = sent["response"]["request_id"]
-            await adapter.resolve_approval(request_id, decision, reply.get("message", ""))
-    return sink, adapter, expected_stdin
-
-
-@pytest.mark.parametrize("name", TRANSCRIPTS)
-def test_golden_transcript_maps_to_the_expected_events(name: str) -> None:
-    sink, adapter, expected_stdin = asyncio.run(_replay(name))
-    compare_golden(event_dicts(sink.events), GOLDEN / f"{name}.events.json")
-    assert adapter.sent == expected_stdin  # what the adapter writes is what the CLI accepted
-    natives = [e for e in sink.events if isinstance(e, m.Native)]
-    assert all(e.raw is not None for e in natives)
+def _replay(name: str, scratch: Path) -> Replay:
+    return replay(GOLDEN / f"{name}.jsonl", scratch)
 
 
 def _kinds(events: list[m.Event]) -> list[str]:
@@ -110,10 +46,16 @@ def _kinds(events: list[m.Event]) -> list[str]:
     return [msgspec.to_builtins(e)["kind"] for e in events if not isinstance(e, skipped)]
 
 
-def test_golden_write_approved_gives_tool_diff_and_usage() -> None:
-    sink, _, _ = asyncio.run(_replay("write_approved"))
-    assert _kinds(sink.events)[:3] == ["message", "tool_started", "approval_requested"]
-    changed = [e for e in sink.events if isinstance(e, m.FileChanged)]
+def test_golden_write_approved_gives_tool_diff_and_usage(tmp_path: Path) -> None:
+    record = _replay("write_approved", tmp_path)
+    assert _kinds(record.events)[:5] == [
+        "user_prompt",
+        "status",
+        "message",
+        "tool_started",
+        "approval_requested",
+    ]
+    changed = [e for e in record.events if isinstance(e, m.FileChanged)]
     assert len(changed) == 1 and changed[0].change == "added"
     assert changed[0].diff.splitlines() == [
         "--- /dev/null",
@@ -121,50 +63,50 @@ def test_golden_write_approved_gives_tool_diff_and_usage() -> None:
         "@@ -0,0 +1 @@",
         "+hello",
     ]
-    usage = [e for e in sink.events if isinstance(e, m.Usage)]
+    usage = [e for e in record.events if isinstance(e, m.Usage)]
     assert usage and usage[-1].input_tokens == 240 and usage[-1].cost_usd == pytest.approx(0.00216)
-    assert sink.tokens and len(set(sink.tokens)) == 1
+    assert record.tokens and len(set(record.tokens)) == 1
 
 
-def test_golden_costs_are_per_turn_differences() -> None:
-    sink, _, _ = asyncio.run(_replay("text_and_thinking"))
-    costs = [e.cost_usd for e in sink.events if isinstance(e, m.Usage)]
+def test_golden_costs_are_per_turn_differences(tmp_path: Path) -> None:
+    record = _replay("text_and_thinking", tmp_path)
+    costs = [e.cost_usd for e in record.events if isinstance(e, m.Usage)]
     assert costs == [pytest.approx(0.00108), pytest.approx(0.00108)]  # cumulative 0.00108, 0.00216
-    thinking = "".join(e.text for e in sink.events if isinstance(e, m.Thinking))
+    thinking = "".join(e.text for e in record.events if isinstance(e, m.Thinking))
     assert thinking == "The user greets me."
-    deltas = "".join(e.text for e in sink.events if isinstance(e, m.TextDelta))
+    deltas = "".join(e.text for e in record.events if isinstance(e, m.TextDelta))
     assert deltas == "Hello there, I am ready.Yes."
 
 
-def test_golden_edit_diff_comes_from_the_structured_result() -> None:
-    sink, _, _ = asyncio.run(_replay("edit_approved_for_session"))
-    changed = next(e for e in sink.events if isinstance(e, m.FileChanged))
+def test_golden_edit_diff_comes_from_the_structured_result(tmp_path: Path) -> None:
+    record = _replay("edit_approved_for_session", tmp_path)
+    changed = next(e for e in record.events if isinstance(e, m.FileChanged))
     assert changed.change == "modified"
     assert changed.diff.splitlines()[2:] == ["@@ -1,3 +1,3 @@", " one", "-two", "+TWO", " three"]
 
 
-def test_golden_interrupt_withdraws_the_approval_without_an_error() -> None:
-    sink, adapter, _ = asyncio.run(_replay("interrupt_while_pending"))
-    resolved = [e for e in sink.events if isinstance(e, m.ApprovalResolved)]
+def test_golden_interrupt_withdraws_the_approval_without_an_error(tmp_path: Path) -> None:
+    record = _replay("interrupt_while_pending", tmp_path)
+    resolved = [e for e in record.events if isinstance(e, m.ApprovalResolved)]
     assert [r.decision for r in resolved] == ["cancelled"]
-    assert not any(isinstance(e, (m.Error, m.Command)) for e in sink.events)
-    assert [s["type"] for s in adapter.sent] == ["user", "control_request", "user"]
+    assert not any(isinstance(e, (m.Error, m.Command)) for e in record.events)
+    assert [s["type"] for s in record.sent] == ["user", "control_request", "user"]
 
 
-def test_golden_bash_for_session_keeps_permissions_to_the_session() -> None:
-    sink, adapter, _ = asyncio.run(_replay("bash_approved_for_session"))
-    answer = next(s for s in adapter.sent if s["type"] == "control_response")
+def test_golden_bash_for_session_keeps_permissions_to_the_session(tmp_path: Path) -> None:
+    record = _replay("bash_approved_for_session", tmp_path)
+    answer = next(s for s in record.sent if s["type"] == "control_response")
     permissions = answer["response"]["response"]["updatedPermissions"]
     assert permissions and {p["destination"] for p in permissions} == {"session"}
-    command = next(e for e in sink.events if isinstance(e, m.Command))
+    command = next(e for e in record.events if isinstance(e, m.Command))
     assert command.exit_code == 3 and command.output == "made"
 
 
-def test_malformed_and_unknown_lines_are_kept_and_nothing_hangs() -> None:
-    sink, adapter, _ = asyncio.run(_replay("malformed"))
-    refused = [s for s in adapter.sent if s["response"]["subtype"] == "error"]
+def test_malformed_and_unknown_lines_are_kept_and_nothing_hangs(tmp_path: Path) -> None:
+    record = _replay("malformed", tmp_path)
+    refused = [s for s in record.sent if s["response"]["subtype"] == "error"]
     assert [r["response"]["request_id"] for r in refused] == ["hook-1"]
-    types = {e.type for e in sink.events if isinstance(e, m.Native)}
+    types = {e.type for e in record.events if isinstance(e, m.Native)}
     assert {"non_json_output", "non_object_output", "brand_new_message"} <= types
 
 
@@ -173,19 +115,12 @@ def test_a_big_write_is_shown_cut_but_approved_whole() -> None:
     tool_input = {"file_path": "/w/big.txt", "content": content}
     request = {"subtype": "can_use_tool", "tool_name": "Write", "input": tool_input}
 
-    async def run() -> tuple[RecordingSink, _Replayed]:
-        sink = RecordingSink()
-        adapter = _Replayed(_spec(Path("/w")), sink)
-        await adapter.on_message(
-            {"type": "control_request", "request_id": "big", "request": request}
-        )
-        await adapter.resolve_approval("big", "approve", "")
-        return sink, adapter
-
-    sink, adapter = asyncio.run(run())
-    asked = next(e for e in sink.events if isinstance(e, m.ApprovalRequested))
+    translator, record = translator_for("claude", Path("/w"))
+    translator.on_message({"type": "control_request", "request_id": "big", "request": request})
+    translator.approvals.resolve("big", "approve", "", "")
+    asked = next(e for e in record.events if isinstance(e, m.ApprovalRequested))
     assert len(msgspec.json.encode(asked.input)) < 10_000
-    assert adapter.sent[0]["response"]["response"]["updatedInput"]["content"] == content
+    assert record.sent[0]["response"]["response"]["updatedInput"]["content"] == content
 
 
 # ---------------------------------------------------------------------- the real CLI

@@ -1,0 +1,132 @@
+"""The pure half of a structured agent: native messages in, Tether events and replies out.
+
+A translator holds one conversation's state (the handshake, the turn, open tool calls, pending
+approvals) and does no I/O of its own: no process, no asyncio, no clock. Its driver
+(relay/agent/structured.py) hands it each line the agent writes and each viewer action; the
+translator answers through its `Outlet`. Files it needs (a diff's old content, ACP's file
+requests) go through `WorkspaceFiles`. The golden tests (tests/agents/test_golden.py) drive
+translators exactly so, from a transcript, without a process.
+
+    start()            the handshake's first messages; outlet.ready() once prompts may go
+    on_line(line)      one line of the agent's stdout
+    prompt(text)       a viewer's prompt: user_prompt, status running, the native turn
+    interrupt()        pending approvals cancelled, the turn interrupted natively
+    approvals          resolve() / pending() for a viewer's decisions
+    expired(id)        a request's time limit passed (outlet.expect asked for it)
+
+Lines that are not JSON objects, and messages a translator does not map, become `native`
+events (kept as `raw`).
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import logging
+from typing import Any, Protocol
+
+from protocol.messages import Error, Event, Native, Status, UserPrompt
+from relay.agent.approvals import Approvals
+from relay.agent.config import AgentConfig
+from relay.agent.workspace_files import WorkspaceFiles
+
+log = logging.getLogger(__name__)
+
+
+class Outlet(Protocol):
+    """Where a translator's output goes: the driver, or a test's recorder."""
+
+    def emit(self, event: Event) -> None:
+        """An event for the session's log."""
+
+    def send(self, message: dict[str, Any]) -> None:
+        """One JSON message to the agent's stdin. Raises CommandError when it is closed."""
+
+    def resume_token(self, token: str) -> None:
+        """The agent's conversation id, to resume the session after a relay restart."""
+
+    def ready(self) -> None:
+        """The handshake is done: prompts may be sent."""
+
+    def give_up(self) -> None:
+        """The handshake failed (an `error` event says why): end the agent."""
+
+    def expect(self, request_id: int, timeout_s: float) -> None:
+        """Call `expired(request_id)` after `timeout_s` (the translator ignores it if the
+        answer came)."""
+
+
+class Translator(abc.ABC):
+    def __init__(
+        self,
+        outlet: Outlet,
+        files: WorkspaceFiles,
+        config: AgentConfig,
+        *,
+        agent: str,
+        resume: str = "",
+    ) -> None:
+        self.out = outlet
+        self.files = files
+        self.config = config
+        self.agent = agent  # the agent's name, in messages
+        self.resume = resume  # the conversation to continue; "" starts a new one
+        self.approvals = Approvals(outlet.emit)
+
+    def emit(self, event: Event) -> None:
+        self.out.emit(event)
+
+    def raw(self, message: Any, type: str = "") -> None:
+        """Keep a message Tether does not map."""
+        self.emit(Native(type=type, raw=message))
+
+    def start(self) -> None:
+        """The handshake: agents without one are ready at once."""
+        self.out.ready()
+
+    def start_failed(self, reason: str) -> None:
+        """The handshake cannot go on: say why and end the agent."""
+        self.emit(Error(message=f"{self.agent} did not start: {reason}", code="start_failed"))
+        self.out.give_up()
+
+    def on_line(self, line: str) -> None:
+        text = line.strip()
+        if not text:
+            return
+        try:
+            message = json.loads(text)
+        except ValueError:
+            self.raw(text, type="non_json_output")
+            return
+        if not isinstance(message, dict):
+            self.raw(message, type="non_object_output")
+            return
+        try:
+            self.on_message(message)
+        except Exception:  # a message the translator cannot handle must not end the session
+            log.exception("%s: cannot handle %.200s", self.agent, text)
+            self.raw(message, type="unhandled")
+
+    def prompt(self, text: str) -> None:
+        self.emit(UserPrompt(text=text))
+        self.emit(Status(state="running"))
+        self.send_prompt(text)
+
+    def interrupt(self) -> None:
+        self.approvals.cancel_all("interrupted")
+        self.cancel()
+
+    def expired(self, request_id: int) -> None:  # noqa: B027 - most translators set no limit
+        """A request's time limit passed; translators that set none ignore this."""
+
+    @abc.abstractmethod
+    def on_message(self, message: dict[str, Any]) -> None:
+        """One JSON object from the agent's stdout."""
+
+    @abc.abstractmethod
+    def send_prompt(self, text: str) -> None:
+        """Start a native turn (or queue it behind the running one)."""
+
+    @abc.abstractmethod
+    def cancel(self) -> None:
+        """Interrupt the current turn natively."""

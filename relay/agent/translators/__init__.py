@@ -1,0 +1,1 @@
+"""One translator per agent protocol: native messages in, Tether events and replies out."""

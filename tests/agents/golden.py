@@ -1,0 +1,237 @@
+"""Golden transcripts: one format for every agent, replayed through its translator (no process).
+
+A transcript (`tests/golden/<agent>/<name>.jsonl`) holds one JSON object per line:
+
+    {"session": {"workspace": "...", "resume": "..."}}  where it was captured (optional, first)
+    {"files": {"config.py": "..."}}             workspace files before the run (optional)
+    {"from": "client", "message": {...}}        what Tether wrote to the agent's stdin
+    {"from": "agent", "message": {...}}         what the agent wrote to its stdout
+    {"from": "agent", "line": "..."}            a stdout line that is not a JSON object
+    {"viewer": "prompt", "text": "..."}         a viewer's prompt
+    {"viewer": "resolve", "decision": "...", "approval": "...", "message": "..."}
+                                                a viewer's decision (approval: the only pending
+                                                one unless named; message optional)
+    {"viewer": "interrupt"}
+
+Without a `session` workspace the replay runs in a fresh directory, written `{WORKSPACE}` in
+the files; Tether's version is written `{VERSION}`. `replay()` starts the agent's translator,
+feeds it the agent's lines and the viewer's actions in order, and returns the events it emitted
+and the messages it wrote; `check()` compares them with `<name>.events.json` (GOLDEN_UPDATE=1
+rewrites that file) and with the transcript's client lines. `Tap` records a real run in this
+format (the capture scripts use it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from protocol import messages as m
+from protocol.version import SOFTWARE_VERSION
+from relay.agent.adapters import ADAPTERS  # first: the adapters import the driver
+from relay.agent.config import AgentConfig
+from relay.agent.structured import StructuredAdapter
+from relay.agent.translator import Translator
+from relay.agent.translators.acp import AcpTranslator
+from relay.agent.translators.claude import ClaudeTranslator
+from relay.agent.translators.codex import CodexTranslator
+from relay.agent.workspace_files import WorkspaceFiles
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
+WORKSPACE = "{WORKSPACE}"
+VERSION = "{VERSION}"
+ADAPTERS_FOR_CAPTURE = ADAPTERS
+TRANSLATORS: dict[str, type[Translator]] = {
+    "claude": ClaudeTranslator,
+    "codex": CodexTranslator,
+    "gemini": AcpTranslator,
+    "copilot": AcpTranslator,
+    "acp": AcpTranslator,
+}
+
+
+def transcripts(agent: str = "*") -> list[Path]:
+    return sorted(GOLDEN.glob(f"{agent}/*.jsonl"))
+
+
+@dataclasses.dataclass
+class Replay:
+    """What a translator did with a transcript (an Outlet that records)."""
+
+    workspace: Path
+    placeholder: bool  # the transcript writes the workspace as {WORKSPACE}
+    events: list[m.Event] = dataclasses.field(default_factory=list)
+    sent: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    expected: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # client lines
+    tokens: list[str] = dataclasses.field(default_factory=list)
+    is_ready: bool = False
+    gave_up: bool = False
+
+    def emit(self, event: m.Event) -> None:
+        self.events.append(event)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+    def resume_token(self, token: str) -> None:
+        self.tokens.append(token)
+
+    def ready(self) -> None:
+        self.is_ready = True
+
+    def give_up(self) -> None:
+        self.gave_up = True
+
+    def expect(self, request_id: int, timeout_s: float) -> None:
+        """Transcripts hold the answers: no time limit passes."""
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def normalised(self, value: Any) -> Any:
+        """`value` as JSON, with the workspace and Tether's version as the transcript writes
+        them."""
+        text = json.dumps(value)
+        if self.placeholder:
+            text = text.replace(str(self.workspace), WORKSPACE)
+        ours = '"name": "tether", "version": '  # clientInfo: the only place our version appears
+        return json.loads(text.replace(ours + json.dumps(SOFTWARE_VERSION), ours + f'"{VERSION}"'))
+
+
+def replay(transcript: Path, scratch: Path, config: AgentConfig | None = None) -> Replay:
+    """Run a transcript's agent and viewer sides through its agent's translator."""
+    agent = transcript.parent.name
+    text = transcript.read_text()
+    first = json.loads(text.split("\n", 1)[0])
+    session = first.get("session") or {}
+    workspace = Path(session.get("workspace") or scratch)
+    text = text.replace(WORKSPACE, str(workspace)).replace(VERSION, SOFTWARE_VERSION)
+    entries = [json.loads(line) for line in text.splitlines() if line.strip()]
+    translator, record = translator_for(agent, workspace, session.get("resume", ""), config)
+    record.placeholder = "workspace" not in session
+    translator.start()
+    for entry in entries:
+        _play(translator, record, entry)
+    return record
+
+
+def translator_for(
+    agent: str, workspace: Path, resume: str = "", config: AgentConfig | None = None
+) -> tuple[Translator, Replay]:
+    """A translator of `agent` whose output is recorded (not started: call start())."""
+    record = Replay(workspace, placeholder=False)
+    config = config or AgentConfig(name=agent, executable=agent)
+    files = WorkspaceFiles(str(workspace))
+    return TRANSLATORS[agent](record, files, config, agent=agent, resume=resume), record
+
+
+def _play(translator: Translator, record: Replay, entry: dict[str, Any]) -> None:
+    if "files" in entry:
+        for name, content in entry["files"].items():
+            (record.workspace / name).write_text(content)
+    elif entry.get("from") == "client":
+        record.expected.append(entry["message"])
+    elif entry.get("from") == "agent":
+        translator.on_line(entry["line"] if "line" in entry else json.dumps(entry["message"]))
+    elif entry.get("viewer") == "prompt":
+        translator.prompt(entry["text"])
+    elif entry.get("viewer") == "resolve":
+        approval = entry.get("approval")
+        if approval is None:
+            (approval,) = translator.approvals.pending()
+        decision, message = entry["decision"], entry.get("message", "")
+        translator.approvals.resolve(approval, decision, message, "")
+    elif entry.get("viewer") == "interrupt":
+        translator.interrupt()
+
+
+def event_dicts(events: list[m.Event]) -> list[dict[str, Any]]:
+    """Events as JSON, without `raw` (checked separately: native events must keep theirs)."""
+    out = []
+    for event in events:
+        body = msgspec.to_builtins(event)
+        body.pop("raw", None)
+        out.append(body)
+    return out
+
+
+def compare_golden(got: list[dict[str, Any]], path: Path) -> None:
+    """`got` must equal the golden events in `path`; GOLDEN_UPDATE=1 rewrites the file instead."""
+    if os.environ.get("GOLDEN_UPDATE"):
+        path.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n")
+    assert got == json.loads(path.read_text())
+
+
+def check(transcript: Path, scratch: Path, config: AgentConfig | None = None) -> Replay:
+    """Replay `transcript`; its events must be the golden ones, and what the translator wrote
+    must be what the real agent was sent (and accepted)."""
+    record = replay(transcript, scratch, config)
+    golden = transcript.with_suffix("").with_suffix(".events.json")
+    compare_golden(record.normalised(event_dicts(record.events)), golden)
+    assert record.normalised(record.sent) == record.normalised(record.expected)
+    assert record.is_ready and not record.gave_up, "the handshake did not finish"
+    assert all(e.raw is not None for e in record.of(m.Native))
+    return record
+
+
+class Tap:
+    """Records a real agent run, both directions and the viewer's actions, as a transcript."""
+
+    def __init__(self, adapter: StructuredAdapter, files: dict[str, str] | None = None) -> None:
+        self.lines: list[dict[str, Any]] = []
+        if not adapter.spec.workspace.path.startswith(WORKSPACE):
+            self.lines.append({"session": _session(adapter)})
+        if files:
+            self.lines.append({"files": files})
+        self._workspace = adapter.spec.workspace.path
+        send, on_line = adapter.send, adapter.translator.on_line
+
+        def sent(message: dict[str, Any]) -> None:
+            self.lines.append({"from": "client", "message": message})
+            send(message)
+
+        def read(line: str) -> None:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                message = None
+            entry = {"message": message} if isinstance(message, dict) else {"line": line.strip()}
+            self.lines.append({"from": "agent", **entry})
+            on_line(line)
+
+        adapter.translator.out = _Rerouted(adapter, sent)
+        adapter.translator.on_line = read  # type: ignore[method-assign]
+
+    def viewer(self, action: str, **fields: Any) -> None:
+        self.lines.append({"viewer": action, **fields})
+
+    def write(self, path: Path, placeholder: bool = False) -> None:
+        text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in self.lines)
+        if placeholder:
+            text = text.replace(self._workspace, WORKSPACE)
+        ours = '"name": "tether", "version": '
+        text = text.replace(ours + json.dumps(SOFTWARE_VERSION), ours + f'"{VERSION}"')
+        path.write_text(text)
+
+
+def _session(adapter: StructuredAdapter) -> dict[str, str]:
+    session = {"workspace": adapter.spec.workspace.path}
+    if adapter.spec.resume:
+        session["resume"] = adapter.spec.resume
+    return session
+
+
+class _Rerouted:
+    """The adapter as its translator's outlet, with `send` recorded."""
+
+    def __init__(self, adapter: StructuredAdapter, send: Any) -> None:
+        self._adapter = adapter
+        self.send = send
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._adapter, name)
