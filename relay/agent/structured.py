@@ -177,6 +177,10 @@ class StructuredAdapter(Adapter):
         if self._process is not None and self._process.stdin is not None:
             self._process.stdin.close()
 
+    async def started(self) -> None:
+        """Return once the handshake is done (prompts are taken)."""
+        await self._ready.wait()
+
     # ------------------------------------------------------------------ internals
 
     @property

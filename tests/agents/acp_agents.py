@@ -20,7 +20,8 @@ from typing import Any
 
 from relay.agent.adapters.acp import AcpAdapter, CopilotAdapter, GeminiAdapter
 from relay.agent.config import AgentConfig
-from tests.agents.acp_transcripts import capture, normalised_events, spec_for
+from tests.agents.capture import capture, spec_for
+from tests.agents.golden import event_dicts
 from tests.fakes import responses_api as oa
 from tests.fakes.gemini_api import GeminiApi, Reply
 
@@ -273,8 +274,8 @@ async def _capture_one(agent: str, name: str, tmp: Path) -> None:
             adapter_cls = CopilotAdapter
             events = await _run(adapter_cls, workspace, config, prompts, decisions, files, name)
     print(f"{agent}/{name}: {len(events)} events")
-    for event in normalised_events(events, workspace):
-        print("   ", json.dumps(event)[:200])
+    for event in event_dicts(events):
+        print("   ", json.dumps(event).replace(str(workspace), "{WORKSPACE}")[:200])
 
 
 def _reply_rest(reply: Reply) -> tuple[Any, ...]:

@@ -17,8 +17,8 @@ Without a `session` workspace the replay runs in a fresh directory, written `{WO
 the files; Tether's version is written `{VERSION}`. `replay()` starts the agent's translator,
 feeds it the agent's lines and the viewer's actions in order, and returns the events it emitted
 and the messages it wrote; `check()` compares them with `<name>.events.json` (GOLDEN_UPDATE=1
-rewrites that file) and with the transcript's client lines. `Tap` records a real run in this
-format (the capture scripts use it).
+rewrites that file) and with the transcript's client lines. tests/agents/capture.py records
+real runs in this format.
 """
 
 from __future__ import annotations
@@ -33,9 +33,7 @@ import msgspec
 
 from protocol import messages as m
 from protocol.version import SOFTWARE_VERSION
-from relay.agent.adapters import ADAPTERS  # first: the adapters import the driver
 from relay.agent.config import AgentConfig
-from relay.agent.structured import StructuredAdapter
 from relay.agent.translator import Translator
 from relay.agent.translators.acp import AcpTranslator
 from relay.agent.translators.claude import ClaudeTranslator
@@ -45,7 +43,6 @@ from relay.agent.workspace_files import WorkspaceFiles
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 WORKSPACE = "{WORKSPACE}"
 VERSION = "{VERSION}"
-ADAPTERS_FOR_CAPTURE = ADAPTERS
 TRANSLATORS: dict[str, type[Translator]] = {
     "claude": ClaudeTranslator,
     "codex": CodexTranslator,
@@ -71,6 +68,7 @@ class Replay:
     tokens: list[str] = dataclasses.field(default_factory=list)
     is_ready: bool = False
     gave_up: bool = False
+    translator: Any = None  # the translator that wrote all this
 
     def emit(self, event: m.Event) -> None:
         self.events.append(event)
@@ -127,7 +125,9 @@ def translator_for(
     record = Replay(workspace, placeholder=False)
     config = config or AgentConfig(name=agent, executable=agent)
     files = WorkspaceFiles(str(workspace))
-    return TRANSLATORS[agent](record, files, config, agent=agent, resume=resume), record
+    translator = TRANSLATORS[agent](record, files, config, agent=agent, resume=resume)
+    record.translator = translator
+    return translator, record
 
 
 def _play(translator: Translator, record: Replay, entry: dict[str, Any]) -> None:
@@ -177,61 +177,3 @@ def check(transcript: Path, scratch: Path, config: AgentConfig | None = None) ->
     assert record.is_ready and not record.gave_up, "the handshake did not finish"
     assert all(e.raw is not None for e in record.of(m.Native))
     return record
-
-
-class Tap:
-    """Records a real agent run, both directions and the viewer's actions, as a transcript."""
-
-    def __init__(self, adapter: StructuredAdapter, files: dict[str, str] | None = None) -> None:
-        self.lines: list[dict[str, Any]] = []
-        if not adapter.spec.workspace.path.startswith(WORKSPACE):
-            self.lines.append({"session": _session(adapter)})
-        if files:
-            self.lines.append({"files": files})
-        self._workspace = adapter.spec.workspace.path
-        send, on_line = adapter.send, adapter.translator.on_line
-
-        def sent(message: dict[str, Any]) -> None:
-            self.lines.append({"from": "client", "message": message})
-            send(message)
-
-        def read(line: str) -> None:
-            try:
-                message = json.loads(line)
-            except ValueError:
-                message = None
-            entry = {"message": message} if isinstance(message, dict) else {"line": line.strip()}
-            self.lines.append({"from": "agent", **entry})
-            on_line(line)
-
-        adapter.translator.out = _Rerouted(adapter, sent)
-        adapter.translator.on_line = read  # type: ignore[method-assign]
-
-    def viewer(self, action: str, **fields: Any) -> None:
-        self.lines.append({"viewer": action, **fields})
-
-    def write(self, path: Path, placeholder: bool = False) -> None:
-        text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in self.lines)
-        if placeholder:
-            text = text.replace(self._workspace, WORKSPACE)
-        ours = '"name": "tether", "version": '
-        text = text.replace(ours + json.dumps(SOFTWARE_VERSION), ours + f'"{VERSION}"')
-        path.write_text(text)
-
-
-def _session(adapter: StructuredAdapter) -> dict[str, str]:
-    session = {"workspace": adapter.spec.workspace.path}
-    if adapter.spec.resume:
-        session["resume"] = adapter.spec.resume
-    return session
-
-
-class _Rerouted:
-    """The adapter as its translator's outlet, with `send` recorded."""
-
-    def __init__(self, adapter: StructuredAdapter, send: Any) -> None:
-        self._adapter = adapter
-        self.send = send
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._adapter, name)

@@ -1,11 +1,9 @@
-"""Codex: golden transcripts through the adapter, and the real `codex app-server` through the relay.
+"""Codex: golden transcripts through the translator, and the real `codex app-server` through the
+relay.
 
-Golden tests replay `tests/golden/codex/<name>.jsonl` (both directions of the JSON-RPC stream,
-`{"dir": "in"|"out", "msg": ...}`, captured from the real CLI by tests/golden/codex/capture.py)
-through the adapter without a process: every `in` line goes through the base's own line handling,
-every `out` line is what the adapter must write at that point (when it has not written it by
-itself, the test does what caused it: start, prompt, decide, interrupt). The events are compared
-with `<name>.events.json` (without `raw`); refresh them with `GOLDEN_UPDATE=1`.
+The transcripts in `tests/golden/codex/` were captured from the real CLI
+(tests/golden/codex/capture.py) and are all replayed by tests/agents/test_golden.py; the tests
+here look closer at some of them.
 
 End-to-end tests run a real `tether serve`, a real `tether relay` and the real `codex` against
 the scripted Responses API in tests/fakes/responses_api.py.
@@ -22,121 +20,40 @@ from typing import Any
 import pytest
 
 from protocol import messages as m
-from relay.agent.adapters.base import SessionSpec
-from relay.agent.adapters.codex import CodexAdapter
-from relay.agent.config import AgentConfig
-from relay.workspaces import Workspace
 from tests.agents.codex_home import STUB_KEY_VAR, codex_env, write_codex_home
 from tests.agents.conftest import relay_config
-from tests.agents.sink import RecordingSink, compare_golden, event_dicts
+from tests.agents.golden import Replay, replay, transcripts
 from tests.fakes.responses_api import Reply, ResponsesApi, Usage, custom_tool_call, text
 from tests.harness import Stack, Viewer
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "codex"
 TRANSCRIPTS = sorted(p.stem for p in GOLDEN.glob("*.jsonl"))
-DECISIONS: dict[str, m.Decision] = {
-    "accept": "approve",
-    "acceptForSession": "approve_for_session",
-    "decline": "deny",
-}
-SETTLE_ROUNDS = 10  # event-loop turns for the adapter's tasks to react to one line
 ADD_PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hello from codex\n*** End Patch\n"
 
 
 # ---------------------------------------------------------------------- golden transcripts
+# Every transcript is checked by tests/agents/test_golden.py; these look closer at some.
 
 
-class _Replayed(CodexAdapter):
-    """The adapter with its stdin captured instead of a process."""
-
-    def __init__(self, spec: SessionSpec, sink: RecordingSink) -> None:
-        super().__init__(spec, sink)
-        self.sent: list[dict[str, Any]] = []
-
-    def send(self, message: dict[str, Any]) -> None:
-        self.sent.append(message)
+def _replay(name: str, scratch: Path) -> Replay:
+    return replay(GOLDEN / f"{name}.jsonl", scratch)
 
 
-def _spec(lines: list[dict[str, Any]]) -> SessionSpec:
-    """The session the transcript was captured in: its workspace and the thread it resumed."""
-    opened = next(
-        e["msg"] for e in lines if e["msg"].get("method") in ("thread/start", "thread/resume")
-    )
-    return SessionSpec(
-        session_id="s-golden",
-        workspace=Workspace(name="work", path=opened["params"]["cwd"]),
-        command=(),
-        prompt="",
-        cols=80,
-        rows=24,
-        shell="",
-        env={},
-        agent=AgentConfig(name="codex", executable="codex"),
-        resume=opened["params"].get("threadId", ""),
-    )
-
-
-async def _settle() -> None:
-    for _ in range(SETTLE_ROUNDS):
-        await asyncio.sleep(0)
-
-
-async def _replay(name: str) -> tuple[RecordingSink, _Replayed, list[dict[str, Any]]]:
-    lines = [json.loads(line) for line in (GOLDEN / f"{name}.jsonl").read_text().splitlines()]
-    sink = RecordingSink()
-    adapter = _Replayed(_spec(lines), sink)
-    expected: list[dict[str, Any]] = []
-    tasks: list[asyncio.Task[None]] = []
-    for entry in lines:
-        if entry["dir"] == "in":
-            line = entry["line"] if "line" in entry else json.dumps(entry["msg"])
-            await adapter._dispatch(line.encode())  # the base's own path: decode, guard, map
-            await _settle()
-            continue
-        sent = entry["msg"]
-        expected.append(sent)
-        if len(adapter.sent) < len(expected):  # not written on its own: do what caused it
-            await _cause(adapter, sent, tasks)
-            await _settle()
-    for task in tasks:
-        task.cancel()
-    return sink, adapter, expected
-
-
-async def _cause(adapter: _Replayed, sent: dict[str, Any], tasks: list[asyncio.Task[None]]) -> None:
-    method = sent.get("method")
-    decision = (sent.get("result") or {}).get("decision")
-    if method == "initialize":
-        tasks.append(asyncio.create_task(adapter.on_start()))
-    elif method == "turn/start":
-        tasks.append(asyncio.create_task(adapter.prompt(sent["params"]["input"][0]["text"])))
-    elif method == "turn/interrupt" or decision == "cancel":
-        await adapter.interrupt()
-    elif decision in DECISIONS:
-        pending = adapter.pending_approvals()
-        assert len(pending) == 1, pending
-        await adapter.resolve_approval(pending[0], DECISIONS[decision], "")
-    else:
-        raise AssertionError(f"the adapter should have sent {sent} by itself")
-
-
-@pytest.mark.parametrize("name", TRANSCRIPTS)
-def test_golden_transcript_maps_to_the_expected_events(name: str) -> None:
-    sink, adapter, expected = asyncio.run(_replay(name))
-    compare_golden(event_dicts(sink.events), GOLDEN / f"{name}.events.json")
-    assert adapter.sent == expected  # what the adapter writes is what the real CLI accepted
-    ours = (m.Status, m.ApprovalResolved)  # Tether's own events, not the agent's
-    assert all(e.raw is not None for e in sink.events if not isinstance(e, ours))
+@pytest.mark.parametrize("transcript", transcripts("codex"), ids=lambda p: p.stem)
+def test_every_event_of_codex_keeps_its_native_message(transcript: Path, tmp_path: Path) -> None:
+    record = replay(transcript, tmp_path)
+    ours = (m.Status, m.ApprovalResolved, m.UserPrompt)  # Tether's own events, not the agent's
+    assert all(e.raw is not None for e in record.events if not isinstance(e, ours))
 
 
 def _of(events: list[m.Event], kind: type[Any]) -> list[Any]:
     return [e for e in events if isinstance(e, kind)]
 
 
-def test_golden_approved_patch_gives_tool_diff_and_usage() -> None:
-    sink, adapter, _ = asyncio.run(_replay("patch_approve"))
-    assert adapter.sent[-1] == {"id": 0, "result": {"decision": "accept"}}
-    (changed,) = _of(sink.events, m.FileChanged)
+def test_golden_approved_patch_gives_tool_diff_and_usage(tmp_path: Path) -> None:
+    record = _replay("patch_approve", tmp_path)
+    assert record.sent[-1] == {"id": 0, "result": {"decision": "accept"}}
+    (changed,) = _of(record.events, m.FileChanged)
     assert changed.path == "hello.txt" and changed.change == "added"
     assert changed.diff.splitlines() == [
         "--- /dev/null",
@@ -144,20 +61,20 @@ def test_golden_approved_patch_gives_tool_diff_and_usage() -> None:
         "@@ -0,0 +1 @@",
         "+hello from codex",
     ]
-    (finished,) = _of(sink.events, m.ToolFinished)
+    (finished,) = _of(record.events, m.ToolFinished)
     assert not finished.is_error
-    usage = _of(sink.events, m.Usage)
+    usage = _of(record.events, m.Usage)
     assert [(u.input_tokens, u.output_tokens, u.cached_tokens) for u in usage] == [
         (200, 30, 0),
         (260, 8, 200),
     ]
-    assert sink.tokens == [adapter.thread_id]
+    assert record.tokens == [record.translator.thread_id]
 
 
-def test_golden_edit_and_delete_diffs_and_approval_for_the_session() -> None:
-    sink, adapter, _ = asyncio.run(_replay("edit_for_session"))
-    assert {"id": 0, "result": {"decision": "acceptForSession"}} in adapter.sent
-    notes, old = _of(sink.events, m.FileChanged)
+def test_golden_edit_and_delete_diffs_and_approval_for_the_session(tmp_path: Path) -> None:
+    record = _replay("edit_for_session", tmp_path)
+    assert {"id": 0, "result": {"decision": "acceptForSession"}} in record.sent
+    notes, old = _of(record.events, m.FileChanged)
     assert (notes.path, notes.change) == ("notes.txt", "modified")
     assert notes.diff.splitlines() == [
         "--- a/notes.txt",
@@ -171,67 +88,67 @@ def test_golden_edit_and_delete_diffs_and_approval_for_the_session() -> None:
     assert (old.path, old.change) == ("old.txt", "deleted") and "-obsolete" in old.diff
 
 
-def test_golden_denied_command_runs_nothing_and_the_turn_goes_on() -> None:
-    sink, adapter, _ = asyncio.run(_replay("command_deny"))
-    assert {"id": 0, "result": {"decision": "decline"}} in adapter.sent
-    asked = _of(sink.events, m.ApprovalRequested)[0]
+def test_golden_denied_command_runs_nothing_and_the_turn_goes_on(tmp_path: Path) -> None:
+    record = _replay("command_deny", tmp_path)
+    assert {"id": 0, "result": {"decision": "decline"}} in record.sent
+    asked = _of(record.events, m.ApprovalRequested)[0]
     assert asked.tool == "shell" and asked.options == ["approve", "deny"]  # Codex offers no
     assert "echo hi > out.txt" in asked.input["command"]  # session-wide accept for commands
-    assert not _of(sink.events, m.Command)
-    (finished,) = _of(sink.events, m.ToolFinished)
+    assert not _of(record.events, m.Command)
+    (finished,) = _of(record.events, m.ToolFinished)
     assert finished.is_error and finished.output == "declined"
-    assert _of(sink.events, m.Message)[-1].text == "Not written, as you wish."
+    assert _of(record.events, m.Message)[-1].text == "Not written, as you wish."
 
 
-def test_golden_approved_command_reports_exit_code_and_output() -> None:
-    sink, _, _ = asyncio.run(_replay("command_approve"))
-    (command,) = _of(sink.events, m.Command)
+def test_golden_approved_command_reports_exit_code_and_output(tmp_path: Path) -> None:
+    record = _replay("command_approve", tmp_path)
+    (command,) = _of(record.events, m.Command)
     assert command.exit_code == 0 and command.output == "written\n" and not command.truncated
     assert "echo hi > out.txt" in command.command
 
 
-def test_golden_interrupt_cancels_the_pending_approval() -> None:
-    sink, adapter, _ = asyncio.run(_replay("interrupt_approval"))
-    answers = [s for s in adapter.sent if "result" in s]
+def test_golden_interrupt_cancels_the_pending_approval(tmp_path: Path) -> None:
+    record = _replay("interrupt_approval", tmp_path)
+    answers = [s for s in record.sent if "result" in s]
     assert answers == [{"id": 0, "result": {"decision": "cancel"}}]
-    assert [s.get("method") for s in adapter.sent if "method" in s][-2:] == [
+    assert [s.get("method") for s in record.sent if "method" in s][-2:] == [
         "turn/interrupt",
         "turn/start",
     ]
-    (resolved,) = _of(sink.events, m.ApprovalResolved)
+    (resolved,) = _of(record.events, m.ApprovalResolved)
     assert resolved.decision == "cancelled"
-    assert _of(sink.events, m.ToolFinished)[0].is_error
-    assert not adapter.pending_approvals()
+    assert _of(record.events, m.ToolFinished)[0].is_error
+    assert not record.translator.approvals.pending()
 
 
-def test_golden_api_errors_become_error_events_once_per_turn() -> None:
-    sink, _, _ = asyncio.run(_replay("api_error"))
-    errors = [e.message for e in _of(sink.events, m.Error)]
+def test_golden_api_errors_become_error_events_once_per_turn(tmp_path: Path) -> None:
+    record = _replay("api_error", tmp_path)
+    errors = [e.message for e in _of(record.events, m.Error)]
     assert errors == [
         "scripted: model overloaded",
         "stream disconnected before completion: scripted stream failure",
     ]
-    idle = [e.detail for e in _of(sink.events, m.Status) if e.state == "idle"]
+    idle = [e.detail for e in _of(record.events, m.Status) if e.state == "idle"]
     assert idle == ["failed", "failed"]
 
 
-def test_golden_resume_continues_the_thread_without_counting_old_usage() -> None:
-    sink, adapter, _ = asyncio.run(_replay("resume"))
-    resumed = next(s for s in adapter.sent if s.get("method") == "thread/resume")
-    assert resumed["params"]["threadId"] == adapter.spec.resume
-    assert sink.tokens == [adapter.spec.resume]
-    assert [(u.input_tokens, u.output_tokens) for u in _of(sink.events, m.Usage)] == [(400, 12)]
+def test_golden_resume_continues_the_thread_without_counting_old_usage(tmp_path: Path) -> None:
+    record = _replay("resume", tmp_path)
+    resumed = next(s for s in record.sent if s.get("method") == "thread/resume")
+    assert resumed["params"]["threadId"] == record.translator.resume
+    assert record.tokens == [record.translator.resume]
+    assert [(u.input_tokens, u.output_tokens) for u in _of(record.events, m.Usage)] == [(400, 12)]
 
 
-def test_malformed_and_unknown_lines_are_kept_and_nothing_hangs() -> None:
-    sink, adapter, _ = asyncio.run(_replay("malformed"))
-    refused = [s for s in adapter.sent if "error" in s]
+def test_malformed_and_unknown_lines_are_kept_and_nothing_hangs(tmp_path: Path) -> None:
+    record = _replay("malformed", tmp_path)
+    refused = [s for s in record.sent if "error" in s]
     assert [r["id"] for r in refused] == [7]  # an unsupported request is answered, not left
-    types = {e.type for e in sink.events if isinstance(e, m.Native)}
+    types = {e.type for e in record.events if isinstance(e, m.Native)}
     assert {"non_json_output", "non_object_output", "brand/new", "item/completed hologram"} <= types
-    assert _of(sink.events, m.Message)[-1].text == "Still fine."
+    assert _of(record.events, m.Message)[-1].text == "Still fine."
     # files that only the turn's diff shows (no fileChange item) are reported at the turn's end
-    made, gone = _of(sink.events, m.FileChanged)
+    made, gone = _of(record.events, m.FileChanged)
     assert (made.path, made.change) == ("made_by_command.txt", "added")
     assert "+hello world" in made.diff and made.diff.startswith("diff --git")
     assert (gone.path, gone.change) == ("gone.txt", "deleted") and "-bye" in gone.diff

@@ -15,40 +15,33 @@ from typing import Any
 import pytest
 
 from protocol import messages as m
-from relay.agent.adapters.acp import CopilotAdapter
 from relay.agent.config import AgentConfig
 from tests.agents.acp_agents import COPILOT_MODEL, copilot_config
-from tests.agents.acp_transcripts import check_golden
 from tests.agents.conftest import relay_config
+from tests.agents.golden import check
 from tests.fakes import responses_api as oa
 from tests.harness import Stack, Viewer
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "copilot"
-TRANSCRIPTS = sorted(p.name.removesuffix(".jsonl") for p in GOLDEN.glob("*.jsonl"))
 CONFIG = AgentConfig(name="copilot", executable="copilot")
 
 
-@pytest.mark.parametrize("name", TRANSCRIPTS)
-def test_golden_transcript_maps_to_the_expected_events(name: str, tmp_path: Path) -> None:
-    check_golden(CopilotAdapter, GOLDEN / f"{name}.jsonl", tmp_path, CONFIG)
-
-
 def test_golden_usage_comes_from_the_prompt_result(tmp_path: Path) -> None:
-    events = check_golden(CopilotAdapter, GOLDEN / "text.jsonl", tmp_path, CONFIG)
+    events = check(GOLDEN / "text.jsonl", tmp_path).events
     (usage,) = [e for e in events if isinstance(e, m.Usage)]
     assert (usage.input_tokens, usage.output_tokens, usage.cached_tokens) == (900, 12, 300)
     assert [e.text for e in events if isinstance(e, m.Message)] == ["Hello from Copilot."]
 
 
 def test_golden_shell_command_has_its_exit_code_and_output(tmp_path: Path) -> None:
-    events = check_golden(CopilotAdapter, GOLDEN / "shell.jsonl", tmp_path, CONFIG)
+    events = check(GOLDEN / "shell.jsonl", tmp_path).events
     (command,) = [e for e in events if isinstance(e, m.Command)]
     assert command.command == "printf hi; exit 3" and command.exit_code == 3
     assert command.output.startswith("hi\n")
 
 
 def test_golden_edit_for_session_answers_allow_always_with_a_diff(tmp_path: Path) -> None:
-    events = check_golden(CopilotAdapter, GOLDEN / "edit_for_session.jsonl", tmp_path, CONFIG)
+    events = check(GOLDEN / "edit_for_session.jsonl", tmp_path).events
     (changed,) = [e for e in events if isinstance(e, m.FileChanged)]
     assert "-TIMEOUT = 10\n+TIMEOUT = 30\n" in changed.diff and "No newline" not in changed.diff
     (resolved,) = [e for e in events if isinstance(e, m.ApprovalResolved)]

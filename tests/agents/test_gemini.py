@@ -17,27 +17,22 @@ from typing import Any
 import pytest
 
 from protocol import messages as m
-from relay.agent.adapters.acp import FS_REFUSED, GeminiAdapter
+from relay.agent.adapters.acp import GeminiAdapter
 from relay.agent.config import AgentConfig
+from relay.agent.translators.acp import FS_REFUSED
 from tests.agents.acp_agents import gemini_config
-from tests.agents.acp_transcripts import check_golden, spec_for
+from tests.agents.capture import RecordingSink, spec_for
 from tests.agents.conftest import relay_config
-from tests.agents.sink import RecordingSink
+from tests.agents.golden import check, translator_for
 from tests.fakes.gemini_api import GeminiApi, Reply
 from tests.harness import Stack, Viewer
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "gemini"
-TRANSCRIPTS = sorted(p.name.removesuffix(".jsonl") for p in GOLDEN.glob("*.jsonl"))
 CONFIG = AgentConfig(name="gemini", executable="gemini")
 
 
-@pytest.mark.parametrize("name", TRANSCRIPTS)
-def test_golden_transcript_maps_to_the_expected_events(name: str, tmp_path: Path) -> None:
-    check_golden(GeminiAdapter, GOLDEN / f"{name}.jsonl", tmp_path, CONFIG)
-
-
 def test_golden_approved_write_is_one_file_change_with_a_diff_and_usage(tmp_path: Path) -> None:
-    events = check_golden(GeminiAdapter, GOLDEN / "write_approve.jsonl", tmp_path, CONFIG)
+    events = check(GOLDEN / "write_approve.jsonl", tmp_path).events
     assert (tmp_path / "hello.txt").read_text() == "hello\n"  # written by the adapter for gemini
     (changed,) = [e for e in events if isinstance(e, m.FileChanged)]  # fs write and diff: once
     assert changed.change == "added" and changed.diff.endswith(
@@ -48,7 +43,7 @@ def test_golden_approved_write_is_one_file_change_with_a_diff_and_usage(tmp_path
 
 
 def test_golden_denied_write_finishes_the_tool_as_an_error(tmp_path: Path) -> None:
-    events = check_golden(GeminiAdapter, GOLDEN / "write_deny.jsonl", tmp_path, CONFIG)
+    events = check(GOLDEN / "write_deny.jsonl", tmp_path).events
     assert not (tmp_path / "hello.txt").exists()
     (finished,) = [e for e in events if isinstance(e, m.ToolFinished)]
     assert finished.is_error and finished.output == "denied"
@@ -63,65 +58,37 @@ def test_fs_requests_outside_the_workspace_are_refused(tmp_path: Path) -> None:
     (workspace / "escape").symlink_to(tmp_path)
     (workspace / "inside.txt").write_text("one\ntwo\nthree\n")
 
-    async def run() -> list[dict[str, Any]]:
-        sent: list[dict[str, Any]] = []
-
-        class Recorded(GeminiAdapter):
-            def send(self, message: dict[str, Any]) -> None:
-                sent.append(message)
-
-        adapter = Recorded(spec_for(workspace, CONFIG), RecordingSink())
-        requests = [
-            ("fs/read_text_file", {"path": str(tmp_path / "secret.txt")}),
-            ("fs/read_text_file", {"path": str(workspace / "escape" / "secret.txt")}),
-            ("fs/read_text_file", {"path": str(workspace / ".." / "secret.txt")}),
-            ("fs/write_text_file", {"path": str(workspace / "escape" / "new.txt"), "content": "x"}),
-            ("fs/write_text_file", {"path": "/etc/tether-test", "content": "x"}),
-            ("fs/read_text_file", {"path": str(workspace / "inside.txt"), "line": 2, "limit": 1}),
-            ("fs/read_text_file", {"path": str(workspace / "missing.txt")}),
-        ]
-        for n, (method, params) in enumerate(requests):
-            await adapter.on_message(
-                {"jsonrpc": "2.0", "id": n, "method": method, "params": params}
-            )
-        return sent
-
-    sent = asyncio.run(run())
+    translator, record = translator_for("gemini", workspace)
+    requests = [
+        ("fs/read_text_file", {"path": str(tmp_path / "secret.txt")}),
+        ("fs/read_text_file", {"path": str(workspace / "escape" / "secret.txt")}),
+        ("fs/read_text_file", {"path": str(workspace / ".." / "secret.txt")}),
+        ("fs/write_text_file", {"path": str(workspace / "escape" / "new.txt"), "content": "x"}),
+        ("fs/write_text_file", {"path": "/etc/tether-test", "content": "x"}),
+        ("fs/read_text_file", {"path": str(workspace / "inside.txt"), "line": 2, "limit": 1}),
+        ("fs/read_text_file", {"path": str(workspace / "missing.txt")}),
+    ]
+    for n, (method, params) in enumerate(requests):
+        translator.on_message({"jsonrpc": "2.0", "id": n, "method": method, "params": params})
+    sent = record.sent
     assert [s.get("error", {}).get("code") for s in sent[:5]] == [FS_REFUSED] * 5
     assert [s["result"] for s in sent[5:]] == [{"content": "two\n"}, {"content": ""}]
     assert not (tmp_path / "new.txt").exists() and not Path("/etc/tether-test").exists()
 
 
 def test_resume_loads_the_session_without_replaying_its_history(tmp_path: Path) -> None:
-    sent: list[dict[str, Any]] = []
-
-    class Recorded(GeminiAdapter):
-        def send(self, message: dict[str, Any]) -> None:
-            sent.append(message)
-
-    async def requests_sent(count: int) -> None:
-        for _ in range(100):
-            if len(sent) >= count:
-                return
-            await asyncio.sleep(0)
-        raise AssertionError(f"the adapter sent {sent}, not {count} requests")
-
-    async def run() -> RecordingSink:
-        sink = RecordingSink()
-        adapter = Recorded(spec_for(tmp_path, CONFIG, resume="conv-1"), sink)
-        start = asyncio.create_task(adapter.on_start())
-        await requests_sent(1)
-        caps = {"agentCapabilities": {"loadSession": True}}
-        await adapter.on_message({"jsonrpc": "2.0", "id": 1, "result": caps})
-        await requests_sent(2)
-        chunk = {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "old"}}
-        update = {"sessionId": "conv-1", "update": chunk}
-        await adapter.on_message({"jsonrpc": "2.0", "method": "session/update", "params": update})
-        await adapter.on_message({"jsonrpc": "2.0", "id": 2, "result": None})
-        await start
-        return sink
-
-    sink = asyncio.run(run())
+    translator, sink = translator_for("gemini", tmp_path, resume="conv-1")
+    sent = sink.sent
+    translator.start()
+    assert len(sent) == 1  # initialize, answered below
+    caps = {"agentCapabilities": {"loadSession": True}}
+    translator.on_message({"jsonrpc": "2.0", "id": 1, "result": caps})
+    assert len(sent) == 2  # session/load
+    chunk = {"sessionUpdate": "agent_message_chunk", "content": {"type": "text", "text": "old"}}
+    update = {"sessionId": "conv-1", "update": chunk}
+    translator.on_message({"jsonrpc": "2.0", "method": "session/update", "params": update})
+    translator.on_message({"jsonrpc": "2.0", "id": 2, "result": None})
+    assert sink.is_ready
     assert [s["method"] for s in sent] == ["initialize", "session/load"]
     assert sent[1]["params"]["sessionId"] == "conv-1"
     assert sink.tokens == ["conv-1"] and sink.events == []
