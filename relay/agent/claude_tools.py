@@ -9,15 +9,19 @@ is decided here once:
   how long it was), which keeps a big `Write` readable; an input still over 16 KiB after that
   (many long strings) becomes `{"truncated": true, "bytes": N}`. The agent always gets the
   whole input back when a call is approved.
-- `new_content()`: a file after an edit tool ran, from its input and structured result.
+- `new_content()`: a file after an edit tool ran, from its input and structured result;
+  `command_of()`: a Bash result as a `command` event; `not_run()`: a result of a call that
+  never ran; `session_permissions()`: "approve for this session" as Claude's permission rules.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from protocol.messages import MAX_RAW_BYTES
+from protocol.messages import MAX_RAW_BYTES, Command
+from relay.agent.diffs import truncate
 
 FILE_TOOLS = frozenset({"Write", "Edit", "MultiEdit"})  # their result has originalFile
 SHELL_TOOLS = frozenset({"Bash"})
@@ -44,6 +48,7 @@ READ_ONLY_TOOLS = frozenset(
 SUMMARY_CHARS = 200  # an approval's one-line summary
 MAX_INPUT_STRING_CHARS = 8 << 10  # one string of a tool input in an event (file contents)
 MAX_INPUT_BYTES = MAX_RAW_BYTES  # a whole tool input in an event, once encoded
+EXIT_CODE = re.compile(r"^Exit code (\d+)")  # how Claude reports a failed command
 SUBJECT_KEYS = ("command", "file_path", "notebook_path", "url", "pattern", "path")
 
 
@@ -98,3 +103,44 @@ def _cut_strings(value: Any) -> Any:
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def command_of(tool_input: dict[str, Any], text: str, is_error: bool) -> Command:
+    """A Bash call's result as `command`. Claude reports a failed command as "Exit code N" then
+    its output (stdout and stderr merged, as the model saw them); a successful one as just the
+    output."""
+    exit_code: int | None = 0
+    if is_error:
+        match = EXIT_CODE.match(text)
+        exit_code = int(match.group(1)) if match else None
+        if match:
+            text = text[match.end() :].lstrip("\n")
+    output, cut = truncate(text)
+    command = str(tool_input.get("command") or "")
+    return Command(command=command, exit_code=exit_code, output=output, truncated=cut)
+
+
+def session_permissions(tool: str, suggestions: list[Any]) -> list[dict[str, Any]]:
+    """Claude's own suggestions (a rule for this command, accept-edits mode, ...), kept to this
+    session so nothing is written to settings files; without any, the whole tool."""
+    kept = [{**s, "destination": "session"} for s in suggestions if isinstance(s, dict)]
+    rule = {"type": "addRules", "rules": [{"toolName": tool}], "behavior": "allow"}
+    return kept or [{**rule, "destination": "session"}]
+
+
+def not_run(message: dict[str, Any], tool_id: str) -> bool:
+    """Claude marks tool results of calls that never ran (denied, interrupted)."""
+    meta = message.get("tool_result_meta")
+    entries = [m for m in meta if isinstance(m, dict)] if isinstance(meta, list) else []
+    return any(e.get("id") == tool_id and e.get("non_execution_kind") for e in entries)
+
+
+def text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [
+            b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"
+        ]
+        return "\n".join(p for p in parts if isinstance(p, str))
+    return ""

@@ -1,4 +1,5 @@
-"""Unified diffs for `file_changed` events, and output cut to a size an event may carry."""
+"""Unified diffs for `file_changed` events, and output cut to a size an event may carry
+(`truncate` keeps the end, where errors are; `keep_head` the start of a diff)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,10 @@ def truncate(text: str, limit: int = MAX_OUTPUT_CHARS) -> tuple[str, bool]:
     if len(text) <= limit:
         return text, False
     return "…" + text[-(limit - 1) :], True
+
+
+def keep_head(diff: str) -> str:
+    """A diff cut to what an event carries, keeping its start (headers, first hunks)."""
+    if len(diff) <= MAX_OUTPUT_CHARS:
+        return diff
+    return diff[:MAX_OUTPUT_CHARS] + f"\n… diff cut: {len(diff)} characters in all\n"

@@ -3,19 +3,11 @@
 stdin stays open for the session's life: a user turn is one line
 `{"type":"user","message":{"role":"user","content":"..."}}`. stdout is one JSON message a line:
 
-    system/init        -> the conversation id (resume_token), the model
-    stream_event       -> text_delta for text deltas, thinking for thinking deltas
-    assistant          -> message (text blocks), tool_started (tool_use blocks), error (API errors)
-    user               -> tool_finished per tool_result; file_changed for Write / Edit / MultiEdit
-                          (diff from the tool's structured result, else from the file on disk);
-                          command for Bash (exit code parsed from the result)
-    result             -> usage (tokens of the turn; cost = growth of the cumulative
-                          total_cost_usd), error when the turn failed, status idle
-    control_request    -> can_use_tool becomes an approval; other requests are refused
-    control_cancel_request -> kept as native: it follows our interrupt, which already cancelled
-                          the approval
-    keep_alive         -> dropped
-    anything else      -> kept as a `native` event (self.raw)
+    system/init, stream_event, assistant, user, result   -> events (docs/agents/claude.md)
+    control_request can_use_tool                         -> an approval; others are refused
+    control_cancel_request                               -> native (follows our interrupt)
+    keep_alive                                           -> dropped
+    anything else                                        -> native
 
 Interrupting sends our own `control_request` `interrupt`; Claude answers with a
 `control_response`, withdraws a pending permission request and ends the turn with a `result`.
@@ -24,12 +16,9 @@ Interrupting sends our own `control_request` `interrupt`; Claude answers with a
 from __future__ import annotations
 
 import itertools
-import re
 from typing import Any, Literal, TypeVar
 
 from protocol.messages import (
-    MAX_OUTPUT_CHARS,
-    Command,
     Decision,
     Error,
     FileChanged,
@@ -41,14 +30,23 @@ from protocol.messages import (
     ToolStarted,
     Usage,
 )
-from relay.agent.claude_tools import FILE_TOOLS, SHELL_TOOLS, capped, new_content, summary
-from relay.agent.diffs import truncate, unified_diff
+from relay.agent.claude_tools import (
+    FILE_TOOLS,
+    SHELL_TOOLS,
+    capped,
+    command_of,
+    new_content,
+    not_run,
+    session_permissions,
+    summary,
+    text_of,
+)
+from relay.agent.diffs import keep_head, truncate, unified_diff
 from relay.agent.translator import Translator
 
 MAX_OPEN_TOOLS = 256  # tool calls remembered until their result arrives
 MAX_SNAPSHOTS = 16  # file contents kept from approval to result (each at most 1 MiB)
 _T = TypeVar("_T")
-EXIT_CODE = re.compile(r"^Exit code (\d+)")
 
 
 class ClaudeTranslator(Translator):
@@ -91,8 +89,8 @@ class ClaudeTranslator(Translator):
             self._on_init(message)
         elif kind == "control_request":
             self._on_control_request(message)
-        elif kind == "control_cancel_request":
-            self._on_control_cancel(message)
+        elif kind == "control_cancel_request":  # after our interrupt, which cancelled it
+            self.raw(message, type="control_cancel_request")
         elif kind == "control_response":
             self._on_control_response(message)
         elif kind == "keep_alive":
@@ -126,7 +124,7 @@ class ClaudeTranslator(Translator):
         if isinstance(body.get("model"), str) and not body["model"].startswith("<"):
             self._model = body["model"]
         if message.get("error") or message.get("is_api_error_message"):
-            text = _text_of(body.get("content"))
+            text = text_of(body.get("content"))
             code = str(message.get("api_error_type") or message.get("error") or "")
             self._error_in_turn = True
             self.emit(Error(message=text or "the model API failed", code=code, raw=message))
@@ -166,30 +164,17 @@ class ClaudeTranslator(Translator):
         tool_id = str(block.get("tool_use_id") or "")
         name, tool_input = self._tools.pop(tool_id, ("", {}))
         before = self._before.pop(tool_id, None)
-        text = _text_of(block.get("content"))
+        text = text_of(block.get("content"))
         is_error = bool(block.get("is_error"))
         output, _ = truncate(text)
         self.emit(ToolFinished(tool_id=tool_id, output=output, is_error=is_error, raw=message))
-        if _not_run(message, tool_id):
+        if not_run(message, tool_id):
             return  # refused or withdrawn before it ran: no command, no change
         if name in SHELL_TOOLS:
-            self._command(tool_input, text, is_error)
+            self.emit(command_of(tool_input, text, is_error))
         elif name in FILE_TOOLS and not is_error:
             result = message.get("tool_use_result")
             self._file_changed(tool_input, result if isinstance(result, dict) else {}, before)
-
-    def _command(self, tool_input: dict[str, Any], text: str, is_error: bool) -> None:
-        """Claude reports a failed command as "Exit code N" then its output (stdout and
-        stderr merged, as the model saw them); a successful one as just the output."""
-        exit_code: int | None = 0
-        if is_error:
-            match = EXIT_CODE.match(text)
-            exit_code = int(match.group(1)) if match else None
-            if match:
-                text = text[match.end() :].lstrip("\n")
-        output, cut = truncate(text)
-        command = str(tool_input.get("command") or "")
-        self.emit(Command(command=command, exit_code=exit_code, output=output, truncated=cut))
 
     def _file_changed(
         self, tool_input: dict[str, Any], result: dict[str, Any], before: str | None
@@ -206,7 +191,7 @@ class ClaudeTranslator(Translator):
         if new is None:
             return
         shown = self.files.shown(path)
-        diff = _head(unified_diff(shown, old or "", new))
+        diff = keep_head(unified_diff(shown, old or "", new))
         change: Literal["added", "modified"] = "added" if old is None else "modified"
         self.emit(FileChanged(path=shown, diff=diff, change=change, raw=result))
 
@@ -281,14 +266,9 @@ class ClaudeTranslator(Translator):
         else:
             reply = {"behavior": "allow", "updatedInput": tool_input}
         if decision == "approve_for_session":
-            reply["updatedPermissions"] = _session_permissions(tool, suggestions)
+            reply["updatedPermissions"] = session_permissions(tool, suggestions)
         response = {"subtype": "success", "request_id": request_id, "response": reply}
         self.out.send({"type": "control_response", "response": response})
-
-    def _on_control_cancel(self, message: dict[str, Any]) -> None:
-        """Claude withdrew a permission request (after our interrupt, which already cancelled
-        the approval): nothing is left to answer."""
-        self.raw(message, type="control_cancel_request")
 
     def _on_control_response(self, message: dict[str, Any]) -> None:
         response = _dict(message.get("response"))
@@ -308,39 +288,6 @@ class ClaudeTranslator(Translator):
 def _withdrawn_by_claude() -> None:
     """An interrupt cancels pending approvals: Claude withdraws its requests itself
     (`control_cancel_request`), so no native answer is written."""
-
-
-def _session_permissions(tool: str, suggestions: list[Any]) -> list[dict[str, Any]]:
-    """Claude's own suggestions (a rule for this command, accept-edits mode, ...), kept to this
-    session so nothing is written to settings files; without any, the whole tool."""
-    kept = [{**s, "destination": "session"} for s in suggestions if isinstance(s, dict)]
-    rule = {"type": "addRules", "rules": [{"toolName": tool}], "behavior": "allow"}
-    return kept or [{**rule, "destination": "session"}]
-
-
-def _not_run(message: dict[str, Any], tool_id: str) -> bool:
-    """Claude marks tool results of calls that never ran (denied, interrupted)."""
-    meta = message.get("tool_result_meta")
-    entries = [_dict(m) for m in meta] if isinstance(meta, list) else []
-    return any(e.get("id") == tool_id and e.get("non_execution_kind") for e in entries)
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [
-            b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"
-        ]
-        return "\n".join(p for p in parts if isinstance(p, str))
-    return ""
-
-
-def _head(diff: str) -> str:
-    """A diff cut to what an event carries, keeping its start (headers, first hunks)."""
-    if len(diff) <= MAX_OUTPUT_CHARS:
-        return diff
-    return diff[:MAX_OUTPUT_CHARS] + f"\n… diff cut: {len(diff)} characters in all\n"
 
 
 def _remember(table: dict[str, _T], key: str, value: _T, limit: int) -> None:
