@@ -14,44 +14,34 @@ One turn runs at a time; prompts sent meanwhile wait their turn. Files are read 
 the agent only inside the workspace (WorkspaceFiles). Each setup request has SETUP_TIMEOUT_S:
 a `session/load` that gets no answer starts a new conversation, said so.
 
-A tool call is merged as ACP specifies: an update changes only the fields it carries. Its
-`tool_started` waits until something says what the call is about (rawInput, content or
-locations), or until it runs, is asked about or its turn ends, so a call whose input comes in a
-later update is shown with it.
+Tool calls are merged and finished by ToolCalls (relay/agent/translators/acp_tools.py).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Any
 
 from protocol.messages import (
-    Command,
     Decision,
     Error,
-    FileChanged,
     Message,
     Status,
     TextDelta,
     Thinking,
-    ToolFinished,
-    ToolStarted,
 )
 from protocol.version import SOFTWARE_VERSION
-from relay.agent.diffs import truncate, unified_diff
 from relay.agent.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, Answer, RpcChannel
 from relay.agent.translator import Translator
 from relay.agent.translators.acp_content import (
-    ToolCall,
+    TurnCost,
     chunk_text,
-    command_line,
     error_text,
-    output_text,
     rpc_reason,
-    text_of,
     tool_input,
     usage_of,
 )
+from relay.agent.translators.acp_tools import ToolCalls
 from relay.agent.workspace_files import FileAccessRefusedError
 
 log = logging.getLogger(__name__)
@@ -82,12 +72,8 @@ class AcpTranslator(Translator):
         self._loading = False  # session/load replays history: not news, not re-emitted
         self._text: list[str] = []
         self._message_id = ""
-        self._tools: dict[str, ToolCall] = {}  # started, not finished
-        self._written: dict[str, str] = {}  # path -> content we wrote for the agent this turn
-        self._done: set[str] = set()  # tool calls finished this turn (late updates ignored)
-        self._denied: set[str] = set()  # finished as denied unless the agent reports them first
-        self._cost_total = 0.0  # cumulative session cost in USD, from usage_update
-        self._cost_usd: float | None = None  # this turn's share of it
+        self.tools = ToolCalls(self.emit, self.files, self._flush_message)
+        self._cost = TurnCost()
 
     # ------------------------------------------------------------------ Translator
 
@@ -199,27 +185,16 @@ class AcpTranslator(Translator):
             result = answer.result if isinstance(answer.result, dict) else {}
             stop = str(result.get("stopReason", ""))
             self._end_turn(stop)
-            cost, self._cost_usd = self._cost_usd, None
-            usage = usage_of(result, cost)
+            usage = usage_of(result, self._cost.take())
             if usage is not None:
                 self.emit(usage)
             self.emit(Status(state="idle", detail=stop if stop != "end_turn" else ""))
         self._next_turn()
 
     def _end_turn(self, stop: str) -> None:
-        self._close_denied()
+        self.tools.close_denied()
         self._flush_message()
-        for tool_id in list(self._tools):  # cancelled calls get no update from some agents
-            self._finish_tool(tool_id, failed=True, reason=stop or "not run", ran=False)
-        self._written.clear()
-        self._done.clear()
-
-    def _close_denied(self, keep: str = "") -> None:
-        """Gemini CLI sends no update for a call the user rejected: finish it on its next news."""
-        for tool_id in sorted(self._denied - {keep}):
-            if tool_id in self._tools:
-                self._finish_tool(tool_id, failed=True, reason="denied", ran=False)
-        self._denied &= {keep}
+        self.tools.end_turn(stop)
 
     def _flush_message(self) -> None:
         if self._text:
@@ -232,7 +207,7 @@ class AcpTranslator(Translator):
         kind = update.get("sessionUpdate", "")
         if self._loading:
             return  # history replayed by session/load is already in the session's log
-        self._close_denied(keep=str(update.get("toolCallId") or ""))
+        self.tools.close_denied(keep=str(update.get("toolCallId") or ""))
         chunk = chunk_text(update.get("content"))
         if kind == "agent_message_chunk" and chunk is not None:
             self._message_id = str(update.get("messageId") or self._message_id)
@@ -241,113 +216,12 @@ class AcpTranslator(Translator):
         elif kind == "agent_thought_chunk" and chunk is not None:
             self.emit(Thinking(text=chunk))
         elif kind in ("tool_call", "tool_call_update") and update.get("toolCallId"):
-            self._on_tool(update, message)
+            self.tools.update(update, message)
         elif kind == "usage_update":
-            self._on_usage_update(update, message)
+            self._cost.update(update)
+            self.raw(message, type="usage_update")
         else:
             self.raw(message, type=kind or "session/update")
-
-    def _on_tool(self, update: dict[str, Any], message: dict[str, Any]) -> None:
-        tool_id = str(update["toolCallId"])
-        tool = self._start_tool(update)
-        if tool is None:
-            return  # an update for a call that already finished
-        tool.merge(update)
-        status = tool.fields.get("status")
-        if tool.described or status in ("in_progress", "completed", "failed"):
-            self._announce(tool_id, tool, message)
-        if status in ("completed", "failed"):
-            self._finish_tool(tool_id, failed=status == "failed", raw=message)
-
-    def _start_tool(self, call: dict[str, Any]) -> ToolCall | None:
-        tool_id = str(call["toolCallId"])
-        if tool_id in self._tools:
-            return self._tools[tool_id]
-        if tool_id in self._done:
-            return None
-        if call.get("sessionUpdate") == "tool_call_update" and call.get("status") is None:
-            return None
-        self._flush_message()  # text before a tool call is a message of its own
-        tool = self._tools[tool_id] = ToolCall({})
-        return tool
-
-    def _announce(self, tool_id: str, tool: ToolCall, raw: Any) -> None:
-        """tool_started, once, with what is known of the call by now."""
-        if tool.announced:
-            return
-        tool.announced = True
-        name = tool.title or tool.kind
-        self.emit(
-            ToolStarted(
-                tool_id=tool_id, name=name, input=tool_input(tool.fields, self.files), raw=raw
-            )
-        )
-
-    def _finish_tool(
-        self, tool_id: str, *, failed: bool, reason: str = "", raw: Any = None, ran: bool = True
-    ) -> None:
-        tool = self._tools.pop(tool_id)
-        self._announce(tool_id, tool, raw)
-        self._done.add(tool_id)
-        blocks = tool.fields.get("content") or []
-        shown = "\n".join(text_of(b) for b in blocks if text_of(b)) or output_text(tool.fields)
-        if not failed:
-            for block in blocks:
-                if isinstance(block, dict) and block.get("type") == "diff":
-                    self._diff_changed(block)
-        if tool.kind == "execute" and ran:  # not for a call that never ran
-            self._command(tool, shown)
-        output, _ = truncate(shown or reason)
-        self.emit(ToolFinished(tool_id=tool_id, output=output, is_error=failed, raw=raw))
-
-    def _command(self, tool: ToolCall, text: str) -> None:
-        raw_input = tool.fields.get("rawInput")
-        raw_input = raw_input if isinstance(raw_input, dict) else {}
-        raw_output = tool.fields.get("rawOutput")
-        raw_output = raw_output if isinstance(raw_output, dict) else {}
-        command = command_line(raw_input.get("command")) or tool.title
-        code = raw_output.get("exitCode", raw_output.get("exit_code"))
-        for part in raw_output.get("contents") or []:  # Copilot CLI: {type: shell_exit, exitCode}
-            if isinstance(part, dict) and part.get("type") == "shell_exit":
-                code = part.get("exitCode", code)
-        output, cut = truncate(text)
-        self.emit(
-            Command(
-                command=command,
-                exit_code=code if isinstance(code, int) else None,
-                output=output,
-                truncated=cut,
-            )
-        )
-
-    def _diff_changed(self, block: dict[str, Any]) -> None:
-        path, old, new = str(block.get("path", "")), block.get("oldText"), block.get("newText")
-        if not path or not isinstance(new, str):
-            return
-        if self._written.pop(path, None) == new:
-            return  # already announced when we wrote it for the agent
-        old = old if isinstance(old, str) else ""
-        if old and not old.endswith("\n") and not new.endswith("\n"):
-            old, new = old + "\n", new + "\n"  # a replaced snippet (Copilot CLI), not a file
-        self._file_changed(path, old, new, raw=block)
-
-    def _file_changed(self, path: str, old: str, new: str, raw: Any = None) -> None:
-        """`path` as the agent names it; the event's path and diff headers are relative to the
-        workspace."""
-        shown = self.files.shown(path)
-        diff, _ = truncate(unified_diff(shown, old, new))
-        change: Literal["added", "modified", "deleted"] = "modified"
-        if not old or not new:
-            change = "deleted" if old else "added"
-        self.emit(FileChanged(path=shown, diff=diff, change=change, raw=raw))
-
-    def _on_usage_update(self, update: dict[str, Any], message: dict[str, Any]) -> None:
-        cost = update.get("cost")
-        if isinstance(cost, dict) and cost.get("currency") == "USD":
-            total = float(cost.get("amount") or 0.0)
-            self._cost_usd = (self._cost_usd or 0.0) + total - self._cost_total
-            self._cost_total = total
-        self.raw(message, type="usage_update")
 
     # ------------------------------------------------------------------ agent -> client requests
 
@@ -376,10 +250,7 @@ class AcpTranslator(Translator):
         call = params.get("toolCall") or {}
         options = [o for o in params.get("options") or [] if isinstance(o, dict)]
         tool_id = str(call.get("toolCallId") or f"permission-{request_id}")
-        tool = self._start_tool({**call, "toolCallId": tool_id})
-        if tool is not None:
-            tool.merge(call)
-            self._announce(tool_id, tool, message)
+        tool = self.tools.asked(tool_id, call, message)
         title = str(call.get("title") or (tool.title if tool else "") or "tool")
 
         def option_for(decision: Decision) -> str | None:
@@ -399,7 +270,7 @@ class AcpTranslator(Translator):
                     request_id, {"outcome": {"outcome": "selected", "optionId": option}}
                 )
             if decision == "deny":
-                self._denied.add(tool_id)
+                self.tools.denied.add(tool_id)
 
         def cancelled() -> None:
             self.rpc.respond(request_id, {"outcome": {"outcome": "cancelled"}})
@@ -424,5 +295,5 @@ class AcpTranslator(Translator):
         content = params.get("content")
         old = self.files.write_for_agent(params.get("path"), content)
         assert isinstance(content, str)  # write_for_agent refuses anything else
-        self._written[str(params["path"])] = content
-        self._file_changed(str(params["path"]), old, content)
+        self.tools.written[str(params["path"])] = content
+        self.tools.file_changed(str(params["path"]), old, content)

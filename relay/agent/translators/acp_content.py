@@ -1,12 +1,11 @@
 """What ACP messages carry, read into Tether's terms: content blocks, tool calls, usage.
 
-Pure functions and the merged tool call (`ToolCall`), for relay/agent/translators/acp.py.
+Pure functions for relay/agent/translators/acp.py and acp_tools.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import shlex
 from typing import Any
@@ -16,32 +15,25 @@ from relay.agent.diffs import truncate, unified_diff
 from relay.agent.jsonrpc import RpcError
 from relay.agent.workspace_files import WorkspaceFiles
 
-# The fields of a tool call that an update replaces when it carries them (ACP: the others stay).
-TOOL_FIELDS = ("kind", "title", "status", "content", "locations", "rawInput", "rawOutput")
 
+class TurnCost:
+    """A turn's cost in USD: how much the cumulative `usage_update.cost` grew during it."""
 
-@dataclasses.dataclass
-class ToolCall:
-    """A tool call merged from its `tool_call` and every `tool_call_update` so far."""
+    def __init__(self) -> None:
+        self._total = 0.0
+        self._turn: float | None = None
 
-    fields: dict[str, Any]
-    announced: bool = False  # its tool_started was emitted
+    def update(self, update: dict[str, Any]) -> None:
+        cost = update.get("cost")
+        if isinstance(cost, dict) and cost.get("currency") == "USD":
+            total = float(cost.get("amount") or 0.0)
+            self._turn = (self._turn or 0.0) + total - self._total
+            self._total = total
 
-    def merge(self, update: dict[str, Any]) -> None:
-        self.fields.update({k: update[k] for k in TOOL_FIELDS if update.get(k) is not None})
-
-    @property
-    def kind(self) -> str:
-        return str(self.fields.get("kind") or "other")
-
-    @property
-    def title(self) -> str:
-        return str(self.fields.get("title") or "")
-
-    @property
-    def described(self) -> bool:
-        """Something says what the call is about."""
-        return any(self.fields.get(k) for k in ("rawInput", "content", "locations"))
+    def take(self) -> float | None:
+        """This turn's cost (None when the agent reports none); the next turn starts at 0."""
+        cost, self._turn = self._turn, None
+        return cost
 
 
 def usage_of(result: dict[str, Any], cost: float | None) -> Usage | None:
