@@ -254,16 +254,8 @@ def _coerce(field: dataclasses.Field[Any], value: Any, origin: str, base: Path, 
     """Turn a flag, environment or file value into the field's type, or raise ConfigError."""
     default = field.default
     try:
-        if field.name == "workspaces":
-            pairs = parse_workspace_list(value)
-            return resolve_workspaces(pairs, base, home)
-        if field.name == "env_allow":
-            names = value.split(",") if isinstance(value, str) else value
-            return tuple(_names(names))
-        if field.name == "agents":
-            if not isinstance(value, dict):
-                raise ValueError("expected [agents.<name>] tables")
-            return {name: _agent(name, table) for name, table in value.items()}
+        if field.name in ("workspaces", "env_allow", "agents"):
+            return _coerce_collection(field.name, value, base, home)
         if isinstance(default, bool) or isinstance(value, bool):
             raise ValueError("expected a number or text, not true/false")
         if isinstance(default, int):
@@ -277,6 +269,17 @@ def _coerce(field: dataclasses.Field[Any], value: Any, origin: str, base: Path, 
         return value
     except ValueError as exc:
         raise ConfigError(f"{origin}: {exc}") from exc
+
+
+def _coerce_collection(name: str, value: Any, base: Path, home: Path) -> Any:
+    """The settings that are lists or tables. Raises ValueError."""
+    if name == "workspaces":
+        return resolve_workspaces(parse_workspace_list(value), base, home)
+    if name == "env_allow":
+        return tuple(_names(value.split(",") if isinstance(value, str) else value))
+    if not isinstance(value, dict):
+        raise ValueError("expected [agents.<name>] tables")
+    return {agent: _agent(agent, table) for agent, table in value.items()}
 
 
 AGENT_KEYS = {"executable", "args", "model", "env", "environment", "secrets", "enabled"}
@@ -343,6 +346,12 @@ def _expand(path: str, home: Path) -> Path:
 
 
 def _validate(s: Settings) -> None:
+    _validate_link(s)
+    _validate_limits(s)
+
+
+def _validate_link(s: Settings) -> None:
+    """Where the relay dials, and with what."""
     if not s.server:
         raise ConfigError("no server given: use --server URL or TETHER_RELAY_SERVER")
     if s.server.split("://", 1)[0] not in ("http", "https", "ws", "wss") or "://" not in s.server:
@@ -356,6 +365,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError("token must not contain whitespace")
     if s.log_level.upper() not in LOG_LEVELS:
         raise ConfigError(f"log_level {s.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+
+
+def _validate_limits(s: Settings) -> None:
+    """Sizes, counts and times that must make sense together."""
     for name in ("max_sessions", "batch_max_events", "batch_max_bytes", "inflight_max_events"):
         if getattr(s, name) < 1:
             raise ConfigError(f"{name} must be at least 1")

@@ -166,18 +166,21 @@ class HookSession(Adapter):
         elif event in ("SessionStart", "Stop"):
             self.sink.emit(Status(state="idle", detail=str(data.get("source", "")), raw=data))
         elif event == "Notification":
-            self.sink.emit(Native(type="Notification", raw=data))
-            kind = data.get("notification_type")
-            if kind == "permission_prompt" and not self._pending:
-                self.sink.emit(Status(state="waiting_for_approval", detail="in Claude Code"))
-            elif kind == "idle_prompt":
-                self.sink.emit(Status(state="idle"))
+            self._notification(data)
         elif event == "SessionEnd":
             self.sink.emit(Native(type="SessionEnd", raw=data))
             self._end(f"Claude Code session ended ({data.get('reason', '')})")
         else:
             self.sink.emit(Native(type=event, raw=data))
         return None
+
+    def _notification(self, data: dict[str, Any]) -> None:
+        self.sink.emit(Native(type="Notification", raw=data))
+        kind = data.get("notification_type")
+        if kind == "permission_prompt" and not self._pending:
+            self.sink.emit(Status(state="waiting_for_approval", detail="in Claude Code"))
+        elif kind == "idle_prompt":
+            self.sink.emit(Status(state="idle"))
 
     async def _pre_tool_use(
         self, data: dict[str, Any], hangup: asyncio.Future[None]

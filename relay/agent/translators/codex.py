@@ -267,12 +267,7 @@ class CodexTranslator(Translator):
             for event in command_events(item_id, item, status, raw=message):
                 self.emit(event)
         elif kind == "fileChange":
-            if status == "completed":
-                for change in item.get("changes") or []:
-                    self._file_changed(change, message)
-            failed = status != "completed"
-            output = status if failed else f"{len(item.get('changes') or [])} file(s) changed"
-            self.emit(ToolFinished(tool_id=item_id, output=output, is_error=failed, raw=message))
+            self._file_change_completed(item_id, item, status, message)
         elif kind in ("mcpToolCall", "webSearch"):
             output, _ = truncate(str(item.get("result") or item.get("error") or status))
             failed = status not in ("completed", "")
@@ -280,10 +275,17 @@ class CodexTranslator(Translator):
         elif kind != "userMessage":  # the user_prompt event was emitted when it was sent
             self.raw(message, type=f"item/completed {kind}")
 
-    def _file_changed(self, change: dict[str, Any], message: dict[str, Any]) -> None:
-        event = file_changed_of(change, self.files.shown, raw=message)
-        self._reported.add(event.path)
-        self.emit(event)
+    def _file_change_completed(
+        self, item_id: str, item: dict[str, Any], status: str, message: dict[str, Any]
+    ) -> None:
+        changes = item.get("changes") or []
+        for change in changes if status == "completed" else []:
+            event = file_changed_of(change, self.files.shown, raw=message)
+            self._reported.add(event.path)
+            self.emit(event)
+        failed = status != "completed"
+        output = status if failed else f"{len(changes)} file(s) changed"
+        self.emit(ToolFinished(tool_id=item_id, output=output, is_error=failed, raw=message))
 
     # ------------------------------------------------------------------ approvals
 
