@@ -3,10 +3,10 @@
     .venv/bin/python -m tests.golden.codex.capture [SCENARIO ...]
 
 Runs CodexAdapter against the real CLI and the scripted Responses API (tests/fakes), and writes
-per scenario `<name>.jsonl` (every line both ways: `{"dir": "in"|"out", "msg": ...}`) and
-`<name>.events.json` (the events the adapter emitted, without their `raw` payloads). Review the
-events by eye before committing them: test_codex.py replays the transcripts through the adapter
-and compares with these files.
+per scenario `<name>.jsonl` (the transcript format of tests/agents/golden.py: both directions
+and the viewer's actions) and `<name>.events.json` (the events emitted, without their `raw`
+payloads). Review the events by eye before committing them: tests/agents/test_golden.py replays
+the transcripts through the translator and compares with these files.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from relay.agent.adapters.base import SessionSpec
 from relay.agent.adapters.codex import CodexAdapter
 from relay.agent.config import AgentConfig
 from relay.workspaces import Workspace
+from tests.agents.capture import Tap
 from tests.agents.codex_home import codex_env, write_codex_home
 from tests.fakes.responses_api import (
     Reply,
@@ -166,18 +167,6 @@ class Recorder:
                 await self.changed.wait()
 
 
-class RecordingCodex(CodexAdapter):
-    recorder: Recorder
-
-    def send(self, message: dict[str, Any]) -> None:
-        self.recorder.lines.append({"dir": "out", "msg": message})
-        super().send(message)
-
-    async def on_message(self, message: dict[str, Any]) -> None:
-        self.recorder.lines.append({"dir": "in", "msg": message})
-        await super().on_message(message)
-
-
 async def capture(name: str, root: Path, threads: dict[str, tuple[Path, str]]) -> None:
     scenario = SCENARIOS[name]
     workspace = root / name / "work"
@@ -206,23 +195,29 @@ async def capture(name: str, root: Path, threads: dict[str, tuple[Path, str]]) -
             resume=resume,
         )
         recorder = Recorder()
-        adapter = RecordingCodex(spec, recorder)
-        adapter.recorder = recorder
+        adapter = CodexAdapter(spec, recorder)
+        header: dict[str, Any] = {"workspace": str(workspace)}
+        if resume:
+            header["resume"] = resume
+        tap = Tap(adapter, {"session": header})
         await adapter.start()
         runner = asyncio.create_task(adapter.run())
         async with asyncio.timeout(STEP_TIMEOUT_S):
             await recorder.ready.wait()
         seen = 0
         for prompt in scenario.prompts:
-            await adapter.prompt(prompt)
+            tap.viewer("prompt", text=prompt)
+            await adapter.send_input(prompt)
             if scenario.decision:
                 asked = await recorder.wait_for(lambda e: isinstance(e, ApprovalRequested), seen)
                 approval = recorder.events[asked]
                 assert isinstance(approval, ApprovalRequested)
                 if scenario.decision == "interrupt":
+                    tap.viewer("interrupt")
                     await adapter.interrupt()
                     scenario.decision = ""
                 else:
+                    tap.viewer("resolve", decision=scenario.decision)
                     await adapter.resolve_approval(approval.approval_id, scenario.decision, "")  # type: ignore[arg-type]
             seen = (
                 await recorder.wait_for(lambda e: isinstance(e, Status) and e.state == "idle", seen)
@@ -232,12 +227,12 @@ async def capture(name: str, root: Path, threads: dict[str, tuple[Path, str]]) -
         await adapter.stop(5)
         await runner
         adapter.close()
-    threads[name] = (home, adapter.thread_id)
-    _write(name, recorder, root)
+    threads[name] = (home, getattr(adapter.translator, "thread_id"))  # noqa: B009
+    _write(name, tap, recorder, root)
 
 
-def _write(name: str, recorder: Recorder, root: Path) -> None:
-    text = json.dumps(recorder.lines)
+def _write(name: str, tap: Tap, recorder: Recorder, root: Path) -> None:
+    text = json.dumps(tap.lines)
     text = text.replace(str(root), "/golden")  # no temp paths in the files
     lines = json.loads(text)
     with open(HERE / f"{name}.jsonl", "w") as out:
