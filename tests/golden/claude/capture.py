@@ -4,11 +4,12 @@
 
 Each scenario runs `claude -p --input-format stream-json --output-format stream-json --verbose
 --include-partial-messages --permission-prompt-tool stdio` in a fresh workspace, writes the user
-turns and the answers to permission requests on stdin as a client would, and saves every stdout
-line verbatim to `<scenario>.jsonl`, with each stdin line as `{"_stdin": <message>}` in order.
-The answers here are written by hand from the protocol reference, not by the adapter, so the
-golden test also checks that the adapter writes what the real CLI accepted. Then refresh the
-`*.events.json` files: `GOLDEN_UPDATE=1 .venv/bin/python -m pytest tests/agents/test_claude.py`.
+turns and the answers to permission requests on stdin as a client would, and saves both
+directions and the viewer's actions to `<scenario>.jsonl` in the transcript format of
+tests/agents/golden.py. The answers here are written by hand from the protocol reference, not by
+the translator, so the golden test also checks that the translator writes what the real CLI
+accepted. Then refresh the `*.events.json` files:
+`GOLDEN_UPDATE=1 .venv/bin/python -m pytest tests/agents/test_golden.py -k claude`.
 `malformed.jsonl` is written by hand (lines a real CLI should not send) and is not captured.
 """
 
@@ -107,7 +108,7 @@ def capture(name: str, scenario: Scenario, claude: str) -> None:
     WORKSPACE.mkdir(parents=True)
     NOTES.write_text("one\ntwo\nthree\n")
     prompts, answers = list(scenario.prompts), list(scenario.answers)
-    lines: list[str] = []
+    lines: list[dict[str, Any]] = [{"session": {"workspace": str(WORKSPACE)}}]
     with AnthropicApi(scenario.replies) as api:
         env = {
             "PATH": os.environ["PATH"],
@@ -138,21 +139,22 @@ def capture(name: str, scenario: Scenario, claude: str) -> None:
         timer.start()
         assert child.stdin is not None and child.stdout is not None
 
-        def send(message: dict[str, Any]) -> None:
-            lines.append(json.dumps({"_stdin": message}))
+        def send(message: dict[str, Any], viewer: dict[str, Any]) -> None:
+            lines.extend([viewer, {"from": "client", "message": message}])
             assert child.stdin is not None
             child.stdin.write(json.dumps(message) + "\n")
             child.stdin.flush()
 
         def user(text: str) -> None:
-            send({"type": "user", "message": {"role": "user", "content": text}})
+            message = {"type": "user", "message": {"role": "user", "content": text}}
+            send(message, {"viewer": "prompt", "text": text})
 
         user(prompts.pop(0))
         for line in child.stdout:
-            lines.append(line.rstrip("\n"))
             message = json.loads(line)
+            lines.append({"from": "agent", "message": message})
             if message.get("type") == "control_request":
-                send(answer(message, answers.pop(0)))
+                send(*answer(message, answers.pop(0)))
             elif message.get("type") == "result":
                 if prompts:
                     user(prompts.pop(0))
@@ -160,27 +162,30 @@ def capture(name: str, scenario: Scenario, claude: str) -> None:
                     child.stdin.close()
         child.wait()
         timer.cancel()
-    (HERE / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
+    text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    (HERE / f"{name}.jsonl").write_text(text)
     print(f"{name}: {len(lines)} lines, exit {child.returncode}")
 
 
-def answer(message: dict[str, Any], how: str) -> dict[str, Any]:
+def answer(message: dict[str, Any], how: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The reply to a permission request, and the viewer's action it stands for."""
     request = message["request"]
     if how == "interrupt":
-        return {
-            "type": "control_request",
-            "request_id": "tether-1",
-            "request": {"subtype": "interrupt"},
-        }
+        interrupt = {"subtype": "interrupt"}
+        reply_line = {"type": "control_request", "request_id": "tether-1", "request": interrupt}
+        return reply_line, {"viewer": "interrupt"}
+    decision = {"deny": "deny", "session": "approve_for_session"}.get(how, "approve")
+    viewer = {"viewer": "resolve", "decision": decision, "approval": message["request_id"]}
     if how == "deny":
         reply: dict[str, Any] = {"behavior": "deny", "message": "Denied in Tether: not now"}
+        viewer["message"] = "Denied in Tether: not now"
     else:
         reply = {"behavior": "allow", "updatedInput": request["input"]}
     if how == "session":
         suggestions = request.get("permission_suggestions") or []
         reply["updatedPermissions"] = [{**s, "destination": "session"} for s in suggestions]
     response = {"subtype": "success", "request_id": message["request_id"], "response": reply}
-    return {"type": "control_response", "response": response}
+    return {"type": "control_response", "response": response}, viewer
 
 
 def main() -> None:
