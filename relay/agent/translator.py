@@ -23,11 +23,12 @@ from __future__ import annotations
 import abc
 import json
 import logging
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from protocol.messages import Error, Event, Native, Status, UserPrompt
 from relay.agent.approvals import Approvals
 from relay.agent.config import AgentConfig
+from relay.agent.jsonrpc import Answer, RpcChannel
 from relay.agent.workspace_files import WorkspaceFiles
 
 log = logging.getLogger(__name__)
@@ -130,3 +131,27 @@ class Translator(abc.ABC):
     @abc.abstractmethod
     def cancel(self) -> None:
         """Interrupt the current turn natively."""
+
+
+class RpcTranslator(Translator):
+    """A translator of an agent that speaks JSON-RPC (Codex, ACP): it writes its requests
+    through `rpc`, and each answer (or a time limit passed) comes to `answered()`."""
+
+    rpc_version: ClassVar[str | None]  # the "jsonrpc" member; None: Codex omits it
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rpc = RpcChannel(
+            lambda message: self.out.send(message),
+            self.rpc_version,
+            expect=lambda request_id, timeout_s: self.out.expect(request_id, timeout_s),
+        )
+
+    def expired(self, request_id: int) -> None:
+        answer = self.rpc.expire(request_id)
+        if answer is not None:
+            self.answered(answer)
+
+    @abc.abstractmethod
+    def answered(self, answer: Answer) -> None:
+        """The agent answered one of our requests (or did not in time: an error answer)."""

@@ -13,7 +13,7 @@ from protocol import messages as m
 from relay.agent.adapters import ADAPTERS, with_acp_agents
 from relay.agent.adapters.acp import AcpAdapter
 from relay.agent.config import AgentConfig, offered_agents
-from tests.agents.golden import check
+from tests.agents.golden import check, translator_for
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "acp"
 CONFIG = AgentConfig(name="acp", executable="some-acp-agent")
@@ -96,3 +96,27 @@ def test_a_configured_agent_without_an_adapter_is_reported() -> None:
     configured = {"goose": AgentConfig(name="goose", executable="goose")}
     offered, refused = offered_agents(configured, {"pty": None}, "")
     assert list(offered) == ["pty"] and refused == {"goose": "no adapter of that name"}
+
+
+def test_a_handshake_the_agent_refuses_ends_the_start_with_its_reason(tmp_path: Path) -> None:
+    translator, record = translator_for("acp", tmp_path)
+    translator.start()
+    translator.on_message({"jsonrpc": "2.0", "id": 1, "result": {"protocolVersion": 1}})
+    error = {"code": -32000, "message": "Authentication required"}
+    translator.on_message({"jsonrpc": "2.0", "id": 2, "error": error})
+    (failed,) = record.of(m.Error)
+    assert (failed.code, failed.message) == (
+        "start_failed",
+        "acp did not start: Authentication required",
+    )
+    assert record.gave_up and not record.is_ready
+
+
+def test_a_session_without_an_id_is_not_started(tmp_path: Path) -> None:
+    translator, record = translator_for("acp", tmp_path)
+    translator.start()
+    translator.on_message({"jsonrpc": "2.0", "id": 1, "result": {"protocolVersion": 1}})
+    translator.on_message({"jsonrpc": "2.0", "id": 2, "result": {}})
+    (failed,) = record.of(m.Error)
+    assert failed.message == "acp did not start: session/new answered without a sessionId"
+    assert record.gave_up and not record.is_ready

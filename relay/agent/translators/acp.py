@@ -31,8 +31,8 @@ from protocol.messages import (
     Thinking,
 )
 from protocol.version import SOFTWARE_VERSION
-from relay.agent.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, Answer, RpcChannel
-from relay.agent.translator import Translator
+from relay.agent.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, Answer
+from relay.agent.translator import RpcTranslator
 from relay.agent.translators.acp_content import (
     TurnCost,
     chunk_text,
@@ -58,14 +58,11 @@ ALLOW_KINDS: dict[Decision, tuple[str, ...]] = {
 }
 
 
-class AcpTranslator(Translator):
+class AcpTranslator(RpcTranslator):
+    rpc_version = "2.0"
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.rpc = RpcChannel(
-            lambda message: self.out.send(message),
-            version="2.0",
-            expect=lambda request_id, timeout_s: self.out.expect(request_id, timeout_s),
-        )
         self.session = ""  # the agent's sessionId
         self._queued: list[str] = []  # prompts waiting for the running turn to end
         self._turn_running = False
@@ -91,7 +88,7 @@ class AcpTranslator(Translator):
         method = message.get("method")
         params = message.get("params") or {}
         if answer is not None:
-            self._answered(answer)
+            self.answered(answer)
         elif method is None:
             self.raw(message, type="unexpected_response")
         elif "id" in message:
@@ -109,14 +106,9 @@ class AcpTranslator(Translator):
         if self.session:
             self.rpc.notify("session/cancel", {"sessionId": self.session})
 
-    def expired(self, request_id: int) -> None:
-        answer = self.rpc.expire(request_id)
-        if answer is not None:
-            self._answered(answer)
-
     # ------------------------------------------------------------------ answers
 
-    def _answered(self, answer: Answer) -> None:
+    def answered(self, answer: Answer) -> None:
         handle = {
             "initialize": self._initialized,
             "session/load": self._loaded,
@@ -158,6 +150,9 @@ class AcpTranslator(Translator):
             self.start_failed(rpc_reason(answer.error))
             return
         result = answer.result if isinstance(answer.result, dict) else {}
+        if not result.get("sessionId"):
+            self.start_failed("session/new answered without a sessionId")
+            return
         self._ready(str(result["sessionId"]))
 
     def _ready(self, session: str) -> None:

@@ -31,8 +31,8 @@ from protocol.messages import (
 )
 from protocol.version import SOFTWARE_VERSION
 from relay.agent.diffs import truncate
-from relay.agent.jsonrpc import METHOD_NOT_FOUND, TIMED_OUT, Answer, RpcChannel
-from relay.agent.translator import Translator
+from relay.agent.jsonrpc import METHOD_NOT_FOUND, TIMED_OUT, Answer
+from relay.agent.translator import RpcTranslator
 from relay.agent.translators.codex_items import (
     APPROVAL_REQUESTS,
     DECISIONS,
@@ -54,14 +54,11 @@ APPROVAL_POLICY = "on-request"  # Codex asks before anything its sandbox does no
 TURN_START_TIMEOUT_S = 30.0  # Codex answers turn/start at once; the turn itself runs on
 
 
-class CodexTranslator(Translator):
+class CodexTranslator(RpcTranslator):
+    rpc_version = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.rpc = RpcChannel(
-            lambda message: self.out.send(message),
-            version=None,
-            expect=lambda request_id, timeout_s: self.out.expect(request_id, timeout_s),
-        )
         self.thread_id = ""
         self.model = self.config.model
         self._turn_id = ""  # the running turn, "" between turns
@@ -80,7 +77,7 @@ class CodexTranslator(Translator):
         answer = self.rpc.answer_to(message)
         method = message.get("method")
         if answer is not None:
-            self._answered(answer)
+            self.answered(answer)
         elif not isinstance(method, str):
             self.raw(message, type="unexpected_response")
         elif "id" in message:
@@ -98,14 +95,9 @@ class CodexTranslator(Translator):
                 "turn/interrupt", {"threadId": self.thread_id, "turnId": self._turn_id}
             )
 
-    def expired(self, request_id: int) -> None:
-        answer = self.rpc.expire(request_id)
-        if answer is not None:
-            self._answered(answer)
-
     # ------------------------------------------------------------------ answers
 
-    def _answered(self, answer: Answer) -> None:
+    def answered(self, answer: Answer) -> None:
         handle = {
             "initialize": self._initialized,
             "thread/start": self._thread_opened,
@@ -143,7 +135,11 @@ class CodexTranslator(Translator):
             self.start_failed(answer.error.message)
             return
         result = answer.result if isinstance(answer.result, dict) else {}
-        self.thread_id = str(result["thread"]["id"])
+        thread = result.get("thread")
+        if not isinstance(thread, dict) or not thread.get("id"):
+            self.start_failed(f"{answer.method} answered without a thread id")
+            return
+        self.thread_id = str(thread["id"])
         self.model = str(result.get("model") or self.model)
         self.out.resume_token(self.thread_id)
         self.out.ready()
