@@ -119,8 +119,8 @@ class Settings:
     agents: Mapping[str, AgentConfig] = _setting(
         {},
         "`[agents.<name>]` tables (config file only): executable, args, model, env (more "
-        "variable names to pass), environment and secrets (fixed values), enabled. See "
-        "docs/agents.md.",
+        "variable names to pass), environment and secrets (fixed values), enabled; any other "
+        "name is an ACP agent. See docs/agents.md.",
         shown="agents found on PATH",
         file_only=True,
     )

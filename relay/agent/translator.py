@@ -15,7 +15,7 @@ translators exactly so, from a transcript, without a process.
     expired(id)        a request's time limit passed (outlet.expect asked for it)
 
 Lines that are not JSON objects, and messages a translator does not map, become `native`
-events (kept as `raw`).
+events (kept as `raw`). `RpcTranslator` is the base of the JSON-RPC agents (Codex, ACP).
 """
 
 from __future__ import annotations
