@@ -55,10 +55,12 @@ def test_every_unknown_agent_name_is_an_acp_agent_offered_under_that_name(tmp_pa
     configured = {
         "goose": AgentConfig(name="goose", executable=str(goose), args=("acp",)),
         "other": AgentConfig(name="other", executable="other-acp", enabled=False),
+        "claude-hooks": AgentConfig(name="claude-hooks", executable=str(goose)),
     }
     adapters = with_acp_agents(ADAPTERS, configured)
     assert issubclass(adapters["goose"], AcpAdapter) and adapters["goose"].agent == "goose"
     assert adapters["gemini"] is ADAPTERS["gemini"]
+    assert "claude-hooks" not in adapters  # Tether's own name, never an ACP agent
     executables = {name: adapter.executable for name, adapter in adapters.items()}
     offered, refused = offered_agents(configured, executables, str(tmp_path))
     assert offered["goose"].executable == str(goose)

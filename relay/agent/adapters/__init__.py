@@ -24,10 +24,13 @@ ADAPTERS: dict[str, type[Adapter]] = {
     AcpAdapter.agent: AcpAdapter,
 }
 
+# Tether's own agent names that no adapter runs: the hooks bridge's sessions (relay/hooks).
+NOT_ACP = ("claude-hooks",)
+
 
 def with_acp_agents(
     adapters: Mapping[str, type[Adapter]], configured: Mapping[str, AgentConfig]
 ) -> dict[str, type[Adapter]]:
     """`adapters`, and an ACP adapter for every configured agent none of them is named after."""
-    extra = {name: acp_agent(name) for name in configured if name not in adapters}
+    extra = {name: acp_agent(name) for name in configured if name not in (*adapters, *NOT_ACP)}
     return {**adapters, **extra}
