@@ -22,7 +22,7 @@ import pytest
 from protocol import messages as m
 from tests.agents.codex_home import STUB_KEY_VAR, codex_env, write_codex_home
 from tests.agents.conftest import relay_config
-from tests.agents.golden import Replay, replay, transcripts
+from tests.agents.golden import Replay, replay, transcripts, translator_for
 from tests.fakes.responses_api import Reply, ResponsesApi, Usage, custom_tool_call, text
 from tests.harness import Stack, Viewer
 
@@ -152,6 +152,38 @@ def test_malformed_and_unknown_lines_are_kept_and_nothing_hangs(tmp_path: Path) 
     assert (made.path, made.change) == ("made_by_command.txt", "added")
     assert "+hello world" in made.diff and made.diff.startswith("diff --git")
     assert (gone.path, gone.change) == ("gone.txt", "deleted") and "-bye" in gone.diff
+
+
+def _started_codex(tmp_path: Path) -> tuple[Any, Replay]:
+    translator, record = translator_for("codex", tmp_path)
+    translator.start()
+    translator.on_message({"id": 1, "result": {}})
+    translator.on_message({"id": 2, "result": {"thread": {"id": "t-1"}}})
+    assert record.is_ready and record.tokens == ["t-1"]
+    return translator, record
+
+
+def test_a_prompt_codex_refuses_is_an_error_and_the_session_goes_idle(tmp_path: Path) -> None:
+    translator, record = _started_codex(tmp_path)
+    translator.prompt("hello")
+    assert record.sent[-1]["method"] == "turn/start"
+    translator.on_message({"id": 3, "error": {"code": -32600, "message": "thread is busy"}})
+    (error,) = record.of(m.Error)
+    assert (error.code, error.message) == (
+        "bad_request",
+        "Codex refused the prompt: thread is busy",
+    )
+    assert record.of(m.Status)[-1].state == "idle"
+
+
+def test_a_prompt_codex_does_not_take_in_time_is_an_error(tmp_path: Path) -> None:
+    translator, record = _started_codex(tmp_path)
+    translator.prompt("hello")
+    translator.expired(3)
+    (error,) = record.of(m.Error)
+    assert (error.code, error.message) == ("timeout", "Codex did not take the prompt")
+    translator.on_message({"id": 3, "result": {"turn": {"id": "late"}}})  # too late: kept raw
+    assert record.of(m.Native)[-1].type == "unexpected_response"
 
 
 # ---------------------------------------------------------------------- the real CLI
