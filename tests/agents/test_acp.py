@@ -1,5 +1,7 @@
 """Any ACP agent: hand-written transcripts of shapes the ACP spec allows that Gemini and Copilot
-do not send, through the adapter; and which `[agents.<name>]` a relay offers, and why not.
+do not send, through the translator; handshakes that fail, and a request a real (scripted)
+agent process never answers, timed out by the driver; and which `[agents.<name>]` a relay
+offers, and why not.
 
 The transcripts in tests/golden/acp/ follow the ACP v1 schema (tool-call updates change only
 the fields they carry). Refresh the expected events with `GOLDEN_UPDATE=1`.
@@ -7,12 +9,17 @@ the fields they carry). Refresh the expected events with `GOLDEN_UPDATE=1`.
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from pathlib import Path
+
+import pytest
 
 from protocol import messages as m
 from relay.agent.adapters import ADAPTERS, with_acp_agents
 from relay.agent.adapters.acp import AcpAdapter
 from relay.agent.config import AgentConfig, offered_agents
+from tests.agents.capture import RecordingSink, spec_for
 from tests.agents.golden import check, translator_for
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "acp"
@@ -122,3 +129,38 @@ def test_a_session_without_an_id_is_not_started(tmp_path: Path) -> None:
     (failed,) = record.of(m.Error)
     assert failed.message == "acp did not start: session/new answered without a sessionId"
     assert record.gave_up and not record.is_ready
+
+
+SILENT_AGENT = """
+import json, sys
+for line in sys.stdin:
+    message = json.loads(line)
+    if message.get("method") == "initialize":
+        print(json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": {}}), flush=True)
+"""  # answers initialize, then never session/new
+
+
+def test_the_driver_times_out_a_request_the_agent_never_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("relay.agent.translators.acp.SETUP_TIMEOUT_S", 0.2)
+    script = tmp_path / "silent_agent.py"
+    script.write_text(SILENT_AGENT)
+    config = AgentConfig(name="acp", executable=sys.executable, args=(str(script),))
+    sink = RecordingSink()
+
+    async def run() -> int | None:
+        adapter = AcpAdapter(spec_for(tmp_path, config), sink)
+        await adapter.start()
+        try:
+            async with asyncio.timeout(30):
+                return await adapter.run()
+        finally:
+            adapter.close()
+
+    asyncio.run(run())
+    (error,) = [e for e in sink.events if isinstance(e, m.Error)]
+    assert (error.code, error.message) == (
+        "start_failed",
+        "acp did not start: no answer to session/new in 0.2 s",
+    )
