@@ -1,6 +1,6 @@
 """The web app's layers (pwa/src): ui/ renders, app/ holds state and talks to api/.
 
-Components never fetch or open sockets: from api/ they may take types (protocol.ts, types.ts)
+Components never fetch or open sockets: from api/ they may take types (protocol.ts, rest.ts)
 and the error helpers, nothing else; every request goes through app/.
 """
 
@@ -31,7 +31,7 @@ def test_ui_neither_fetches_nor_opens_sockets() -> None:
                 continue
             taken = {n.strip() for n in names.split(",") if n.strip()}
             target = module.rsplit("/", 1)[-1]
-            if type_only or target in ("protocol", "types"):
+            if type_only or target in ("protocol", "rest"):
                 continue
             allowed = {"http": UI_MAY_TAKE_FROM_HTTP, "socket": UI_MAY_TAKE_FROM_SOCKET}.get(
                 target, set()

@@ -4,7 +4,8 @@
 import { computed, signal } from "@preact/signals";
 import { api, ApiError, setUnauthorizedHandler } from "../api/http";
 import { noteUnreachable, setSignedOutHandler, startSocket, stopSocket } from "../api/socket";
-import { roleAtLeast, type Me, type Role } from "../api/types";
+import type { Me } from "../api/rest";
+import { roleAtLeast, type Role } from "./roles";
 import { here, navigate } from "./router";
 
 /** "unreachable": the server could not be asked (offline); the app shows what it has cached. */

@@ -3,7 +3,7 @@
 // MAX_EVENTS events of each of the MAX_SESSIONS most recently active sessions. Every call
 // fails soft (private mode, quota, no IndexedDB): the app then simply starts empty.
 import type { LoggedEvent } from "../api/protocol";
-import type { SessionView } from "../api/types";
+import type { SessionView } from "../api/rest";
 
 export const MAX_EVENTS = 2000;
 export const MAX_SESSIONS = 50;

@@ -14,7 +14,7 @@ import type {
   Since,
 } from "../api/protocol";
 import { follow, onServerMessage, sendCommand } from "../api/socket";
-import type { EventPage, SessionList, SessionView, StartRequest } from "../api/types";
+import type { EventPage, SessionList, SessionView, StartRequest } from "../api/rest";
 import { authState } from "./auth";
 import * as cache from "./cache";
 

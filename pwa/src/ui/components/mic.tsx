@@ -52,7 +52,7 @@ export function Mic({ sessionId, onTranscript }: { sessionId: string; onTranscri
       (status) => {
         if (!alive.current) return;
         if (!status.enabled) setBlocked(VOICE_OFF);
-        else if (status.max_clip_s > 0) maxClipS.current = status.max_clip_s;
+        else if (status.max_clip_s) maxClipS.current = status.max_clip_s; // 0: no limit given
       },
       () => undefined, // unknown for now: the upload will say what is wrong
     );

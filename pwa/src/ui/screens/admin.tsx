@@ -2,7 +2,7 @@
 
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { errorMessage } from "../../api/http";
-import { roleAtLeast } from "../../api/types";
+import { roleAtLeast } from "../../app/roles";
 import { me } from "../../app/auth";
 import {
   listEnrolments,

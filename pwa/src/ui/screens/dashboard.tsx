@@ -8,7 +8,7 @@ import { effect } from "@preact/signals";
 import { useEffect, useState } from "preact/hooks";
 import { errorMessage } from "../../api/http";
 import type { SessionStatus } from "../../api/protocol";
-import type { RelayView, SessionView } from "../../api/types";
+import type { RelayView, SessionView } from "../../api/rest";
 import { hasRole } from "../../app/auth";
 import { connection } from "../../app/connection";
 import { listRelays } from "../../app/identity";

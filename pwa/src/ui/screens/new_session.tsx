@@ -4,7 +4,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { errorMessage } from "../../api/http";
-import type { RelayView } from "../../api/types";
+import type { RelayView } from "../../api/rest";
 import { hasRole } from "../../app/auth";
 import { listRelays } from "../../app/identity";
 import { navigate, type ScreenProps } from "../../app/router";

@@ -2,7 +2,8 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { errorMessage } from "../../../api/http";
-import { roleAtLeast, type Grant, type Me, type Role } from "../../../api/types";
+import type { Grant, Me, Role } from "../../../api/rest";
+import { roleAtLeast } from "../../../app/roles";
 import {
   createInvite,
   revokeInvite,

@@ -3,7 +3,8 @@
 
 import { useState } from "preact/hooks";
 import { errorMessage } from "../../../api/http";
-import { roleAtLeast, type Grant, type Me, type Role } from "../../../api/types";
+import type { Grant, Me, Role } from "../../../api/rest";
+import { roleAtLeast } from "../../../app/roles";
 import { disableUser, updateUser, type Relay, type User } from "../../../app/identity";
 import { ConfirmButton } from "../identity/confirm";
 import { Notice } from "../identity/notice";

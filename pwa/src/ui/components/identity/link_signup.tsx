@@ -3,7 +3,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { ApiError } from "../../../api/http";
-import type { Me } from "../../../api/types";
+import type { Me } from "../../../api/rest";
 import {
   ceremonyError,
   deviceName,

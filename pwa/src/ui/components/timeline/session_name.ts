@@ -1,4 +1,4 @@
-import type { SessionView } from "../../../api/types";
+import type { SessionView } from "../../../api/rest";
 import { sessionLog } from "../../../app/sessions";
 import { oneLine } from "./format";
 
