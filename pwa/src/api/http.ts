@@ -59,7 +59,7 @@ export async function api<T>(
       cache: "no-store",
       signal: controller.signal,
     });
-  } catch (err) {
+  } catch {
     if (timedOut) throw new ApiError(0, "timeout", `No answer from the server in ${timeoutMs / 1000} s`);
     if (signal?.aborted) throw new ApiError(0, "aborted", "Cancelled");
     throw new ApiError(0, "network", navigator.onLine ? "Cannot reach the server" : "You are offline");
@@ -69,7 +69,7 @@ export async function api<T>(
   }
   if (response.status === 204) return undefined as T;
   const text = await response.text();
-  let data: unknown = undefined;
+  let data: unknown;
   if (text) {
     try {
       data = JSON.parse(text);

@@ -244,7 +244,7 @@ function onClosed(code: number, reason: string): void {
     return;
   }
   if (!shouldReconnect(code)) {
-    stopSocket("offline", `The server closed the connection (${code}${reason ? ": " + reason : ""})`);
+    stopSocket("offline", `The server closed the connection (${code}${reason ? `: ${reason}` : ""})`);
     return;
   }
   if (paused) {

@@ -90,9 +90,7 @@ export function goToLogin(): void {
 export function afterLogin(): string {
   const next = sessionStorage.getItem(NEXT_KEY);
   sessionStorage.removeItem(NEXT_KEY);
-  return next && next.startsWith("/") && !next.startsWith("//") && !isPublicPath(next.split("?")[0]!)
-    ? next
-    : "/";
+  return next?.startsWith("/") && !next.startsWith("//") && !isPublicPath(next.split("?")[0]!) ? next : "/";
 }
 
 setUnauthorizedHandler((path) => {

@@ -75,9 +75,7 @@ export async function saveSessions(sessions: SessionView[]): Promise<void> {
   try {
     const d = await db();
     if (!d) return;
-    const keep = [...sessions]
-      .sort((a, b) => b.last_activity_at - a.last_activity_at)
-      .slice(0, MAX_SESSIONS);
+    const keep = [...sessions].sort((a, b) => b.last_activity_at - a.last_activity_at).slice(0, MAX_SESSIONS);
     const ids = new Set(keep.map((s) => s.id));
     const tx = d.transaction(["sessions", "logs"], "readwrite");
     const store = tx.objectStore("sessions");

@@ -2,11 +2,7 @@
  * invites, relays and enrolments — typed calls to the server's REST API (server/http/api_auth.py,
  * api_users.py, api_relays.py, api_enrolment.py). Screens call these; they never fetch. */
 
-import {
-  browserSupportsWebAuthn,
-  startAuthentication,
-  startRegistration,
-} from "@simplewebauthn/browser";
+import { browserSupportsWebAuthn, startAuthentication, startRegistration } from "@simplewebauthn/browser";
 import { api, ApiError } from "../api/http";
 import type {
   BrowserSessionList,
@@ -93,11 +89,7 @@ export function deviceName(): string {
 export const linkInfo = (token: string) => api<LinkView>("POST", "/api/auth/link", { token });
 
 /** A new user's first passkey, from a setup or invite link: signs them in. */
-export async function registerWithLink(
-  token: string,
-  userName: string,
-  passkeyName: string,
-): Promise<Me> {
+export async function registerWithLink(token: string, userName: string, passkeyName: string): Promise<Me> {
   const optionsJSON = await api<Parameters<typeof startRegistration>[0]["optionsJSON"]>(
     "POST",
     "/api/auth/register/options",
@@ -131,18 +123,13 @@ export async function signInWithPasskey(): Promise<Me> {
 
 // ------------------------------------------------------------------ own passkeys and sessions
 
-export const listPasskeys = () =>
-  api<PasskeyList>("GET", "/api/auth/passkeys").then((r) => r.passkeys);
+export const listPasskeys = () => api<PasskeyList>("GET", "/api/auth/passkeys").then((r) => r.passkeys);
 export const renamePasskey = (id: string, name: string) =>
-  api<PasskeyList>("PATCH", `/api/auth/passkeys/${enc(id)}`, { name }).then(
-    (r) => r.passkeys,
-  );
-export const revokePasskey = (id: string) =>
-  api<void>("DELETE", `/api/auth/passkeys/${enc(id)}`);
+  api<PasskeyList>("PATCH", `/api/auth/passkeys/${enc(id)}`, { name }).then((r) => r.passkeys);
+export const revokePasskey = (id: string) => api<void>("DELETE", `/api/auth/passkeys/${enc(id)}`);
 export const listBrowserSessions = () =>
   api<BrowserSessionList>("GET", "/api/auth/sessions").then((r) => r.sessions);
-export const revokeBrowserSession = (id: string) =>
-  api<void>("DELETE", `/api/auth/sessions/${enc(id)}`);
+export const revokeBrowserSession = (id: string) => api<void>("DELETE", `/api/auth/sessions/${enc(id)}`);
 
 // ------------------------------------------------------------------ admin
 
@@ -151,28 +138,19 @@ export const updateUser = (id: string, role: Role, grants: Grant[]) =>
   api<User>("PATCH", `/api/users/${enc(id)}`, { role, grants });
 export const disableUser = (id: string) => api<void>("DELETE", `/api/users/${enc(id)}`);
 
-export const listInvites = () =>
-  api<InviteList>("GET", "/api/invites").then((r) => r.invites);
+export const listInvites = () => api<InviteList>("GET", "/api/invites").then((r) => r.invites);
 export const createInvite = (role: Role, grants: Grant[], expiresInS: number) =>
   api<CreatedInvite>("POST", "/api/invites", { role, grants, expires_in_s: expiresInS });
 export const revokeInvite = (id: string) => api<void>("DELETE", `/api/invites/${enc(id)}`);
 
-export const listRelays = () =>
-  api<RelayList>("GET", "/api/relays").then((r) => r.relays);
+export const listRelays = () => api<RelayList>("GET", "/api/relays").then((r) => r.relays);
 export const revokeRelay = (id: string) => api<void>("DELETE", `/api/relays/${enc(id)}`);
 
 export const listEnrolments = () =>
-  api<PendingList>("GET", "/api/relays/enrolments").then(
-    (r) => r.enrolments,
-  );
+  api<PendingList>("GET", "/api/relays/enrolments").then((r) => r.enrolments);
 export const approveEnrolment = (code: string, name: string) =>
-  api<Approved>(
-    "POST",
-    `/api/relays/enrolments/${enc(code)}/approve`,
-    { name },
-  );
-export const denyEnrolment = (code: string) =>
-  api<void>("POST", `/api/relays/enrolments/${enc(code)}/deny`);
+  api<Approved>("POST", `/api/relays/enrolments/${enc(code)}/approve`, { name });
+export const denyEnrolment = (code: string) => api<void>("POST", `/api/relays/enrolments/${enc(code)}/deny`);
 
 /** Codes are typed as seen (ABCD-EFGH); accept lower case, spaces and a missing dash. */
 export function normaliseCode(typed: string): string {

@@ -64,7 +64,10 @@ export async function startRecording(): Promise<Recording> {
   const type = recordingType();
   let recorder: MediaRecorder;
   try {
-    recorder = new MediaRecorder(stream, { ...(type ? { mimeType: type } : {}), audioBitsPerSecond: BITRATE_BPS });
+    recorder = new MediaRecorder(stream, {
+      ...(type ? { mimeType: type } : {}),
+      audioBitsPerSecond: BITRATE_BPS,
+    });
   } catch (err) {
     stopTracks(stream);
     throw new MicError("unsupported", String(err));
@@ -74,7 +77,9 @@ export async function startRecording(): Promise<Recording> {
   recorder.addEventListener("dataavailable", (e) => {
     if (e.data.size > 0) chunks.push(e.data);
   });
-  const stopped = new Promise<void>((resolve) => recorder.addEventListener("stop", () => resolve(), { once: true }));
+  const stopped = new Promise<void>((resolve) =>
+    recorder.addEventListener("stop", () => resolve(), { once: true }),
+  );
   recorder.start();
 
   let released = false;

@@ -161,7 +161,10 @@ export function followSession(sessionId: string): () => void {
     if (log.value.lastSeq === 0) {
       void cache.loadLog(sessionId).then((cached) => {
         if (cached && cached.events.length > 0 && log.value.lastSeq === 0) {
-          log.value = rebuild({ ...emptyLog(sessionId), epoch: cached.epoch, state: "cached" }, cached.events);
+          log.value = rebuild(
+            { ...emptyLog(sessionId), epoch: cached.epoch, state: "cached" },
+            cached.events,
+          );
         }
         start();
       });
@@ -392,7 +395,7 @@ function scheduleSave(sessionId: string): void {
     setTimeout(() => {
       saveTimers.delete(sessionId);
       const log = logs.get(sessionId)?.value;
-      if (log && log.epoch) void cache.saveLog(sessionId, log.epoch, log.events);
+      if (log?.epoch) void cache.saveLog(sessionId, log.epoch, log.events);
     }, CACHE_SAVE_DEBOUNCE_MS),
   );
 }

@@ -17,7 +17,14 @@ export function voiceStatus(): Promise<VoiceStatus> {
     status = api<VoiceStatus>("GET", "/api/voice").catch((err: unknown) => {
       status = null;
       if (err instanceof ApiError && err.code === "voice_disabled") {
-        return { enabled: false, model: "", loaded: false, max_clip_s: 0, max_clip_bytes: 0, accepted_types: [] };
+        return {
+          enabled: false,
+          model: "",
+          loaded: false,
+          max_clip_s: 0,
+          max_clip_bytes: 0,
+          accepted_types: [],
+        };
       }
       throw err;
     });

@@ -14,8 +14,7 @@ import { useMemo } from "preact/hooks";
 
 const SAFE_URL = /^(?:https?:|mailto:)/i;
 
-const escapeHtml = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const marked = new Marked({
   gfm: true,
@@ -25,7 +24,9 @@ const marked = new Marked({
     // raw HTML in agent Markdown is shown as text, never parsed
     html: ({ text }: Tokens.HTML | Tokens.Tag) => escapeHtml(text),
     image: ({ href, text }: Tokens.Image) =>
-      SAFE_URL.test(href) ? `<a href="${escapeHtml(href)}">${escapeHtml(`[image: ${text || href}]`)}</a>` : escapeHtml(`[image: ${text}]`),
+      SAFE_URL.test(href)
+        ? `<a href="${escapeHtml(href)}">${escapeHtml(`[image: ${text || href}]`)}</a>`
+        : escapeHtml(`[image: ${text}]`),
   },
 });
 
@@ -43,8 +44,32 @@ purifier.addHook("afterSanitizeAttributes", (node) => {
 
 const CONFIG = {
   ALLOWED_TAGS: [
-    "p", "br", "strong", "em", "del", "s", "code", "pre", "blockquote", "ul", "ol", "li", "a",
-    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td",
+    "p",
+    "br",
+    "strong",
+    "em",
+    "del",
+    "s",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
   ],
   ALLOWED_ATTR: ["href", "title", "start", "target", "rel"],
   ALLOWED_URI_REGEXP: SAFE_URL,

@@ -24,7 +24,13 @@ interface Note {
   error: boolean;
 }
 
-export function Mic({ sessionId, onTranscript }: { sessionId: string; onTranscript: (text: string) => void }) {
+export function Mic({
+  sessionId,
+  onTranscript,
+}: {
+  sessionId: string;
+  onTranscript: (text: string) => void;
+}) {
   const [phase, setPhaseState] = useState<Phase>("idle");
   const [blocked, setBlocked] = useState<string | null>(() => {
     const problem = micUnavailable();
@@ -201,7 +207,10 @@ export function Mic({ sessionId, onTranscript }: { sessionId: string; onTranscri
           </p>
         )}
         {note && (
-          <p class={note.error ? "notice notice-error small" : "notice small"} role={note.error ? "alert" : "status"}>
+          <p
+            class={note.error ? "notice notice-error small" : "notice small"}
+            role={note.error ? "alert" : "status"}
+          >
             {note.text}
           </p>
         )}
@@ -236,7 +245,15 @@ function clock(seconds: number): string {
 
 function MicIcon() {
   return (
-    <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2">
+    <svg
+      viewBox="0 0 24 24"
+      width="22"
+      height="22"
+      aria-hidden="true"
+      fill="none"
+      stroke="currentColor"
+      stroke-width="2"
+    >
       <rect x="9" y="3" width="6" height="11" rx="3" />
       <path d="M5 11a7 7 0 0 0 14 0M12 18v3" stroke-linecap="round" />
     </svg>

@@ -17,8 +17,8 @@ import "../../styles/sessions.css";
 const RISK_BADGE: Record<string, string> = { low: "badge-ok", medium: "badge-warn", high: "badge-danger" };
 
 export default function ApprovalScreen({ params }: ScreenProps) {
-  const sessionId = params["sessionId"] ?? "";
-  const approvalId = params["approvalId"] ?? "";
+  const sessionId = params.sessionId ?? "";
+  const approvalId = params.approvalId ?? "";
   useEffect(() => followSession(sessionId), [sessionId]);
   const [sent, setSent] = useState<Decision | null>(null);
   const log = sessionLog(sessionId).value;
@@ -35,7 +35,7 @@ export default function ApprovalScreen({ params }: ScreenProps) {
     </a>
   );
 
-  if (!asked || asked.event.kind !== "approval_requested") {
+  if (asked?.event.kind !== "approval_requested") {
     const searching = log.state === "loading" || log.state === "cached" || log.firstSeq > 1;
     return (
       <section aria-labelledby="approval-title">
@@ -60,7 +60,9 @@ export default function ApprovalScreen({ params }: ScreenProps) {
     <section class="stack" aria-labelledby="approval-title">
       <div class="page-head">
         <h1 id="approval-title">{r.summary || r.tool}</h1>
-        <span class={`badge ${RISK_BADGE[r.risk ?? "medium"] ?? "badge-warn"}`}>{r.risk ?? "medium"} risk</span>
+        <span class={`badge ${RISK_BADGE[r.risk ?? "medium"] ?? "badge-warn"}`}>
+          {r.risk ?? "medium"} risk
+        </span>
       </div>
       <dl class="kv">
         <dt>Tool</dt>

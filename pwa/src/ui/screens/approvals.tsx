@@ -5,7 +5,14 @@
  */
 import { useEffect } from "preact/hooks";
 import type { ScreenProps } from "../../app/router";
-import { pendingApprovals, refreshSessions, sessionById, sessionLog, sessions, sessionsState } from "../../app/sessions";
+import {
+  pendingApprovals,
+  refreshSessions,
+  sessionById,
+  sessionLog,
+  sessions,
+  sessionsState,
+} from "../../app/sessions";
 import { inputSummary, timeAgo } from "../components/timeline/format";
 import { sessionName } from "../components/timeline/session_name";
 import "../../styles/sessions.css";
@@ -24,15 +31,15 @@ export default function Approvals(_: ScreenProps) {
       <div class="page-head">
         <h1 id="approvals-title">Approvals</h1>
       </div>
-      {pending.length === 0 && loading.length === 0 && (
-        state === "ready" ? (
+      {pending.length === 0 &&
+        loading.length === 0 &&
+        (state === "ready" ? (
           <p class="empty">Nothing is waiting for your approval.</p>
         ) : (
           <p class="muted" role="status">
             <span class="spinner" aria-hidden="true" /> Loading…
           </p>
-        )
-      )}
+        ))}
       <ul class="session-list">
         {pending.map((p) => {
           const session = sessionById(p.session_id);

@@ -49,7 +49,11 @@ function useRelays(): { relays: RelayView[] | null; error: string; retry: () => 
     let alive = true;
     const load = () =>
       listRelays().then(
-        (found) => alive && (setRelays(found), setError("")),
+        (found) => {
+          if (!alive) return;
+          setRelays(found);
+          setError("");
+        },
         (e: unknown) => alive && setError(errorMessage(e)),
       );
     void load();
@@ -105,11 +109,16 @@ export default function Dashboard(_: ScreenProps) {
   }, []);
 
   // follow the sessions that can still change, for their live activity
-  const live = list.filter((s) => s.status !== "ended").slice(0, LIVE_FOLLOW_MAX).map((s) => s.id);
+  const live = list
+    .filter((s) => s.status !== "ended")
+    .slice(0, LIVE_FOLLOW_MAX)
+    .map((s) => s.id);
   const liveKey = live.join(" ");
   useEffect(() => {
     const releases = live.map((id) => followSession(id));
-    return () => releases.forEach((release) => release());
+    return () => {
+      for (const release of releases) release();
+    };
   }, [liveKey]);
 
   const online = relays?.filter((r) => r.online) ?? [];

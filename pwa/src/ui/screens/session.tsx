@@ -39,7 +39,7 @@ function scrollToEnd(): void {
 }
 
 export default function SessionRoute({ params }: ScreenProps) {
-  const id = params["id"] ?? "";
+  const id = params.id ?? "";
   return <SessionScreen key={id} id={id} />;
 }
 
@@ -119,7 +119,12 @@ function SessionScreen({ id }: { id: string }) {
       </header>
 
       {log.firstSeq > 1 && log.events.length > 0 && (
-        <button type="button" class="btn btn-ghost show-earlier" disabled={earlier === "loading"} onClick={fetchEarlier}>
+        <button
+          type="button"
+          class="btn btn-ghost show-earlier"
+          disabled={earlier === "loading"}
+          onClick={fetchEarlier}
+        >
           {earlier === "loading" ? "Loading earlier events…" : "Load earlier events"}
         </button>
       )}
@@ -159,7 +164,9 @@ function SessionScreen({ id }: { id: string }) {
       )}
 
       {operator && !ended && structured && <Composer id={id} />}
-      {!operator && <p class="muted small">You can watch this session; steering it needs the operator role.</p>}
+      {!operator && (
+        <p class="muted small">You can watch this session; steering it needs the operator role.</p>
+      )}
     </section>
   );
 }
@@ -203,11 +210,22 @@ function Controls({ id, structured }: { id: string; structured: boolean }) {
       ) : (
         <div class="session-controls">
           {structured && (
-            <button type="button" class="btn" disabled={busy !== ""} onClick={() => void run("interrupt", () => interrupt(id))}>
+            <button
+              type="button"
+              class="btn"
+              disabled={busy !== ""}
+              onClick={() => void run("interrupt", () => interrupt(id))}
+            >
               {busy === "interrupt" ? "Interrupting…" : "Interrupt"}
             </button>
           )}
-          <button type="button" class="btn" disabled={busy !== ""} aria-label="Stop session" onClick={() => setConfirmStop(true)}>
+          <button
+            type="button"
+            class="btn"
+            disabled={busy !== ""}
+            aria-label="Stop session"
+            onClick={() => setConfirmStop(true)}
+          >
             {busy === "stop" ? "Stopping…" : "Stop"}
           </button>
         </div>

@@ -135,7 +135,7 @@ export function withCtrl(data: string): string {
 }
 
 export default function TerminalRoute({ params }: ScreenProps) {
-  const id = params["id"] ?? "";
+  const id = params.id ?? "";
   return <TerminalScreen key={id} id={id} />;
 }
 
@@ -255,7 +255,8 @@ function TerminalScreen({ id }: { id: string }) {
     e.preventDefault();
     try {
       const text = await navigator.clipboard.readText();
-      if (text) xterm.current?.term.paste(text); // bracketed when the program asked for it
+      if (text)
+        xterm.current?.term.paste(text); // bracketed when the program asked for it
       else setError("The clipboard is empty.");
     } catch {
       setError("The browser did not allow reading the clipboard.");
@@ -297,22 +298,53 @@ function TerminalScreen({ id }: { id: string }) {
           <button type="button" class="btn" onMouseDown={keep} onClick={key("\t")} aria-label="Tab">
             Tab
           </button>
-          <button type="button" class="btn" onMouseDown={keep} onClick={toggleCtrl} aria-pressed={ctrlOn} aria-label="Control (applies to the next key)">
+          <button
+            type="button"
+            class="btn"
+            onMouseDown={keep}
+            onClick={toggleCtrl}
+            aria-pressed={ctrlOn}
+            aria-label="Control (applies to the next key)"
+          >
             Ctrl
           </button>
-          <button type="button" class="btn" onMouseDown={keep} onClick={(e) => void paste(e)} aria-label="Paste from clipboard">
+          <button
+            type="button"
+            class="btn"
+            onMouseDown={keep}
+            onClick={(e) => void paste(e)}
+            aria-label="Paste from clipboard"
+          >
             Paste
           </button>
-          <button type="button" class="btn" onMouseDown={keep} onClick={key("\x1b[D")} aria-label="Left arrow">
+          <button
+            type="button"
+            class="btn"
+            onMouseDown={keep}
+            onClick={key("\x1b[D")}
+            aria-label="Left arrow"
+          >
             ←
           </button>
           <button type="button" class="btn" onMouseDown={keep} onClick={key("\x1b[A")} aria-label="Up arrow">
             ↑
           </button>
-          <button type="button" class="btn" onMouseDown={keep} onClick={key("\x1b[B")} aria-label="Down arrow">
+          <button
+            type="button"
+            class="btn"
+            onMouseDown={keep}
+            onClick={key("\x1b[B")}
+            aria-label="Down arrow"
+          >
             ↓
           </button>
-          <button type="button" class="btn" onMouseDown={keep} onClick={key("\x1b[C")} aria-label="Right arrow">
+          <button
+            type="button"
+            class="btn"
+            onMouseDown={keep}
+            onClick={key("\x1b[C")}
+            aria-label="Right arrow"
+          >
             →
           </button>
         </div>

@@ -41,7 +41,8 @@ export function OfflineBanner() {
   if (browserOnline.value && authState.value !== "unreachable") return null;
   return (
     <div class="banner banner-offline" role="status">
-      You are offline. {sessionsFromCache.value || authState.value === "unreachable"
+      You are offline.{" "}
+      {sessionsFromCache.value || authState.value === "unreachable"
         ? "Showing what this device saw last; it updates when you are back online."
         : "Live updates resume when you are back online."}
     </div>
@@ -83,7 +84,7 @@ function navItems(available: (path: string) => boolean): NavItem[] {
 
 function isCurrent(href: string, path: string): boolean {
   if (href === "/") return path === "/" || path.startsWith("/sessions/");
-  return path === href || path.startsWith(href + "/");
+  return path === href || path.startsWith(`${href}/`);
 }
 
 export function Nav({ available }: { available: (path: string) => boolean }) {
@@ -95,8 +96,7 @@ export function Nav({ available }: { available: (path: string) => boolean }) {
       <ul>
         {items.map((item) => {
           const current = isCurrent(item.href, path);
-          const label =
-            item.badge && item.badge > 0 ? `${item.label}, ${item.badge} pending` : item.label;
+          const label = item.badge && item.badge > 0 ? `${item.label}, ${item.badge} pending` : item.label;
           return (
             <li key={item.href}>
               <a

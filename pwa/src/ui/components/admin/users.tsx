@@ -86,7 +86,9 @@ function UserItem({
         {user.disabled && <span class="badge badge-warn">disabled</span>}
       </div>
       <p class="muted small">
-        {roleAtLeast(user.role, "admin") ? "All workspaces" : `Workspaces: ${grantsText(user.grants, relayName)}`}{" "}
+        {roleAtLeast(user.role, "admin")
+          ? "All workspaces"
+          : `Workspaces: ${grantsText(user.grants, relayName)}`}{" "}
         · joined <time title={fullDate(user.created_at)}>{ago(user.created_at)}</time>
       </p>
       {error && <Notice kind="error">{error}</Notice>}
@@ -164,13 +166,7 @@ export function RolePicker({
         Role
       </span>
       {roles.map((r) => (
-        <button
-          type="button"
-          class="id-radio"
-          key={r}
-          aria-pressed={value === r}
-          onClick={() => onChange(r)}
-        >
+        <button type="button" class="id-radio" key={r} aria-pressed={value === r} onClick={() => onChange(r)}>
           <span class="id-box id-box-round" aria-hidden="true" />
           <span>
             <strong>{ROLE_LABEL[r]}</strong>

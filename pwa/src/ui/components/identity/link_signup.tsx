@@ -103,8 +103,8 @@ export function LinkSignup({
         </div>
       )}
       <p class="id-explain">
-        A passkey signs you in with your fingerprint, face or screen lock instead of a password;
-        it stays on this device and only works for this Tether.
+        A passkey signs you in with your fingerprint, face or screen lock instead of a password; it stays on
+        this device and only works for this Tether.
       </p>
       {blocker && <Notice kind="error">{blocker}</Notice>}
       <label class="id-field">

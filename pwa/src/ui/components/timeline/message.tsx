@@ -4,7 +4,11 @@ import type { ItemOf } from "./model";
 
 export const MessageItem = memo(function MessageItem({ item }: { item: ItemOf<"message"> }) {
   return (
-    <article data-seq={item.seq} class="tl-item tl-message" aria-label={item.streaming ? "Assistant (writing)" : "Assistant"}>
+    <article
+      data-seq={item.seq}
+      class="tl-item tl-message"
+      aria-label={item.streaming ? "Assistant (writing)" : "Assistant"}
+    >
       <Markdown text={item.text} />
       {item.streaming && <span class="typing" aria-hidden="true" />}
     </article>

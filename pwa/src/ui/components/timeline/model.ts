@@ -137,7 +137,14 @@ export class TimelineBuilder {
             return;
           }
         }
-        push({ ...base, type: "message", text: e.text, messageId: id, streaming: false, role: e.role ?? "assistant" });
+        push({
+          ...base,
+          type: "message",
+          text: e.text,
+          messageId: id,
+          streaming: false,
+          role: e.role ?? "assistant",
+        });
         return;
       }
       case "thinking":
@@ -171,8 +178,19 @@ export class TimelineBuilder {
           this.lastTool = index;
         } else {
           // a result without its start (log cut): show it alone
-          push({ ...base, type: "tool", toolId: e.tool_id, name: "tool", input: null, finished: true,
-            output: e.output ?? "", isError: e.is_error ?? false, command: null, files: [], approval: null });
+          push({
+            ...base,
+            type: "tool",
+            toolId: e.tool_id,
+            name: "tool",
+            input: null,
+            finished: true,
+            output: e.output ?? "",
+            isError: e.is_error ?? false,
+            command: null,
+            files: [],
+            approval: null,
+          });
           this.lastTool = items.length - 1;
         }
         return;
@@ -226,7 +244,8 @@ export class TimelineBuilder {
         const changed = e.state !== this.lastState || Boolean(e.detail);
         this.lastState = e.state;
         if (!changed) return;
-        if (last?.type === "status") items[items.length - 1] = { ...last, state: e.state, detail: e.detail ?? "" };
+        if (last?.type === "status")
+          items[items.length - 1] = { ...last, state: e.state, detail: e.detail ?? "" };
         else push({ ...base, type: "status", state: e.state, detail: e.detail ?? "" });
         return;
       }

@@ -3,7 +3,11 @@ import type { ItemOf } from "./model";
 
 export const PromptItem = memo(function PromptItem({ item }: { item: ItemOf<"prompt"> }) {
   return (
-    <article data-seq={item.seq} class="tl-item tl-prompt" aria-label={item.user ? `Prompt from ${item.user}` : "Prompt"}>
+    <article
+      data-seq={item.seq}
+      class="tl-item tl-prompt"
+      aria-label={item.user ? `Prompt from ${item.user}` : "Prompt"}
+    >
       {item.user && <div class="tl-meta">{item.user}</div>}
       <p class="prompt-text">{item.text}</p>
     </article>

@@ -40,7 +40,9 @@ function render(item: Item, props: Props) {
     case "file":
       return <FileChangeItem key={item.key} item={item} />;
     case "approval":
-      return <ApprovalItem key={item.key} item={item} sessionId={props.sessionId} onDecide={props.onDecide} />;
+      return (
+        <ApprovalItem key={item.key} item={item} sessionId={props.sessionId} onDecide={props.onDecide} />
+      );
     case "usage":
       return <UsageItem key={item.key} item={item} />;
     case "status":
