@@ -3,7 +3,7 @@
 // path to come back to (afterLogin()).
 import { computed, signal } from "@preact/signals";
 import { api, ApiError, setUnauthorizedHandler } from "../api/http";
-import { noteUnreachable, setSignedOutHandler, startSocket, stopSocket } from "../api/socket";
+import { noteUnreachable, setSignedOutHandler, startSocket, stopSocket } from "./connection";
 import type { Me } from "../api/rest";
 import { roleAtLeast, type Role } from "./roles";
 import { here, navigate } from "./router";

@@ -4,7 +4,7 @@
 import { batch, computed, signal, type ReadonlySignal, type Signal } from "@preact/signals";
 import { api } from "../api/http";
 import type { AgentEvent, Decision, LoggedEvent, Result, ServerToClient, Since } from "../api/protocol";
-import { follow, onServerMessage, sendCommand } from "../api/socket";
+import { follow, onServerMessage, sendCommand } from "./connection";
 import type { EventPage, SessionList, SessionView, StartRequest } from "../api/rest";
 import { authState } from "./auth";
 import * as cache from "./cache";
