@@ -2,7 +2,7 @@
 // error shape {"error": {"code", "message"}} turned into ApiError. A 401 tells the app to sign in
 // (app/auth.ts registers the handler); the caller still gets the ApiError.
 
-export const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 export class ApiError extends Error {
   readonly status: number; // HTTP status; 0 when the request never got an answer
@@ -18,7 +18,7 @@ export class ApiError extends Error {
   }
 }
 
-export interface ApiOptions {
+interface ApiOptions {
   timeoutMs?: number;
   signal?: AbortSignal; // an outer signal, e.g. a screen going away
 }

@@ -1,7 +1,7 @@
-// Who is signed in. `me` is null until known; `signedIn` says whether the session cookie works.
+// Who is signed in. `me` is null until known; `authState` says whether the session cookie works.
 // A 401 from any API call or a 4500 close of the socket sends the app to /login, remembering the
 // path to come back to (afterLogin()).
-import { computed, signal } from "@preact/signals";
+import { signal } from "@preact/signals";
 import { api, ApiError, setUnauthorizedHandler } from "../api/http";
 import { noteUnreachable, setSignedOutHandler, startSocket, stopSocket } from "./connection";
 import type { Me } from "../api/rest";
@@ -9,12 +9,11 @@ import { roleAtLeast, type Role } from "./roles";
 import { here, navigate } from "./router";
 
 /** "unreachable": the server could not be asked (offline); the app shows what it has cached. */
-export type AuthState = "unknown" | "signed_in" | "signed_out" | "unreachable";
+type AuthState = "unknown" | "signed_in" | "signed_out" | "unreachable";
 
 const ME_KEY = "tether.me"; // the last identity seen, to draw the app while offline
 export const me = signal<Me | null>(readCachedMe());
 export const authState = signal<AuthState>("unknown");
-export const signedIn = computed(() => authState.value === "signed_in");
 let socketRefusals = 0; // 4500 closes while the cookie still worked, in a row
 
 /** Paths that work without signing in; everything else needs a session. */
@@ -62,7 +61,7 @@ export function setSignedIn(found: Me): void {
   startSocket();
 }
 
-export function setSignedOut(): void {
+function setSignedOut(): void {
   me.value = null;
   forgetMe();
   authState.value = "signed_out";

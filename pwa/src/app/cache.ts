@@ -5,12 +5,12 @@
 import type { LoggedEvent } from "../api/protocol";
 import type { SessionView } from "../api/rest";
 
-export const MAX_EVENTS = 2000;
-export const MAX_SESSIONS = 50;
+const MAX_EVENTS = 2000;
+const MAX_SESSIONS = 50;
 const DB_NAME = "tether";
 const DB_VERSION = 1;
 
-export interface CachedLog {
+interface CachedLog {
   session_id: string;
   epoch: string;
   events: LoggedEvent[]; // oldest first, contiguous seqs

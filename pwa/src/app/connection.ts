@@ -22,7 +22,7 @@ export const connection = signal<ConnectionState>("connecting");
 /** Why the socket is not online, in words (empty when it is). */
 export const connectionDetail = signal<string>("");
 
-export const COMMAND_TIMEOUT_MS = 15_000;
+const COMMAND_TIMEOUT_MS = 15_000;
 const CONNECT_TIMEOUT_MS = 10_000; // a socket still opening after this is dropped and retried
 const HIDDEN_GRACE_MS = 10_000; // a hidden page keeps its socket this long, then pauses
 const BACKOFF_BASE_MS = 500;
@@ -38,7 +38,7 @@ export class CommandError extends Error {
 }
 
 /** A command as a screen sends it: the wire message without request_id / command_id. */
-export type CommandMessage = Exclude<
+type CommandMessage = Exclude<
   ClientMessage,
   { type: "hello" } | { type: "subscribe" } | { type: "unsubscribe" }
 >;

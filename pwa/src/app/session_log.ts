@@ -96,7 +96,7 @@ export function rebuild(base: SessionLog, events: LoggedEvent[]): SessionLog {
 }
 
 /** Fold `fresh` events into the pending approvals and the current activity. */
-export function derive(log: SessionLog, fresh: LoggedEvent[]): SessionLog {
+function derive(log: SessionLog, fresh: LoggedEvent[]): SessionLog {
   let pending = log.pending;
   let { status, detail, tool, text, at } = log.activity;
   const openTools = new Map<string, string>();

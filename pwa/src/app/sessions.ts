@@ -17,7 +17,7 @@ const BACKGROUND_FOLLOW_MAX = 20; // sessions followed only for their pending ap
 
 // ------------------------------------------------------------------------------ the list
 
-export type LoadState = "idle" | "loading" | "ready" | "error";
+type LoadState = "idle" | "loading" | "ready" | "error";
 
 export const sessions = signal<SessionView[]>([]);
 export const sessionsState = signal<LoadState>("idle");

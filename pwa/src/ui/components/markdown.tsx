@@ -81,7 +81,7 @@ const CONFIG = {
 };
 
 /** Sanitised HTML for a Markdown string (exported for tests and the approval view). */
-export function renderMarkdown(text: string): string {
+function renderMarkdown(text: string): string {
   const html = marked.parse(text) as string;
   return purifier.sanitize(html, CONFIG) as string;
 }

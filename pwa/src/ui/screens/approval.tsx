@@ -10,7 +10,8 @@ import type { ScreenProps } from "../../app/router";
 import { followSession, resolveApproval, sessionById, sessionLog } from "../../app/sessions";
 import { DecisionBar, Outcome } from "../components/timeline/approval";
 import { ApprovalDetail } from "../components/timeline/approval_detail";
-import { fmtClock, timeAgo } from "../components/timeline/format";
+import { fmtClock } from "../components/timeline/format";
+import { ago } from "../components/when";
 import { sessionName } from "../components/timeline/session_name";
 import "../../styles/sessions.css";
 
@@ -79,7 +80,7 @@ export default function ApprovalScreen({ params }: ScreenProps) {
         )}
         <dt>Asked</dt>
         <dd>
-          {timeAgo(asked.ts)} ({fmtClock(asked.ts)})
+          {ago(asked.ts, { compact: true })} ({fmtClock(asked.ts)})
         </dd>
       </dl>
       <ApprovalDetail request={r} />

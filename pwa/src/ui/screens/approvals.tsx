@@ -13,7 +13,8 @@ import {
   sessions,
   sessionsState,
 } from "../../app/sessions";
-import { inputSummary, timeAgo } from "../components/timeline/format";
+import { inputSummary } from "../components/timeline/format";
+import { ago } from "../components/when";
 import { sessionName } from "../components/timeline/session_name";
 import "../../styles/sessions.css";
 
@@ -56,7 +57,7 @@ export default function Approvals(_: ScreenProps) {
                   <span>{r.tool}</span>
                   <span>{r.risk ?? "medium"} risk</span>
                   {session && <span>{session.workspace}</span>}
-                  <span>{timeAgo(p.ts)}</span>
+                  <span>{ago(p.ts, { compact: true })}</span>
                 </span>
               </a>
             </li>

@@ -22,7 +22,7 @@ import {
   sessionsFromCache,
   sessionsState,
 } from "../../app/sessions";
-import { timeAgo } from "../components/timeline/format";
+import { ago } from "../components/when";
 import { sessionName } from "../components/timeline/session_name";
 import "../../styles/sessions.css";
 
@@ -88,7 +88,7 @@ function SessionCard({ s }: { s: SessionView }) {
         <span class="meta">
           <span>{s.agent}</span>
           <span>{s.workspace}</span>
-          <span>{timeAgo(Math.max(s.last_activity_at, activity.at))}</span>
+          <span>{ago(Math.max(s.last_activity_at, activity.at), { compact: true })}</span>
         </span>
       </a>
     </li>

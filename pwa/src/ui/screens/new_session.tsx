@@ -12,7 +12,7 @@ import { startSession } from "../../app/sessions";
 import "../../styles/sessions.css";
 
 /** Split a command line into words: whitespace separates, quotes group, backslash escapes. */
-export function splitCommand(line: string): string[] {
+function splitCommand(line: string): string[] {
   const words: string[] = [];
   let word = "";
   let quote: string | null = null;

@@ -22,7 +22,7 @@ import { STATE_LABELS } from "../components/timeline/status";
 import { TimelineBuilder } from "../components/timeline/model";
 import { Timeline } from "../components/timeline/timeline";
 import { Mic } from "../components/mic";
-import { timeAgo } from "../components/timeline/format";
+import { ago } from "../components/when";
 import { sessionName } from "../components/timeline/session_name";
 import type { ScreenProps } from "../../app/router";
 import "../../styles/sessions.css";
@@ -106,7 +106,7 @@ function SessionScreen({ id }: { id: string }) {
             <p class="muted small session-meta">
               {session.agent} · {session.workspace}
               {!session.relay_online && " · relay offline"}
-              <span class="session-active"> · active {timeAgo(session.last_activity_at)}</span>
+              <span class="session-active"> · active {ago(session.last_activity_at, { compact: true })}</span>
             </p>
           )}
           {agent === "pty" && (

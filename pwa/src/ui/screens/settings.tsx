@@ -20,7 +20,7 @@ import {
 import { ConfirmButton } from "../components/identity/confirm";
 import { Notice, Spinner } from "../components/identity/notice";
 import { ROLE_LABEL } from "../components/identity/role";
-import { ago, fullDate } from "../components/identity/when";
+import { ago, fullDate } from "../components/when";
 import { browserLabel } from "../components/identity/browser_label";
 import "../../styles/identity.css";
 

@@ -125,7 +125,7 @@ function decode(base64: string): Uint8Array {
 }
 
 /** The control character for `key` with Ctrl held (a → \x01, [ → \x1b, space → \x00). */
-export function withCtrl(data: string): string {
+function withCtrl(data: string): string {
   if (data.length !== 1) return data;
   const c = data.toUpperCase().charCodeAt(0);
   if (c === 32) return "\x00";

@@ -17,7 +17,7 @@ const LABELS: Record<ConnectionState, string> = {
   signed_out: "Signed out",
 };
 
-export function ConnectionIndicator() {
+function ConnectionIndicator() {
   const state = connection.value;
   const detail = connectionDetail.value;
   return (
@@ -37,7 +37,7 @@ export function ConnectionIndicator() {
   );
 }
 
-export function OfflineBanner() {
+function OfflineBanner() {
   if (browserOnline.value && authState.value !== "unreachable") return null;
   return (
     <div class="banner banner-offline" role="status">
@@ -49,7 +49,7 @@ export function OfflineBanner() {
   );
 }
 
-export function UpdatePrompt() {
+function UpdatePrompt() {
   if (!updateAvailable.value) return null;
   return (
     <div class="update" role="status" aria-live="polite">
@@ -87,7 +87,7 @@ function isCurrent(href: string, path: string): boolean {
   return path === href || path.startsWith(`${href}/`);
 }
 
-export function Nav({ available }: { available: (path: string) => boolean }) {
+function Nav({ available }: { available: (path: string) => boolean }) {
   const path = here.value.path;
   const items = navItems(available);
   if (items.length < 2) return null;

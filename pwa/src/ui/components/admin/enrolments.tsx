@@ -5,7 +5,7 @@ import { useState } from "preact/hooks";
 import { errorMessage } from "../../../api/http";
 import { approveEnrolment, denyEnrolment, normaliseCode, type PendingEnrolment } from "../../../app/identity";
 import { Notice } from "../identity/notice";
-import { ago, fullDate } from "../identity/when";
+import { ago, fullDate } from "../when";
 
 export function Enrolments({
   pending,

@@ -15,7 +15,7 @@ import {
 import { ConfirmButton } from "../identity/confirm";
 import { Notice } from "../identity/notice";
 import { ROLE_LABEL, grantsText } from "../identity/role";
-import { ago, fullDate } from "../identity/when";
+import { ago, fullDate } from "../when";
 import { GrantsEditor } from "./grants_editor";
 import { RolePicker, assignableRoles } from "./users";
 

@@ -5,7 +5,7 @@ import { errorMessage } from "../../../api/http";
 import { revokeRelay, type Relay } from "../../../app/identity";
 import { ConfirmButton } from "../identity/confirm";
 import { Notice } from "../identity/notice";
-import { ago, fullDate } from "../identity/when";
+import { ago, fullDate } from "../when";
 
 export function Relays({ relays, reload }: { relays: Relay[]; reload: () => Promise<void> }) {
   const [error, setError] = useState("");

@@ -9,7 +9,7 @@ import { disableUser, updateUser, type Relay, type User } from "../../../app/ide
 import { ConfirmButton } from "../identity/confirm";
 import { Notice } from "../identity/notice";
 import { ROLE_HELP, ROLE_LABEL, grantsText } from "../identity/role";
-import { ago, fullDate } from "../identity/when";
+import { ago, fullDate } from "../when";
 import { GrantsEditor } from "./grants_editor";
 
 /** Roles `me` may hand out: owners any, admins operator and viewer. */

@@ -14,7 +14,7 @@ import {
 } from "../../../app/identity";
 import { Notice, Spinner } from "./notice";
 import { ROLE_HELP, ROLE_LABEL, grantsText } from "./role";
-import { ago, fullDate } from "./when";
+import { ago, fullDate } from "../when";
 
 const NAME_MAX_CHARS = 64;
 

@@ -11,7 +11,7 @@ import { inputSummary } from "./format";
 import type { ItemOf, ToolApproval } from "./model";
 
 export type { Decision };
-export type Decide = (decision: Decision, message: string) => Promise<void>;
+type Decide = (decision: Decision, message: string) => Promise<void>;
 type Request = ItemOf<"approval">["request"];
 type Resolved = NonNullable<ItemOf<"approval">["resolved"]>;
 
@@ -30,7 +30,7 @@ const OUTCOMES: Record<string, string> = {
   cancelled: "Cancelled",
 };
 
-export function offered(request: Request): Decision[] {
+function offered(request: Request): Decision[] {
   const options = (request.options ?? []).filter((o): o is Decision => (ALL as string[]).includes(o));
   return options.length ? ALL.filter((d) => options.includes(d)) : ALL;
 }

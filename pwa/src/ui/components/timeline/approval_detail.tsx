@@ -21,7 +21,7 @@ interface Change {
 }
 
 /** The file changes a tool input proposes, as unified diffs. */
-export function proposedChanges(input: unknown): Change[] {
+function proposedChanges(input: unknown): Change[] {
   const o = obj(input);
   if (!o) return [];
   const path = str(o.file_path) ?? str(o.path) ?? str(o.notebook_path) ?? "";

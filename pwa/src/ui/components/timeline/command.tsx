@@ -4,7 +4,7 @@ import { Output } from "./output";
 
 type CommandEvent = ItemOf<"command">["event"];
 
-export function ExitBadge({ code }: { code: number | null | undefined }) {
+function ExitBadge({ code }: { code: number | null | undefined }) {
   if (code === null || code === undefined) return <span class="badge">running</span>;
   return <span class={code === 0 ? "badge badge-ok" : "badge badge-danger"}>exit {code}</span>;
 }

@@ -64,12 +64,3 @@ export function fmtCost(usd: number): string {
 export function fmtClock(ts: number): string {
   return new Date(ts * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
-
-/** "just now", "5 min ago", "3 h ago", "2 d ago" for a unix time in seconds. */
-export function timeAgo(ts: number, now = Date.now() / 1000): string {
-  const s = Math.max(0, now - ts);
-  if (s < 45) return "just now";
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
-  return `${Math.round(s / 86400)} d ago`;
-}

@@ -263,13 +263,3 @@ export class TimelineBuilder {
     }
   }
 }
-
-/** Pending approvals of one session's log: requested and not yet resolved. */
-export function pendingApprovals(events: readonly LoggedEvent[]): Of<"approval_requested">[] {
-  const open = new Map<string, Of<"approval_requested">>();
-  for (const { event } of events) {
-    if (event.kind === "approval_requested") open.set(event.approval_id, event);
-    else if (event.kind === "approval_resolved") open.delete(event.approval_id);
-  }
-  return [...open.values()];
-}
