@@ -5,6 +5,8 @@
  */
 import { memo } from "preact/compat";
 import { useMemo, useState } from "preact/hooks";
+import "./preformatted.css";
+import "./diff.css";
 
 const SHOWN_LINES = 300; // lines rendered before "Show all"
 const MAX_LCS_CELLS = 4_000_000; // old × new lines above this: no line matching, all -/+

@@ -11,6 +11,8 @@ import DOMPurify from "dompurify";
 import { Marked, type Tokens } from "marked";
 import { memo } from "preact/compat";
 import { useMemo } from "preact/hooks";
+import "./preformatted.css";
+import "./markdown.css";
 
 const SAFE_URL = /^(?:https?:|mailto:)/i;
 

@@ -10,6 +10,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, errorMessage } from "../../api/http";
 import { MicError, micUnavailable, startRecording, type Recording } from "../../app/recorder";
 import { transcribe, voiceStatus } from "../../app/voice";
+import "./mic.css";
 
 const HOLD_MS = 350; // pressed longer than this, releasing stops; shorter is a tap
 const DEFAULT_MAX_CLIP_S = 120; // until GET /api/voice answers (the server's default)

@@ -13,7 +13,8 @@ import { ApprovalDetail } from "../components/timeline/approval_detail";
 import { fmtClock } from "../components/timeline/format";
 import { ago } from "../components/when";
 import { sessionName } from "../components/timeline/session_name";
-import "../../styles/sessions.css";
+import "../components/page_head.css";
+import "./approval.css";
 
 const RISK_BADGE: Record<string, string> = { low: "badge-ok", medium: "badge-warn", high: "badge-danger" };
 

@@ -16,7 +16,8 @@ import {
 import { inputSummary } from "../components/timeline/format";
 import { ago } from "../components/when";
 import { sessionName } from "../components/timeline/session_name";
-import "../../styles/sessions.css";
+import "../components/page_head.css";
+import "../components/session_list.css";
 
 export default function Approvals(_: ScreenProps) {
   useEffect(() => void refreshSessions(), []);

@@ -24,7 +24,10 @@ import {
 } from "../../app/sessions";
 import { ago } from "../components/when";
 import { sessionName } from "../components/timeline/session_name";
-import "../../styles/sessions.css";
+import "../components/page_head.css";
+import "../components/session_list.css";
+import "../components/status_dot.css";
+import "./dashboard.css";
 
 const LIVE_FOLLOW_MAX = 20; // sessions followed for their live activity while this is open
 const RELAYS_REFRESH_MS = 30_000;

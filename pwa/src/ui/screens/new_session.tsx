@@ -9,7 +9,7 @@ import { hasRole } from "../../app/auth";
 import { listRelays } from "../../app/identity";
 import { navigate, type ScreenProps } from "../../app/router";
 import { startSession } from "../../app/sessions";
-import "../../styles/sessions.css";
+import "./new_session.css";
 
 /** Split a command line into words: whitespace separates, quotes group, backslash escapes. */
 function splitCommand(line: string): string[] {

@@ -25,7 +25,8 @@ import { Mic } from "../components/mic";
 import { ago } from "../components/when";
 import { sessionName } from "../components/timeline/session_name";
 import type { ScreenProps } from "../../app/router";
-import "../../styles/sessions.css";
+import "../components/status_dot.css";
+import "./session.css";
 
 const BOTTOM_SLACK_PX = 80; // this close to the end counts as "at the bottom"
 

@@ -14,7 +14,7 @@
  *   stylesheet (document.adoptedStyleSheets, which CSP does not govern): theme and dimensions;
  * - `styleThroughCssom`: the row factory's `_addStyle` (24-bit colours) sets element.style
  *   through the CSSOM, which CSP allows, instead of setAttribute("style");
- * - the scrollbar's colours (a <style> xterm makes with the real document) are in sessions.css;
+ * - the scrollbar's colours (a <style> xterm makes with the real document) are in terminal.css;
  *   that element's two blocked insertions are the only CSP reports left.
  * Nothing parsed from markup gains any style; xterm's own CSS is a file from this origin.
  * Both hooks touch xterm internals of the pinned 6.0.0 and fail soft (plain colours) if gone.
@@ -25,8 +25,9 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import type { LoggedEvent } from "../../api/protocol";
 import type { ScreenProps } from "../../app/router";
 import { followSession, resize, sendKeys, sessionById, sessionLog } from "../../app/sessions";
-import "../../styles/sessions.css";
 import { programName } from "../components/timeline/session_name";
+import "../components/page_head.css";
+import "./terminal.css";
 
 const RESIZE_DEBOUNCE_MS = 150;
 

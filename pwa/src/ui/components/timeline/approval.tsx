@@ -9,6 +9,8 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import type { Decision } from "../../../api/protocol";
 import { inputSummary } from "./format";
 import type { ItemOf, ToolApproval } from "./model";
+import "./timeline.css";
+import "./approval.css";
 
 export type { Decision };
 type Decide = (decision: Decision, message: string) => Promise<void>;

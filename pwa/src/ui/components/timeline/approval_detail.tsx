@@ -7,6 +7,9 @@
 import { Diff, lineDiff } from "../diff";
 import { prettyJson } from "./format";
 import type { ItemOf } from "./model";
+import "../preformatted.css";
+import "./timeline.css";
+import "./approval.css";
 
 type Request = ItemOf<"approval">["request"];
 type Obj = Record<string, unknown>;

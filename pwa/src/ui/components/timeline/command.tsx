@@ -1,6 +1,7 @@
 import { memo } from "preact/compat";
 import type { ItemOf } from "./model";
 import { Output } from "./output";
+import "./timeline.css";
 
 type CommandEvent = ItemOf<"command">["event"];
 

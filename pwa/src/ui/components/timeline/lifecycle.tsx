@@ -1,5 +1,6 @@
 import { memo } from "preact/compat";
 import type { ItemOf } from "./model";
+import "./timeline.css";
 
 export const StartedItem = memo(function StartedItem({ item }: { item: ItemOf<"started"> }) {
   const e = item.event;

@@ -1,6 +1,7 @@
 import { memo } from "preact/compat";
 import { Markdown } from "../markdown";
 import type { ItemOf } from "./model";
+import "./timeline.css";
 
 export const MessageItem = memo(function MessageItem({ item }: { item: ItemOf<"message"> }) {
   return (

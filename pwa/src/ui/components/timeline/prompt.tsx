@@ -1,5 +1,6 @@
 import { memo } from "preact/compat";
 import type { ItemOf } from "./model";
+import "./timeline.css";
 
 export const PromptItem = memo(function PromptItem({ item }: { item: ItemOf<"prompt"> }) {
   return (

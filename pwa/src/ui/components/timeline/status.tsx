@@ -1,5 +1,7 @@
 import { memo } from "preact/compat";
 import type { ItemOf } from "./model";
+import "../status_dot.css";
+import "./timeline.css";
 
 export const STATE_LABELS: Record<string, string> = {
   starting: "Starting",

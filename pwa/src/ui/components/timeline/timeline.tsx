@@ -16,6 +16,7 @@ import { StatusItem } from "./status";
 import { ThinkingItem } from "./thinking";
 import { ToolItem } from "./tool";
 import { UsageItem } from "./usage";
+import "./timeline.css";
 
 const PAGE = 150; // items rendered at first, and added by each "Show earlier"
 

@@ -5,6 +5,9 @@ import { FileChangeBody } from "./file_change";
 import { inputSummary, prettyJson } from "./format";
 import type { ItemOf } from "./model";
 import { Output } from "./output";
+import "../preformatted.css";
+import "./timeline.css";
+import "./approval.css";
 
 export const ToolItem = memo(function ToolItem({
   item,
