@@ -19,7 +19,7 @@ import {
   stop,
 } from "../../app/sessions";
 import { STATE_LABELS } from "../components/timeline/status";
-import { TimelineBuilder } from "../components/timeline/model";
+import { TimelineBuilder } from "../../app/timeline";
 import { Timeline } from "../components/timeline/timeline";
 import { Mic } from "../components/mic";
 import { ago } from "../components/when";

@@ -8,7 +8,7 @@ import { memo } from "preact/compat";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Decision } from "../../../api/protocol";
 import { inputSummary } from "./format";
-import type { ItemOf, ToolApproval } from "./model";
+import type { ItemOf, ToolApproval } from "../../../app/timeline";
 import "./timeline.css";
 import "./approval.css";
 

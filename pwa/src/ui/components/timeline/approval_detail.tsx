@@ -6,7 +6,7 @@
  */
 import { Diff, lineDiff } from "../diff";
 import { prettyJson } from "./format";
-import type { ItemOf } from "./model";
+import type { ItemOf } from "../../../app/timeline";
 import "../preformatted.css";
 import "./timeline.css";
 import "./approval.css";

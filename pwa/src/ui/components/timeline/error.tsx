@@ -1,6 +1,6 @@
 import { memo } from "preact/compat";
 import { stripAnsi } from "./format";
-import type { ItemOf } from "./model";
+import type { ItemOf } from "../../../app/timeline";
 import "../preformatted.css";
 import "./timeline.css";
 

@@ -1,6 +1,6 @@
 import { memo } from "preact/compat";
 import { Markdown } from "../markdown";
-import type { ItemOf } from "./model";
+import type { ItemOf } from "../../../app/timeline";
 import "./timeline.css";
 
 export const MessageItem = memo(function MessageItem({ item }: { item: ItemOf<"message"> }) {

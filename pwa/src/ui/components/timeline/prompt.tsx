@@ -1,5 +1,5 @@
 import { memo } from "preact/compat";
-import type { ItemOf } from "./model";
+import type { ItemOf } from "../../../app/timeline";
 import "./timeline.css";
 
 export const PromptItem = memo(function PromptItem({ item }: { item: ItemOf<"prompt"> }) {

@@ -10,7 +10,7 @@ import { ErrorItem } from "./error";
 import { FileChangeItem } from "./file_change";
 import { EndedItem, StartedItem } from "./lifecycle";
 import { MessageItem } from "./message";
-import type { Item } from "./model";
+import type { Item } from "../../../app/timeline";
 import { PromptItem } from "./prompt";
 import { StatusItem } from "./status";
 import { ThinkingItem } from "./thinking";

@@ -3,7 +3,7 @@ import { ToolApprovalPart, type Decision } from "./approval";
 import { CommandBody } from "./command";
 import { FileChangeBody } from "./file_change";
 import { inputSummary, prettyJson } from "./format";
-import type { ItemOf } from "./model";
+import type { ItemOf } from "../../../app/timeline";
 import { Output } from "./output";
 import "../preformatted.css";
 import "./timeline.css";

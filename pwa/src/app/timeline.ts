@@ -13,7 +13,7 @@
  * Items are immutable: a changed item is a new object, so memoised item components re-render
  * only what changed. `TimelineBuilder.update` processes only the events it has not seen.
  */
-import type { EventKind, EventOf, LoggedEvent } from "../../../api/protocol";
+import type { EventKind, EventOf, LoggedEvent } from "../api/protocol";
 
 type Of<K extends EventKind> = EventOf<K>;
 
