@@ -1,11 +1,11 @@
 // Sessions: the list (REST, refreshed on events and every 15 s while visible), each followed
 // session's events (socket, resumed with `since`, deduplicated by seq, replaced on a new epoch),
-// what each is doing now and which approvals are pending, and the actions screens call.
+// what each is doing now and which approvals are pending (the actions are in session_actions.ts).
 import { batch, computed, signal, type ReadonlySignal, type Signal } from "@preact/signals";
 import { api } from "../api/http";
-import type { AgentEvent, Decision, LoggedEvent, Result, ServerToClient, Since } from "../api/protocol";
-import { follow, onServerMessage, sendCommand } from "./connection";
-import type { EventPage, SessionList, SessionView, StartRequest } from "../api/rest";
+import type { AgentEvent, LoggedEvent, ServerToClient, Since } from "../api/protocol";
+import type { EventPage, SessionList, SessionView } from "../api/rest";
+import { follow, onServerMessage } from "./connection";
 import { authState } from "./auth";
 import * as cache from "./cache";
 import { append, emptyLog, type PendingApproval, rebuild, type SessionLog } from "./session_log";
@@ -57,7 +57,8 @@ export function refreshSessions(): Promise<void> {
 }
 
 let refreshTimer: ReturnType<typeof setTimeout> | null = null;
-function refreshSoon(): void {
+/** Refresh the list in a moment (once for a burst of changes). */
+export function refreshSoon(): void {
   if (refreshTimer) return;
   refreshTimer = setTimeout(() => {
     refreshTimer = null;
@@ -277,55 +278,6 @@ export const pendingCount = computed(() => {
   ).length;
   return pendingApprovals.value.length + unknownWaiting;
 });
-
-// ------------------------------------------------------------------------------ actions
-
-/** POST /api/sessions; returns the new session (also put into the list). */
-export async function startSession(request: StartRequest): Promise<SessionView> {
-  const created = await api<SessionView>("POST", "/api/sessions", request, { timeoutMs: 20_000 });
-  if (!sessions.value.some((s) => s.id === created.id)) sessions.value = [created, ...sessions.value];
-  refreshSoon();
-  return created;
-}
-
-/** A prompt for an agent session. */
-export function sendPrompt(sessionId: string, text: string): Promise<Result> {
-  return sendCommand({ type: "send_input", session_id: sessionId, data: text });
-}
-
-/** Keystrokes for a PTY session. */
-export function sendKeys(sessionId: string, data: string): Promise<Result> {
-  return sendCommand({ type: "send_input", session_id: sessionId, data });
-}
-
-export function resize(sessionId: string, cols: number, rows: number): Promise<Result> {
-  return sendCommand({ type: "resize", session_id: sessionId, cols, rows });
-}
-
-export function interrupt(sessionId: string): Promise<Result> {
-  return sendCommand({ type: "interrupt", session_id: sessionId });
-}
-
-export function stop(sessionId: string): Promise<Result> {
-  return sendCommand({ type: "stop_session", session_id: sessionId });
-}
-
-/** Answer a pending approval (REST); resolves once the agent has the decision. */
-export async function resolveApproval(
-  sessionId: string,
-  approvalId: string,
-  decision: Decision,
-  message = "",
-): Promise<SessionView> {
-  const view = await api<SessionView>(
-    "POST",
-    `/api/sessions/${encodeURIComponent(sessionId)}/approvals/${encodeURIComponent(approvalId)}`,
-    { decision, message },
-    { timeoutMs: 20_000 },
-  );
-  sessions.value = sessions.value.map((s) => (s.id === view.id ? view : s));
-  return view;
-}
 
 // ------------------------------------------------------------------------------ lifecycle
 

@@ -8,7 +8,7 @@ import type { RelayView } from "../../api/rest";
 import { hasRole } from "../../app/auth";
 import { listRelays } from "../../app/identity";
 import { navigate, type ScreenProps } from "../../app/router";
-import { startSession } from "../../app/sessions";
+import { startSession } from "../../app/session_actions";
 import "./new_session.css";
 
 /** Split a command line into words: whitespace separates, quotes group, backslash escapes. */

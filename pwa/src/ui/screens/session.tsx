@@ -8,16 +8,8 @@ import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } fr
 import { errorMessage } from "../../api/http";
 import type { Decision } from "../../api/protocol";
 import { hasRole } from "../../app/auth";
-import {
-  followSession,
-  interrupt,
-  loadEarlier,
-  resolveApproval,
-  sendPrompt,
-  sessionById,
-  sessionLog,
-  stop,
-} from "../../app/sessions";
+import { interrupt, resolveApproval, sendPrompt, stop } from "../../app/session_actions";
+import { followSession, loadEarlier, sessionById, sessionLog } from "../../app/sessions";
 import { STATE_LABELS } from "../components/timeline/status";
 import { TimelineBuilder } from "../../app/timeline";
 import { Timeline } from "../components/timeline/timeline";

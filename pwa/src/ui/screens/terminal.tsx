@@ -7,7 +7,8 @@
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { ScreenProps } from "../../app/router";
-import { followSession, resize, sendKeys, sessionById, sessionLog } from "../../app/sessions";
+import { resize, sendKeys } from "../../app/session_actions";
+import { followSession, sessionById, sessionLog } from "../../app/sessions";
 import { keyBarKey, SizeReporter, TerminalFeed, withCtrl } from "../../app/terminal";
 import { loadXterm, MirroredStyles, type Xterm } from "../components/xterm";
 import { programName } from "../components/timeline/session_name";
