@@ -42,7 +42,7 @@ def _section(text: str, heading: str) -> str:
 
 
 def _table_rows(text: str) -> Iterator[list[str]]:
-    """The cells of each row of the markdown tables in `text`, header and rule rows skipped."""
+    """The cells of each row of the markdown tables in `text` (header rows included)."""
     for line in text.splitlines():
         if line.startswith("|") and not line.startswith("|---"):
             yield [cell.strip() for cell in line.strip().strip("|").split("|")]
@@ -53,8 +53,9 @@ def _rows_by_first_cell(text: str) -> dict[str, list[str]]:
 
 
 def _states_default(cell: str, default: str) -> bool:
-    """Whether a table's default cell begins with `default` as the code spells it: numbers
-    compared as numbers (`20` for 20.0), booleans in lower case, an empty default as "empty"."""
+    """Whether a table's default cell begins with `default` as the code spells it: a whole
+    float also as an integer (`20` for 20.0), booleans in lower case, an empty default as
+    "empty"."""
     shown = cell.replace("`", "")
     if default == "":
         return shown.startswith("empty")
