@@ -9,6 +9,7 @@ that exist in the repository, so a user's clone has everything they point to.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 MARKDOWN = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
 BUILT = (".venv", "pwa/dist", "pwa/node_modules")  # made by scripts/start, not in a clone
+SOURCE_SUFFIXES = (".py", ".ts", ".tsx", ".css", ".sql", ".sh")
+NOT_FILES = {"tether_relay.py"}  # docs/voice.md: a file name as a transcript spells it
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 FENCED_BLOCK = re.compile(r"^```.*?^```", re.S | re.M)
@@ -155,23 +158,59 @@ def _expand_braces(token: str) -> list[str]:
     return ["".join(combination) for combination in itertools.product(*choices)]
 
 
+def _code_spans(page: Path) -> Iterator[str]:
+    """The inline code of `page` that could name a file (no spaces, placeholders or URLs),
+    without a pytest node id's `::test` part."""
+    for token in INLINE_CODE.findall(FENCED_BLOCK.sub("", page.read_text())):
+        token = token.split("::")[0]
+        if not re.search(r"[\s<>$~=:]", token):
+            yield token
+
+
 def _mentioned_paths(page: Path) -> Iterator[tuple[Path, str]]:
     """(base directory, relative path) of every link target of `page`, and of every code span
-    that names a file of the repository: a path from the repository's root (its first part is
-    a top-level directory) or from the page's directory (`./`, `../`)."""
+    that is a path from the repository's root (its first part is a top-level directory) or from
+    the page's directory (`./`, `../`)."""
     top_level = {p.name for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith(".")}
-    prose = FENCED_BLOCK.sub("", page.read_text())
-    for target in LINK.findall(prose):
+    for target in LINK.findall(FENCED_BLOCK.sub("", page.read_text())):
         if not re.match(r"[a-z][a-z0-9+.-]*:|#", target):
             yield page.parent, target.split("#")[0]
-    for token in INLINE_CODE.findall(prose):
-        token = token.split("::")[0]
-        if re.search(r"[\s<>$~=:]", token) or "/" not in token:
-            continue
+    for token in _code_spans(page):
         if token.startswith(("./", "../")):
             yield page.parent, token
-        elif token.split("/")[0] in top_level:
+        elif "/" in token and token.split("/")[0] in top_level:
             yield ROOT, token
+
+
+def _mentioned_modules(page: Path) -> Iterator[str]:
+    """Source files `page` names by their name or the tail of their path (`structured.py`,
+    `app/sessions.ts`), as the prose around them says where they are."""
+    top_level = {p.name for p in ROOT.iterdir() if p.is_dir()}
+    for token in _code_spans(page):
+        if (
+            token.endswith(SOURCE_SUFFIXES)
+            and not re.search(r"[*{}]", token)
+            and not token.startswith(("./", "../"))
+            and token.split("/")[0] not in top_level
+            and token not in NOT_FILES
+        ):
+            yield token
+
+
+def _repository_files() -> list[str]:
+    """Paths of the repository's files from its root; hidden, built and installed ones left out."""
+    found: list[str] = []
+    for directory, subdirectories, files in os.walk(ROOT):
+        relative = Path(directory).relative_to(ROOT).as_posix()
+        subdirectories[:] = [
+            d
+            for d in subdirectories
+            if not d.startswith(".")
+            and d not in ("node_modules", "__pycache__")
+            and f"{relative}/{d}".removeprefix("./") not in BUILT
+        ]
+        found.extend(f"{relative}/{name}".removeprefix("./") for name in files)
+    return found
 
 
 def _resolves_in_repository(base: Path, relative: str) -> bool:
@@ -195,3 +234,14 @@ def test_docs_point_only_at_files_in_the_repository() -> None:
         if not _resolves_in_repository(base, relative)
     ]
     assert not broken, f"paths that are not in the repository: {broken}"
+
+
+def test_docs_name_only_modules_that_exist() -> None:
+    files = _repository_files()
+    missing = [
+        f"{page.relative_to(ROOT)}: {module}"
+        for page in MARKDOWN
+        for module in sorted(set(_mentioned_modules(page)))
+        if not any(f == module or f.endswith(f"/{module}") for f in files)
+    ]
+    assert not missing, f"modules that are not in the repository: {missing}"
