@@ -136,8 +136,8 @@ class Conn:
         try:
             async with asyncio.timeout(CLOSE_WAIT_S):
                 await self.socket.close(int(code), reason[:120])
-        except Exception as exc:
-            log.debug("closing %s failed: %r", self.name, exc)
+        except Exception:  # the connection's end: a peer already gone cannot be told why
+            log.debug("closing %s failed", self.name, exc_info=True)
 
     async def closed(self) -> None:
         """Wait for a scheduled close to finish."""
