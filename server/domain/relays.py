@@ -29,6 +29,7 @@ from server.domain.errors import (
     TetherError,
     UnavailableError,
 )
+from server.domain.identity.roles import Principal, Role
 from server.domain.ratelimit import RateLimiter
 from server.domain.records import RelayRecord
 from server.store.relays_store import RelaysStore
@@ -73,7 +74,7 @@ class RelayLink(Protocol):
 
 class Relays:
     def __init__(self, store: RelaysStore, audit: Audit, command_timeout_s: float) -> None:
-        self.store = store
+        self._store = store
         self.audit = audit
         self._revoked: set[str] = set()
         self._refusals = RateLimiter(*AUDITED_REFUSALS_PER_IP)
@@ -84,11 +85,11 @@ class Relays:
     async def create(self, name: str, *, actor: str, ip: str = "") -> tuple[str, str]:
         """Register a relay; returns (relay id, token). The token is shown once, never stored."""
         name = check_name(name)
-        if await self.store.by_name(name) is not None:
+        if await self._store.by_name(name) is not None:
             raise BadRequestError(f"a relay named {name!r} exists already")
         relay_id = new_relay_id()
         token = new_token()
-        await self.store.create(relay_id, name, hash_token(token), time.time())
+        await self._store.create(relay_id, name, hash_token(token), time.time())
         await self.audit.record(
             "relay_token_created", actor=actor, target=relay_id, ip=ip, details={"name": name}
         )
@@ -96,10 +97,10 @@ class Relays:
 
     async def revoke(self, relay_id: str, *, actor: str, ip: str = "", device: str = "") -> None:
         """Refuse the relay's token from now on and close its live link, if any, at once."""
-        record = await self.store.get(relay_id)
+        record = await self._store.get(relay_id)
         if record is None:
             raise NotFoundError(f"no relay {relay_id!r}", ErrorCode.UNKNOWN_RELAY)
-        if not await self.store.revoke(relay_id, time.time()):
+        if not await self._store.revoke(relay_id, time.time()):
             raise BadRequestError(f"relay {record.name!r} was revoked already")
         was_online = self.is_online(relay_id)
         self._close_revoked(relay_id)
@@ -111,6 +112,46 @@ class Relays:
             device=device,
             details={"name": record.name, "was_online": was_online},
         )
+
+    async def get(self, relay_id: str) -> RelayRecord | None:
+        return await self._store.get(relay_id)
+
+    async def by_name(self, name: str) -> RelayRecord | None:
+        return await self._store.by_name(name)
+
+    async def names(self) -> dict[str, str]:
+        """Every relay's name, by id."""
+        return {r.id: r.name for r in await self._store.list()}
+
+    async def visible_to(self, who: Principal) -> list[RelayRecord]:
+        """The relays `who` is granted a workspace of, each with only those workspaces."""
+        return [
+            msgspec.structs.replace(
+                r, workspaces=[w for w in r.workspaces if who.may(Role.VIEWER, r.id, w.name)]
+            )
+            for r in await self._store.list()
+            if who.may_see_relay(r.id)
+        ]
+
+    async def free_name(self, wanted: str) -> str:
+        """`wanted`, or `wanted-2`, `wanted-3`… whichever no relay has yet."""
+        taken = await self._store.names()
+        name, n = wanted, 1
+        while name in taken:
+            n += 1
+            suffix = f"-{n}"
+            name = wanted[: MAX_NAME_CHARS - len(suffix)] + suffix
+        return name
+
+    async def record_info(self, relay_id: str, info: m.RelayInfo) -> None:
+        """Keep what a relay says about itself (host, workspaces, agents)."""
+        await self._store.record_connection(
+            relay_id, info.hostname, _encoder.encode(info), time.time()
+        )
+
+    async def touch(self, relay_id: str) -> None:
+        """Note that the relay was seen just now."""
+        await self._store.touch(relay_id, time.time())
 
     async def record_connected(self, relay: RelayRecord, ip: str) -> None:
         await self.audit.record(
@@ -148,7 +189,7 @@ class Relays:
         while True:
             await asyncio.sleep(REVOCATION_CHECK_INTERVAL_S)
             try:
-                for relay_id in await self.store.revoked_among(tuple(self._links)):
+                for relay_id in await self._store.revoked_among(tuple(self._links)):
                     self._close_revoked(relay_id)
             except Exception:
                 log.exception("checking for revoked relays failed")
@@ -156,7 +197,7 @@ class Relays:
     async def authenticate(self, token: str) -> RelayRecord | None:
         if not token.startswith(TOKEN_PREFIX):
             return None
-        return await self.store.by_token_hash(hash_token(token))
+        return await self._store.by_token_hash(hash_token(token))
 
     def attach(self, relay_id: str, link: RelayLink) -> None:
         if relay_id in self._revoked:  # revoked while this link was being authenticated
