@@ -1,9 +1,9 @@
 """Relays: their tokens, their live links, and commands sent to them.
 
 A relay token is `tr_<random>`; only its SHA-256 is stored. At most one link per relay is live:
-a newer connection supersedes the older one, which is closed with CloseCode.SUPERSEDED.
-Revoking a relay closes its live link at once with CloseCode.UNAUTHORIZED, which tells the relay
-not to reconnect; a revocation made by another process (the admin CLI) is noticed within
+a newer connection supersedes the older one, which is closed (`RelayLink.superseded`).
+Revoking a relay closes its live link at once (`RelayLink.revoked`: a close that tells the relay
+not to reconnect); a revocation made by another process (the admin CLI) is noticed within
 REVOCATION_CHECK_INTERVAL_S.
 """
 
@@ -20,7 +20,7 @@ from typing import Protocol
 import msgspec
 
 from protocol import messages as m
-from protocol.codes import CloseCode, ErrorCode
+from protocol.codes import ErrorCode
 from server.domain.audit import Audit
 from server.domain.errors import (
     BadRequestError,
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 TOKEN_PREFIX = "tr_"
 MAX_NAME_CHARS = 64
 REVOCATION_CHECK_INTERVAL_S = 5.0  # how late a revocation by the admin CLI closes a live link
-REVOKED_CLOSE_REASON = "this relay's token was revoked"
 AUDITED_REFUSALS_PER_IP = (20, 600.0)  # refused connections audited per address; the rest logged
 TOKEN_HINT_CHARS = 7  # "tr_" and 4 more: enough to tell tokens apart, useless to an attacker
 _encoder = msgspec.json.Encoder()
@@ -69,7 +68,11 @@ class RelayLink(Protocol):
 
     def send(self, frame: bytes) -> None: ...
 
-    def close(self, code: CloseCode, reason: str) -> None: ...
+    def revoked(self) -> None:
+        """Close the link for good: the relay's token no longer counts."""
+
+    def superseded(self) -> None:
+        """Close the link: a newer connection of the same relay took over."""
 
 
 class Relays:
@@ -182,7 +185,7 @@ class Relays:
         link = self._links.get(relay_id)
         if link is not None:
             log.info("relay %s revoked; closing its link", relay_id)
-            link.close(CloseCode.UNAUTHORIZED, REVOKED_CLOSE_REASON)
+            link.revoked()
 
     async def watch_revocations(self) -> None:
         """Close the links of relays revoked by another process; runs until cancelled."""
@@ -201,13 +204,13 @@ class Relays:
 
     def attach(self, relay_id: str, link: RelayLink) -> None:
         if relay_id in self._revoked:  # revoked while this link was being authenticated
-            link.close(CloseCode.UNAUTHORIZED, REVOKED_CLOSE_REASON)
+            link.revoked()
             return
         previous = self._links.get(relay_id)
         self._links[relay_id] = link
         if previous is not None:
             log.info("relay %s reconnected; closing its older link", relay_id)
-            previous.close(CloseCode.SUPERSEDED, "a newer connection of this relay took over")
+            previous.superseded()
 
     def detach(self, relay_id: str, link: RelayLink) -> None:
         if self._links.get(relay_id) is link:

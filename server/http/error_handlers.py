@@ -139,9 +139,11 @@ UNKNOWN_RELAY_TOKEN = Close(CloseCode.UNAUTHORIZED, "unknown or revoked relay to
 BROWSER_ON_RELAY_SOCKET = Close(
     CloseCode.FORBIDDEN, "the relay socket does not accept browsers (Origin sent)"
 )
-# The credentials ended while the socket was open
+# The credentials ended while the socket was open, or another socket took over
 SIGNED_OUT = Close(CloseCode.UNAUTHORIZED, "signed out")
 SESSION_EXPIRED = Close(CloseCode.UNAUTHORIZED, "the browser session expired")
+RELAY_REVOKED = Close(CloseCode.UNAUTHORIZED, "this relay's token was revoked")
+RELAY_SUPERSEDED = Close(CloseCode.SUPERSEDED, "a newer connection of this relay took over")
 # Protocol violations
 HELLO_TIMEOUT = Close(CloseCode.HELLO_TIMEOUT, "no hello in time")
 HELLO_NOT_FIRST = Close(CloseCode.INVALID_MESSAGE, "the first message must be hello")

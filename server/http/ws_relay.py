@@ -17,7 +17,7 @@ from litestar import WebSocket, websocket
 from litestar.di import NamedDependency
 
 from protocol import messages as m
-from protocol.codes import CloseCode, ErrorCode
+from protocol.codes import ErrorCode
 from server.domain.events import EventLog
 from server.domain.relays import Relays
 from server.http.auth import bearer_token
@@ -26,9 +26,10 @@ from server.http.error_handlers import (
     HELLO_TWICE,
     INGEST_FAILED,
     LINK_BACKED_UP,
+    RELAY_REVOKED,
     RELAY_SEQ_GAP,
+    RELAY_SUPERSEDED,
     UNKNOWN_RELAY_TOKEN,
-    Close,
     ProtocolViolationError,
     socket_boundary,
 )
@@ -57,8 +58,11 @@ class _Link:
         except asyncio.QueueFull:
             self.conn.close_soon(LINK_BACKED_UP)
 
-    def close(self, code: CloseCode, reason: str) -> None:
-        self.conn.close_soon(Close(code, reason))
+    def revoked(self) -> None:
+        self.conn.close_soon(RELAY_REVOKED)
+
+    def superseded(self) -> None:
+        self.conn.close_soon(RELAY_SUPERSEDED)
 
     async def frames(self) -> AsyncIterator[bytes]:
         while True:
@@ -109,8 +113,10 @@ async def relay_socket(
         if writer is not None:
             writer.cancel()
         await conn.closed()
-        with contextlib.suppress(Exception):  # the database may already be closed at shutdown
+        try:
             await relays.touch(relay.id)
+        except Exception:  # the connection's end: the database may already be closed at shutdown
+            log.debug("relay %s: last-seen time not written", relay.name, exc_info=True)
 
 
 async def _receive(conn: Conn, relays: Relays, relay_id: str, ingest: _Ingest) -> None:
