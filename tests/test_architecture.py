@@ -62,6 +62,8 @@ def test_http_never_reaches_a_store() -> None:
     for path, names in _imports("server/http").items():
         stores = {n for n in names if n == "server.store" or n.startswith("server.store.")}
         assert not stores, f"{path} imports {stores}: go through server.domain"
+        text = (ROOT / path).read_text()
+        assert ".store." not in text and "._store" not in text, f"{path} reaches a domain's store"
 
 
 def _python_packages() -> list[Path]:
