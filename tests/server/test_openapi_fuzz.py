@@ -77,7 +77,9 @@ def test_api_holds_its_schema(server: ServerProcess) -> None:
 
         try:
             holds()
-        except Exception as exc:  # every operation's failure is reported, not just the first
+        # every operation's failure is reported, not just the first: schemathesis's failures are
+        # AssertionErrors, hypothesis groups several of them
+        except (AssertionError, BaseExceptionGroup) as exc:
             failures[operation.label] = str(exc)[:2000]
     assert calls >= 5 * len(operations)  # the fuzzing really ran
     assert not failures, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())
