@@ -21,7 +21,7 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 _SCRIPT = Path(sys.executable).with_name("tether")  # the console script of this environment
-TETHER = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "console.main"]
+TETHER = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "tether"]
 LOG_TAIL_BYTES = 2000  # of the server's output, shown when it fails to start
 STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0

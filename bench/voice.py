@@ -129,7 +129,7 @@ def free_port() -> int:
 
 
 def tether(*args: str) -> list[str]:
-    return [sys.executable, "-m", "console.main", *args]
+    return [sys.executable, "-m", "tether", *args]
 
 
 async def publish_session(url: str, token: str) -> None:

@@ -43,7 +43,7 @@ def free_port() -> int:
 
 
 def tether_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "console.main", *args]
+    return [sys.executable, "-m", "tether", *args]
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:

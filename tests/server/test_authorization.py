@@ -28,8 +28,8 @@ from protocol.codes import CloseCode, ErrorCode
 from protocol.version import PROTOCOL_VERSION
 from server.app import create_app
 from server.settings import Settings
-from tests.console.scripted_relay import publish
 from tests.fakes.authenticator import SoftAuthenticator
+from tests.fakes.scripted_relay import publish
 from tests.harness import ServerProcess, wait_until
 
 # Who may call each route: public (anyone), viewer / operator / admin (that role or higher, 401

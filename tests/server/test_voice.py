@@ -15,7 +15,7 @@ import pytest
 
 from protocol import messages as m
 from server.domain.voice.hotwords import hot_words, recent_files
-from tests.console.scripted_relay import publish
+from tests.fakes.scripted_relay import publish
 from tests.harness import ServerProcess
 
 pytestmark = pytest.mark.skipif(

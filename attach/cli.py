@@ -22,11 +22,11 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from console import selection, sessions_table, terminal
-from console.attachment import attach
-from console.errors import ConsoleError
-from console.event_text import clean
-from console.server_api import ServerApi, SessionInfo, viewer_socket_url
+from attach import selection, sessions_table, terminal
+from attach.attachment import attach
+from attach.errors import AttachError
+from attach.event_text import clean
+from attach.server_api import ServerApi, SessionInfo, viewer_socket_url
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 URL_ENV = "TETHER_URL"
@@ -123,7 +123,7 @@ def main(argv: list[str], environ: Mapping[str, str] = os.environ) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except KeyboardInterrupt:  # before the terminal is attached (which handles SIGINT itself)
         return EXIT_INTERRUPTED
-    except ConsoleError as exc:
+    except AttachError as exc:
         print(f"tether {command}: {exc}", file=sys.stderr)
         return EXIT_ERROR
 

@@ -16,7 +16,7 @@ from protocol import messages as m
 
 MAX_DIFF_LINES = 40  # of a file_changed diff; the rest is counted, not shown
 MAX_FIELD_CHARS = 400  # tool input / output summaries
-# How each decision an approval offers is given in `tether attach` (console.agent_input)
+# How each decision an approval offers is given in `tether attach` (attach.agent_input)
 _ANSWERS = {"approve": "/approve", "approve_for_session": "/always", "deny": "/deny [reason]"}
 
 # CSI (ESC [ or the C1 byte), OSC / DCS / SOS / PM / APC strings up to their terminator,

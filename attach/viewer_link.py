@@ -28,7 +28,7 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 
-from console.errors import LinkStoppedError
+from attach.errors import LinkStoppedError
 from protocol import messages as m
 from protocol.codes import should_reconnect
 from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION

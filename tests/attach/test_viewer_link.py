@@ -8,7 +8,7 @@ from typing import Any, cast
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from console.viewer_link import Follower, ViewerLink
+from attach.viewer_link import Follower, ViewerLink
 
 SESSION = "5e55" + "0" * 20
 SUBSCRIBED = (

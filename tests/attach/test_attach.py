@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 from protocol import messages as m
-from tests.console.scripted_relay import publish
-from tests.console.terminal_client import AttachedTerminal
+from tests.attach.terminal_client import AttachedTerminal
+from tests.fakes.scripted_relay import publish
 from tests.fakes.ticker import expected
 from tests.harness import ROOT, Stack, tether_argv, ticker, wait_until
 
