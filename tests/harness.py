@@ -1,4 +1,5 @@
-"""Real processes for the tests: a `tether serve` server, `tether relay` relays, viewer clients.
+"""Real processes for the tests and bench/: a `tether serve` server, `tether relay` relays,
+viewer clients. The one place that starts them and finds them a free port.
 
 Everything runs on loopback with its own data directory; nothing is mocked. Clients
 authenticate as `tether attach` does: with the console token the server keeps in its data
@@ -101,12 +102,14 @@ class ServerProcess(_Child):
         local_relay: bool = False,
         extra: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
+        start_timeout_s: float = START_TIMEOUT_S,
     ) -> None:
         self.data_dir = data_dir
         self.env = {**os.environ, **(env or {})}
         self.port = port or free_port()
         self.local_relay = local_relay
         self.extra = extra
+        self.start_timeout_s = start_timeout_s
         self.log_path = data_dir / "server.log"
 
     @property
@@ -145,7 +148,11 @@ class ServerProcess(_Child):
         if not self.local_relay:
             argv.append("--no-local-relay")
         self._spawn(argv, self.env)
-        wait_until(self.healthy, START_TIMEOUT_S, f"server on port {self.port}")
+        try:
+            wait_until(self.healthy, self.start_timeout_s, f"server on port {self.port}")
+        except (TimeoutError, RuntimeError):
+            self.stop()
+            raise
         _console_tokens[self.url] = self.console_token
         return self
 
