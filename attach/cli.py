@@ -106,17 +106,7 @@ def main(argv: list[str], environ: Mapping[str, str] = os.environ) -> int:
             started = _start(api, options.relay, options.workspace, options.agent, words)
             session_id, agent = started.id, started.agent or options.agent
         else:
-            if len(options.words) != 1:
-                parser.error("which session? (tether sessions lists them; --new starts one)")
-            if options.relay or options.workspace or extra or options.agent != PTY:
-                parser.error("--relay, --workspace, --agent and a command go with --new")
-            chosen = selection.session(api.sessions(), options.words[0])
-            if not chosen.relay_online and chosen.status != "ended":
-                print(
-                    f"tether attach: the relay of session {clean(chosen.id)} is offline; "
-                    "its output resumes when the relay reconnects",
-                    file=sys.stderr,
-                )
+            chosen = _existing(api, parser, options, extra)
             session_id, agent = chosen.id, chosen.agent
         return asyncio.run(attach(viewer_socket_url(api.base_url), session_id, token, agent))
     except SystemExit as exc:  # parser.error
@@ -126,6 +116,24 @@ def main(argv: list[str], environ: Mapping[str, str] = os.environ) -> int:
     except AttachError as exc:
         print(f"tether {command}: {exc}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _existing(
+    api: ServerApi, parser: argparse.ArgumentParser, options: argparse.Namespace, extra: list[str]
+) -> SessionInfo:
+    """The one session named on the command line (a usage error otherwise)."""
+    if len(options.words) != 1:
+        parser.error("which session? (tether sessions lists them; --new starts one)")
+    if options.relay or options.workspace or extra or options.agent != PTY:
+        parser.error("--relay, --workspace, --agent and a command go with --new")
+    chosen = selection.session(api.sessions(), options.words[0])
+    if not chosen.relay_online and chosen.status != "ended":
+        print(
+            f"tether attach: the relay of session {clean(chosen.id)} is offline; "
+            "its output resumes when the relay reconnects",
+            file=sys.stderr,
+        )
+    return chosen
 
 
 def console_token(environ: Mapping[str, str]) -> str:
