@@ -13,6 +13,7 @@ at once and the rest wait for `release()` (so a test can get its viewer ready fi
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 
@@ -22,6 +23,7 @@ from websockets.asyncio.client import connect
 from protocol import messages as m
 from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION
 
+log = logging.getLogger(__name__)
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(m.ServerToRelay)
 TIMEOUT_S = 10.0
@@ -66,7 +68,8 @@ class StreamingRelay:
     def _run(self) -> None:
         try:
             asyncio.run(self._stream())
-        except BaseException as error:  # reported by join()
+        except BaseException as error:  # the thread's boundary: join() raises it in the test
+            log.exception("the streaming relay failed")
             self.error = error
 
     async def _stream(self) -> None:
