@@ -13,6 +13,7 @@ at once and the rest wait for `release()` (so a test can get its viewer ready fi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -88,6 +89,8 @@ class StreamingRelay:
                     answer = _decoder.decode(frame)
                     if isinstance(answer, m.Ack):
                         acked = max(acked, answer.acked.get(self.session_id, 0))
+                        if acked >= len(self.events):
+                            return
 
             reader = asyncio.create_task(read_acks())
             start = time.monotonic()
@@ -105,9 +108,9 @@ class StreamingRelay:
                 ]
                 await ws.send(_encoder.encode(m.Events(events=batch)).decode())
                 self.sent = n
-            deadline = time.monotonic() + TIMEOUT_S
-            while acked < len(self.events):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"acked {acked} of {len(self.events)}")
-                await asyncio.sleep(0.05)
+            with contextlib.suppress(TimeoutError):
+                if acked < len(self.events):  # until every event is acked, or the link ends
+                    await asyncio.wait_for(reader, TIMEOUT_S)
             reader.cancel()
+            if acked < len(self.events):
+                raise TimeoutError(f"acked {acked} of {len(self.events)}")
