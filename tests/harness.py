@@ -75,6 +75,11 @@ class _Child:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def wait(self, timeout_s: float) -> int:
+        """The exit status, once the process has exited (TimeoutExpired after `timeout_s`)."""
+        assert self.process is not None
+        return self.process.wait(timeout_s)
+
     def kill9(self) -> None:
         assert self.process is not None
         os.killpg(self.process.pid, signal.SIGKILL)
@@ -89,6 +94,20 @@ class _Child:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
+
+
+class TetherCommand(_Child):
+    """Any `tether` command line as a child process, e.g. `tether relay enroll URL`."""
+
+    def __init__(self, log_path: Path, *args: str, env: dict[str, str]) -> None:
+        self.log_path = log_path
+        self.args = args
+        self.env = env
+
+    def start(self) -> TetherCommand:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._spawn(tether_argv(*self.args), self.env)
+        return self
 
 
 class ServerProcess(_Child):
