@@ -43,7 +43,7 @@ def relay_argv(settings: Settings, workspaces: list[str]) -> list[str]:
     argv = [
         sys.executable,
         "-m",
-        "console.main",
+        "tether",
         "relay",
         "--server",
         f"http://127.0.0.1:{settings.port}",

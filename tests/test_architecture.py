@@ -48,10 +48,12 @@ def test_relay_and_console_install_light() -> None:
         "ptyprocess",
         "protocol",
         "relay",
+        "tether",
+        "attach",
         "console",
         "__future__",
     }
-    for package in ("relay", "console"):
+    for package in ("relay", "tether", "attach", "console"):
         for path, names in _imports(package).items():
             lazy = {"server.cli"} if path.name == "main.py" else set()
             extra = _roots(names - lazy) - allowed
@@ -121,6 +123,6 @@ def test_only_the_cli_modules_read_the_environment() -> None:
 
 
 def test_no_catch_all_module_names() -> None:
-    for package in ("protocol", "server", "relay", "console"):
+    for package in ("protocol", "server", "relay", "tether", "attach", "console"):
         for path in (ROOT / package).rglob("*.py"):
             assert path.stem not in {"utils", "helpers", "common", "misc"}, path
