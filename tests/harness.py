@@ -414,11 +414,15 @@ class Stack:
         self.server.stop()
 
 
-def ticker(count: int, interval_s: float, linger_s: float = 0.0) -> list[str]:
-    return [
+def ticker(
+    count: int, interval_s: float, linger_s: float = 0.0, stop_file: Path | None = None
+) -> list[str]:
+    """The argv of tests/fakes/ticker.py; with `stop_file`, `count` is only a bound."""
+    argv = [
         sys.executable,
         str(ROOT / "tests" / "fakes" / "ticker.py"),
         str(count),
         str(interval_s),
         str(linger_s),
     ]
+    return argv if stop_file is None else [*argv, str(stop_file)]
