@@ -4,22 +4,32 @@ programs on PTYs, with `tether attach` itself on a PTY like in a user's terminal
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import signal
+import sqlite3
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from protocol import messages as m
-from tests.console.scripted_relay import publish
-from tests.console.terminal_client import AttachedTerminal
+from relay.outbox import OUTBOX_FILE
+from tests.attach.terminal_client import AttachedTerminal
+from tests.fakes.scripted_relay import publish
 from tests.fakes.ticker import expected
 from tests.harness import ROOT, Stack, tether_argv, ticker, wait_until
 
 DETACH = b"\x1d"  # Ctrl-]
+
+
+def _outbox_events(stack: Stack, session_id: str) -> int:
+    """Events of the session the relay holds for the server (unacknowledged)."""
+    path = stack.relay.state_dir / OUTBOX_FILE
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        query = "SELECT COUNT(*) FROM outbox WHERE session_id = ?"
+        return int(db.execute(query, (session_id,)).fetchone()[0])
 
 
 @pytest.fixture
@@ -92,7 +102,9 @@ def test_attach_resumes_across_server_kill_and_restart_with_every_byte_once(
     terminal.expect("tick 000030")
     stack.server.kill9()
     terminal.expect("reconnecting…")
-    time.sleep(0.5)  # the ticker goes on; the relay keeps its output in the outbox
+    held = _outbox_events(stack, session_id)
+    # the ticker goes on; the relay keeps its output in the outbox
+    wait_until(lambda: _outbox_events(stack, session_id) >= held + 5, 20, "output while down")
     stack.server.start()
     terminal.expect(r"\[session ended: exit 0\]", timeout_s=40)
     assert terminal.wait() == 0
@@ -115,9 +127,16 @@ def test_terminal_size_reaches_the_session_on_attach_and_on_window_resize(
     terminal.type(b"stty size\r")
     terminal.expect(r"30 100")  # the size of the attaching terminal
     terminal.process.setwinsize(40, 120)  # the window is resized: SIGWINCH
-    time.sleep(0.3)
-    terminal.type(b"stty size\r")
-    terminal.expect(r"40 120")
+
+    def resized() -> bool:  # the resize travels to the session's PTY while the shell waits
+        terminal.type(b"stty size\r")
+        try:
+            terminal.expect(r"40 120", timeout_s=1)
+        except TimeoutError:
+            return False
+        return True
+
+    wait_until(resized, 20, "the session's terminal to take the new size")
     terminal.signal(signal.SIGTERM)
     assert terminal.wait() == 128 + signal.SIGTERM
     assert terminal.mode() == terminal.saved_mode

@@ -28,7 +28,7 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 
-from console.errors import LinkStoppedError
+from attach.errors import LinkStoppedError
 from protocol import messages as m
 from protocol.codes import should_reconnect
 from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION
@@ -200,27 +200,33 @@ class ViewerLink:
         while True:
             message = await self._receive(ws, None if self._subscribed else ANSWER_TIMEOUT_S)
             if isinstance(message, m.Subscribed) and message.session_id == self.session_id:
-                if not message.recovered and (self.epoch or self.last_seq):
-                    self._follower.restart()
-                if not message.recovered:
-                    self.last_seq = 0
-                self.epoch = message.epoch
-                self._subscribed = True
-                if announce_back:
-                    self._follower.notice("reconnected")
-                self._follower.subscribed()
+                self._on_subscribed(message, announce_back)
             elif isinstance(message, _WireSessionEvents):
                 if self._show(message):
                     return
             elif isinstance(message, m.Result) and not message.ok:
-                if message.request_id == SUBSCRIBE_REQUEST:
-                    raise LinkStoppedError(
-                        f"cannot follow session {self.session_id}: "
-                        f"{message.message} ({message.code})"
-                    )
-                self._follower.refused(message.code, message.message, message.request_id)
+                self._on_refused(message)
             elif isinstance(message, m.ClientError):
                 self._follower.refused(message.code, message.message, "")
+
+    def _on_subscribed(self, message: m.Subscribed, announce_back: bool) -> None:
+        if not message.recovered and (self.epoch or self.last_seq):
+            self._follower.restart()
+        if not message.recovered:
+            self.last_seq = 0
+        self.epoch = message.epoch
+        self._subscribed = True
+        if announce_back:
+            self._follower.notice("reconnected")
+        self._follower.subscribed()
+
+    def _on_refused(self, result: m.Result) -> None:
+        """A request failed: the subscription ends the link, any other is the follower's."""
+        if result.request_id == SUBSCRIBE_REQUEST:
+            raise LinkStoppedError(
+                f"cannot follow session {self.session_id}: {result.message} ({result.code})"
+            )
+        self._follower.refused(result.code, result.message, result.request_id)
 
     def _show(self, frame: _WireSessionEvents) -> bool:
         if frame.session_id != self.session_id or not self._subscribed:

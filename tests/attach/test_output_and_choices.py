@@ -7,18 +7,18 @@ from typing import cast
 
 import pytest
 
-from console import selection
-from console.attach import _start
-from console.errors import ChoiceError
-from console.event_text import EventText, clean, ended_line
-from console.server_api import (
+from attach import selection
+from attach.cli import _start
+from attach.errors import ChoiceError
+from attach.event_text import EventText, clean, ended_line
+from attach.server_api import (
     RelayInfo,
     ServerApi,
     SessionInfo,
     normalize_url,
     viewer_socket_url,
 )
-from console.sessions_table import ago, render
+from attach.sessions_table import ago, render
 from protocol import messages as m
 
 

@@ -3,13 +3,13 @@ ends.
 
     screen  <- terminal_output bytes as they are; other events as cleaned text lines
     stdin   -> PTY session: send_input (UTF-8 decoded incrementally; Ctrl-] detaches, not sent)
-               agent session: one line at a time, a prompt or a command (console.agent_input)
+               agent session: one line at a time, a prompt or a command (attach.agent_input)
     size    -> resize on every (re)subscribe and on SIGWINCH (PTY sessions)
 
 Exit status: 0 when the session ended or the user detached (Ctrl-], /detach, or end of input
 from a terminal), 128+N after signal N (SIGINT, SIGTERM, SIGHUP; the session keeps running),
 1 when the server refused us for good. With stdin a terminal it is in raw mode throughout for a
-PTY session, and cooked with Ctrl-] as its quit key for an agent session (console.terminal
+PTY session, and cooked with Ctrl-] as its quit key for an agent session (attach.terminal
 restores it on every way out).
 """
 
@@ -25,10 +25,10 @@ import sys
 import time
 from typing import Any, BinaryIO
 
-from console import terminal
-from console.agent_input import Approvals, Detach, Say, Send, interpret
-from console.event_text import EventText, clean, ended_line
-from console.viewer_link import ViewerLink
+from attach import terminal
+from attach.agent_input import Approvals, Detach, Say, Send, interpret
+from attach.event_text import EventText, clean, ended_line
+from attach.viewer_link import ViewerLink
 from protocol import messages as m
 from protocol.codes import ErrorCode
 
@@ -83,7 +83,7 @@ class Screen:
 
 
 class Attachment:
-    """A Follower (see console.viewer_link) that drives a Screen and reads the keyboard."""
+    """A Follower (see attach.viewer_link) that drives a Screen and reads the keyboard."""
 
     def __init__(
         self,

@@ -48,12 +48,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return hook_main(rest)
     if command in ("attach", "sessions"):
-        from console.attach import main as attach_main
+        from attach.cli import main as attach_main
 
         return attach_main([command, *rest])
     print(f"tether: unknown command {command!r}\n\n{USAGE}", end="", file=sys.stderr)
     return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

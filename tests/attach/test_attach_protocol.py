@@ -8,8 +8,8 @@ import subprocess
 import msgspec
 
 from protocol.codes import CloseCode
-from tests.console.scripted_server import ScriptedServer, Viewer, describe, ticks
-from tests.console.terminal_client import AttachedTerminal
+from tests.attach.scripted_server import ScriptedServer, Viewer, describe, ticks
+from tests.attach.terminal_client import AttachedTerminal
 from tests.harness import ROOT, tether_argv
 
 SESSION = "5e55" + "0" * 20

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 from protocol import messages as m
 
 MAX_DIFF_LINES = 40  # of a file_changed diff; the rest is counted, not shown
 MAX_FIELD_CHARS = 400  # tool input / output summaries
-# How each decision an approval offers is given in `tether attach` (console.agent_input)
+# How each decision an approval offers is given in `tether attach` (attach.agent_input)
 _ANSWERS = {"approve": "/approve", "approve_for_session": "/always", "deny": "/deny [reason]"}
 
 # CSI (ESC [ or the C1 byte), OSC / DCS / SOS / PM / APC strings up to their terminator,
@@ -81,58 +83,101 @@ class EventText:
 
 
 def _describe(event: m.Event) -> str:
-    match event:
-        case m.SessionStarted():
-            command = " ".join(event.command) or event.agent
-            where = event.cwd or event.workspace
-            return f"[session started: {clean(command)} in {clean(where)}]\n"
-        case m.UserPrompt():
-            who = f" ({clean(event.user)})" if event.user else ""
-            return f"> {clean(event.text)}{who}\n"
-        case m.Message():
-            role = "" if event.role == "assistant" else f"[{clean(event.role)}] "
-            return f"{role}{clean(event.text)}\n"
-        case m.Thinking():
-            return f"(thinking) {clean(event.text)}\n"
-        case m.ToolStarted():
-            shown = f" {_short(event.input)}" if event.input is not None else ""
-            return f"[tool {clean(event.name)}]{shown}\n"
-        case m.ToolFinished():
-            outcome = "failed" if event.is_error else "done"
-            shown = f": {_short(event.output)}" if event.output else ""
-            return f"[tool {outcome}]{shown}\n"
-        case m.FileChanged():
-            return f"[file {event.change}: {clean(event.path)}]\n" + _diff(event.diff)
-        case m.Command():
-            out = clean(event.output)
-            out = out if not out or out.endswith("\n") else out + "\n"
-            cut = "[output truncated]\n" if event.truncated else ""
-            code = "" if event.exit_code is None else f"[exit {event.exit_code}]\n"
-            return f"$ {clean(event.command)}\n{out}{cut}{code}"
-        case m.ApprovalRequested():
-            summary = f": {clean(event.summary)}" if event.summary else ""
-            offered = [_ANSWERS[o] for o in event.options if o in _ANSWERS]
-            answers = ", ".join(offered or _ANSWERS.values())
-            return (
-                f"[approval requested ({event.risk} risk) for {clean(event.tool)}{summary}"
-                f" — {answers}]\n"
-            )
-        case m.ApprovalResolved():
-            by = f" by {clean(event.by)}" if event.by else ""
-            return f"[approval {event.decision.replace('_', ' ')}{by}]\n"
-        case m.Usage():
-            cost = f", ${event.cost_usd:.4f}" if event.cost_usd is not None else ""
-            return f"[usage: {event.input_tokens} in, {event.output_tokens} out{cost}]\n"
-        case m.Status():
-            if event.state in ("running", "ended"):
-                return ""  # implied by session_started / session_ended
-            detail = f": {clean(event.detail)}" if event.detail else ""
-            return f"[status: {event.state.replace('_', ' ')}{detail}]\n"
-        case m.Error():
-            code = f" ({clean(event.code)})" if event.code else ""
-            return f"[error{code}: {clean(event.message)}]\n"
-        case _:  # terminal_output, session_ended: by the caller; native: nothing to read
-            return ""
+    """One event as lines of text; terminal_output and session_ended are the caller's, and
+    native events have nothing to read ("")."""
+    describe = _DESCRIBE.get(type(event))
+    return describe(event) if describe is not None else ""
+
+
+def _session_started(event: m.SessionStarted) -> str:
+    command = " ".join(event.command) or event.agent
+    where = event.cwd or event.workspace
+    return f"[session started: {clean(command)} in {clean(where)}]\n"
+
+
+def _user_prompt(event: m.UserPrompt) -> str:
+    who = f" ({clean(event.user)})" if event.user else ""
+    return f"> {clean(event.text)}{who}\n"
+
+
+def _message(event: m.Message) -> str:
+    role = "" if event.role == "assistant" else f"[{clean(event.role)}] "
+    return f"{role}{clean(event.text)}\n"
+
+
+def _thinking(event: m.Thinking) -> str:
+    return f"(thinking) {clean(event.text)}\n"
+
+
+def _tool_started(event: m.ToolStarted) -> str:
+    shown = f" {_short(event.input)}" if event.input is not None else ""
+    return f"[tool {clean(event.name)}]{shown}\n"
+
+
+def _tool_finished(event: m.ToolFinished) -> str:
+    outcome = "failed" if event.is_error else "done"
+    shown = f": {_short(event.output)}" if event.output else ""
+    return f"[tool {outcome}]{shown}\n"
+
+
+def _file_changed(event: m.FileChanged) -> str:
+    return f"[file {event.change}: {clean(event.path)}]\n" + _diff(event.diff)
+
+
+def _command(event: m.Command) -> str:
+    out = clean(event.output)
+    out = out if not out or out.endswith("\n") else out + "\n"
+    cut = "[output truncated]\n" if event.truncated else ""
+    code = "" if event.exit_code is None else f"[exit {event.exit_code}]\n"
+    return f"$ {clean(event.command)}\n{out}{cut}{code}"
+
+
+def _approval_requested(event: m.ApprovalRequested) -> str:
+    summary = f": {clean(event.summary)}" if event.summary else ""
+    offered = [_ANSWERS[o] for o in event.options if o in _ANSWERS]
+    answers = ", ".join(offered or _ANSWERS.values())
+    return (
+        f"[approval requested ({event.risk} risk) for {clean(event.tool)}{summary} — {answers}]\n"
+    )
+
+
+def _approval_resolved(event: m.ApprovalResolved) -> str:
+    by = f" by {clean(event.by)}" if event.by else ""
+    return f"[approval {event.decision.replace('_', ' ')}{by}]\n"
+
+
+def _usage(event: m.Usage) -> str:
+    cost = f", ${event.cost_usd:.4f}" if event.cost_usd is not None else ""
+    return f"[usage: {event.input_tokens} in, {event.output_tokens} out{cost}]\n"
+
+
+def _status(event: m.Status) -> str:
+    if event.state in ("running", "ended"):
+        return ""  # implied by session_started / session_ended
+    detail = f": {clean(event.detail)}" if event.detail else ""
+    return f"[status: {event.state.replace('_', ' ')}{detail}]\n"
+
+
+def _error(event: m.Error) -> str:
+    code = f" ({clean(event.code)})" if event.code else ""
+    return f"[error{code}: {clean(event.message)}]\n"
+
+
+_DESCRIBE: dict[type, Callable[[Any], str]] = {
+    m.SessionStarted: _session_started,
+    m.UserPrompt: _user_prompt,
+    m.Message: _message,
+    m.Thinking: _thinking,
+    m.ToolStarted: _tool_started,
+    m.ToolFinished: _tool_finished,
+    m.FileChanged: _file_changed,
+    m.Command: _command,
+    m.ApprovalRequested: _approval_requested,
+    m.ApprovalResolved: _approval_resolved,
+    m.Usage: _usage,
+    m.Status: _status,
+    m.Error: _error,
+}
 
 
 def _diff(diff: str) -> str:

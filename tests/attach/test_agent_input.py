@@ -12,11 +12,11 @@ from typing import cast
 
 import pytest
 
-from console.agent_input import Approvals, Detach, Say, Send, interpret
+from attach.agent_input import Approvals, Detach, Say, Send, interpret
 from protocol import messages as m
 from protocol.codes import ErrorCode
-from tests.console.scripted_server import ScriptedServer, Viewer
-from tests.console.terminal_client import AttachedTerminal
+from tests.attach.scripted_server import ScriptedServer, Viewer
+from tests.attach.terminal_client import AttachedTerminal
 from tests.harness import ROOT, tether_argv, wait_until
 
 SESSION = "a9e7" + "0" * 20

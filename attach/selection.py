@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from console.errors import ChoiceError
-from console.event_text import clean
-from console.server_api import RelayInfo, SessionInfo
+from attach.errors import ChoiceError
+from attach.event_text import clean
+from attach.server_api import RelayInfo, SessionInfo
 
 
 def session(sessions: list[SessionInfo], wanted: str) -> SessionInfo:

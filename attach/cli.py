@@ -22,11 +22,11 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from console import selection, sessions_table, terminal
-from console.attachment import attach
-from console.errors import ConsoleError
-from console.event_text import clean
-from console.server_api import ServerApi, SessionInfo, viewer_socket_url
+from attach import selection, sessions_table, terminal
+from attach.attachment import attach
+from attach.errors import AttachError
+from attach.event_text import clean
+from attach.server_api import ServerApi, SessionInfo, viewer_socket_url
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 URL_ENV = "TETHER_URL"
@@ -106,26 +106,34 @@ def main(argv: list[str], environ: Mapping[str, str] = os.environ) -> int:
             started = _start(api, options.relay, options.workspace, options.agent, words)
             session_id, agent = started.id, started.agent or options.agent
         else:
-            if len(options.words) != 1:
-                parser.error("which session? (tether sessions lists them; --new starts one)")
-            if options.relay or options.workspace or extra or options.agent != PTY:
-                parser.error("--relay, --workspace, --agent and a command go with --new")
-            chosen = selection.session(api.sessions(), options.words[0])
-            if not chosen.relay_online and chosen.status != "ended":
-                print(
-                    f"tether attach: the relay of session {clean(chosen.id)} is offline; "
-                    "its output resumes when the relay reconnects",
-                    file=sys.stderr,
-                )
+            chosen = _existing(api, parser, options, extra)
             session_id, agent = chosen.id, chosen.agent
         return asyncio.run(attach(viewer_socket_url(api.base_url), session_id, token, agent))
     except SystemExit as exc:  # parser.error
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except KeyboardInterrupt:  # before the terminal is attached (which handles SIGINT itself)
         return EXIT_INTERRUPTED
-    except ConsoleError as exc:
+    except AttachError as exc:
         print(f"tether {command}: {exc}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _existing(
+    api: ServerApi, parser: argparse.ArgumentParser, options: argparse.Namespace, extra: list[str]
+) -> SessionInfo:
+    """The one session named on the command line (a usage error otherwise)."""
+    if len(options.words) != 1:
+        parser.error("which session? (tether sessions lists them; --new starts one)")
+    if options.relay or options.workspace or extra or options.agent != PTY:
+        parser.error("--relay, --workspace, --agent and a command go with --new")
+    chosen = selection.session(api.sessions(), options.words[0])
+    if not chosen.relay_online and chosen.status != "ended":
+        print(
+            f"tether attach: the relay of session {clean(chosen.id)} is offline; "
+            "its output resumes when the relay reconnects",
+            file=sys.stderr,
+        )
+    return chosen
 
 
 def console_token(environ: Mapping[str, str]) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from console.event_text import clean
-from console.server_api import SessionInfo
+from attach.event_text import clean
+from attach.server_api import SessionInfo
 
 MAX_TITLE_CHARS = 40
 HEADER = ("ID", "STATUS", "AGENT", "WORKSPACE", "TITLE", "LAST ACTIVITY")

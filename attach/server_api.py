@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from console.errors import ServerError, UnreachableError
+from attach.errors import ServerError, UnreachableError
 from protocol.messages import Workspace
 
 REQUEST_TIMEOUT_S = 10.0  # a plain read of the API

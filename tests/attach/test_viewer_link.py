@@ -8,7 +8,7 @@ from typing import Any, cast
 import pytest
 from websockets.asyncio.client import ClientConnection
 
-from console.viewer_link import Follower, ViewerLink
+from attach.viewer_link import Follower, ViewerLink
 
 SESSION = "5e55" + "0" * 20
 SUBSCRIBED = (
@@ -18,12 +18,14 @@ SUBSCRIBED = (
 
 
 class _Connection:
-    """recv() returns `frame` once it is set."""
+    """recv() returns `frame` once it is set; `receiving` is set once recv() waits for it."""
 
     def __init__(self) -> None:
         self.frame: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.receiving = asyncio.Event()
 
     async def recv(self, decode: bool | None = None) -> bytes:
+        self.receiving.set()
         return await self.frame
 
 
@@ -38,8 +40,7 @@ def test_a_cancel_in_the_iteration_a_frame_arrives_is_not_lost() -> None:
         receiving: asyncio.Task[Any] = asyncio.create_task(
             link._receive(cast(ClientConnection, ws), 10.0)
         )
-        for _ in range(3):  # into the recv
-            await asyncio.sleep(0)
+        await ws.receiving.wait()  # the link is in its recv
         ws.frame.set_result(SUBSCRIBED)
         receiving.cancel()
         with pytest.raises(asyncio.CancelledError):
