@@ -61,6 +61,14 @@ def ts_type(schema: Schema) -> str:
     kind = schema.get("type")
     if isinstance(kind, list):
         return " | ".join(ts_type({**schema, "type": k}) for k in kind)
+    return _ts_of_kind(schema, kind)
+
+
+SIMPLE = {"string": "string", "integer": "number", "number": "number", "boolean": "boolean"}
+
+
+def _ts_of_kind(schema: Schema, kind: Any) -> str:
+    """A schema of one JSON type (or of none: any JSON value)."""
     if kind == "array":
         inner = ts_type(schema.get("items", {}))
         return f"({inner})[]" if " " in inner else f"{inner}[]"
@@ -69,9 +77,8 @@ def ts_type(schema: Schema) -> str:
             raise TypeError(f"an inline object needs a name: {schema!r}")
         values = schema.get("additionalProperties", {})
         return f"Record<string, {ts_type(values) if values else 'unknown'}>"
-    simple = {"string": "string", "integer": "number", "number": "number", "boolean": "boolean"}
-    if kind in simple:
-        return simple[kind]
+    if kind in SIMPLE:
+        return SIMPLE[kind]
     if kind == "null":
         return "null"
     if not schema.keys() - {"default", "title", "description"}:
