@@ -47,8 +47,8 @@ import httpx  # noqa: E402
 import msgspec  # noqa: E402
 
 from protocol import messages as m  # noqa: E402
-from tests.console.scripted_relay import publish  # noqa: E402
 from tests.fakes.authenticator import SoftAuthenticator  # noqa: E402
+from tests.fakes.scripted_relay import publish  # noqa: E402
 from tests.harness import ServerProcess, free_port, wait_until  # noqa: E402
 from tests.pwa.build import ensure_built  # noqa: E402
 

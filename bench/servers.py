@@ -7,22 +7,20 @@ so the bench's own work is never counted against the server.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import re
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-_SCRIPT = Path(sys.executable).with_name("tether")  # the console script of this environment
-TETHER = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "console.main"]
-LOG_TAIL_BYTES = 2000  # of the server's output, shown when it fails to start
+sys.path.insert(0, str(BENCH_DIR.parent))  # the repository, for tests/harness.py
+
+from tests.harness import ServerProcess, free_port  # noqa: E402
+
+LOG_TAIL_CHARS = 2000  # of the server's output, shown when it fails to start
 STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -30,13 +28,6 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 class ServerError(Exception):
     """A server under test did not start, or its /proc entry is unreadable."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -107,38 +98,22 @@ class Meter:
 
 
 def start_tether(data_dir: Path) -> tuple[Process, str]:
-    """`tether admin relay-token create` then `tether serve`; returns the server and the token."""
-    created = subprocess.run(
-        [*TETHER, "admin", "--data-dir", str(data_dir), "relay-token", "create", "bench"],
-        capture_output=True,
-        text=True,
-        timeout=STARTUP_TIMEOUT_S,
+    """`tether admin relay-token create` then `tether serve` (tests/harness.py's, without a local
+    relay, logging warnings only); returns the server and the token."""
+    server = ServerProcess(
+        data_dir, extra=("--log-level", "warning"), start_timeout_s=STARTUP_TIMEOUT_S
     )
-    found = re.search(r"\btr_[A-Za-z0-9_-]+", created.stdout)
-    if created.returncode != 0 or found is None:
-        raise ServerError(f"tether admin relay-token create failed: {created.stderr[-500:]}")
-    port = free_port()
-    serve = ["serve", "--data-dir", str(data_dir), "--port", str(port), "--no-local-relay"]
-    log_path = data_dir / "serve.log"
-    with log_path.open("wb") as log:  # the child keeps its own descriptor
-        proc = subprocess.Popen(
-            [*TETHER, *serve, "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT
-        )
-    server = Process(proc, port)
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while True:
-        if proc.poll() is not None:
-            tail = log_path.read_bytes()[-LOG_TAIL_BYTES:].decode(errors="replace")
-            raise ServerError(f"tether serve exited with {proc.returncode}:\n{tail}")
-        with contextlib.suppress(OSError, ValueError):
-            url = f"http://127.0.0.1:{port}/api/health"
-            with urllib.request.urlopen(url, timeout=1.0) as response:
-                if json.load(response).get("ok"):
-                    return server, found.group(0)
-        if time.monotonic() > deadline:
-            server.stop()
-            raise ServerError(f"tether serve not healthy after {STARTUP_TIMEOUT_S} s")
-        time.sleep(0.1)
+    try:
+        token = server.create_relay_token("bench")
+    except subprocess.CalledProcessError as exc:
+        raise ServerError(f"tether admin relay-token create failed: {exc.stderr[-500:]}") from exc
+    try:
+        server.start()
+    except (TimeoutError, RuntimeError) as exc:
+        reason = str(exc).splitlines()[0]  # "server exited N:" or "timed out after ..."
+        raise ServerError(f"tether serve: {reason}\n{server.log()[-LOG_TAIL_CHARS:]}") from exc
+    assert server.process is not None
+    return Process(server.process, server.port), token
 
 
 def start_bare() -> Process:

@@ -33,7 +33,6 @@ import asyncio
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -63,6 +62,10 @@ from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION
 from server.domain.voice.spelling import edit_distance
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the repository, for tests/harness.py
+
+from tests.harness import ServerProcess  # noqa: E402
+
 URL = "/api/voice/transcriptions"
 SESSION_ID = "bench-voice-session-00000001"
 LATENCY_TEXT = "open tether_relay.py and fix the outbox test, then run the tests again"
@@ -122,16 +125,6 @@ def speak(directory: Path, name: str, text: str, voice: str, wpm: int, db: int =
     return webm
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def tether(*args: str) -> list[str]:
-    return [sys.executable, "-m", "console.main", *args]
-
-
 async def publish_session(url: str, token: str) -> None:
     """Be the relay of a session whose agent touched FILES_TOUCHED."""
     ws_url = url.replace("http", "ws", 1) + "/ws/relay"
@@ -173,45 +166,20 @@ def other_load() -> str:
 
 
 class Server:
-    """A `tether serve` without a local relay, and the console's HTTP client for it."""
+    """A `tether serve` without a local relay (tests/harness.py's), and the console's HTTP client
+    for it."""
 
     def __init__(self, directory: Path) -> None:
-        self.data = directory / f"data-{time.monotonic_ns()}"
-        self.data.mkdir()
-        created = subprocess.run(
-            tether("admin", "--data-dir", str(self.data), "relay-token", "create", "bench"),
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        ).stdout
-        self.relay_token = re.search(r"tr_[A-Za-z0-9_-]+", created).group(0)  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{free_port()}"
-        self.log = (self.data / "server.log").open("wb")
-        port = self.url.rsplit(":", 1)[1]
-        self.process = subprocess.Popen(
-            tether("serve", "--data-dir", str(self.data), "--port", port, "--no-local-relay"),
-            cwd=ROOT,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                if httpx.get(self.url + "/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                self.stop()
-                raise SystemExit("tether serve did not start: " + self.log_text())
-            time.sleep(0.05)
-        console = (self.data / "console.token").read_text().strip()
-        headers = {"Authorization": f"Bearer {console}"}
-        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=60)
-
-    def log_text(self) -> str:
-        return (self.data / "server.log").read_text(errors="replace")
+        data = directory / f"data-{time.monotonic_ns()}"
+        data.mkdir()
+        self.tether = ServerProcess(data, start_timeout_s=START_TIMEOUT_S)
+        self.relay_token = self.tether.create_relay_token("bench")
+        try:
+            self.tether.start()
+        except (TimeoutError, RuntimeError) as exc:
+            raise SystemExit(f"tether serve did not start: {exc}\n{self.tether.log()}") from exc
+        self.url = self.tether.url
+        self.http = httpx.Client(base_url=self.url, headers=self.tether.auth_headers(), timeout=60)
 
     def post(self, clip: Path, hot: bool) -> tuple[dict[str, Any], float]:
         """Transcribe `clip`, with the bench session's hot words or none: (body, seconds)."""
@@ -224,9 +192,8 @@ class Server:
         return response.json(), elapsed
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(15)
-        self.log.close()
+        self.http.close()
+        self.tether.stop()
 
 
 SESSION_NAMES = [  # as written; a name counts as right when its words come back in order
@@ -325,7 +292,8 @@ def run_once(
         quiet_hot = transcribe_all(server, quiet, hot=True)
         latencies = [server.post(five_s, hot=True)[1] for _ in range(LATENCY_RUNS)]
         five = server.post(five_s, hot=True)[0]
-        peak = peak_rss_mb(server.process.pid)
+        assert server.tether.process is not None
+        peak = peak_rss_mb(server.tether.process.pid)
     finally:
         server.stop()
     baseline, stress_baseline, quiet_baseline = baseline_all(clips, stress, quiet)

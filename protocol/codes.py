@@ -1,6 +1,6 @@
 """Close codes and error codes, in one place.
 
-Close codes carry meaning by range (DESIGN §2):
+Close codes carry meaning by range (docs/protocol.md, "Close codes"):
   4000-4499  transient: reconnect with backoff and jitter (and resume).
   4500-4999  final: do not reconnect until something changes (credentials, software version).
 """

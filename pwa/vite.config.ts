@@ -14,7 +14,7 @@ function publicFiles(dir: string): string[] {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) found.push(...publicFiles(path));
-    else found.push("/" + relative(PUBLIC_DIR, path).split("\\").join("/"));
+    else found.push(`/${relative(PUBLIC_DIR, path).split("\\").join("/")}`);
   }
   return found;
 }
@@ -26,10 +26,10 @@ function serviceWorkerManifest(): Plugin {
     apply: "build",
     generateBundle(_options, bundle) {
       const sw = bundle["sw.js"];
-      if (!sw || sw.type !== "chunk") throw new Error("sw.js missing from the bundle");
+      if (sw?.type !== "chunk") throw new Error("sw.js missing from the bundle");
       const files = Object.keys(bundle)
         .filter((f) => f !== "sw.js" && f !== "index.html" && !f.endsWith(".map"))
-        .map((f) => "/" + f)
+        .map((f) => `/${f}`)
         .concat(publicFiles(PUBLIC_DIR))
         .sort();
       const hash = createHash("sha256");

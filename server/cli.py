@@ -15,14 +15,14 @@ import uvicorn
 
 from protocol.messages import MAX_FRAME_BYTES
 from server import local_relay
-from server.app import create_app
+from server.app import create_app, open_core, relays_of
 from server.domain import audit
+from server.domain.core import Core
 from server.domain.errors import TetherError
-from server.domain.relays import REVOCATION_CHECK_INTERVAL_S, Relays
+from server.domain.relays import REVOCATION_CHECK_INTERVAL_S
 from server.settings import Settings, SettingsError, load
-from server.store.audit_store import AuditStore, read_entries, read_head
+from server.store.audit_store import read_entries, read_head
 from server.store.db import Database, StoreError
-from server.store.relays_store import RelaysStore
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +115,6 @@ def _env_path(value: str | None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def relays_of(settings: Settings, db: Database) -> Relays:
-    """The relays domain for a command that runs beside (not inside) the server."""
-    audit_log = audit.Audit(AuditStore(db, settings.audit_head_path))
-    return Relays(RelaysStore(db), audit_log, settings.command_timeout_s)
-
-
 async def create_relay_token(settings: Settings, name: str) -> int:
     db = await Database.open(settings.database_path)
     try:
@@ -139,7 +133,7 @@ async def revoke_relay_token(settings: Settings, name: str) -> int:
     db = await Database.open(settings.database_path)
     try:
         relays = relays_of(settings, db)
-        record = await relays.store.by_name(name)
+        record = await relays.by_name(name)
         if record is None:
             print(f"tether: no relay named {name!r}", file=sys.stderr)
             return 2
@@ -179,9 +173,19 @@ def verify_audit(settings: Settings) -> int:
 
 async def serve(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    token = await local_relay.local_relay_token(settings) if settings.local_relay else ""
+    core = await open_core(settings)
+    try:
+        return await _serve(settings, core)
+    finally:
+        await core.close()
+
+
+async def _serve(settings: Settings, core: Core) -> int:
+    token = (
+        await local_relay.local_relay_token(settings, core.relays) if settings.local_relay else ""
+    )
     config = uvicorn.Config(
-        app := create_app(settings),
+        create_app(settings, core),
         host=settings.host,
         port=settings.port,
         ws="websockets-sansio",
@@ -198,22 +202,7 @@ async def serve(settings: Settings) -> int:
     while not server.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no event)
         await asyncio.sleep(0.05)
     if server.started:
-        workspaces = local_relay.default_workspaces(settings)
-        print(f"Tether is running at {settings.origin}/  (data in {settings.data_dir})", flush=True)
-        if token:
-            relay = asyncio.create_task(
-                local_relay.supervise(settings, token, workspaces, os.environ)
-            )
-            print(f"Local relay started for: {', '.join(workspaces)}", flush=True)
-        print("Open a shell session in this terminal: tether attach --new", flush=True)
-        setup_link = await app.state.core.identity.setup_link()
-        if setup_link:  # printed, never logged: it makes whoever opens it the owner
-            print(
-                "\nNo users yet. Open this link within 30 minutes to create the owner's passkey "
-                f"(single use; a new link is printed at each start until it is used):\n\n"
-                f"  {setup_link}\n",
-                flush=True,
-            )
+        relay = await _started(settings, core, token)
     try:
         await serving
     finally:
@@ -222,3 +211,23 @@ async def serve(settings: Settings) -> int:
             with contextlib.suppress(asyncio.CancelledError):
                 await relay
     return 0 if server.started else 1
+
+
+async def _started(settings: Settings, core: Core, token: str) -> asyncio.Task[Any] | None:
+    """Tell the user where Tether runs and start the local relay (when it has a token)."""
+    relay: asyncio.Task[Any] | None = None
+    workspaces = local_relay.default_workspaces(settings)
+    print(f"Tether is running at {settings.origin}/  (data in {settings.data_dir})", flush=True)
+    if token:
+        relay = asyncio.create_task(local_relay.supervise(settings, token, workspaces, os.environ))
+        print(f"Local relay started for: {', '.join(workspaces)}", flush=True)
+    print("Open a shell session in this terminal: tether attach --new", flush=True)
+    setup_link = await core.identity.setup_link()
+    if setup_link:  # printed, never logged: it makes whoever opens it the owner
+        print(
+            "\nNo users yet. Open this link within 30 minutes to create the owner's passkey "
+            f"(single use; a new link is printed at each start until it is used):\n\n"
+            f"  {setup_link}\n",
+            flush=True,
+        )
+    return relay

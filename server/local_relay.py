@@ -14,12 +14,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from server.domain.audit import Audit
 from server.domain.relays import Relays
 from server.settings import Settings
-from server.store.audit_store import AuditStore
-from server.store.db import Database
-from server.store.relays_store import RelaysStore
 
 log = logging.getLogger(__name__)
 
@@ -29,29 +25,14 @@ STOP_GRACE_S = 5.0  # time the relay has to stop its sessions before it is kille
 PR_SET_PDEATHSIG = 1  # prctl option: signal the child when its parent thread exits
 
 
-async def local_relay_token(settings: Settings) -> str:
+async def local_relay_token(settings: Settings, relays: Relays) -> str:
     """The local relay's token, kept in the data directory (mode 0600); registered on first use."""
     path = settings.data_dir / "local-relay.token"
-    db = await Database.open(settings.database_path)
-    try:
-        relays = Relays(
-            RelaysStore(db),
-            Audit(AuditStore(db, settings.audit_head_path)),
-            settings.command_timeout_s,
-        )
-        if path.exists():
-            token = path.read_text().strip()
-            if await relays.authenticate(token) is not None:
-                return token
-        taken = {r.name for r in await relays.store.list()}
-        name = LOCAL_RELAY_NAME
-        n = 1
-        while name in taken:
-            n += 1
-            name = f"{LOCAL_RELAY_NAME}-{n}"
-        _, token = await relays.create(name, actor="system")
-    finally:
-        await db.close()
+    if path.exists():
+        token = path.read_text().strip()
+        if await relays.authenticate(token) is not None:
+            return token
+    _, token = await relays.create(await relays.free_name(LOCAL_RELAY_NAME), actor="system")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
@@ -62,7 +43,7 @@ def relay_argv(settings: Settings, workspaces: list[str]) -> list[str]:
     argv = [
         sys.executable,
         "-m",
-        "console.main",
+        "tether",
         "relay",
         "--server",
         f"http://127.0.0.1:{settings.port}",

@@ -28,7 +28,9 @@ def _field(default: Any, doc: str) -> Any:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Settings:
     data_dir: Path = _field(Path("~/.local/share/tether"), "Directory for the database and state.")
-    host: str = _field("127.0.0.1", "Address to listen on. Loopback until login exists.")
+    host: str = _field(
+        "127.0.0.1", "Address to listen on; for other machines put TLS in front, set public_origin."
+    )
     port: int = _field(8765, "TCP port to listen on.")
     public_origin: str = _field(
         "", "Origin browsers use to reach Tether (https://host); empty means http://host:port."

@@ -1,4 +1,5 @@
-"""Real processes for the tests: a `tether serve` server, `tether relay` relays, viewer clients.
+"""Real processes for the tests and bench/: a `tether serve` server, `tether relay` relays,
+viewer clients. The one place that starts them and finds them a free port.
 
 Everything runs on loopback with its own data directory; nothing is mocked. Clients
 authenticate as `tether attach` does: with the console token the server keeps in its data
@@ -43,7 +44,7 @@ def free_port() -> int:
 
 
 def tether_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "console.main", *args]
+    return [sys.executable, "-m", "tether", *args]
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -74,6 +75,11 @@ class _Child:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def wait(self, timeout_s: float) -> int:
+        """The exit status, once the process has exited (TimeoutExpired after `timeout_s`)."""
+        assert self.process is not None
+        return self.process.wait(timeout_s)
+
     def kill9(self) -> None:
         assert self.process is not None
         os.killpg(self.process.pid, signal.SIGKILL)
@@ -90,6 +96,20 @@ class _Child:
             self.process.wait(10)
 
 
+class TetherCommand(_Child):
+    """Any `tether` command line as a child process, e.g. `tether relay enroll URL`."""
+
+    def __init__(self, log_path: Path, *args: str, env: dict[str, str]) -> None:
+        self.log_path = log_path
+        self.args = args
+        self.env = env
+
+    def start(self) -> TetherCommand:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._spawn(tether_argv(*self.args), self.env)
+        return self
+
+
 class ServerProcess(_Child):
     """`tether serve` on a free port (no local relay unless asked)."""
 
@@ -101,12 +121,14 @@ class ServerProcess(_Child):
         local_relay: bool = False,
         extra: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
+        start_timeout_s: float = START_TIMEOUT_S,
     ) -> None:
         self.data_dir = data_dir
         self.env = {**os.environ, **(env or {})}
         self.port = port or free_port()
         self.local_relay = local_relay
         self.extra = extra
+        self.start_timeout_s = start_timeout_s
         self.log_path = data_dir / "server.log"
 
     @property
@@ -145,7 +167,11 @@ class ServerProcess(_Child):
         if not self.local_relay:
             argv.append("--no-local-relay")
         self._spawn(argv, self.env)
-        wait_until(self.healthy, START_TIMEOUT_S, f"server on port {self.port}")
+        try:
+            wait_until(self.healthy, self.start_timeout_s, f"server on port {self.port}")
+        except (TimeoutError, RuntimeError):
+            self.stop()
+            raise
         _console_tokens[self.url] = self.console_token
         return self
 
@@ -388,11 +414,15 @@ class Stack:
         self.server.stop()
 
 
-def ticker(count: int, interval_s: float, linger_s: float = 0.0) -> list[str]:
-    return [
+def ticker(
+    count: int, interval_s: float, linger_s: float = 0.0, stop_file: Path | None = None
+) -> list[str]:
+    """The argv of tests/fakes/ticker.py; with `stop_file`, `count` is only a bound."""
+    argv = [
         sys.executable,
         str(ROOT / "tests" / "fakes" / "ticker.py"),
         str(count),
         str(interval_s),
         str(linger_s),
     ]
+    return argv if stop_file is None else [*argv, str(stop_file)]

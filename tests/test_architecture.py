@@ -48,14 +48,49 @@ def test_relay_and_console_install_light() -> None:
         "ptyprocess",
         "protocol",
         "relay",
+        "tether",
+        "attach",
         "console",
         "__future__",
     }
-    for package in ("relay", "console"):
+    for package in ("relay", "tether", "attach", "console"):
         for path, names in _imports(package).items():
             lazy = {"server.cli"} if path.name == "main.py" else set()
             extra = _roots(names - lazy) - allowed
             assert not extra, f"{path} imports {extra}"
+
+
+def test_http_never_reaches_a_store() -> None:
+    for path, names in _imports("server/http").items():
+        stores = {n for n in names if n == "server.store" or n.startswith("server.store.")}
+        assert not stores, f"{path} imports {stores}: go through server.domain"
+        text = (ROOT / path).read_text()
+        assert ".store." not in text and "._store" not in text, f"{path} reaches a domain's store"
+
+
+def _python_packages() -> list[Path]:
+    """Every top-level directory of the repository that holds Python source."""
+    return sorted(
+        path
+        for path in ROOT.iterdir()
+        if path.is_dir()
+        and not path.name.startswith(".")
+        and ((path / "__init__.py").exists() or any(path.glob("*.py")))
+    )
+
+
+def test_imports_are_absolute() -> None:
+    packages = _python_packages()
+    assert {"protocol", "server", "relay", "tests"} <= {p.name for p in packages}
+    relative = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for package in packages
+        for path in package.rglob("*.py")
+        if "node_modules" not in path.parts
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.ImportFrom) and node.level > 0
+    ]
+    assert not relative, f"relative imports: {relative}"
 
 
 def test_domain_has_no_litestar_and_no_sql() -> None:
@@ -88,6 +123,6 @@ def test_only_the_cli_modules_read_the_environment() -> None:
 
 
 def test_no_catch_all_module_names() -> None:
-    for package in ("protocol", "server", "relay", "console"):
+    for package in ("protocol", "server", "relay", "tether", "attach", "console"):
         for path in (ROOT / package).rglob("*.py"):
             assert path.stem not in {"utils", "helpers", "common", "misc"}, path

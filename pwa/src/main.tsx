@@ -6,12 +6,7 @@ import { useEffect } from "preact/hooks";
 import { authState, goToLogin, isPublicPath, refreshMe } from "./app/auth";
 import { registerServiceWorker } from "./app/pwa";
 import { here, match, navigate, type Params, type RouteDef, type ScreenProps } from "./app/router";
-import {
-  forgetSessions,
-  noteSessionsUnreachable,
-  refreshSessions,
-  startSessions,
-} from "./app/sessions";
+import { forgetSessions, noteSessionsUnreachable, refreshSessions, startSessions } from "./app/sessions";
 import { PageMessage, Shell } from "./ui/shell/Shell";
 
 // One line per screen: the path pattern and its module (loaded when first visited; each module

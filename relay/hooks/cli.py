@@ -206,7 +206,7 @@ def tether_command() -> list[str]:
     found = shutil.which("tether")
     if found:
         return [str(Path(found).resolve())]
-    return [sys.executable, "-m", "console.main"]
+    return [sys.executable, "-m", "tether"]
 
 
 def is_tether_hook(hook: object) -> bool:

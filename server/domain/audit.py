@@ -122,22 +122,31 @@ def verify(entries: Iterable[AuditEntry], head: AuditHead | None) -> Verdict:
     prev_hash, count, anchored_hash = GENESIS, 0, ""
     for entry in entries:
         count += 1
-        if entry.id != count:
-            if entry.id > count:
-                problem = f"it is missing: the next entry is {entry.id}"
-            else:
-                problem = f"an entry numbered {entry.id} is where entry {count} belongs"
+        problem = _broken_link(entry, count, prev_hash)
+        if problem is not None:
             return Verdict(False, count - 1, prev_hash, count, problem)
-        if entry.prev_hash != prev_hash:
-            what = "the genesis hash" if count == 1 else f"the hash of entry {count - 1}"
-            problem = f"its prev_hash is not {what}: entries were reordered, removed or replaced"
-            return Verdict(False, count - 1, prev_hash, entry.id, problem)
-        if hash_of(entry) != entry.hash:
-            problem = "its contents do not match its hash: the entry was edited"
-            return Verdict(False, count - 1, prev_hash, entry.id, problem)
         prev_hash = entry.hash
         if head is not None and count == head.count:
             anchored_hash = entry.hash
+    return _anchored(count, prev_hash, anchored_hash, head)
+
+
+def _broken_link(entry: AuditEntry, count: int, prev_hash: str) -> str | None:
+    """What is wrong with `entry` as the chain's entry number `count`, or None."""
+    if entry.id != count:
+        if entry.id > count:
+            return f"it is missing: the next entry is {entry.id}"
+        return f"an entry numbered {entry.id} is where entry {count} belongs"
+    if entry.prev_hash != prev_hash:
+        what = "the genesis hash" if count == 1 else f"the hash of entry {count - 1}"
+        return f"its prev_hash is not {what}: entries were reordered, removed or replaced"
+    if hash_of(entry) != entry.hash:
+        return "its contents do not match its hash: the entry was edited"
+    return None
+
+
+def _anchored(count: int, prev_hash: str, anchored_hash: str, head: AuditHead | None) -> Verdict:
+    """The verdict on a chain of `count` whole links, against the head file."""
     if head is None:
         if count == 0:
             return Verdict(True, 0, GENESIS)

@@ -148,7 +148,7 @@ class Enrolments:
     ) -> tuple[str, str]:
         """Approve; returns (relay id, relay name). The relay collects its token on next poll."""
         record = await self._decidable(code_text, actor)
-        name = check_name(name) if name else await self._free_name(record.name)
+        name = check_name(name) if name else await self._relays.free_name(record.name)
         relay_id = new_relay_id()
         try:
             approved = await self._store.approve(
@@ -216,15 +216,6 @@ class Enrolments:
             ip=ip,
             details={"name": record.name, "via": "enrolment", "approved_by": record.decided_by},
         )
-        relay = await self._relays.store.get(record.relay_id)
+        relay = await self._relays.get(record.relay_id)
         name = relay.name if relay else record.name
         return Polled("approved", record.expires_at, record.relay_id, name, token)
-
-    async def _free_name(self, wanted: str) -> str:
-        taken = await self._relays.store.names()
-        name, n = wanted, 1
-        while name in taken:
-            n += 1
-            suffix = f"-{n}"
-            name = wanted[: 64 - len(suffix)] + suffix
-        return name

@@ -1,9 +1,9 @@
 """Relays: their tokens, their live links, and commands sent to them.
 
 A relay token is `tr_<random>`; only its SHA-256 is stored. At most one link per relay is live:
-a newer connection supersedes the older one, which is closed with CloseCode.SUPERSEDED.
-Revoking a relay closes its live link at once with CloseCode.UNAUTHORIZED, which tells the relay
-not to reconnect; a revocation made by another process (the admin CLI) is noticed within
+a newer connection supersedes the older one, which is closed (`RelayLink.superseded`).
+Revoking a relay closes its live link at once (`RelayLink.revoked`: a close that tells the relay
+not to reconnect); a revocation made by another process (the admin CLI) is noticed within
 REVOCATION_CHECK_INTERVAL_S.
 """
 
@@ -20,7 +20,7 @@ from typing import Protocol
 import msgspec
 
 from protocol import messages as m
-from protocol.codes import CloseCode, ErrorCode
+from protocol.codes import ErrorCode
 from server.domain.audit import Audit
 from server.domain.errors import (
     BadRequestError,
@@ -29,6 +29,7 @@ from server.domain.errors import (
     TetherError,
     UnavailableError,
 )
+from server.domain.identity.roles import Principal, Role
 from server.domain.ratelimit import RateLimiter
 from server.domain.records import RelayRecord
 from server.store.relays_store import RelaysStore
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 TOKEN_PREFIX = "tr_"
 MAX_NAME_CHARS = 64
 REVOCATION_CHECK_INTERVAL_S = 5.0  # how late a revocation by the admin CLI closes a live link
-REVOKED_CLOSE_REASON = "this relay's token was revoked"
 AUDITED_REFUSALS_PER_IP = (20, 600.0)  # refused connections audited per address; the rest logged
 TOKEN_HINT_CHARS = 7  # "tr_" and 4 more: enough to tell tokens apart, useless to an attacker
 _encoder = msgspec.json.Encoder()
@@ -68,12 +68,16 @@ class RelayLink(Protocol):
 
     def send(self, frame: bytes) -> None: ...
 
-    def close(self, code: CloseCode, reason: str) -> None: ...
+    def revoked(self) -> None:
+        """Close the link for good: the relay's token no longer counts."""
+
+    def superseded(self) -> None:
+        """Close the link: a newer connection of the same relay took over."""
 
 
 class Relays:
     def __init__(self, store: RelaysStore, audit: Audit, command_timeout_s: float) -> None:
-        self.store = store
+        self._store = store
         self.audit = audit
         self._revoked: set[str] = set()
         self._refusals = RateLimiter(*AUDITED_REFUSALS_PER_IP)
@@ -84,11 +88,11 @@ class Relays:
     async def create(self, name: str, *, actor: str, ip: str = "") -> tuple[str, str]:
         """Register a relay; returns (relay id, token). The token is shown once, never stored."""
         name = check_name(name)
-        if await self.store.by_name(name) is not None:
+        if await self._store.by_name(name) is not None:
             raise BadRequestError(f"a relay named {name!r} exists already")
         relay_id = new_relay_id()
         token = new_token()
-        await self.store.create(relay_id, name, hash_token(token), time.time())
+        await self._store.create(relay_id, name, hash_token(token), time.time())
         await self.audit.record(
             "relay_token_created", actor=actor, target=relay_id, ip=ip, details={"name": name}
         )
@@ -96,10 +100,10 @@ class Relays:
 
     async def revoke(self, relay_id: str, *, actor: str, ip: str = "", device: str = "") -> None:
         """Refuse the relay's token from now on and close its live link, if any, at once."""
-        record = await self.store.get(relay_id)
+        record = await self._store.get(relay_id)
         if record is None:
             raise NotFoundError(f"no relay {relay_id!r}", ErrorCode.UNKNOWN_RELAY)
-        if not await self.store.revoke(relay_id, time.time()):
+        if not await self._store.revoke(relay_id, time.time()):
             raise BadRequestError(f"relay {record.name!r} was revoked already")
         was_online = self.is_online(relay_id)
         self._close_revoked(relay_id)
@@ -111,6 +115,46 @@ class Relays:
             device=device,
             details={"name": record.name, "was_online": was_online},
         )
+
+    async def get(self, relay_id: str) -> RelayRecord | None:
+        return await self._store.get(relay_id)
+
+    async def by_name(self, name: str) -> RelayRecord | None:
+        return await self._store.by_name(name)
+
+    async def names(self) -> dict[str, str]:
+        """Every relay's name, by id."""
+        return {r.id: r.name for r in await self._store.list()}
+
+    async def visible_to(self, who: Principal) -> list[RelayRecord]:
+        """The relays `who` is granted a workspace of, each with only those workspaces."""
+        return [
+            msgspec.structs.replace(
+                r, workspaces=[w for w in r.workspaces if who.may(Role.VIEWER, r.id, w.name)]
+            )
+            for r in await self._store.list()
+            if who.may_see_relay(r.id)
+        ]
+
+    async def free_name(self, wanted: str) -> str:
+        """`wanted`, or `wanted-2`, `wanted-3`… whichever no relay has yet."""
+        taken = await self._store.names()
+        name, n = wanted, 1
+        while name in taken:
+            n += 1
+            suffix = f"-{n}"
+            name = wanted[: MAX_NAME_CHARS - len(suffix)] + suffix
+        return name
+
+    async def record_info(self, relay_id: str, info: m.RelayInfo) -> None:
+        """Keep what a relay says about itself (host, workspaces, agents)."""
+        await self._store.record_connection(
+            relay_id, info.hostname, _encoder.encode(info), time.time()
+        )
+
+    async def touch(self, relay_id: str) -> None:
+        """Note that the relay was seen just now."""
+        await self._store.touch(relay_id, time.time())
 
     async def record_connected(self, relay: RelayRecord, ip: str) -> None:
         await self.audit.record(
@@ -141,14 +185,14 @@ class Relays:
         link = self._links.get(relay_id)
         if link is not None:
             log.info("relay %s revoked; closing its link", relay_id)
-            link.close(CloseCode.UNAUTHORIZED, REVOKED_CLOSE_REASON)
+            link.revoked()
 
     async def watch_revocations(self) -> None:
         """Close the links of relays revoked by another process; runs until cancelled."""
         while True:
             await asyncio.sleep(REVOCATION_CHECK_INTERVAL_S)
             try:
-                for relay_id in await self.store.revoked_among(tuple(self._links)):
+                for relay_id in await self._store.revoked_among(tuple(self._links)):
                     self._close_revoked(relay_id)
             except Exception:
                 log.exception("checking for revoked relays failed")
@@ -156,17 +200,17 @@ class Relays:
     async def authenticate(self, token: str) -> RelayRecord | None:
         if not token.startswith(TOKEN_PREFIX):
             return None
-        return await self.store.by_token_hash(hash_token(token))
+        return await self._store.by_token_hash(hash_token(token))
 
     def attach(self, relay_id: str, link: RelayLink) -> None:
         if relay_id in self._revoked:  # revoked while this link was being authenticated
-            link.close(CloseCode.UNAUTHORIZED, REVOKED_CLOSE_REASON)
+            link.revoked()
             return
         previous = self._links.get(relay_id)
         self._links[relay_id] = link
         if previous is not None:
             log.info("relay %s reconnected; closing its older link", relay_id)
-            previous.close(CloseCode.SUPERSEDED, "a newer connection of this relay took over")
+            previous.superseded()
 
     def detach(self, relay_id: str, link: RelayLink) -> None:
         if self._links.get(relay_id) is link:

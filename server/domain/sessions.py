@@ -16,11 +16,24 @@ from protocol.codes import ErrorCode
 from server.domain.audit import Audit
 from server.domain.errors import BadRequestError, ConflictError, NotFoundError, UnavailableError
 from server.domain.events import EventLog
+from server.domain.identity.roles import Principal, Role
 from server.domain.records import SessionRecord
 from server.domain.relays import Relays
 
 MAX_INPUT_CHARS = 64 << 10  # one send_input; a paste bigger than this is refused
 MAX_TERMINAL_SIDE = 1000  # columns or rows
+
+# The role each viewer message needs on its session's workspace. A command not listed here needs
+# operator (steering is the least a new command can be); hello is part of the handshake.
+MESSAGE_ROLES: dict[type, Role] = {
+    m.Subscribe: Role.VIEWER,
+    m.Unsubscribe: Role.VIEWER,
+    m.StartSession: Role.OPERATOR,
+    m.SendInput: Role.OPERATOR,
+    m.Resize: Role.OPERATOR,
+    m.Interrupt: Role.OPERATOR,
+    m.StopSession: Role.OPERATOR,
+}
 
 
 class SessionView(msgspec.Struct, kw_only=True):
@@ -70,8 +83,28 @@ class Sessions:
             raise NotFoundError(f"no session {session_id}", ErrorCode.UNKNOWN_SESSION)
         return record
 
+    async def get_for(self, who: Principal, role: Role, session_id: str) -> SessionRecord:
+        """The session, when `who` holds `role` on its workspace (else ForbiddenError)."""
+        record = await self.get(session_id)
+        who.require(role, record.relay_id, record.workspace)
+        return record
+
+    async def visible_to(self, who: Principal) -> list[SessionView]:
+        """The sessions of the workspaces `who` is granted."""
+        return [s for s in await self.list() if who.may(Role.VIEWER, s.relay_id, s.workspace)]
+
     async def list(self) -> list[SessionView]:
         return [self.view(r) for r in await self._log.sessions.list()]
+
+    async def authorize(self, who: Principal, message: m.ClientMessage) -> None:
+        """Raise ForbiddenError unless `who` may send `message` (NotFoundError: no such session)."""
+        role = MESSAGE_ROLES.get(type(message), Role.OPERATOR)
+        if isinstance(message, m.StartSession):
+            who.require(role, message.relay_id, message.workspace)
+        elif isinstance(message, m.Unsubscribe):
+            who.require(role)  # drops only this socket's own subscription
+        else:
+            await self.get_for(who, role, getattr(message, "session_id", ""))
 
     async def start(self, command: m.StartSession) -> str:
         _check_size(command.cols, command.rows)
@@ -79,7 +112,7 @@ class Sessions:
             raise BadRequestError(f"prompt over {MAX_INPUT_CHARS} characters")
         if not command.relay_id:
             raise BadRequestError("start_session needs relay_id")
-        if await self._relays.store.get(command.relay_id) is None:
+        if await self._relays.get(command.relay_id) is None:
             raise NotFoundError(f"no relay {command.relay_id}", ErrorCode.UNKNOWN_RELAY)
         if not self._relays.is_online(command.relay_id):
             raise UnavailableError("that relay is not connected")

@@ -15,13 +15,14 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.connection import ASGIConnection
-from litestar.datastructures import Cookie, State
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
 from litestar.params import Body
 
-from server.domain.core import Core
 from server.domain.identity.records import BrowserSessionRecord, PasskeyRecord
 from server.domain.identity.roles import Grant, Principal, Role
-from server.domain.identity.service import Caller, Login
+from server.domain.identity.service import Caller, Identity, Login
+from server.domain.relays import Relays
 from server.http.auth import (
     SESSION_COOKIE,
     client_ip,
@@ -31,6 +32,7 @@ from server.http.auth import (
     refuse_cross_site,
     require_role,
 )
+from server.settings import Settings
 
 
 class Me(msgspec.Struct, kw_only=True):
@@ -122,9 +124,8 @@ def _passkey_view(p: PasskeyRecord) -> PasskeyView:
     )
 
 
-def _signed_in(core: Core, login: Login) -> Response[Me]:
+def _signed_in(settings: Settings, login: Login) -> Response[Me]:
     """The session cookie: HttpOnly, SameSite=Strict, Secure except on plain http://localhost."""
-    settings = core.settings
     return Response(
         me(login.principal),
         cookies=[
@@ -147,18 +148,21 @@ class AuthController(Controller):
 
     @post("/link", status_code=200)
     async def link(
-        self, request: Request[Any, Any, Any], state: State, data: Annotated[LinkRequest, Body()]
+        self,
+        request: Request[Any, Any, Any],
+        relays: NamedDependency[Relays],
+        identity: NamedDependency[Identity],
+        data: Annotated[LinkRequest, Body()],
     ) -> LinkView:
         """What a setup or invite link grants, before its holder creates a passkey; 401 when it
         is unknown, used, revoked or expired."""
-        core: Core = state.core
-        invite = await core.identity.link(caller_of(request), data.token)
+        invite = await identity.link(caller_of(request), data.token)
         named = {g.relay_id for g in invite.grants}
         return LinkView(
             kind=invite.kind,
             role=invite.role,
             grants=list(invite.grants),
-            relay_names={r.id: r.name for r in await core.relays.store.list() if r.id in named},
+            relay_names={i: n for i, n in (await relays.names()).items() if i in named},
             expires_at=invite.expires_at,
         )
 
@@ -166,13 +170,12 @@ class AuthController(Controller):
     async def registration_options(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        identity: NamedDependency[Identity],
         data: Annotated[RegisterOptionsRequest, Body()],
     ) -> dict[str, Any]:
         """Start registering a passkey: a new user with a link's token, or another passkey for
         the signed-in user."""
-        core: Core = state.core
-        return await core.identity.registration_options(
+        return await identity.registration_options(
             caller_of(request),
             token=data.token,
             user_name=data.user_name,
@@ -183,41 +186,41 @@ class AuthController(Controller):
     async def register(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        settings: NamedDependency[Settings],
+        identity: NamedDependency[Identity],
         data: Annotated[RegisterRequest, Body()],
     ) -> Response[Me]:
         """Finish registering: a new user is signed in; an existing one keeps their session."""
-        core: Core = state.core
         by = maybe_principal(request)
-        login = await core.identity.register(
-            caller_of(request), data.credential, data.passkey_name, by
-        )
+        login = await identity.register(caller_of(request), data.credential, data.passkey_name, by)
         if login is None:
             assert by is not None
             return Response(me(by))
-        return _signed_in(core, login)
+        return _signed_in(settings, login)
 
     @post("/login/options", status_code=200)
-    async def login_options(self, request: Request[Any, Any, Any], state: State) -> dict[str, Any]:
+    async def login_options(
+        self, request: Request[Any, Any, Any], identity: NamedDependency[Identity]
+    ) -> dict[str, Any]:
         """Start a passkey sign-in (any passkey of this site the authenticator holds)."""
-        core: Core = state.core
-        return await core.identity.login_options(caller_of(request))
+        return await identity.login_options(caller_of(request))
 
     @post("/login/verify", status_code=200)
     async def login(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        settings: NamedDependency[Settings],
+        identity: NamedDependency[Identity],
         data: Annotated[LoginRequest, Body()],
     ) -> Response[Me]:
-        core: Core = state.core
-        return _signed_in(core, await core.identity.login(caller_of(request), data.credential))
+        return _signed_in(settings, await identity.login(caller_of(request), data.credential))
 
     @post("/logout", status_code=204, guards=[require_role(Role.VIEWER)])
-    async def logout(self, request: Request[Any, Any, Any], state: State) -> Response[None]:
+    async def logout(
+        self, request: Request[Any, Any, Any], identity: NamedDependency[Identity]
+    ) -> Response[None]:
         """End this browser session; its open WebSockets close at once."""
-        core: Core = state.core
-        await core.identity.logout(principal(request), caller_of(request))
+        await identity.logout(principal(request), caller_of(request))
         response: Response[None] = Response(None, status_code=204)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
@@ -227,48 +230,45 @@ class AuthController(Controller):
         return me(principal(request))
 
     @get("/passkeys", guards=[require_role(Role.VIEWER)])
-    async def passkeys(self, request: Request[Any, Any, Any], state: State) -> PasskeyList:
-        core: Core = state.core
-        held = await core.identity.passkeys(principal(request))
+    async def passkeys(
+        self, request: Request[Any, Any, Any], identity: NamedDependency[Identity]
+    ) -> PasskeyList:
+        held = await identity.passkeys(principal(request))
         return PasskeyList([_passkey_view(p) for p in held])
 
     @patch("/passkeys/{passkey_id:str}", guards=[require_role(Role.VIEWER)])
     async def rename_passkey(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        identity: NamedDependency[Identity],
         passkey_id: str,
         data: Annotated[RenamePasskey, Body()],
     ) -> PasskeyList:
-        core: Core = state.core
         who = principal(request)
-        await core.identity.rename_passkey(who, caller_of(request), passkey_id, data.name)
-        return PasskeyList([_passkey_view(p) for p in await core.identity.passkeys(who)])
+        await identity.rename_passkey(who, caller_of(request), passkey_id, data.name)
+        return PasskeyList([_passkey_view(p) for p in await identity.passkeys(who)])
 
     @delete("/passkeys/{passkey_id:str}", status_code=204, guards=[require_role(Role.VIEWER)])
     async def revoke_passkey(
-        self, request: Request[Any, Any, Any], state: State, passkey_id: str
+        self, request: Request[Any, Any, Any], identity: NamedDependency[Identity], passkey_id: str
     ) -> None:
         """Revoke one of your passkeys (not your only one)."""
-        core: Core = state.core
-        await core.identity.revoke_passkey(principal(request), caller_of(request), passkey_id)
+        await identity.revoke_passkey(principal(request), caller_of(request), passkey_id)
 
     @get("/sessions", guards=[require_role(Role.VIEWER)])
-    async def sessions(self, request: Request[Any, Any, Any], state: State) -> BrowserSessionList:
+    async def sessions(
+        self, request: Request[Any, Any, Any], identity: NamedDependency[Identity]
+    ) -> BrowserSessionList:
         """Your signed-in browsers."""
-        core: Core = state.core
         who = principal(request)
-        return BrowserSessionList(
-            [_session_view(s, who) for s in await core.identity.sessions(who)]
-        )
+        return BrowserSessionList([_session_view(s, who) for s in await identity.sessions(who)])
 
     @delete("/sessions/{session_id:str}", status_code=204, guards=[require_role(Role.VIEWER)])
     async def revoke_session(
-        self, request: Request[Any, Any, Any], state: State, session_id: str
+        self, request: Request[Any, Any, Any], identity: NamedDependency[Identity], session_id: str
     ) -> None:
         """Sign out one of your browsers; its open WebSockets close at once."""
-        core: Core = state.core
-        await core.identity.revoke_session(principal(request), caller_of(request), session_id)
+        await identity.revoke_session(principal(request), caller_of(request), session_id)
 
 
 def _session_view(s: BrowserSessionRecord, who: Principal) -> BrowserSessionView:

@@ -18,12 +18,12 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import Body
 
-from server.domain.core import Core
-from server.domain.enrolment import POLL_INTERVAL_S
+from server.domain.enrolment import POLL_INTERVAL_S, Enrolments
 from server.domain.identity.roles import Role
+from server.domain.relays import Relays
 from server.http.auth import client_ip, device, principal, refuse_cross_site, require_role
 
 MAX_HANDLE_CHARS = 128
@@ -89,14 +89,11 @@ class EnrolmentController(Controller):
     @post("/", status_code=201)
     async def request_enrolment(
         self,
-        state: State,
+        enrolments: NamedDependency[Enrolments],
         request: Request[Any, Any, Any],
         data: Annotated[EnrolmentRequest, Body()],
     ) -> EnrolmentCreated:
-        core: Core = state.core
-        made = await core.enrolments.request(
-            data.name, ip=client_ip(request), device=device(request)
-        )
+        made = await enrolments.request(data.name, ip=client_ip(request), device=device(request))
         return EnrolmentCreated(
             code=made.code,
             handle=made.handle,
@@ -106,10 +103,12 @@ class EnrolmentController(Controller):
 
     @post("/poll", status_code=200)
     async def poll_enrolment(
-        self, state: State, request: Request[Any, Any, Any], data: Annotated[PollRequest, Body()]
+        self,
+        enrolments: NamedDependency[Enrolments],
+        request: Request[Any, Any, Any],
+        data: Annotated[PollRequest, Body()],
     ) -> PollResult:
-        core: Core = state.core
-        polled = await core.enrolments.poll(data.handle[:MAX_HANDLE_CHARS], ip=client_ip(request))
+        polled = await enrolments.poll(data.handle[:MAX_HANDLE_CHARS], ip=client_ip(request))
         return PollResult(
             status=polled.status,
             expires_at=polled.expires_at,
@@ -119,8 +118,7 @@ class EnrolmentController(Controller):
         )
 
     @get("/", guards=[_ADMIN])
-    async def list_enrolments(self, state: State) -> PendingList:
-        core: Core = state.core
+    async def list_enrolments(self, enrolments: NamedDependency[Enrolments]) -> PendingList:
         return PendingList(
             [
                 PendingEnrolment(
@@ -130,20 +128,19 @@ class EnrolmentController(Controller):
                     requested_at=e.requested_at,
                     expires_at=e.expires_at,
                 )
-                for e in await core.enrolments.pending()
+                for e in await enrolments.pending()
             ]
         )
 
     @post("/{code:str}/approve", status_code=200, guards=[_ADMIN])
     async def approve_enrolment(
         self,
-        state: State,
+        enrolments: NamedDependency[Enrolments],
         request: Request[Any, Any, Any],
         code: str,
         data: Annotated[ApproveRequest | None, Body()] = None,
     ) -> Approved:
-        core: Core = state.core
-        relay_id, name = await core.enrolments.approve(
+        relay_id, name = await enrolments.approve(
             code,
             actor=_actor(request),
             ip=client_ip(request),
@@ -154,10 +151,9 @@ class EnrolmentController(Controller):
 
     @post("/{code:str}/deny", status_code=204, guards=[_ADMIN])
     async def deny_enrolment(
-        self, state: State, request: Request[Any, Any, Any], code: str
+        self, enrolments: NamedDependency[Enrolments], request: Request[Any, Any, Any], code: str
     ) -> None:
-        core: Core = state.core
-        await core.enrolments.deny(
+        await enrolments.deny(
             code, actor=_actor(request), ip=client_ip(request), device=device(request)
         )
 
@@ -170,9 +166,8 @@ class RelayAdminController(Controller):
 
     @delete("/{relay_id:str}", status_code=204)
     async def revoke_relay(
-        self, state: State, request: Request[Any, Any, Any], relay_id: str
+        self, relays: NamedDependency[Relays], request: Request[Any, Any, Any], relay_id: str
     ) -> None:
-        core: Core = state.core
-        await core.relays.revoke(
+        await relays.revoke(
             relay_id, actor=_actor(request), ip=client_ip(request), device=device(request)
         )

@@ -6,11 +6,11 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 
 from protocol.messages import Workspace
-from server.domain.core import Core
 from server.domain.identity.roles import Role
+from server.domain.relays import Relays
 from server.http.auth import principal, require_role
 
 
@@ -34,23 +34,22 @@ class RelaysController(Controller):
     guards = [require_role(Role.VIEWER)]
 
     @get("/")
-    async def list_relays(self, request: Request[Any, Any, Any], state: State) -> RelayList:
+    async def list_relays(
+        self, request: Request[Any, Any, Any], relays: NamedDependency[Relays]
+    ) -> RelayList:
         """The relays you are granted a workspace of, with only those workspaces."""
-        core: Core = state.core
-        who = principal(request)
         return RelayList(
             [
                 RelayView(
                     id=r.id,
                     name=r.name,
-                    online=core.relays.is_online(r.id),
+                    online=relays.is_online(r.id),
                     hostname=r.hostname,
-                    workspaces=[w for w in r.workspaces if who.may(Role.VIEWER, r.id, w.name)],
+                    workspaces=r.workspaces,
                     agents=r.agents,
                     created_at=r.created_at,
                     last_seen_at=r.last_seen_at,
                 )
-                for r in await core.relays.store.list()
-                if who.may_see_relay(r.id)
+                for r in await relays.visible_to(principal(request))
             ]
         )

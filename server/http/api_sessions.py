@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import Body, Parameter
 
 from protocol import messages as m
 from server.domain.chunks import frame
-from server.domain.core import Core
+from server.domain.events import EventLog
 from server.domain.identity.roles import Role
-from server.domain.sessions import SessionView
+from server.domain.sessions import Sessions, SessionView
 from server.http.auth import principal, require_role
 
 
@@ -51,31 +51,29 @@ class SessionsController(Controller):
     guards = [require_role(Role.VIEWER)]
 
     @get("/")
-    async def list_sessions(self, request: Request[Any, Any, Any], state: State) -> SessionList:
+    async def list_sessions(
+        self, request: Request[Any, Any, Any], sessions: NamedDependency[Sessions]
+    ) -> SessionList:
         """The sessions of the workspaces you are granted."""
-        core: Core = state.core
-        who = principal(request)
-        return SessionList(
-            [s for s in await core.sessions.list() if who.may(Role.VIEWER, s.relay_id, s.workspace)]
-        )
+        return SessionList(await sessions.visible_to(principal(request)))
 
     @post("/", status_code=201, guards=[require_role(Role.OPERATOR)])
     async def start_session(
-        self, request: Request[Any, Any, Any], state: State, data: Annotated[StartRequest, Body()]
+        self,
+        request: Request[Any, Any, Any],
+        sessions: NamedDependency[Sessions],
+        data: Annotated[StartRequest, Body()],
     ) -> SessionView:
-        core: Core = state.core
         principal(request).require(Role.OPERATOR, data.relay_id, data.workspace)
-        session_id = await core.sessions.start(m.StartSession(**msgspec.structs.asdict(data)))
-        return core.sessions.view(await core.sessions.get(session_id))
+        session_id = await sessions.start(m.StartSession(**msgspec.structs.asdict(data)))
+        return sessions.view(await sessions.get(session_id))
 
     @get("/{session_id:str}")
     async def session_detail(
-        self, request: Request[Any, Any, Any], state: State, session_id: str
+        self, request: Request[Any, Any, Any], sessions: NamedDependency[Sessions], session_id: str
     ) -> SessionView:
-        core: Core = state.core
-        record = await core.sessions.get(session_id)
-        principal(request).require(Role.VIEWER, record.relay_id, record.workspace)
-        return core.sessions.view(record)
+        record = await sessions.get_for(principal(request), Role.VIEWER, session_id)
+        return sessions.view(record)
 
     @post(
         "/{session_id:str}/approvals/{approval_id:str}",
@@ -85,16 +83,14 @@ class SessionsController(Controller):
     async def resolve_approval(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        sessions: NamedDependency[Sessions],
         session_id: str,
         approval_id: str,
         data: Annotated[DecisionRequest, Body()],
     ) -> SessionView:
         """Answer a pending approval; returns once the agent has been given the decision."""
-        core: Core = state.core
-        record = await core.sessions.get(session_id)
         who = principal(request)
-        who.require(Role.OPERATOR, record.relay_id, record.workspace)
+        await sessions.get_for(who, Role.OPERATOR, session_id)
         command = m.ResolveApproval(
             session_id=session_id,
             approval_id=approval_id,
@@ -102,22 +98,21 @@ class SessionsController(Controller):
             message=data.message,
             by=who.actor,
         )
-        await core.sessions.decide(command, ip=request.client.host if request.client else "")
-        return core.sessions.view(await core.sessions.get(session_id))
+        await sessions.decide(command, ip=request.client.host if request.client else "")
+        return sessions.view(await sessions.get(session_id))
 
     @get("/{session_id:str}/events")
     async def session_events(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        event_log: NamedDependency[EventLog],
+        sessions: NamedDependency[Sessions],
         session_id: str,
         after: Annotated[int, Parameter(ge=0, description="Return events with seq > after")] = 0,
         limit: Annotated[int, Parameter(ge=1, le=1000, description="Page size")] = 200,
     ) -> Any:
-        core: Core = state.core
-        record = await core.sessions.get(session_id)
-        principal(request).require(Role.VIEWER, record.relay_id, record.workspace)
-        page = await core.log.page(session_id, after, limit)
+        record = await sessions.get_for(principal(request), Role.VIEWER, session_id)
+        page = await event_log.page(session_id, after, limit)
         # Decoded once, typed, so the response has a schema.
         events = msgspec.json.decode(frame(session_id, record.epoch, page), type=m.SessionEvents)
         return EventPage(

@@ -6,12 +6,12 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import Body
 
-from server.domain.core import Core
 from server.domain.identity.records import InviteRecord, UserRecord
 from server.domain.identity.roles import Grant, Role
+from server.domain.identity.service import Identity
 from server.http.api_auth import caller_of
 from server.http.auth import principal, require_role
 
@@ -87,33 +87,30 @@ class UsersController(Controller):
     guards = [require_role(Role.ADMIN)]
 
     @get("/")
-    async def list_users(self, state: State) -> UserList:
-        core: Core = state.core
-        return UserList([_user_view(u) for u in await core.identity.users()])
+    async def list_users(self, identity: NamedDependency[Identity]) -> UserList:
+        return UserList([_user_view(u) for u in await identity.users()])
 
     @patch("/{user_id:str}")
     async def update_user(
         self,
         request: Request[Any, Any, Any],
-        state: State,
+        identity: NamedDependency[Identity],
         user_id: str,
         data: Annotated[UserUpdate, Body()],
     ) -> UserView:
         """Change a user's role and grants; their open WebSockets close (they reconnect under
         the new rules)."""
-        core: Core = state.core
-        user = await core.identity.update_user(
+        user = await identity.update_user(
             principal(request), caller_of(request), user_id, data.role, tuple(data.grants)
         )
         return _user_view(user)
 
     @delete("/{user_id:str}", status_code=204)
     async def disable_user(
-        self, request: Request[Any, Any, Any], state: State, user_id: str
+        self, request: Request[Any, Any, Any], identity: NamedDependency[Identity], user_id: str
     ) -> None:
         """Disable a user: their sessions end and their sockets close at once."""
-        core: Core = state.core
-        await core.identity.disable_user(principal(request), caller_of(request), user_id)
+        await identity.disable_user(principal(request), caller_of(request), user_id)
 
 
 class InvitesController(Controller):
@@ -122,11 +119,13 @@ class InvitesController(Controller):
 
     @post("/", status_code=201)
     async def create_invite(
-        self, request: Request[Any, Any, Any], state: State, data: Annotated[InviteRequest, Body()]
+        self,
+        request: Request[Any, Any, Any],
+        identity: NamedDependency[Identity],
+        data: Annotated[InviteRequest, Body()],
     ) -> CreatedInvite:
         """A single-use link that lets one new person register a passkey with this role."""
-        core: Core = state.core
-        invite, link = await core.identity.create_invite(
+        invite, link = await identity.create_invite(
             principal(request),
             caller_of(request),
             data.role,
@@ -136,14 +135,12 @@ class InvitesController(Controller):
         return CreatedInvite(invite=_invite_view(invite), link=link)
 
     @get("/")
-    async def list_invites(self, state: State) -> InviteList:
+    async def list_invites(self, identity: NamedDependency[Identity]) -> InviteList:
         """Invites not yet used, revoked or expired."""
-        core: Core = state.core
-        return InviteList([_invite_view(i) for i in await core.identity.invites()])
+        return InviteList([_invite_view(i) for i in await identity.invites()])
 
     @delete("/{invite_id:str}", status_code=204)
     async def revoke_invite(
-        self, request: Request[Any, Any, Any], state: State, invite_id: str
+        self, request: Request[Any, Any, Any], identity: NamedDependency[Identity], invite_id: str
     ) -> None:
-        core: Core = state.core
-        await core.identity.revoke_invite(principal(request), caller_of(request), invite_id)
+        await identity.revoke_invite(principal(request), caller_of(request), invite_id)

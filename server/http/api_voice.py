@@ -11,12 +11,15 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.datastructures import State, UploadFile
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 
 from protocol.codes import ErrorCode
-from server.domain.core import Core
 from server.domain.errors import BadRequestError, NotFoundError, TooLargeError
+from server.domain.events import EventLog
 from server.domain.identity.roles import Role
+from server.domain.relays import Relays
+from server.domain.sessions import Sessions
 from server.domain.voice import HotWords, Transcriber, Transcript
 from server.domain.voice.hotwords import for_session
 from server.http.auth import principal, require_role
@@ -42,11 +45,10 @@ class VoiceStatus(msgspec.Struct, kw_only=True):
     accepted_types: list[str] = []
 
 
-def _voice(state: State) -> Transcriber:
-    core: Core = state.core
-    if core.voice is None:
+def _enabled(voice: Transcriber | None) -> Transcriber:
+    if voice is None:
         raise NotFoundError("voice is turned off on this server", ErrorCode.VOICE_DISABLED)
-    return core.voice
+    return voice
 
 
 class VoiceController(Controller):
@@ -54,27 +56,33 @@ class VoiceController(Controller):
     guards = [require_role(Role.OPERATOR)]
 
     @get("/")
-    async def voice_status(self, state: State) -> VoiceStatus:
-        core: Core = state.core
-        if core.voice is None:
+    async def voice_status(self, voice: NamedDependency[Transcriber | None]) -> VoiceStatus:
+        if voice is None:
             return VoiceStatus(enabled=False)
         return VoiceStatus(
             enabled=True,
-            model=core.voice.model_name,
-            loaded=core.voice.loaded,
-            max_clip_s=core.voice.config.max_clip_s,
-            max_clip_bytes=core.voice.config.max_clip_bytes,
+            model=voice.model_name,
+            loaded=voice.loaded,
+            max_clip_s=voice.config.max_clip_s,
+            max_clip_bytes=voice.config.max_clip_bytes,
             accepted_types=ACCEPTED_TYPES,
         )
 
     @post("/transcriptions", status_code=200, request_max_body_size=HARD_MAX_UPLOAD_BYTES)
-    async def transcribe(self, request: Request[Any, Any, Any], state: State) -> Transcript:
+    async def transcribe(
+        self,
+        request: Request[Any, Any, Any],
+        voice: NamedDependency[Transcriber | None],
+        event_log: NamedDependency[EventLog],
+        relays: NamedDependency[Relays],
+        sessions: NamedDependency[Sessions],
+    ) -> Transcript:
         """Transcribe a clip (webm/opus, ogg/opus, mp4/aac or wav, sniffed from its bytes).
         The audio is held in memory only while it is transcribed, never stored or logged.
         413 payload_too_large / audio_too_long, 400 bad_audio, 503 voice_busy with Retry-After,
         404 voice_disabled."""
-        voice = _voice(state)
-        limit = voice.config.max_clip_bytes
+        transcriber = _enabled(voice)
+        limit = transcriber.config.max_clip_bytes
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD_BYTES:
             raise TooLargeError(f"the upload is larger than {limit} bytes")
@@ -90,8 +98,6 @@ class VoiceController(Controller):
         hot = HotWords()
         session_id = form.get("session_id")
         if isinstance(session_id, str) and session_id:
-            core: Core = state.core
-            record = await core.sessions.get(session_id)
-            principal(request).require(Role.VIEWER, record.relay_id, record.workspace)
-            hot = await for_session(core.log, core.relays, record)
-        return await voice.transcribe(clip, hot)
+            record = await sessions.get_for(principal(request), Role.VIEWER, session_id)
+            hot = await for_session(event_log, relays, record)
+        return await transcriber.transcribe(clip, hot)

@@ -108,7 +108,7 @@ def require_role(role: Role | str) -> Guard:
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         caller = principal(connection)
-        settings: Settings = connection.app.state.core.settings
+        settings: Settings = connection.app.state.settings
         if (
             caller.via == "session"
             and getattr(connection, "method", "GET") not in _SAFE_METHODS
@@ -126,7 +126,7 @@ async def refuse_cross_site(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
     """Guard for the public sign-in routes: no other site may drive a login or registration."""
-    settings: Settings = connection.app.state.core.settings
+    settings: Settings = connection.app.state.settings
     if cross_site(connection, settings):
         raise PermissionDeniedException(f"cross-origin request refused; use {settings.origin}")
 

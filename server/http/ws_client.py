@@ -4,7 +4,7 @@ Admission (before hello): an Origin other than the public origin is refused (FOR
 caller without credentials is refused (UNAUTHORIZED); a browser session must also send the
 public origin as Origin, so a missing Origin is refused too. The console token needs none.
 Every message is then checked against the caller's role on the session's workspace
-(MESSAGE_ROLES); a socket of a browser session closes when that session ends.
+(Sessions.authorize); a socket of a browser session closes when that session ends.
 
 Messages are handled in arrival order; commands are sent to the relay in that order and their
 answers awaited in the background, so a slow relay never stalls a viewer's keystrokes.
@@ -19,88 +19,82 @@ from typing import Any
 
 import msgspec
 from litestar import WebSocket, websocket
+from litestar.di import NamedDependency
 
 from protocol import messages as m
-from protocol.codes import CloseCode, ErrorCode
-from server.domain.core import Core
+from protocol.codes import ErrorCode
 from server.domain.errors import TetherError
-from server.domain.identity.roles import Principal, Role
+from server.domain.events import EventLog
+from server.domain.fanout import Hub
+from server.domain.identity.roles import Principal
+from server.domain.identity.service import Identity
+from server.domain.sessions import Sessions
 from server.domain.viewers import Viewer
 from server.http.auth import maybe_principal, origin_matches
-from server.http.ws_conn import (
-    Conn,
-    ConnectionClosedError,
-    MessageDecoder,
+from server.http.error_handlers import (
+    HELLO_TWICE,
+    NO_CREDENTIALS,
+    SESSION_EXPIRED,
+    SIGNED_OUT,
+    TOO_SLOW,
+    Close,
     ProtocolViolationError,
-    server_hello,
+    error_message,
+    no_origin,
+    socket_boundary,
+    wrong_origin,
 )
+from server.http.ws_conn import Conn, MessageDecoder, server_hello
+from server.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING_COMMANDS = 256  # commands of one socket awaiting their relay's answer
 decode: MessageDecoder[m.ClientMessage] = MessageDecoder(m.ClientMessage)
 
-# The role each message needs on its session's workspace. A command not listed here needs
-# operator (steering is the least a new command can be); hello is part of the handshake.
-MESSAGE_ROLES: dict[type, Role] = {
-    m.Subscribe: Role.VIEWER,
-    m.Unsubscribe: Role.VIEWER,
-    m.StartSession: Role.OPERATOR,
-    m.SendInput: Role.OPERATOR,
-    m.Resize: Role.OPERATOR,
-    m.Interrupt: Role.OPERATOR,
-    m.StopSession: Role.OPERATOR,
-}
-
 
 @websocket("/ws/client")
-async def client_socket(socket: WebSocket[Any, Any, Any]) -> None:
-    core: Core = socket.app.state.core
+async def client_socket(
+    socket: WebSocket[Any, Any, Any],
+    settings: NamedDependency[Settings],
+    identity: NamedDependency[Identity],
+    sessions: NamedDependency[Sessions],
+    event_log: NamedDependency[EventLog],
+    hub: NamedDependency[Hub],
+) -> None:
     client = socket.client.host if socket.client else "?"
-    conn = Conn(socket, f"viewer {client}", core.settings.send_timeout_s)
+    conn = Conn(socket, f"viewer {client}", settings.send_timeout_s)
     await socket.accept()
     who = maybe_principal(socket)
-    refusal = _refusal(socket, who, core)
+    refusal = _refusal(socket, who, settings)
     if refusal is not None or who is None:
-        code, reason = refusal or (CloseCode.UNAUTHORIZED, "")
-        log.warning("viewer from %s refused: %s", client, reason)
-        await conn.close(code, reason)
+        refusal = refusal or NO_CREDENTIALS
+        log.warning("viewer from %s refused: %s", client, refusal.reason)
+        await conn.close(*refusal)
         return
-    forget_socket = core.identity.sockets.add(
-        who.user_id, who.session_id, lambda: conn.close_soon(CloseCode.UNAUTHORIZED, "signed out")
+    forget_socket = identity.sockets.add(
+        who.user_id, who.session_id, lambda: conn.close_soon(SIGNED_OUT)
     )
     viewer = Viewer(
-        core.log,
-        core.hub,
-        max_frames=core.settings.viewer_queue_frames,
-        page_events=core.settings.replay_frame_events,
-        on_overflow=lambda: conn.close_soon(CloseCode.TOO_SLOW, "too slow: resume from last seq"),
+        event_log,
+        hub,
+        max_frames=settings.viewer_queue_frames,
+        page_events=settings.replay_frame_events,
+        on_overflow=lambda: conn.close_soon(TOO_SLOW),
     )
     pending: set[asyncio.Task[None]] = set()
     writer: asyncio.Task[None] | None = None
     try:
-        await conn.handshake(decode, core.settings.hello_timeout_s)
-        viewer.feed.offer(server_hello(["resume"]))
-        writer = asyncio.create_task(conn.write_all(viewer.frames()))
-        writer.add_done_callback(
-            lambda t: (
-                None if t.cancelled() else conn.close_soon(CloseCode.INTERNAL_ERROR, "send failed")
-            )
-        )
-        while True:
-            message = decode(await conn.receive())
-            if core.identity.clock() >= who.expires_at:
-                await conn.close(CloseCode.UNAUTHORIZED, "the browser session expired")
-                break
-            await _handle(core, who, client, viewer, pending, message)
-    except ConnectionClosedError:
-        pass
-    except ProtocolViolationError as exc:
-        log.warning("viewer %s: %s; closing %d", client, exc.reason, exc.code)
-        await conn.close(exc.code, exc.reason)
-    except Exception:
-        log.exception("viewer %s: unexpected error", client)
-        await conn.close(CloseCode.INTERNAL_ERROR, "internal error")
+        async with socket_boundary(conn.name, conn.close):
+            await conn.handshake(decode, settings.hello_timeout_s)
+            viewer.feed.offer(server_hello(["resume"]))
+            writer = conn.start_writer(viewer.frames())
+            while True:
+                message = decode(await conn.receive())
+                if identity.clock() >= who.expires_at:
+                    await conn.close(*SESSION_EXPIRED)
+                    break
+                await _handle(sessions, who, client, viewer, pending, message)
     finally:
         forget_socket()
         viewer.close()
@@ -110,34 +104,21 @@ async def client_socket(socket: WebSocket[Any, Any, Any]) -> None:
 
 
 def _refusal(
-    socket: WebSocket[Any, Any, Any], who: Principal | None, core: Core
-) -> tuple[CloseCode, str] | None:
-    """Why this handshake is refused (close code, reason), or None when it is admitted."""
+    socket: WebSocket[Any, Any, Any], who: Principal | None, settings: Settings
+) -> Close | None:
+    """Why this handshake is refused, or None when it is admitted."""
     origin = socket.headers.get("origin")
-    expected = core.settings.origin
-    if origin is not None and not origin_matches(socket, core.settings):
-        return CloseCode.FORBIDDEN, f"origin {origin!r} is not {expected}"
+    if origin is not None and not origin_matches(socket, settings):
+        return wrong_origin(origin, settings.origin)
     if who is None:
-        return CloseCode.UNAUTHORIZED, "sign in with a passkey, or use the console token"
+        return NO_CREDENTIALS
     if who.via == "session" and origin is None:
-        return CloseCode.FORBIDDEN, f"a browser socket must come from {expected} (no Origin)"
+        return no_origin(settings.origin)
     return None
 
 
-async def _authorize(core: Core, who: Principal, message: m.ClientMessage) -> None:
-    """Raise ForbiddenError unless `who` may send `message` (unknown sessions: NotFoundError)."""
-    role = MESSAGE_ROLES.get(type(message), Role.OPERATOR)
-    if isinstance(message, m.StartSession):
-        who.require(role, message.relay_id, message.workspace)
-    elif isinstance(message, m.Unsubscribe):
-        who.require(role)  # drops only this socket's own subscription
-    else:
-        record = await core.sessions.get(getattr(message, "session_id", ""))
-        who.require(role, record.relay_id, record.workspace)
-
-
 async def _handle(
-    core: Core,
+    sessions: Sessions,
     who: Principal,
     client: str,
     viewer: Viewer,
@@ -148,25 +129,25 @@ async def _handle(
     session_id = getattr(message, "session_id", "")
     try:
         if not isinstance(message, m.Hello):
-            await _authorize(core, who, message)
+            await sessions.authorize(who, message)
         if isinstance(message, m.Subscribe):
             await viewer.subscribe(message)  # answered by `subscribed`
         elif isinstance(message, m.Unsubscribe):
             viewer.unsubscribe(message.session_id)
             _answer(viewer, request_id, session_id, None)
         elif isinstance(message, m.Hello):
-            raise ProtocolViolationError(CloseCode.INVALID_MESSAGE, "hello sent twice")
+            raise ProtocolViolationError(HELLO_TWICE)
         elif len(pending) >= MAX_PENDING_COMMANDS:
             # checked before sending anything, so a refused command leaves nothing behind
             raise TetherError("too many commands awaiting an answer", ErrorCode.TIMEOUT)
         elif isinstance(message, m.StartSession):
-            _in_background(viewer, pending, request_id, "", core.sessions.start(message))
+            _in_background(viewer, pending, request_id, "", sessions.start(message))
         elif isinstance(message, m.ResolveApproval):
             decided = msgspec.structs.replace(message, by=who.actor)
-            work = _session_of(core.sessions.decide(decided, ip=client), session_id)
+            work = _session_of(sessions.decide(decided, ip=client), session_id)
             _in_background(viewer, pending, request_id, session_id, work)
         else:
-            answer = await core.sessions.steer(message)
+            answer = await sessions.steer(message)
             _in_background(viewer, pending, request_id, session_id, _session_of(answer, session_id))
     except TetherError as exc:
         _answer(viewer, request_id, session_id, exc)
@@ -203,17 +184,6 @@ def _answer(viewer: Viewer, request_id: str, session_id: str, error: TetherError
     """A `result` when the client asked for one; failures without request_id become `error`."""
     if error is not None:
         log.info("viewer request %s failed: %s %s", request_id or "-", error.code, error.message)
-    if request_id:
-        viewer.send(
-            m.Result(
-                request_id=request_id,
-                ok=error is None,
-                session_id=session_id,
-                code=str(error.code) if error else "",
-                message=error.message if error else "",
-            )
-        )
-    elif error is not None:
-        viewer.send(
-            m.ClientError(code=str(error.code), message=error.message, session_id=session_id)
-        )
+        viewer.send(error_message(error, request_id, session_id))
+    elif request_id:
+        viewer.send(m.Result(request_id=request_id, ok=True, session_id=session_id))

@@ -1,5 +1,7 @@
 """What both WebSocket endpoints share: frame limits, the hello exchange, one writer, closing.
 
+Which close ends a socket, and why, is decided in server/http/error_handlers.py.
+
 Time limits use `asyncio.timeout`, never `asyncio.wait_for`, which on Python 3.11 can swallow a
 cancellation that arrives as the awaited operation completes (CPython gh-86296).
 
@@ -21,23 +23,23 @@ from litestar import WebSocket
 from protocol import messages as m
 from protocol.codes import CloseCode
 from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION, SUPPORTED_PROTOCOL_VERSIONS
+from server.http.error_handlers import (
+    HELLO_NOT_FIRST,
+    HELLO_TIMEOUT,
+    SEND_FAILED,
+    Close,
+    ConnectionClosedError,
+    ProtocolViolationError,
+    frame_too_big,
+    invalid_message,
+    unsupported_protocol,
+)
 
 log = logging.getLogger(__name__)
 
 CLOSE_WAIT_S = 10.0  # how long a close frame may wait behind a peer that is not reading
 _encoder = msgspec.json.Encoder()
 T = TypeVar("T")
-
-
-class ConnectionClosedError(Exception):
-    """The peer went away, or this side closed the socket."""
-
-
-class ProtocolViolationError(Exception):
-    def __init__(self, code: CloseCode, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 class MessageDecoder(Generic[T]):
@@ -50,9 +52,7 @@ class MessageDecoder(Generic[T]):
         try:
             return self._decoder.decode(data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise ProtocolViolationError(
-                CloseCode.INVALID_MESSAGE, f"invalid message: {exc}"
-            ) from exc
+            raise ProtocolViolationError(invalid_message(exc)) from exc
 
 
 def server_hello(capabilities: list[str]) -> bytes:
@@ -84,9 +84,7 @@ class Conn:
         if data is None:
             data = str(event.get("text") or "").encode()
         if len(data) > m.MAX_FRAME_BYTES:
-            raise ProtocolViolationError(
-                CloseCode.MESSAGE_TOO_BIG, f"frame of {len(data)} bytes over {m.MAX_FRAME_BYTES}"
-            )
+            raise ProtocolViolationError(frame_too_big(len(data), m.MAX_FRAME_BYTES))
         return data
 
     async def handshake(self, decode: Callable[[bytes], Any], timeout_s: float) -> m.Hello:
@@ -95,17 +93,13 @@ class Conn:
             async with asyncio.timeout(timeout_s):
                 data = await self.receive()
         except TimeoutError as exc:
-            raise ProtocolViolationError(CloseCode.HELLO_TIMEOUT, "no hello in time") from exc
+            raise ProtocolViolationError(HELLO_TIMEOUT) from exc
         hello = decode(data)
         if not isinstance(hello, m.Hello):
-            raise ProtocolViolationError(
-                CloseCode.INVALID_MESSAGE, "the first message must be hello"
-            )
+            raise ProtocolViolationError(HELLO_NOT_FIRST)
         if hello.protocol_version not in SUPPORTED_PROTOCOL_VERSIONS:
             raise ProtocolViolationError(
-                CloseCode.UNSUPPORTED_PROTOCOL,
-                f"protocol version {hello.protocol_version} is not supported "
-                f"(this server speaks {sorted(SUPPORTED_PROTOCOL_VERSIONS)})",
+                unsupported_protocol(hello.protocol_version, sorted(SUPPORTED_PROTOCOL_VERSIONS))
             )
         return hello
 
@@ -124,9 +118,15 @@ class Conn:
         async for frame in frames:
             await self.send(frame)
 
-    def close_soon(self, code: CloseCode, reason: str) -> None:
+    def start_writer(self, frames: AsyncIterator[bytes]) -> asyncio.Task[None]:
+        """Run `write_all` as the socket's one writer; the socket closes if it fails."""
+        writer = asyncio.create_task(self.write_all(frames))
+        writer.add_done_callback(lambda t: None if t.cancelled() else self.close_soon(SEND_FAILED))
+        return writer
+
+    def close_soon(self, close: Close) -> None:
         if self._closing is None:
-            self._closing = asyncio.get_running_loop().create_task(self.close(code, reason))
+            self._closing = asyncio.get_running_loop().create_task(self.close(*close))
 
     async def close(self, code: CloseCode | int, reason: str) -> None:
         if self.close_code is not None:
@@ -136,8 +136,8 @@ class Conn:
         try:
             async with asyncio.timeout(CLOSE_WAIT_S):
                 await self.socket.close(int(code), reason[:120])
-        except Exception as exc:
-            log.debug("closing %s failed: %r", self.name, exc)
+        except Exception:  # the connection's end: a peer already gone cannot be told why
+            log.debug("closing %s failed", self.name, exc_info=True)
 
     async def closed(self) -> None:
         """Wait for a scheduled close to finish."""

@@ -9,24 +9,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
 from litestar import WebSocket, websocket
+from litestar.di import NamedDependency
 
 from protocol import messages as m
-from protocol.codes import CloseCode, ErrorCode
-from server.domain.core import Core
+from protocol.codes import ErrorCode
+from server.domain.events import EventLog
+from server.domain.relays import Relays
 from server.http.auth import bearer_token
-from server.http.ws_conn import (
-    Conn,
-    ConnectionClosedError,
-    MessageDecoder,
+from server.http.error_handlers import (
+    BROWSER_ON_RELAY_SOCKET,
+    HELLO_TWICE,
+    INGEST_FAILED,
+    LINK_BACKED_UP,
+    RELAY_REVOKED,
+    RELAY_SEQ_GAP,
+    RELAY_SUPERSEDED,
+    UNKNOWN_RELAY_TOKEN,
     ProtocolViolationError,
-    server_hello,
+    socket_boundary,
 )
+from server.http.ws_conn import Conn, MessageDecoder, server_hello
+from server.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +56,13 @@ class _Link:
         try:
             self.queue.put_nowait(frame)
         except asyncio.QueueFull:
-            self.close(CloseCode.INTERNAL_ERROR, "relay link backed up")
+            self.conn.close_soon(LINK_BACKED_UP)
 
-    def close(self, code: CloseCode, reason: str) -> None:
-        self.conn.close_soon(code, reason)
+    def revoked(self) -> None:
+        self.conn.close_soon(RELAY_REVOKED)
+
+    def superseded(self) -> None:
+        self.conn.close_soon(RELAY_SUPERSEDED)
 
     async def frames(self) -> AsyncIterator[bytes]:
         while True:
@@ -59,75 +70,68 @@ class _Link:
 
 
 @websocket("/ws/relay")
-async def relay_socket(socket: WebSocket[Any, Any, Any]) -> None:
-    core: Core = socket.app.state.core
+async def relay_socket(
+    socket: WebSocket[Any, Any, Any],
+    settings: NamedDependency[Settings],
+    relays: NamedDependency[Relays],
+    event_log: NamedDependency[EventLog],
+) -> None:
     token = bearer_token(socket)
-    relay = await core.relays.authenticate(token) if token else None
+    relay = await relays.authenticate(token) if token else None
     await socket.accept()
     client = socket.client.host if socket.client else "?"
     if "origin" in socket.headers:  # relays are never browsers; a page must not dial this
-        await Conn(socket, f"relay from {client}", 1.0).close(
-            CloseCode.FORBIDDEN, "the relay socket does not accept browsers (Origin sent)"
-        )
+        await Conn(socket, f"relay from {client}", 1.0).close(*BROWSER_ON_RELAY_SOCKET)
         return
     if relay is None:
         log.warning(
             "relay connection from %s refused: %s", client, "bad token" if token else "no token"
         )
-        await core.relays.record_refused(token, client)
-        await Conn(socket, f"relay from {client}", 1.0).close(
-            CloseCode.UNAUTHORIZED, "unknown or revoked relay token"
-        )
+        await relays.record_refused(token, client)
+        await Conn(socket, f"relay from {client}", 1.0).close(*UNKNOWN_RELAY_TOKEN)
         return
-    conn = Conn(socket, f"relay {relay.name}", core.settings.send_timeout_s)
+    conn = Conn(socket, f"relay {relay.name}", settings.send_timeout_s)
     link = _Link(conn)
-    ingest = _Ingest(core, relay.id, link)
+    ingest = _Ingest(event_log, relay.id, link)
     writer: asyncio.Task[None] | None = None
     attached = False
     try:
-        await conn.handshake(decode, core.settings.hello_timeout_s)
-        link.send(server_hello(["events", "commands"]))
-        writer = asyncio.create_task(conn.write_all(link.frames()))
-        writer.add_done_callback(
-            lambda t: (
-                None if t.cancelled() else conn.close_soon(CloseCode.INTERNAL_ERROR, "send failed")
-            )
-        )
-        ingest.start()
-        core.relays.attach(relay.id, link)
-        attached = True
-        log.info("relay %s (%s) connected from %s", relay.name, relay.id, client)
-        await core.relays.record_connected(relay, client)
-        while True:
-            data = await conn.receive()
-            message = decode(data)
-            if isinstance(message, m.Events):
-                await ingest.frames.put((message, len(data)))  # waits while the queue is full
-            elif isinstance(message, m.CommandResult):
-                core.relays.resolve(relay.id, message)
-            elif isinstance(message, m.RelayInfo):
-                await core.relays.store.record_connection(
-                    relay.id, message.hostname, _encoder.encode(message), time.time()
-                )
-            else:
-                raise ProtocolViolationError(CloseCode.INVALID_MESSAGE, "hello sent twice")
-    except ConnectionClosedError as exc:
-        log.info("relay %s disconnected: %s", relay.name, exc)
-    except ProtocolViolationError as exc:
-        log.warning("relay %s: %s; closing %d", relay.name, exc.reason, exc.code)
-        await conn.close(exc.code, exc.reason)
-    except Exception:
-        log.exception("relay %s: unexpected error", relay.name)
-        await conn.close(CloseCode.INTERNAL_ERROR, "internal error")
+        async with socket_boundary(conn.name, conn.close):
+            await conn.handshake(decode, settings.hello_timeout_s)
+            link.send(server_hello(["events", "commands"]))
+            writer = conn.start_writer(link.frames())
+            ingest.start()
+            relays.attach(relay.id, link)
+            attached = True
+            log.info("relay %s (%s) connected from %s", relay.name, relay.id, client)
+            await relays.record_connected(relay, client)
+            await _receive(conn, relays, relay.id, ingest)
     finally:
         if attached:
-            core.relays.detach(relay.id, link)
+            relays.detach(relay.id, link)
         await ingest.stop()
         if writer is not None:
             writer.cancel()
         await conn.closed()
-        with contextlib.suppress(Exception):  # the database may already be closed at shutdown
-            await core.relays.store.touch(relay.id, time.time())
+        try:
+            await relays.touch(relay.id)
+        except Exception:  # the connection's end: the database may already be closed at shutdown
+            log.debug("relay %s: last-seen time not written", relay.name, exc_info=True)
+
+
+async def _receive(conn: Conn, relays: Relays, relay_id: str, ingest: _Ingest) -> None:
+    """A relay's frames, in order, until the socket ends."""
+    while True:
+        data = await conn.receive()
+        message = decode(data)
+        if isinstance(message, m.Events):
+            await ingest.frames.put((message, len(data)))  # waits while the queue is full
+        elif isinstance(message, m.CommandResult):
+            relays.resolve(relay_id, message)
+        elif isinstance(message, m.RelayInfo):
+            await relays.record_info(relay_id, message)
+        else:
+            raise ProtocolViolationError(HELLO_TWICE)
 
 
 class _Ingest:
@@ -139,8 +143,8 @@ class _Ingest:
     under way; frames still queued are dropped unacked, and the relay sends them again.
     """
 
-    def __init__(self, core: Core, relay_id: str, link: _Link) -> None:
-        self._core = core
+    def __init__(self, event_log: EventLog, relay_id: str, link: _Link) -> None:
+        self._event_log = event_log
         self._relay_id = relay_id
         self._link = link
         self.frames: asyncio.Queue[tuple[m.Events, int] | None] = asyncio.Queue(INGEST_QUEUE_FRAMES)
@@ -162,7 +166,7 @@ class _Ingest:
     def _ended(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.error("ingest for relay %s failed", self._relay_id, exc_info=task.exception())
-            self._link.close(CloseCode.INTERNAL_ERROR, "ingest failed")
+            self._link.conn.close_soon(INGEST_FAILED)
 
     async def _run(self) -> None:
         while True:
@@ -177,13 +181,11 @@ class _Ingest:
                     break
                 events += more[0].events
                 size += more[1]
-            result = await self._core.log.ingest(self._relay_id, events)
+            result = await self._event_log.ingest(self._relay_id, events)
             if result.acked:
                 self._link.send(_encoder.encode(m.Ack(acked=result.acked)))
             if result.gaps:
-                self._link.close(
-                    CloseCode.INTERNAL_ERROR, "relay_seq gap: reconnect and resend unacked events"
-                )
+                self._link.conn.close_soon(RELAY_SEQ_GAP)
             for session_id in result.refused:
                 self._link.send(
                     _encoder.encode(

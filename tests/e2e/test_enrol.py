@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import ROOT, ServerProcess, tether_argv, wait_until
+from tests.harness import ROOT, ServerProcess, TetherCommand, tether_argv, wait_until
 
 CODE = re.compile(r"Enrolment code:\s+([A-Z0-9]{4}-[A-Z0-9]{4})")
 
@@ -55,32 +55,22 @@ class Enrolling:
     """A running `tether relay enroll` process and the code it printed."""
 
     def __init__(self, server: ServerProcess, home: Path, name: str) -> None:
-        self.log = home / "enroll.log"
-        home.mkdir(parents=True, exist_ok=True)
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                tether_argv("relay", "enroll", server.url, "--name", name),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-                env=_host_env(home),
-                start_new_session=True,
-            )
+        self.process = TetherCommand(
+            home / "enroll.log", "relay", "enroll", server.url, "--name", name, env=_host_env(home)
+        ).start()
         wait_until(lambda: CODE.search(self.output()) is not None, 20, "the enrolment code")
         match = CODE.search(self.output())
         assert match is not None
         self.code = match.group(1)
 
     def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+        return self.process.log()
 
     def wait(self) -> int:
         return self.process.wait(30)
 
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+    def stop(self) -> None:
+        self.process.stop()
 
 
 def _relay_online(server: ServerProcess, name: str) -> bool:
@@ -108,7 +98,7 @@ def server(tmp_path: Path) -> Any:
 def test_enrol_approve_run_without_flags_then_revoke(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path / "server").start()
     home = tmp_path / "agent-host"
-    relay: subprocess.Popen[bytes] | None = None
+    relay = TetherCommand(home / "relay.log", "relay", env=_host_env(home))
     enrolling = Enrolling(server, home, "build-box")
     try:
         status, pending = _api(server, "GET", "/api/relays/enrolments")
@@ -128,15 +118,7 @@ def test_enrol_approve_run_without_flags_then_revoke(tmp_path: Path) -> None:
         config = (home / ".config/tether/relay.toml").read_text()
         assert f'server = "{server.url}"' in config
 
-        with (home / "relay.log").open("wb") as out:
-            relay = subprocess.Popen(
-                tether_argv("relay"),  # no flags, no TETHER_RELAY_* variables
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-                env=_host_env(home),
-                start_new_session=True,
-            )
+        relay.start()  # no flags, no TETHER_RELAY_* variables
         wait_until(lambda: _relay_online(server, "build-box"), 30, "the enrolled relay online")
 
         status, _ = _api(server, "POST", f"/api/relays/enrolments/{enrolling.code}/approve")
@@ -147,7 +129,7 @@ def test_enrol_approve_run_without_flags_then_revoke(tmp_path: Path) -> None:
         assert status == 204
         assert relay.wait(10) == 2  # the relay stops: 4500 means "do not reconnect"
         assert time.monotonic() - started < 5
-        assert "refused this relay's token" in (home / "relay.log").read_text()
+        assert "refused this relay's token" in relay.log()
         assert not _relay_online(server, "build-box")
 
         status, error = _api(server, "DELETE", f"/api/relays/{approved['relay_id']}")
@@ -171,10 +153,8 @@ def test_enrol_approve_run_without_flags_then_revoke(tmp_path: Path) -> None:
         )
         assert verify.returncode == 0 and verify.stdout.startswith("ok: "), verify.stderr
     finally:
-        enrolling.kill()
-        if relay is not None and relay.poll() is None:
-            relay.kill()
-            relay.wait(10)
+        enrolling.stop()
+        relay.stop()
         server.stop()
 
 
@@ -201,7 +181,7 @@ def test_wrong_malformed_used_and_denied_codes_are_refused_clearly(
         assert "was used already (denied)" in error["error"]["message"]
         assert not (tmp_path / "host/.config/tether/relay.token").exists()
     finally:
-        enrolling.kill()
+        enrolling.stop()
 
 
 def test_an_expired_code_is_refused_and_the_relay_is_told(
@@ -215,7 +195,7 @@ def test_an_expired_code_is_refused_and_the_relay_is_told(
         assert status == 400
         assert "has expired" in error["error"]["message"]
     finally:
-        enrolling.kill()
+        enrolling.stop()
 
 
 def test_enrolment_requests_are_rate_limited(server: ServerProcess) -> None:
@@ -230,15 +210,8 @@ def test_enrolment_requests_are_rate_limited(server: ServerProcess) -> None:
 def test_cli_revocation_closes_a_live_link(server: ServerProcess, tmp_path: Path) -> None:
     token = server.create_relay_token("cli-box")
     env = {**_host_env(tmp_path / "host"), "TETHER_RELAY_TOKEN": token}
-    with (tmp_path / "relay.log").open("wb") as out:
-        relay = subprocess.Popen(
-            tether_argv("relay", "--server", server.url),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
-        )
+    relay = TetherCommand(tmp_path / "relay.log", "relay", "--server", server.url, env=env)
+    relay.start()
     try:
         wait_until(lambda: _relay_online(server, "cli-box"), 30, "the relay online")
         revoked = subprocess.run(
@@ -254,6 +227,4 @@ def test_cli_revocation_closes_a_live_link(server: ServerProcess, tmp_path: Path
         assert relay.wait(15) == 2  # within REVOCATION_CHECK_INTERVAL_S, and no reconnect
         assert "relay_token_revoked" in _audit_actions(server)
     finally:
-        if relay.poll() is None:
-            relay.kill()
-            relay.wait(10)
+        relay.stop()

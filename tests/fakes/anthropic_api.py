@@ -107,71 +107,73 @@ class AnthropicApi:
         return f"{prefix}_{next(self._ids):024d}"
 
 
+class _Handler(BaseHTTPRequestHandler):
+    """The fake's HTTP side; `api` is set by _handler_for."""
+
+    api: AnthropicApi
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output clean; paths are in api.paths
+
+    def do_HEAD(self) -> None:
+        self.api._log_path(self.path)
+        self._send_json(200, {})
+
+    def do_GET(self) -> None:
+        self.api._log_path(self.path)
+        self._send_json(404, _error_body("not_found_error", "no such endpoint"))
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._send_json(413, _error_body("request_too_large", "body too large"))
+            return
+        body = json.loads(self.rfile.read(length) or b"{}")
+        path = self.path.split("?", 1)[0]
+        if path.endswith("/v1/messages/count_tokens"):
+            self.api._log_path(self.path)
+            self._send_json(200, {"input_tokens": 100})
+            return
+        if not path.endswith("/v1/messages"):
+            self.api._log_path(self.path)
+            self._send_json(404, _error_body("not_found_error", f"no endpoint {path}"))
+            return
+        reply = self.api._next(body, self.path)
+        if reply.error_status:
+            self._send_json(reply.error_status, _error_body(reply.error_type, reply.error_message))
+            return
+        message = _message(self.api, reply, body.get("model") or MODEL)
+        if body.get("stream"):
+            self._send_stream(message, reply)
+        else:
+            self._send_json(200, message)
+
+    def _send_json(self, status: int, obj: Any) -> None:
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("request-id", self.api._new_id("req"))
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_stream(self, message: dict[str, Any], reply: Reply) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream; charset=utf-8")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("request-id", self.api._new_id("req"))
+        self.send_header("connection", "close")
+        self.end_headers()
+        for event in _stream_events(message, reply):
+            data = json.dumps(event, separators=(",", ":"))
+            self.wfile.write(f"event: {event['type']}\ndata: {data}\n\n".encode())
+            self.wfile.flush()
+        self.close_connection = True
+
+
 def _handler_for(api: AnthropicApi) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # keep test output clean; paths are in api.paths
-
-        def do_HEAD(self) -> None:
-            api._log_path(self.path)
-            self._send_json(200, {})
-
-        def do_GET(self) -> None:
-            api._log_path(self.path)
-            self._send_json(404, _error_body("not_found_error", "no such endpoint"))
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            if length > MAX_BODY_BYTES:
-                self._send_json(413, _error_body("request_too_large", "body too large"))
-                return
-            body = json.loads(self.rfile.read(length) or b"{}")
-            path = self.path.split("?", 1)[0]
-            if path.endswith("/v1/messages/count_tokens"):
-                api._log_path(self.path)
-                self._send_json(200, {"input_tokens": 100})
-                return
-            if not path.endswith("/v1/messages"):
-                api._log_path(self.path)
-                self._send_json(404, _error_body("not_found_error", f"no endpoint {path}"))
-                return
-            reply = api._next(body, self.path)
-            if reply.error_status:
-                self._send_json(
-                    reply.error_status, _error_body(reply.error_type, reply.error_message)
-                )
-                return
-            message = _message(api, reply, body.get("model") or MODEL)
-            if body.get("stream"):
-                self._send_stream(message, reply)
-            else:
-                self._send_json(200, message)
-
-        def _send_json(self, status: int, obj: Any) -> None:
-            data = json.dumps(obj).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("request-id", api._new_id("req"))
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _send_stream(self, message: dict[str, Any], reply: Reply) -> None:
-            self.send_response(200)
-            self.send_header("content-type", "text/event-stream; charset=utf-8")
-            self.send_header("cache-control", "no-cache")
-            self.send_header("request-id", api._new_id("req"))
-            self.send_header("connection", "close")
-            self.end_headers()
-            for event in _stream_events(message, reply):
-                data = json.dumps(event, separators=(",", ":"))
-                self.wfile.write(f"event: {event['type']}\ndata: {data}\n\n".encode())
-                self.wfile.flush()
-            self.close_connection = True
-
-    return Handler
+    return type("Handler", (_Handler,), {"api": api})
 
 
 def _message(api: AnthropicApi, reply: Reply, model: str) -> dict[str, Any]:

@@ -147,59 +147,61 @@ class GeminiApi:
             self.requests.append(request)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        api = self
+        return type("Handler", (_Handler,), {"api": self})
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
+class _Handler(BaseHTTPRequestHandler):
+    """The fake's HTTP side; `api` is set by GeminiApi._handler."""
 
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                if length > MAX_BODY_BYTES:
-                    self._json(413, _error_body(400, "request too large"))
-                    return
-                body = json.loads(self.rfile.read(length) or b"{}")
-                path = self.path.split("?", 1)[0]
-                model, _, method = path.rsplit("/", 1)[-1].partition(":")
-                api._log(Request(method, model, body, dict(self.headers.items())))
-                if method == "streamGenerateContent":
-                    self._stream(*api._next_reply())
-                elif method == "generateContent":
-                    parts = [{"text": api.side_reply}]
-                    self._json(200, _chunk(parts, Reply((), 10, 5), "side"))
-                elif method == "countTokens":
-                    self._json(200, {"totalTokens": len(json.dumps(body)) // 4})
-                else:
-                    self._json(404, _error_body(404, f"unknown method {method!r}"))
+    api: GeminiApi
+    protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:
-                self._json(404, _error_body(404, "not found"))
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
-            def _json(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json; charset=UTF-8")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._json(413, _error_body(400, "request too large"))
+            return
+        body = json.loads(self.rfile.read(length) or b"{}")
+        path = self.path.split("?", 1)[0]
+        model, _, method = path.rsplit("/", 1)[-1].partition(":")
+        self.api._log(Request(method, model, body, dict(self.headers.items())))
+        if method == "streamGenerateContent":
+            self._stream(*self.api._next_reply())
+        elif method == "generateContent":
+            parts = [{"text": self.api.side_reply}]
+            self._json(200, _chunk(parts, Reply((), 10, 5), "side"))
+        elif method == "countTokens":
+            self._json(200, {"totalTokens": len(json.dumps(body)) // 4})
+        else:
+            self._json(404, _error_body(404, f"unknown method {method!r}"))
 
-            def _stream(self, reply: Reply, response_id: str) -> None:
-                if reply.status != 200:
-                    self._json(reply.status, _error_body(reply.status, reply.error_message))
-                    return
-                parts = list(reply.parts) or [{"text": ""}]
-                self.send_response(200)
-                self.send_header("content-type", "text/event-stream")
-                self.send_header("cache-control", "no-cache")
-                self.send_header("connection", "close")
-                self.end_headers()
-                for n, part in enumerate(parts):
-                    last = reply if n == len(parts) - 1 else None
-                    data = json.dumps(_chunk([part], last, response_id))
-                    self.wfile.write(f"data: {data}\r\n\r\n".encode())
-                    self.wfile.flush()
-                self.close_connection = True
+    def do_GET(self) -> None:
+        self._json(404, _error_body(404, "not found"))
 
-        return Handler
+    def _json(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json; charset=UTF-8")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _stream(self, reply: Reply, response_id: str) -> None:
+        if reply.status != 200:
+            self._json(reply.status, _error_body(reply.status, reply.error_message))
+            return
+        parts = list(reply.parts) or [{"text": ""}]
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("connection", "close")
+        self.end_headers()
+        for n, part in enumerate(parts):
+            last = reply if n == len(parts) - 1 else None
+            data = json.dumps(_chunk([part], last, response_id))
+            self.wfile.write(f"data: {data}\r\n\r\n".encode())
+            self.wfile.flush()
+        self.close_connection = True

@@ -164,44 +164,50 @@ class Request:
 # --------------------------------------------------------------------------- wire format
 
 
+def _message_deltas(item: dict[str, Any], index: int) -> Iterator[dict[str, Any]]:
+    """A message's content parts, each added, its text streamed in pieces, done."""
+    item_id = item["id"]
+    for content_index, part in enumerate(item["content"]):
+        empty = {**part, "text": ""}
+        yield {
+            "type": "response.content_part.added",
+            "item_id": item_id,
+            "output_index": index,
+            "content_index": content_index,
+            "part": empty,
+        }
+        for piece in _pieces(part["text"]):
+            yield {
+                "type": "response.output_text.delta",
+                "item_id": item_id,
+                "output_index": index,
+                "content_index": content_index,
+                "delta": piece,
+                "logprobs": [],
+            }
+        yield {
+            "type": "response.output_text.done",
+            "item_id": item_id,
+            "output_index": index,
+            "content_index": content_index,
+            "text": part["text"],
+            "logprobs": [],
+        }
+        yield {
+            "type": "response.content_part.done",
+            "item_id": item_id,
+            "output_index": index,
+            "content_index": content_index,
+            "part": part,
+        }
+
+
 def _delta_event(item: dict[str, Any], index: int) -> Iterator[dict[str, Any]]:
     """The delta events between `output_item.added` and `output_item.done` for one item."""
     item_id = item["id"]
     kind = item["type"]
     if kind == "message":
-        for content_index, part in enumerate(item["content"]):
-            empty = {**part, "text": ""}
-            yield {
-                "type": "response.content_part.added",
-                "item_id": item_id,
-                "output_index": index,
-                "content_index": content_index,
-                "part": empty,
-            }
-            for piece in _pieces(part["text"]):
-                yield {
-                    "type": "response.output_text.delta",
-                    "item_id": item_id,
-                    "output_index": index,
-                    "content_index": content_index,
-                    "delta": piece,
-                    "logprobs": [],
-                }
-            yield {
-                "type": "response.output_text.done",
-                "item_id": item_id,
-                "output_index": index,
-                "content_index": content_index,
-                "text": part["text"],
-                "logprobs": [],
-            }
-            yield {
-                "type": "response.content_part.done",
-                "item_id": item_id,
-                "output_index": index,
-                "content_index": content_index,
-                "part": part,
-            }
+        yield from _message_deltas(item, index)
     elif kind == "function_call":
         for piece in _pieces(item["arguments"]):
             yield {
@@ -414,78 +420,82 @@ class ResponsesApi:
             return self._replies.pop(0) if self._replies else None
 
 
+class _Handler(BaseHTTPRequestHandler):
+    """The fake's HTTP side; `api` is set by _handler_for."""
+
+    api: ResponsesApi
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the request log is self.api.requests
+
+    def do_GET(self) -> None:
+        self.api._log(Request("GET", self.path, dict(self.headers), None))
+        if self.path.rstrip("/").endswith("/models"):
+            data = [{"id": m, "object": "model", "owned_by": "tether"} for m in self.api.models]
+            self._json(200, {"object": "list", "data": data})
+        else:
+            self._json(404, _error_body("not found", "not_found_error"))
+
+    def do_POST(self) -> None:
+        body = self._read_body()
+        self.api._log(Request("POST", self.path, dict(self.headers), body))
+        if not self.path.split("?")[0].rstrip("/").endswith("/responses"):
+            self._json(404, _error_body("not found", "not_found_error"))
+            return
+        reply = self.api._next_reply()
+        if reply is None:
+            self._json(500, _error_body("no scripted reply left", "server_error"))
+            return
+        time.sleep(reply.delay_s)
+        if reply.status != 200:
+            self._json(reply.status, _error_body(reply.error, "invalid_request_error"))
+            return
+        model = str((body or {}).get("model", "")) if isinstance(body, dict) else ""
+        response_id = _next_id("resp")
+        if isinstance(body, dict) and body.get("stream") is False:
+            status = "failed" if reply.fail else "completed"
+            now = int(time.time())
+            self._json(200, response_object(reply, response_id, model, status, now))
+            return
+        self._stream(stream_events(reply, response_id, model))
+
+    def _read_body(self) -> Any:
+        length = min(int(self.headers.get("Content-Length") or 0), MAX_BODY_BYTES)
+        raw = self.rfile.read(length)
+        if self.headers.get("Content-Encoding", "").lower() == "gzip":
+            raw = gzip.decompress(raw)
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return {"unparsed": raw.decode("utf-8", "replace")}
+
+    def _json(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _stream(self, events: Iterable[dict[str, Any]]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            for event in events:
+                frame = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+                self.wfile.write(frame.encode())
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client went away (an interrupted turn)
+
+
 def _handler_for(api: ResponsesApi) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # the request log is api.requests
-
-        def do_GET(self) -> None:
-            api._log(Request("GET", self.path, dict(self.headers), None))
-            if self.path.rstrip("/").endswith("/models"):
-                data = [{"id": m, "object": "model", "owned_by": "tether"} for m in api.models]
-                self._json(200, {"object": "list", "data": data})
-            else:
-                self._json(404, _error_body("not found", "not_found_error"))
-
-        def do_POST(self) -> None:
-            body = self._read_body()
-            api._log(Request("POST", self.path, dict(self.headers), body))
-            if not self.path.split("?")[0].rstrip("/").endswith("/responses"):
-                self._json(404, _error_body("not found", "not_found_error"))
-                return
-            reply = api._next_reply()
-            if reply is None:
-                self._json(500, _error_body("no scripted reply left", "server_error"))
-                return
-            time.sleep(reply.delay_s)
-            if reply.status != 200:
-                self._json(reply.status, _error_body(reply.error, "invalid_request_error"))
-                return
-            model = str((body or {}).get("model", "")) if isinstance(body, dict) else ""
-            response_id = _next_id("resp")
-            if isinstance(body, dict) and body.get("stream") is False:
-                status = "failed" if reply.fail else "completed"
-                now = int(time.time())
-                self._json(200, response_object(reply, response_id, model, status, now))
-                return
-            self._stream(stream_events(reply, response_id, model))
-
-        def _read_body(self) -> Any:
-            length = min(int(self.headers.get("Content-Length") or 0), MAX_BODY_BYTES)
-            raw = self.rfile.read(length)
-            if self.headers.get("Content-Encoding", "").lower() == "gzip":
-                raw = gzip.decompress(raw)
-            try:
-                return json.loads(raw) if raw else None
-            except ValueError:
-                return {"unparsed": raw.decode("utf-8", "replace")}
-
-        def _json(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _stream(self, events: Iterable[dict[str, Any]]) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-cache")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.close_connection = True
-            try:
-                for event in events:
-                    frame = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
-                    self.wfile.write(frame.encode())
-                    self.wfile.flush()
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client went away (an interrupted turn)
-
-    return Handler
+    return type("Handler", (_Handler,), {"api": api})
 
 
 def _error_body(message: str, kind: str) -> dict[str, Any]:

@@ -13,6 +13,8 @@ at once and the rest wait for `release()` (so a test can get its viewer ready fi
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import threading
 import time
 
@@ -22,6 +24,7 @@ from websockets.asyncio.client import connect
 from protocol import messages as m
 from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION
 
+log = logging.getLogger(__name__)
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(m.ServerToRelay)
 TIMEOUT_S = 10.0
@@ -66,7 +69,8 @@ class StreamingRelay:
     def _run(self) -> None:
         try:
             asyncio.run(self._stream())
-        except BaseException as error:  # reported by join()
+        except BaseException as error:  # the thread's boundary: join() raises it in the test
+            log.exception("the streaming relay failed")
             self.error = error
 
     async def _stream(self) -> None:
@@ -85,6 +89,8 @@ class StreamingRelay:
                     answer = _decoder.decode(frame)
                     if isinstance(answer, m.Ack):
                         acked = max(acked, answer.acked.get(self.session_id, 0))
+                        if acked >= len(self.events):
+                            return
 
             reader = asyncio.create_task(read_acks())
             start = time.monotonic()
@@ -102,9 +108,9 @@ class StreamingRelay:
                 ]
                 await ws.send(_encoder.encode(m.Events(events=batch)).decode())
                 self.sent = n
-            deadline = time.monotonic() + TIMEOUT_S
-            while acked < len(self.events):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"acked {acked} of {len(self.events)}")
-                await asyncio.sleep(0.05)
+            with contextlib.suppress(TimeoutError):
+                if acked < len(self.events):  # until every event is acked, or the link ends
+                    await asyncio.wait_for(reader, TIMEOUT_S)
             reader.cancel()
+            if acked < len(self.events):
+                raise TimeoutError(f"acked {acked} of {len(self.events)}")

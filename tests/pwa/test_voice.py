@@ -21,8 +21,8 @@ import pytest
 from playwright.sync_api import Browser, Playwright, expect
 
 from protocol import messages as m
-from tests.console.scripted_relay import publish
 from tests.fakes.anthropic_api import Reply
+from tests.fakes.scripted_relay import publish
 from tests.harness import ServerProcess, wait_until
 from tests.pwa.browser import CHROMIUM, Site, Tab, World
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from tests.fakes.anthropic_api import Reply
 from tests.pwa import xss
@@ -41,6 +41,20 @@ _AUDIT_DOM = """() => {
 }"""
 
 
+# Every image and media element of the page has loaded or failed (so its handlers are queued)...
+_LOADS_DONE = """() => [...document.images].every((img) => img.complete)
+  && [...document.querySelectorAll('video, audio')].every(
+    (media) => media.networkState !== HTMLMediaElement.NETWORK_LOADING)"""
+# ... and the tasks those loads queued (load, error, CSP violation events) have run.
+_TASKS_RUN = "() => new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)))"
+
+
+def _settle(page: Page) -> None:
+    """Wait until late loads (images, media) have failed or fired, and their events have run."""
+    page.wait_for_function(_LOADS_DONE, timeout=10_000)
+    page.evaluate(_TASKS_RUN)
+
+
 def _assert_nothing_ran(tab: Tab, where: str) -> None:
     ran: dict[str, Any] = tab.executions()
     assert ran == {"dialogs": [], "xss_marker": None, "csp_script": []}, where
@@ -66,7 +80,7 @@ def test_the_corpus_as_agent_output_runs_nothing(world: World) -> None:
     for path in ("/", "/approvals"):  # the prompt is the session's title; the tool input too
         page.goto(path)
         expect(page.get_by_text(xss.START).first).to_be_attached()
-        page.wait_for_timeout(300)
+        _settle(page)
         _assert_nothing_ran(tab, path)
     page.goto(f"/approvals/{session_id}/{asked['event']['approval_id']}")
     expect(page.get_by_text(xss.END).first).to_be_attached()
@@ -79,7 +93,7 @@ def test_the_corpus_as_agent_output_runs_nothing(world: World) -> None:
     expect(timeline).to_contain_text("+" + xss.END)  # the diff of the written file
     for toggle in page.locator(".timeline details > summary").all():
         toggle.click()  # open thinking and collapsed cards: render everything
-    page.wait_for_timeout(500)  # let late loads (images, frames) fail or fire
+    _settle(page)
     _assert_nothing_ran(tab, "session view")
     assert target.read_text() == text
 
@@ -92,8 +106,8 @@ def test_the_corpus_as_pty_output_runs_nothing(world: World) -> None:
     page = tab.page
     expect(page.locator(".xterm-rows")).to_contain_text(xss.END)
     page.locator(".xterm-screen").click()  # OSC 8 links act on click: there must be none
-    page.wait_for_timeout(500)
+    _settle(page)
     _assert_nothing_ran(tab, "terminal view")
     page.goto(f"/sessions/{session_id}")
-    page.wait_for_timeout(500)
+    _settle(page)
     _assert_nothing_ran(tab, "session view of a PTY session")

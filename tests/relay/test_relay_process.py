@@ -22,7 +22,7 @@ class RelayProcess:
     def __init__(self, tmp_path: Path, workspace: Path, server_url: str) -> None:
         self.log_path = tmp_path / "relay.log"
         self.argv = [
-            sys.executable, "-m", "console.main", "relay",
+            sys.executable, "-m", "tether", "relay",
             "--server", server_url,
             "--state-dir", str(tmp_path / "state"),
             "--workspace", f"work={workspace}",

@@ -11,11 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from protocol import messages as m
+from server.domain.voice import audio
 from server.domain.voice.hotwords import hot_words, recent_files
-from tests.console.scripted_relay import publish
+from server.domain.voice.spelling import edit_distance
+from tests.fakes.scripted_relay import publish
 from tests.harness import ServerProcess
 
 pytestmark = pytest.mark.skipif(
@@ -118,9 +121,27 @@ def test_each_browser_container_is_transcribed(
     assert 0 < body["processing_s"] < 10, body
 
 
+def rms(samples: audio.Samples) -> float:
+    return float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+
+
 def test_a_quiet_clip_is_heard_as_well_as_a_loud_one(voice: Voice, clips: dict[str, Path]) -> None:
+    # What normalising guarantees, the same on every CPU: the clip 30 dB down reaches Whisper
+    # within 3 dB of the loud one (MAX_GAIN is about 29.5 dB), and as the same sound.
+    loud_audio, quiet_audio = (
+        audio.prepared(audio.decode(clips[name].read_bytes(), max_s=60))
+        for name in ("wav", "quiet")
+    )
+    level = rms(quiet_audio) / rms(loud_audio)
+    assert level > 10 ** (-3 / 20), (
+        f"the quiet clip reaches Whisper {20 * np.log10(level):.1f} dB down"
+    )
+    difference = rms(quiet_audio / np.float32(level) - loud_audio) / rms(loud_audio)
+    assert difference < 0.05, difference
+    # The words: int8 kernels differ by CPU, so one word of a decode may too (loud "show me my
+    # failing test output", quiet "show me the failing test output" on an AMD EPYC).
     loud, quiet = (voice.post(clips[name].read_bytes()).json()["text"] for name in ("wav", "quiet"))
-    assert words(quiet) == words(loud), (loud, quiet)
+    assert edit_distance(words(quiet), words(loud)) <= 2, (loud, quiet)
 
 
 def test_spoken_prompts_come_back_as_text(voice: Voice, tmp_path: Path) -> None:

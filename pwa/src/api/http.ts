@@ -2,7 +2,7 @@
 // error shape {"error": {"code", "message"}} turned into ApiError. A 401 tells the app to sign in
 // (app/auth.ts registers the handler); the caller still gets the ApiError.
 
-export const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 export class ApiError extends Error {
   readonly status: number; // HTTP status; 0 when the request never got an answer
@@ -18,7 +18,7 @@ export class ApiError extends Error {
   }
 }
 
-export interface ApiOptions {
+interface ApiOptions {
   timeoutMs?: number;
   signal?: AbortSignal; // an outer signal, e.g. a screen going away
 }
@@ -59,7 +59,7 @@ export async function api<T>(
       cache: "no-store",
       signal: controller.signal,
     });
-  } catch (err) {
+  } catch {
     if (timedOut) throw new ApiError(0, "timeout", `No answer from the server in ${timeoutMs / 1000} s`);
     if (signal?.aborted) throw new ApiError(0, "aborted", "Cancelled");
     throw new ApiError(0, "network", navigator.onLine ? "Cannot reach the server" : "You are offline");
@@ -69,7 +69,7 @@ export async function api<T>(
   }
   if (response.status === 204) return undefined as T;
   const text = await response.text();
-  let data: unknown = undefined;
+  let data: unknown;
   if (text) {
     try {
       data = JSON.parse(text);

@@ -1,19 +1,19 @@
-// Who is signed in. `me` is null until known; `signedIn` says whether the session cookie works.
+// Who is signed in. `me` is null until known; `authState` says whether the session cookie works.
 // A 401 from any API call or a 4500 close of the socket sends the app to /login, remembering the
 // path to come back to (afterLogin()).
-import { computed, signal } from "@preact/signals";
+import { signal } from "@preact/signals";
 import { api, ApiError, setUnauthorizedHandler } from "../api/http";
-import { noteUnreachable, setSignedOutHandler, startSocket, stopSocket } from "../api/socket";
-import { roleAtLeast, type Me, type Role } from "../api/types";
+import { noteUnreachable, setSignedOutHandler, startSocket, stopSocket } from "./connection";
+import type { Me } from "../api/rest";
+import { roleAtLeast, type Role } from "./roles";
 import { here, navigate } from "./router";
 
 /** "unreachable": the server could not be asked (offline); the app shows what it has cached. */
-export type AuthState = "unknown" | "signed_in" | "signed_out" | "unreachable";
+type AuthState = "unknown" | "signed_in" | "signed_out" | "unreachable";
 
 const ME_KEY = "tether.me"; // the last identity seen, to draw the app while offline
 export const me = signal<Me | null>(readCachedMe());
 export const authState = signal<AuthState>("unknown");
-export const signedIn = computed(() => authState.value === "signed_in");
 let socketRefusals = 0; // 4500 closes while the cookie still worked, in a row
 
 /** Paths that work without signing in; everything else needs a session. */
@@ -61,7 +61,7 @@ export function setSignedIn(found: Me): void {
   startSocket();
 }
 
-export function setSignedOut(): void {
+function setSignedOut(): void {
   me.value = null;
   forgetMe();
   authState.value = "signed_out";
@@ -89,9 +89,7 @@ export function goToLogin(): void {
 export function afterLogin(): string {
   const next = sessionStorage.getItem(NEXT_KEY);
   sessionStorage.removeItem(NEXT_KEY);
-  return next && next.startsWith("/") && !next.startsWith("//") && !isPublicPath(next.split("?")[0]!)
-    ? next
-    : "/";
+  return next?.startsWith("/") && !next.startsWith("//") && !isPublicPath(next.split("?")[0]!) ? next : "/";
 }
 
 setUnauthorizedHandler((path) => {

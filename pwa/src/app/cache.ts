@@ -3,14 +3,14 @@
 // MAX_EVENTS events of each of the MAX_SESSIONS most recently active sessions. Every call
 // fails soft (private mode, quota, no IndexedDB): the app then simply starts empty.
 import type { LoggedEvent } from "../api/protocol";
-import type { SessionView } from "../api/types";
+import type { SessionView } from "../api/rest";
 
-export const MAX_EVENTS = 2000;
-export const MAX_SESSIONS = 50;
+const MAX_EVENTS = 2000;
+const MAX_SESSIONS = 50;
 const DB_NAME = "tether";
 const DB_VERSION = 1;
 
-export interface CachedLog {
+interface CachedLog {
   session_id: string;
   epoch: string;
   events: LoggedEvent[]; // oldest first, contiguous seqs
@@ -75,9 +75,7 @@ export async function saveSessions(sessions: SessionView[]): Promise<void> {
   try {
     const d = await db();
     if (!d) return;
-    const keep = [...sessions]
-      .sort((a, b) => b.last_activity_at - a.last_activity_at)
-      .slice(0, MAX_SESSIONS);
+    const keep = [...sessions].sort((a, b) => b.last_activity_at - a.last_activity_at).slice(0, MAX_SESSIONS);
     const ids = new Set(keep.map((s) => s.id));
     const tx = d.transaction(["sessions", "logs"], "readwrite");
     const store = tx.objectStore("sessions");

@@ -2,73 +2,36 @@
  * invites, relays and enrolments — typed calls to the server's REST API (server/http/api_auth.py,
  * api_users.py, api_relays.py, api_enrolment.py). Screens call these; they never fetch. */
 
-import {
-  browserSupportsWebAuthn,
-  startAuthentication,
-  startRegistration,
-} from "@simplewebauthn/browser";
+import { browserSupportsWebAuthn, startAuthentication, startRegistration } from "@simplewebauthn/browser";
 import { api, ApiError } from "../api/http";
-import type { Grant, Me, RelayList, RelayView, Role } from "../api/types";
+import type {
+  BrowserSessionList,
+  BrowserSessionView,
+  CreatedInvite,
+  Grant,
+  InviteList,
+  InviteView,
+  LinkView,
+  Me,
+  PasskeyList,
+  PasskeyView,
+  PendingEnrolment,
+  PendingList,
+  Approved,
+  RelayList,
+  RelayView,
+  UserList,
+  UserView,
+} from "../api/rest";
+import type { Role } from "./roles";
 
-export type { Grant, Me, Role };
+export { ROLES } from "./roles";
+export type { CreatedInvite, Grant, LinkView, Me, PendingEnrolment, Role };
 export type Relay = RelayView;
-export const ROLES: Role[] = ["owner", "admin", "operator", "viewer"];
-
-export interface LinkView {
-  kind: "setup" | "invite";
-  role: Role;
-  grants: Grant[];
-  relay_names: Record<string, string>; // id -> name of the relays its grants name
-  expires_at: number;
-}
-
-export interface Passkey {
-  id: string;
-  name: string;
-  created_at: number;
-  last_used_at: number | null;
-  flagged: boolean;
-}
-
-export interface BrowserSession {
-  id: string;
-  created_at: number;
-  last_seen_at: number;
-  ip: string;
-  device: string;
-  current: boolean;
-}
-
-export interface User {
-  id: string;
-  name: string;
-  role: Role;
-  grants: Grant[];
-  created_at: number;
-  disabled: boolean;
-}
-
-export interface Invite {
-  id: string;
-  role: Role;
-  grants: Grant[];
-  created_by: string;
-  created_at: number;
-  expires_at: number;
-}
-
-export interface CreatedInvite {
-  invite: Invite;
-  link: string;
-}
-
-export interface PendingEnrolment {
-  id: string;
-  name: string;
-  ip: string;
-  requested_at: number;
-  expires_at: number;
-}
+export type Passkey = PasskeyView;
+export type BrowserSession = BrowserSessionView;
+export type User = UserView;
+export type Invite = InviteView;
 
 // ------------------------------------------------------------------ passkey ceremonies
 
@@ -126,11 +89,7 @@ export function deviceName(): string {
 export const linkInfo = (token: string) => api<LinkView>("POST", "/api/auth/link", { token });
 
 /** A new user's first passkey, from a setup or invite link: signs them in. */
-export async function registerWithLink(
-  token: string,
-  userName: string,
-  passkeyName: string,
-): Promise<Me> {
+export async function registerWithLink(token: string, userName: string, passkeyName: string): Promise<Me> {
   const optionsJSON = await api<Parameters<typeof startRegistration>[0]["optionsJSON"]>(
     "POST",
     "/api/auth/register/options",
@@ -164,48 +123,34 @@ export async function signInWithPasskey(): Promise<Me> {
 
 // ------------------------------------------------------------------ own passkeys and sessions
 
-export const listPasskeys = () =>
-  api<{ passkeys: Passkey[] }>("GET", "/api/auth/passkeys").then((r) => r.passkeys);
+export const listPasskeys = () => api<PasskeyList>("GET", "/api/auth/passkeys").then((r) => r.passkeys);
 export const renamePasskey = (id: string, name: string) =>
-  api<{ passkeys: Passkey[] }>("PATCH", `/api/auth/passkeys/${enc(id)}`, { name }).then(
-    (r) => r.passkeys,
-  );
-export const revokePasskey = (id: string) =>
-  api<void>("DELETE", `/api/auth/passkeys/${enc(id)}`);
+  api<PasskeyList>("PATCH", `/api/auth/passkeys/${enc(id)}`, { name }).then((r) => r.passkeys);
+export const revokePasskey = (id: string) => api<void>("DELETE", `/api/auth/passkeys/${enc(id)}`);
 export const listBrowserSessions = () =>
-  api<{ sessions: BrowserSession[] }>("GET", "/api/auth/sessions").then((r) => r.sessions);
-export const revokeBrowserSession = (id: string) =>
-  api<void>("DELETE", `/api/auth/sessions/${enc(id)}`);
+  api<BrowserSessionList>("GET", "/api/auth/sessions").then((r) => r.sessions);
+export const revokeBrowserSession = (id: string) => api<void>("DELETE", `/api/auth/sessions/${enc(id)}`);
 
 // ------------------------------------------------------------------ admin
 
-export const listUsers = () => api<{ users: User[] }>("GET", "/api/users").then((r) => r.users);
+export const listUsers = () => api<UserList>("GET", "/api/users").then((r) => r.users);
 export const updateUser = (id: string, role: Role, grants: Grant[]) =>
   api<User>("PATCH", `/api/users/${enc(id)}`, { role, grants });
 export const disableUser = (id: string) => api<void>("DELETE", `/api/users/${enc(id)}`);
 
-export const listInvites = () =>
-  api<{ invites: Invite[] }>("GET", "/api/invites").then((r) => r.invites);
+export const listInvites = () => api<InviteList>("GET", "/api/invites").then((r) => r.invites);
 export const createInvite = (role: Role, grants: Grant[], expiresInS: number) =>
   api<CreatedInvite>("POST", "/api/invites", { role, grants, expires_in_s: expiresInS });
 export const revokeInvite = (id: string) => api<void>("DELETE", `/api/invites/${enc(id)}`);
 
-export const listRelays = () =>
-  api<RelayList>("GET", "/api/relays").then((r) => r.relays);
+export const listRelays = () => api<RelayList>("GET", "/api/relays").then((r) => r.relays);
 export const revokeRelay = (id: string) => api<void>("DELETE", `/api/relays/${enc(id)}`);
 
 export const listEnrolments = () =>
-  api<{ enrolments: PendingEnrolment[] }>("GET", "/api/relays/enrolments").then(
-    (r) => r.enrolments,
-  );
+  api<PendingList>("GET", "/api/relays/enrolments").then((r) => r.enrolments);
 export const approveEnrolment = (code: string, name: string) =>
-  api<{ relay_id: string; name: string }>(
-    "POST",
-    `/api/relays/enrolments/${enc(code)}/approve`,
-    { name },
-  );
-export const denyEnrolment = (code: string) =>
-  api<void>("POST", `/api/relays/enrolments/${enc(code)}/deny`);
+  api<Approved>("POST", `/api/relays/enrolments/${enc(code)}/approve`, { name });
+export const denyEnrolment = (code: string) => api<void>("POST", `/api/relays/enrolments/${enc(code)}/deny`);
 
 /** Codes are typed as seen (ABCD-EFGH); accept lower case, spaces and a missing dash. */
 export function normaliseCode(typed: string): string {

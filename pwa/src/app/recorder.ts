@@ -7,7 +7,7 @@ const TYPES = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/mp4"]; 
 const BITRATE_BPS = 32_000; // speech in opus at 32 kbit/s: 2 min is under 0.5 MB
 const LEVEL_GAIN = 4; // speech peaks around 0.1-0.3 RMS; this spreads it over the meter's width
 
-export type MicProblem = "denied" | "no_mic" | "insecure" | "unsupported" | "unavailable";
+type MicProblem = "denied" | "no_mic" | "insecure" | "unsupported" | "unavailable";
 
 const MESSAGES: Record<MicProblem, string> = {
   denied:
@@ -45,7 +45,7 @@ export function micUnavailable(): MicProblem | null {
   return null;
 }
 
-export function recordingType(): string {
+function recordingType(): string {
   return TYPES.find((t) => MediaRecorder.isTypeSupported(t)) ?? ""; // "": the browser's default
 }
 
@@ -64,7 +64,10 @@ export async function startRecording(): Promise<Recording> {
   const type = recordingType();
   let recorder: MediaRecorder;
   try {
-    recorder = new MediaRecorder(stream, { ...(type ? { mimeType: type } : {}), audioBitsPerSecond: BITRATE_BPS });
+    recorder = new MediaRecorder(stream, {
+      ...(type ? { mimeType: type } : {}),
+      audioBitsPerSecond: BITRATE_BPS,
+    });
   } catch (err) {
     stopTracks(stream);
     throw new MicError("unsupported", String(err));
@@ -74,7 +77,9 @@ export async function startRecording(): Promise<Recording> {
   recorder.addEventListener("dataavailable", (e) => {
     if (e.data.size > 0) chunks.push(e.data);
   });
-  const stopped = new Promise<void>((resolve) => recorder.addEventListener("stop", () => resolve(), { once: true }));
+  const stopped = new Promise<void>((resolve) =>
+    recorder.addEventListener("stop", () => resolve(), { once: true }),
+  );
   recorder.start();
 
   let released = false;

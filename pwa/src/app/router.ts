@@ -3,7 +3,7 @@
 // main.tsx, so screens use plain links.
 import { signal } from "@preact/signals";
 
-export interface Location {
+interface Location {
   path: string; // pathname
   search: string; // "?a=b" or ""
   hash: string; // "#token" or ""

@@ -1,35 +1,23 @@
 // Sessions: the list (REST, refreshed on events and every 15 s while visible), each followed
 // session's events (socket, resumed with `since`, deduplicated by seq, replaced on a new epoch),
-// what each is doing now and which approvals are pending, and the actions screens call.
+// what each is doing now and which approvals are pending (the actions are in session_actions.ts).
 import { batch, computed, signal, type ReadonlySignal, type Signal } from "@preact/signals";
 import { api } from "../api/http";
-import type {
-  AgentEvent,
-  Decision,
-  EvApprovalRequested,
-  LoggedEvent,
-  Result,
-  ServerToClient,
-  SessionStatus,
-  Since,
-} from "../api/protocol";
-import { follow, onServerMessage, sendCommand } from "../api/socket";
-import type { EventPage, SessionList, SessionView, StartRequest } from "../api/types";
+import type { AgentEvent, LoggedEvent, ServerToClient, Since } from "../api/protocol";
+import type { EventPage, SessionList, SessionView } from "../api/rest";
+import { follow, onServerMessage } from "./connection";
 import { authState } from "./auth";
 import * as cache from "./cache";
+import { append, emptyLog, type PendingApproval, rebuild, type SessionLog } from "./session_log";
 
 const REFRESH_MS = 15_000;
 const EVENT_REFRESH_DEBOUNCE_MS = 1_000;
 const CACHE_SAVE_DEBOUNCE_MS = 2_000;
 const BACKGROUND_FOLLOW_MAX = 20; // sessions followed only for their pending approvals
-// Events held in memory per session: beyond MEMORY_MAX the oldest go (down to MEMORY_KEEP);
-// loadEarlier() fetches them again. Pending approvals and activity are kept regardless.
-const MEMORY_MAX = 10_000;
-const MEMORY_KEEP = 8_000;
 
 // ------------------------------------------------------------------------------ the list
 
-export type LoadState = "idle" | "loading" | "ready" | "error";
+type LoadState = "idle" | "loading" | "ready" | "error";
 
 export const sessions = signal<SessionView[]>([]);
 export const sessionsState = signal<LoadState>("idle");
@@ -69,7 +57,8 @@ export function refreshSessions(): Promise<void> {
 }
 
 let refreshTimer: ReturnType<typeof setTimeout> | null = null;
-function refreshSoon(): void {
+/** Refresh the list in a moment (once for a burst of changes). */
+export function refreshSoon(): void {
   if (refreshTimer) return;
   refreshTimer = setTimeout(() => {
     refreshTimer = null;
@@ -79,52 +68,9 @@ function refreshSoon(): void {
 
 // ------------------------------------------------------------------------------ per-session logs
 
-export interface PendingApproval {
-  session_id: string;
-  seq: number;
-  ts: number;
-  request: EvApprovalRequested;
-}
-
-export interface Activity {
-  status: SessionStatus | null; // from the latest `status` event
-  detail: string; // that event's detail
-  tool: string; // name of a tool started and not finished yet, or ""
-  text: string; // one line: what it is doing now
-  at: number; // ts of the latest event
-}
-
-export type LogState = "loading" | "live" | "cached" | "error";
-
-export interface SessionLog {
-  session_id: string;
-  epoch: string;
-  events: LoggedEvent[]; // contiguous seqs, oldest first; a new array on every change
-  firstSeq: number; // seq of events[0]; > 1 when older events were not loaded
-  lastSeq: number; // 0 when nothing is held
-  state: LogState;
-  error: string;
-  pending: PendingApproval[]; // approval_requested without approval_resolved, oldest first
-  activity: Activity;
-}
-
 const logs = new Map<string, Signal<SessionLog>>();
 const followers = new Map<string, { count: number; unfollow: () => void }>();
 const saveTimers = new Map<string, ReturnType<typeof setTimeout>>();
-
-function emptyLog(sessionId: string): SessionLog {
-  return {
-    session_id: sessionId,
-    epoch: "",
-    events: [],
-    firstSeq: 1,
-    lastSeq: 0,
-    state: "loading",
-    error: "",
-    pending: [],
-    activity: { status: null, detail: "", tool: "", text: "", at: 0 },
-  };
-}
 
 function logSignal(sessionId: string): Signal<SessionLog> {
   let found = logs.get(sessionId);
@@ -161,7 +107,10 @@ export function followSession(sessionId: string): () => void {
     if (log.value.lastSeq === 0) {
       void cache.loadLog(sessionId).then((cached) => {
         if (cached && cached.events.length > 0 && log.value.lastSeq === 0) {
-          log.value = rebuild({ ...emptyLog(sessionId), epoch: cached.epoch, state: "cached" }, cached.events);
+          log.value = rebuild(
+            { ...emptyLog(sessionId), epoch: cached.epoch, state: "cached" },
+            cached.events,
+          );
         }
         start();
       });
@@ -219,7 +168,7 @@ function handle(message: ServerToClient): void {
   if (message.type === "session_events") {
     const log = logs.get(message.session_id);
     if (!log) return;
-    append(log, message.epoch, message.events);
+    appendTo(log, message.epoch, message.events);
     return;
   }
   if (message.type === "error" && message.session_id) {
@@ -228,37 +177,21 @@ function handle(message: ServerToClient): void {
   }
 }
 
-function append(log: Signal<SessionLog>, epoch: string, incoming: LoggedEvent[]): void {
-  let current = log.value;
-  if (current.epoch && epoch !== current.epoch) {
+function appendTo(log: Signal<SessionLog>, epoch: string, incoming: LoggedEvent[]): void {
+  const current = log.value;
+  const appended = append(current, epoch, incoming);
+  if (appended === null) {
     // Should not happen without a `subscribed {recovered:false}` first; resubscribe from scratch.
     log.value = { ...emptyLog(current.session_id), state: "loading" };
     resubscribe(current.session_id);
     return;
   }
-  const fresh: LoggedEvent[] = [];
-  let last = current.lastSeq;
-  let gap = false;
-  for (const event of incoming) {
-    if (event.seq <= last) continue; // already held: drop
-    if ((last > 0 || current.epoch) && event.seq !== last + 1) {
-      gap = true; // a gap would be a silent loss: ask again from what we hold
-      break;
-    }
-    fresh.push(event);
-    last = event.seq;
-  }
-  if (fresh.length > 0) {
-    const base = current.events.length === 0 ? { ...current, firstSeq: fresh[0]!.seq } : current;
-    let events = current.events.concat(fresh);
-    if (events.length > MEMORY_MAX) events = events.slice(-MEMORY_KEEP);
-    const firstSeq = events[0]!.seq;
-    current = derive({ ...base, epoch, events, firstSeq, lastSeq: last }, fresh);
-    log.value = current;
+  if (appended.fresh.length > 0) {
+    log.value = appended.log;
     scheduleSave(current.session_id);
-    touchListEntry(current, fresh);
+    touchListEntry(appended.log, appended.fresh);
   }
-  if (gap) resubscribe(current.session_id);
+  if (appended.gap) resubscribe(current.session_id);
 }
 
 function resubscribe(sessionId: string): void {
@@ -267,94 +200,6 @@ function resubscribe(sessionId: string): void {
   entry.unfollow();
   const log = logSignal(sessionId);
   entry.unfollow = follow(sessionId, () => sinceOf(log.value));
-}
-
-function rebuild(base: SessionLog, events: LoggedEvent[]): SessionLog {
-  const start: SessionLog = {
-    ...base,
-    events,
-    firstSeq: events[0]?.seq ?? 1,
-    lastSeq: events[events.length - 1]?.seq ?? 0,
-    pending: [],
-    activity: { status: null, detail: "", tool: "", text: "", at: 0 },
-  };
-  return derive(start, events);
-}
-
-/** Fold `fresh` events into the pending approvals and the current activity. */
-function derive(log: SessionLog, fresh: LoggedEvent[]): SessionLog {
-  let pending = log.pending;
-  let { status, detail, tool, text, at } = log.activity;
-  const openTools = new Map<string, string>();
-  if (tool) openTools.set("", tool);
-  for (const { seq, ts, event } of fresh) {
-    at = ts;
-    switch (event.kind) {
-      case "approval_requested":
-        if (!pending.some((p) => p.request.approval_id === event.approval_id)) {
-          pending = [...pending, { session_id: log.session_id, seq, ts, request: event }];
-        }
-        text = `Waiting for approval: ${event.summary || event.tool}`;
-        break;
-      case "approval_resolved":
-        pending = pending.filter((p) => p.request.approval_id !== event.approval_id);
-        break;
-      case "status":
-        status = event.state;
-        detail = event.detail ?? "";
-        text = describeStatus(event.state, detail);
-        break;
-      case "tool_started":
-        openTools.set(event.tool_id, event.name);
-        tool = event.name;
-        text = `Using ${event.name}`;
-        break;
-      case "tool_finished":
-        openTools.delete(event.tool_id);
-        tool = [...openTools.values()].pop() ?? "";
-        break;
-      case "thinking":
-        text = "Thinking";
-        break;
-      case "text_delta":
-      case "message":
-        text = "Writing a reply";
-        break;
-      case "command":
-        text = `Ran ${event.command}`;
-        break;
-      case "file_changed":
-        text = `Changed ${event.path}`;
-        break;
-      case "user_prompt":
-        text = "Working on a prompt";
-        break;
-      case "session_ended":
-        status = "ended";
-        tool = "";
-        pending = [];
-        text = event.reason ? `Ended (${event.reason})` : "Ended";
-        break;
-      case "error":
-        text = `Error: ${event.message}`;
-        break;
-      default:
-        break;
-    }
-  }
-  return { ...log, pending, activity: { status, detail, tool, text, at } };
-}
-
-function describeStatus(state: SessionStatus, detail: string): string {
-  const words: Record<SessionStatus, string> = {
-    starting: "Starting",
-    running: "Running",
-    waiting_for_approval: "Waiting for approval",
-    idle: "Idle",
-    disconnected: "Relay disconnected",
-    ended: "Ended",
-  };
-  return detail ? `${words[state]}: ${detail}` : words[state];
 }
 
 /** Keep the list's entry of a followed session current between REST refreshes. */
@@ -392,7 +237,7 @@ function scheduleSave(sessionId: string): void {
     setTimeout(() => {
       saveTimers.delete(sessionId);
       const log = logs.get(sessionId)?.value;
-      if (log && log.epoch) void cache.saveLog(sessionId, log.epoch, log.events);
+      if (log?.epoch) void cache.saveLog(sessionId, log.epoch, log.events);
     }, CACHE_SAVE_DEBOUNCE_MS),
   );
 }
@@ -433,55 +278,6 @@ export const pendingCount = computed(() => {
   ).length;
   return pendingApprovals.value.length + unknownWaiting;
 });
-
-// ------------------------------------------------------------------------------ actions
-
-/** POST /api/sessions; returns the new session (also put into the list). */
-export async function startSession(request: StartRequest): Promise<SessionView> {
-  const created = await api<SessionView>("POST", "/api/sessions", request, { timeoutMs: 20_000 });
-  if (!sessions.value.some((s) => s.id === created.id)) sessions.value = [created, ...sessions.value];
-  refreshSoon();
-  return created;
-}
-
-/** A prompt for an agent session. */
-export function sendPrompt(sessionId: string, text: string): Promise<Result> {
-  return sendCommand({ type: "send_input", session_id: sessionId, data: text });
-}
-
-/** Keystrokes for a PTY session. */
-export function sendKeys(sessionId: string, data: string): Promise<Result> {
-  return sendCommand({ type: "send_input", session_id: sessionId, data });
-}
-
-export function resize(sessionId: string, cols: number, rows: number): Promise<Result> {
-  return sendCommand({ type: "resize", session_id: sessionId, cols, rows });
-}
-
-export function interrupt(sessionId: string): Promise<Result> {
-  return sendCommand({ type: "interrupt", session_id: sessionId });
-}
-
-export function stop(sessionId: string): Promise<Result> {
-  return sendCommand({ type: "stop_session", session_id: sessionId });
-}
-
-/** Answer a pending approval (REST); resolves once the agent has the decision. */
-export async function resolveApproval(
-  sessionId: string,
-  approvalId: string,
-  decision: Decision,
-  message = "",
-): Promise<SessionView> {
-  const view = await api<SessionView>(
-    "POST",
-    `/api/sessions/${encodeURIComponent(sessionId)}/approvals/${encodeURIComponent(approvalId)}`,
-    { decision, message },
-    { timeoutMs: 20_000 },
-  );
-  sessions.value = sessions.value.map((s) => (s.id === view.id ? view : s));
-  return view;
-}
 
 // ------------------------------------------------------------------------------ lifecycle
 

@@ -2,23 +2,9 @@
 // (GET /api/voice, asked once per page load), and one clip's upload (multipart, with the session
 // whose words bias recognition). Errors come back as ApiError with a message fit to show.
 import { ApiError, api } from "../api/http";
+import type { Transcript, VoiceStatus } from "../api/rest";
 
-export interface VoiceStatus {
-  enabled: boolean;
-  model: string;
-  loaded: boolean; // false: the first clip also loads the model (about a second)
-  max_clip_s: number;
-  max_clip_bytes: number;
-  accepted_types: string[];
-}
-
-export interface Transcript {
-  text: string;
-  language: string;
-  duration_s: number;
-  processing_s: number;
-  model: string;
-}
+export type { Transcript, VoiceStatus };
 
 // The upload, a queue wait behind a few other clips and up to two minutes of audio on a small CPU
 const TRANSCRIBE_TIMEOUT_MS = 90_000;
@@ -31,7 +17,14 @@ export function voiceStatus(): Promise<VoiceStatus> {
     status = api<VoiceStatus>("GET", "/api/voice").catch((err: unknown) => {
       status = null;
       if (err instanceof ApiError && err.code === "voice_disabled") {
-        return { enabled: false, model: "", loaded: false, max_clip_s: 0, max_clip_bytes: 0, accepted_types: [] };
+        return {
+          enabled: false,
+          model: "",
+          loaded: false,
+          max_clip_s: 0,
+          max_clip_bytes: 0,
+          accepted_types: [],
+        };
       }
       throw err;
     });

@@ -38,24 +38,9 @@ def decode(clip: bytes, max_s: float) -> Samples:
         raise BadAudioError("the upload is empty: record something first")
     limit = int(max_s * SAMPLE_RATE_HZ)
     parts: list[npt.NDArray[Any]] = []
-    count = 0
     try:
         with av.open(io.BytesIO(clip), mode="r", metadata_errors="ignore") as container:
-            if not container.streams.audio:
-                raise BadAudioError(f"the upload has no audio stream ({ACCEPTED} expected)")
-            stream = container.streams.audio[0]
-            resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE_HZ)
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    part = out.to_ndarray().reshape(-1)
-                    parts.append(part)
-                    count += part.size
-                if count > limit:
-                    raise TooLargeError(
-                        f"the clip is longer than {max_s:g} s", ErrorCode.AUDIO_TOO_LONG
-                    )
-            for out in resampler.resample(None):
-                parts.append(out.to_ndarray().reshape(-1))
+            _read_audio(container, limit, max_s, parts)
     except (av.FFmpegError, ValueError, IndexError, EOFError) as exc:
         if not parts:
             raise BadAudioError(
@@ -68,6 +53,24 @@ def decode(clip: bytes, max_s: float) -> Samples:
     if samples.size < MIN_CLIP_S * SAMPLE_RATE_HZ:
         raise BadAudioError("the clip holds no audio (it is empty or truncated)")
     return samples.astype(np.float32) / 32768.0
+
+
+def _read_audio(container: Any, limit: int, max_s: float, parts: list[npt.NDArray[Any]]) -> None:
+    """Append the first audio stream's samples to `parts`, stopping past `limit` samples."""
+    if not container.streams.audio:
+        raise BadAudioError(f"the upload has no audio stream ({ACCEPTED} expected)")
+    stream = container.streams.audio[0]
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE_HZ)
+    count = 0
+    for frame in container.decode(stream):
+        for out in resampler.resample(frame):
+            part = out.to_ndarray().reshape(-1)
+            parts.append(part)
+            count += part.size
+        if count > limit:
+            raise TooLargeError(f"the clip is longer than {max_s:g} s", ErrorCode.AUDIO_TOO_LONG)
+    for out in resampler.resample(None):
+        parts.append(out.to_ndarray().reshape(-1))
 
 
 def prepared(samples: Samples) -> Samples:

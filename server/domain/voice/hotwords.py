@@ -96,7 +96,7 @@ def hot_words(
 async def for_session(log: EventLog, relays: Relays, record: SessionRecord) -> HotWords:
     """The hot words of one session: its workspace and repository, its relay's agents and the
     files its agent changed within its last SCAN_EVENTS events."""
-    relay = await relays.store.get(record.relay_id)
+    relay = await relays.get(record.relay_id)
     repo = ""
     agents = [record.agent]
     if relay is not None:

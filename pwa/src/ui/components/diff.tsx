@@ -5,6 +5,8 @@
  */
 import { memo } from "preact/compat";
 import { useMemo, useState } from "preact/hooks";
+import "./preformatted.css";
+import "./diff.css";
 
 const SHOWN_LINES = 300; // lines rendered before "Show all"
 const MAX_LCS_CELLS = 4_000_000; // old × new lines above this: no line matching, all -/+
@@ -16,7 +18,8 @@ function kindOf(line: string): Kind {
   if (line.startsWith("+")) return "add";
   if (line.startsWith("-")) return "del";
   if (line.startsWith("@@")) return "hunk";
-  if (/^(diff |index |new file|deleted file|similarity|rename |old mode|new mode|\\ No newline)/.test(line)) return "meta";
+  if (/^(diff |index |new file|deleted file|similarity|rename |old mode|new mode|\\ No newline)/.test(line))
+    return "meta";
   return "ctx";
 }
 
@@ -69,7 +72,9 @@ export function lineDiff(before: string, after: string, context = 3): string {
     for (let i = a.length - 1; i >= 0; i--) {
       for (let j = b.length - 1; j >= 0; j--) {
         lcs[i * w + j] =
-          a[i] === b[j] ? (lcs[(i + 1) * w + j + 1] as number) + 1 : Math.max(lcs[(i + 1) * w + j] as number, lcs[i * w + j + 1] as number);
+          a[i] === b[j]
+            ? (lcs[(i + 1) * w + j + 1] as number) + 1
+            : Math.max(lcs[(i + 1) * w + j] as number, lcs[i * w + j + 1] as number);
       }
     }
     ops = [];
@@ -80,7 +85,10 @@ export function lineDiff(before: string, after: string, context = 3): string {
         ops.push(` ${a[i]}`);
         i++;
         j++;
-      } else if (j < b.length && (i === a.length || (lcs[i * w + j + 1] as number) > (lcs[(i + 1) * w + j] as number))) {
+      } else if (
+        j < b.length &&
+        (i === a.length || (lcs[i * w + j + 1] as number) > (lcs[(i + 1) * w + j] as number))
+      ) {
         ops.push(`+${b[j]}`);
         j++;
       } else {

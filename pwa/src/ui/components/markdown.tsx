@@ -11,11 +11,12 @@ import DOMPurify from "dompurify";
 import { Marked, type Tokens } from "marked";
 import { memo } from "preact/compat";
 import { useMemo } from "preact/hooks";
+import "./preformatted.css";
+import "./markdown.css";
 
 const SAFE_URL = /^(?:https?:|mailto:)/i;
 
-const escapeHtml = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const marked = new Marked({
   gfm: true,
@@ -25,7 +26,9 @@ const marked = new Marked({
     // raw HTML in agent Markdown is shown as text, never parsed
     html: ({ text }: Tokens.HTML | Tokens.Tag) => escapeHtml(text),
     image: ({ href, text }: Tokens.Image) =>
-      SAFE_URL.test(href) ? `<a href="${escapeHtml(href)}">${escapeHtml(`[image: ${text || href}]`)}</a>` : escapeHtml(`[image: ${text}]`),
+      SAFE_URL.test(href)
+        ? `<a href="${escapeHtml(href)}">${escapeHtml(`[image: ${text || href}]`)}</a>`
+        : escapeHtml(`[image: ${text}]`),
   },
 });
 
@@ -43,8 +46,32 @@ purifier.addHook("afterSanitizeAttributes", (node) => {
 
 const CONFIG = {
   ALLOWED_TAGS: [
-    "p", "br", "strong", "em", "del", "s", "code", "pre", "blockquote", "ul", "ol", "li", "a",
-    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td",
+    "p",
+    "br",
+    "strong",
+    "em",
+    "del",
+    "s",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
   ],
   ALLOWED_ATTR: ["href", "title", "start", "target", "rel"],
   ALLOWED_URI_REGEXP: SAFE_URL,
@@ -56,7 +83,7 @@ const CONFIG = {
 };
 
 /** Sanitised HTML for a Markdown string (exported for tests and the approval view). */
-export function renderMarkdown(text: string): string {
+function renderMarkdown(text: string): string {
   const html = marked.parse(text) as string;
   return purifier.sanitize(html, CONFIG) as string;
 }

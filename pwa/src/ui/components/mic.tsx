@@ -7,158 +7,64 @@
  * above the prompt box (`.mic-line`, which the composer's row wraps onto its own line).
  */
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, errorMessage } from "../../api/http";
-import { MicError, micUnavailable, startRecording, type Recording } from "../../app/recorder";
-import { transcribe, voiceStatus } from "../../app/voice";
+import { clockText, VoicePrompt } from "../../app/voice_prompt";
+import "./mic.css";
 
 const HOLD_MS = 350; // pressed longer than this, releasing stops; shorter is a tap
-const DEFAULT_MAX_CLIP_S = 120; // until GET /api/voice answers (the server's default)
-const LIMIT_MARGIN_S = 0.5; // stop a little before the server's limit: its decoder counts too
-const CLOCK_MS = 250;
-const MISSED = "Didn't catch that — try again.";
-const VOICE_OFF = "Voice prompts are turned off on this server.";
 
-type Phase = "idle" | "starting" | "recording" | "transcribing";
-interface Note {
-  text: string;
-  error: boolean;
-}
-
-export function Mic({ sessionId, onTranscript }: { sessionId: string; onTranscript: (text: string) => void }) {
-  const [phase, setPhaseState] = useState<Phase>("idle");
-  const [blocked, setBlocked] = useState<string | null>(() => {
-    const problem = micUnavailable();
-    return problem && new MicError(problem).message;
-  });
-  const [note, setNote] = useState<Note | null>(null);
-  const [elapsedS, setElapsedS] = useState(0);
+export function Mic({
+  sessionId,
+  onTranscript,
+}: {
+  sessionId: string;
+  onTranscript: (text: string) => void;
+}) {
+  const [prompt] = useState(() => new VoicePrompt(sessionId, onTranscript));
+  prompt.onTranscript = onTranscript;
   const [holding, setHolding] = useState(false);
-  const maxClipS = useRef(DEFAULT_MAX_CLIP_S);
-  const phaseRef = useRef<Phase>("idle");
-  const recording = useRef<Recording | null>(null);
   const pressedAt = useRef<number | null>(null); // a press that started the recording
-  const upload = useRef<AbortController | null>(null);
   const level = useRef<HTMLSpanElement>(null);
-  const timers = useRef<{ frame: number; clock: number }>({ frame: 0, clock: 0 });
-  const alive = useRef(true);
+  const phase = prompt.phase.value;
+  const blocked = prompt.blocked.value;
+  const note = prompt.note.value;
 
-  const setPhase = (next: Phase) => {
-    phaseRef.current = next;
-    setPhaseState(next);
-  };
+  useEffect(() => prompt.open(), [prompt]);
 
   useEffect(() => {
-    voiceStatus().then(
-      (status) => {
-        if (!alive.current) return;
-        if (!status.enabled) setBlocked(VOICE_OFF);
-        else if (status.max_clip_s > 0) maxClipS.current = status.max_clip_s;
-      },
-      () => undefined, // unknown for now: the upload will say what is wrong
-    );
-    const release = () => {
-      stopMeter();
-      recording.current?.cancel();
-      recording.current = null;
-      upload.current?.abort();
-    };
-    window.addEventListener("pagehide", release);
-    return () => {
-      alive.current = false;
-      window.removeEventListener("pagehide", release);
-      release();
-    };
-  }, []);
-
-  function stopMeter() {
-    cancelAnimationFrame(timers.current.frame);
-    clearInterval(timers.current.clock);
-  }
-
-  function startMeter(rec: Recording) {
-    const started = performance.now();
-    const limitS = Math.max(1, maxClipS.current - LIMIT_MARGIN_S);
+    if (phase !== "recording") return;
+    let frame = 0;
     const paint = () => {
-      level.current?.style.setProperty("--level", rec.level().toFixed(3));
-      timers.current.frame = requestAnimationFrame(paint);
+      level.current?.style.setProperty("--level", prompt.level().toFixed(3));
+      frame = requestAnimationFrame(paint);
     };
-    timers.current.frame = requestAnimationFrame(paint);
-    timers.current.clock = window.setInterval(() => {
-      const seconds = (performance.now() - started) / 1000;
-      setElapsedS(Math.floor(seconds));
-      if (seconds >= limitS) void finish(`Stopped at this server's limit of ${clock(maxClipS.current)}.`);
-    }, CLOCK_MS);
-  }
+    frame = requestAnimationFrame(paint);
+    return () => cancelAnimationFrame(frame);
+  }, [phase, prompt]);
 
   async function begin() {
-    setNote(null);
-    setElapsedS(0);
-    setPhase("starting");
-    let rec: Recording;
-    try {
-      rec = await startRecording();
-    } catch (err) {
+    if (!(await prompt.begin())) {
       pressedAt.current = null;
       setHolding(false);
-      setPhase("idle");
-      setNote({ text: errorMessage(err), error: true });
-      return;
     }
-    if (!alive.current) return rec.cancel();
-    recording.current = rec;
-    setPhase("recording");
-    startMeter(rec);
   }
 
-  async function finish(why = "") {
-    const rec = recording.current;
-    if (!rec) return;
-    recording.current = null;
+  function finish() {
     pressedAt.current = null;
-    stopMeter();
     setHolding(false);
-    setPhase("transcribing");
-    if (why) setNote({ text: why, error: false });
-    const clip = await rec.stop();
-    if (!alive.current) return;
-    if (clip.size === 0) {
-      setPhase("idle");
-      setNote({ text: MISSED, error: true });
-      return;
-    }
-    const controller = new AbortController();
-    upload.current = controller;
-    try {
-      const transcript = await transcribe(clip, sessionId, controller.signal);
-      const text = transcript.text.trim();
-      if (text) onTranscript(text);
-      else setNote({ text: MISSED, error: true });
-    } catch (err) {
-      if (err instanceof ApiError && err.code === "aborted") return;
-      if (err instanceof ApiError && err.code === "voice_disabled") setBlocked(VOICE_OFF);
-      setNote({ text: errorMessage(err), error: true });
-    } finally {
-      upload.current = null;
-      if (alive.current) setPhase("idle");
-    }
-  }
-
-  function toggle() {
-    if (phaseRef.current === "idle") void begin();
-    else if (phaseRef.current === "recording") void finish();
+    void prompt.finish();
   }
 
   const onPointerDown = (e: PointerEvent) => {
     if (e.button !== 0) return;
-    if (blocked) return setNote({ text: blocked, error: true });
+    if (prompt.refuse()) return;
     const button = e.currentTarget as HTMLButtonElement;
     button.setPointerCapture(e.pointerId); // the release reaches us even off the button
-    if (phaseRef.current === "idle") {
+    if (prompt.phase.value === "idle") {
       pressedAt.current = performance.now();
       setHolding(true);
       void begin();
-    } else if (phaseRef.current === "recording") {
-      void finish();
+    } else if (prompt.phase.value === "recording") {
+      finish();
     }
   };
 
@@ -167,7 +73,7 @@ export function Mic({ sessionId, onTranscript }: { sessionId: string; onTranscri
     pressedAt.current = null;
     setHolding(false);
     // a release while the microphone is still being granted leaves it recording, as a tap
-    if (at !== null && performance.now() - at > HOLD_MS && recording.current) void finish();
+    if (at !== null && performance.now() - at > HOLD_MS && prompt.isRecording()) finish();
   };
 
   const recordingNow = phase === "recording" || phase === "starting";
@@ -179,7 +85,7 @@ export function Mic({ sessionId, onTranscript }: { sessionId: string; onTranscri
             <span class="rec-dot" aria-hidden="true" />
             <span role="status">Recording</span>
             <span class="mic-clock">
-              {clock(elapsedS)} / {clock(maxClipS.current)}
+              {clockText(prompt.elapsedS.value)} / {clockText(prompt.maxClipS.value)}
             </span>
             <span class="mic-meter" aria-hidden="true">
               <span class="mic-level" ref={level} />
@@ -195,13 +101,16 @@ export function Mic({ sessionId, onTranscript }: { sessionId: string; onTranscri
         {phase === "transcribing" && (
           <p class="mic-recording" role="status">
             <span class="spinner" aria-hidden="true" /> Transcribing…
-            <button type="button" class="btn btn-ghost mic-cancel" onClick={() => upload.current?.abort()}>
+            <button type="button" class="btn btn-ghost mic-cancel" onClick={() => prompt.cancelUpload()}>
               Cancel
             </button>
           </p>
         )}
         {note && (
-          <p class={note.error ? "notice notice-error small" : "notice small"} role={note.error ? "alert" : "status"}>
+          <p
+            class={note.error ? "notice notice-error small" : "notice small"}
+            role={note.error ? "alert" : "status"}
+          >
             {note.text}
           </p>
         )}
@@ -219,8 +128,8 @@ export function Mic({ sessionId, onTranscript }: { sessionId: string; onTranscri
         onContextMenu={(e) => e.preventDefault()} // a long press is a hold, not a menu
         onClick={(e) => {
           if (e.detail !== 0) return; // pointer presses were handled above
-          if (blocked) return setNote({ text: blocked, error: true });
-          toggle(); // Enter or Space
+          if (prompt.refuse()) return;
+          prompt.toggle(); // Enter or Space
         }}
       >
         {phase === "recording" ? <StopIcon /> : <MicIcon />}
@@ -229,14 +138,17 @@ export function Mic({ sessionId, onTranscript }: { sessionId: string; onTranscri
   );
 }
 
-function clock(seconds: number): string {
-  const s = Math.floor(seconds);
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-}
-
 function MicIcon() {
   return (
-    <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2">
+    <svg
+      viewBox="0 0 24 24"
+      width="22"
+      height="22"
+      aria-hidden="true"
+      fill="none"
+      stroke="currentColor"
+      stroke-width="2"
+    >
       <rect x="9" y="3" width="6" height="11" rx="3" />
       <path d="M5 11a7 7 0 0 0 14 0M12 18v3" stroke-linecap="round" />
     </svg>

@@ -2,7 +2,7 @@
 
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { errorMessage } from "../../api/http";
-import { roleAtLeast } from "../../api/types";
+import { roleAtLeast } from "../../app/roles";
 import { me } from "../../app/auth";
 import {
   listEnrolments,
@@ -111,9 +111,7 @@ export default function AdminScreen() {
       {!data && !error && <Spinner label="Loading…" />}
       {data && (
         <section class="id-section" aria-label={TABS.find((t) => t.id === tab)!.label}>
-          {tab === "users" && (
-            <Users me={who} users={data.users} relays={data.relays} reload={reload} />
-          )}
+          {tab === "users" && <Users me={who} users={data.users} relays={data.relays} reload={reload} />}
           {tab === "invites" && (
             <Invites
               me={who}

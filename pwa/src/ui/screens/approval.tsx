@@ -7,18 +7,21 @@ import { useEffect, useState } from "preact/hooks";
 import type { Decision } from "../../api/protocol";
 import { hasRole } from "../../app/auth";
 import type { ScreenProps } from "../../app/router";
-import { followSession, resolveApproval, sessionById, sessionLog } from "../../app/sessions";
+import { resolveApproval } from "../../app/session_actions";
+import { followSession, sessionById, sessionLog } from "../../app/sessions";
 import { DecisionBar, Outcome } from "../components/timeline/approval";
 import { ApprovalDetail } from "../components/timeline/approval_detail";
-import { fmtClock, timeAgo } from "../components/timeline/format";
+import { fmtClock } from "../components/timeline/format";
+import { ago } from "../components/when";
 import { sessionName } from "../components/timeline/session_name";
-import "../../styles/sessions.css";
+import "../components/page_head.css";
+import "./approval.css";
 
 const RISK_BADGE: Record<string, string> = { low: "badge-ok", medium: "badge-warn", high: "badge-danger" };
 
 export default function ApprovalScreen({ params }: ScreenProps) {
-  const sessionId = params["sessionId"] ?? "";
-  const approvalId = params["approvalId"] ?? "";
+  const sessionId = params.sessionId ?? "";
+  const approvalId = params.approvalId ?? "";
   useEffect(() => followSession(sessionId), [sessionId]);
   const [sent, setSent] = useState<Decision | null>(null);
   const log = sessionLog(sessionId).value;
@@ -35,7 +38,7 @@ export default function ApprovalScreen({ params }: ScreenProps) {
     </a>
   );
 
-  if (!asked || asked.event.kind !== "approval_requested") {
+  if (asked?.event.kind !== "approval_requested") {
     const searching = log.state === "loading" || log.state === "cached" || log.firstSeq > 1;
     return (
       <section aria-labelledby="approval-title">
@@ -60,7 +63,9 @@ export default function ApprovalScreen({ params }: ScreenProps) {
     <section class="stack" aria-labelledby="approval-title">
       <div class="page-head">
         <h1 id="approval-title">{r.summary || r.tool}</h1>
-        <span class={`badge ${RISK_BADGE[r.risk ?? "medium"] ?? "badge-warn"}`}>{r.risk ?? "medium"} risk</span>
+        <span class={`badge ${RISK_BADGE[r.risk ?? "medium"] ?? "badge-warn"}`}>
+          {r.risk ?? "medium"} risk
+        </span>
       </div>
       <dl class="kv">
         <dt>Tool</dt>
@@ -77,7 +82,7 @@ export default function ApprovalScreen({ params }: ScreenProps) {
         )}
         <dt>Asked</dt>
         <dd>
-          {timeAgo(asked.ts)} ({fmtClock(asked.ts)})
+          {ago(asked.ts, { compact: true })} ({fmtClock(asked.ts)})
         </dd>
       </dl>
       <ApprovalDetail request={r} />

@@ -5,10 +5,19 @@
  */
 import { useEffect } from "preact/hooks";
 import type { ScreenProps } from "../../app/router";
-import { pendingApprovals, refreshSessions, sessionById, sessionLog, sessions, sessionsState } from "../../app/sessions";
-import { inputSummary, timeAgo } from "../components/timeline/format";
+import {
+  pendingApprovals,
+  refreshSessions,
+  sessionById,
+  sessionLog,
+  sessions,
+  sessionsState,
+} from "../../app/sessions";
+import { inputSummary } from "../components/timeline/format";
+import { ago } from "../components/when";
 import { sessionName } from "../components/timeline/session_name";
-import "../../styles/sessions.css";
+import "../components/page_head.css";
+import "../components/session_list.css";
 
 export default function Approvals(_: ScreenProps) {
   useEffect(() => void refreshSessions(), []);
@@ -24,15 +33,15 @@ export default function Approvals(_: ScreenProps) {
       <div class="page-head">
         <h1 id="approvals-title">Approvals</h1>
       </div>
-      {pending.length === 0 && loading.length === 0 && (
-        state === "ready" ? (
+      {pending.length === 0 &&
+        loading.length === 0 &&
+        (state === "ready" ? (
           <p class="empty">Nothing is waiting for your approval.</p>
         ) : (
           <p class="muted" role="status">
             <span class="spinner" aria-hidden="true" /> Loading…
           </p>
-        )
-      )}
+        ))}
       <ul class="session-list">
         {pending.map((p) => {
           const session = sessionById(p.session_id);
@@ -49,7 +58,7 @@ export default function Approvals(_: ScreenProps) {
                   <span>{r.tool}</span>
                   <span>{r.risk ?? "medium"} risk</span>
                   {session && <span>{session.workspace}</span>}
-                  <span>{timeAgo(p.ts)}</span>
+                  <span>{ago(p.ts, { compact: true })}</span>
                 </span>
               </a>
             </li>

@@ -8,7 +8,7 @@ import { effect } from "@preact/signals";
 import { useEffect, useState } from "preact/hooks";
 import { errorMessage } from "../../api/http";
 import type { SessionStatus } from "../../api/protocol";
-import type { RelayView, SessionView } from "../../api/types";
+import type { RelayView, SessionView } from "../../api/rest";
 import { hasRole } from "../../app/auth";
 import { connection } from "../../app/connection";
 import { listRelays } from "../../app/identity";
@@ -22,9 +22,12 @@ import {
   sessionsFromCache,
   sessionsState,
 } from "../../app/sessions";
-import { timeAgo } from "../components/timeline/format";
+import { ago } from "../components/when";
 import { sessionName } from "../components/timeline/session_name";
-import "../../styles/sessions.css";
+import "../components/page_head.css";
+import "../components/session_list.css";
+import "../components/status_dot.css";
+import "./dashboard.css";
 
 const LIVE_FOLLOW_MAX = 20; // sessions followed for their live activity while this is open
 const RELAYS_REFRESH_MS = 30_000;
@@ -49,7 +52,11 @@ function useRelays(): { relays: RelayView[] | null; error: string; retry: () => 
     let alive = true;
     const load = () =>
       listRelays().then(
-        (found) => alive && (setRelays(found), setError("")),
+        (found) => {
+          if (!alive) return;
+          setRelays(found);
+          setError("");
+        },
         (e: unknown) => alive && setError(errorMessage(e)),
       );
     void load();
@@ -84,7 +91,7 @@ function SessionCard({ s }: { s: SessionView }) {
         <span class="meta">
           <span>{s.agent}</span>
           <span>{s.workspace}</span>
-          <span>{timeAgo(Math.max(s.last_activity_at, activity.at))}</span>
+          <span>{ago(Math.max(s.last_activity_at, activity.at), { compact: true })}</span>
         </span>
       </a>
     </li>
@@ -105,11 +112,16 @@ export default function Dashboard(_: ScreenProps) {
   }, []);
 
   // follow the sessions that can still change, for their live activity
-  const live = list.filter((s) => s.status !== "ended").slice(0, LIVE_FOLLOW_MAX).map((s) => s.id);
+  const live = list
+    .filter((s) => s.status !== "ended")
+    .slice(0, LIVE_FOLLOW_MAX)
+    .map((s) => s.id);
   const liveKey = live.join(" ");
   useEffect(() => {
     const releases = live.map((id) => followSession(id));
-    return () => releases.forEach((release) => release());
+    return () => {
+      for (const release of releases) release();
+    };
   }, [liveKey]);
 
   const online = relays?.filter((r) => r.online) ?? [];

@@ -41,8 +41,8 @@ export default function LoginScreen() {
         {busy ? "Waiting for your passkey…" : "Sign in with a passkey"}
       </button>
       <p class="muted small">
-        No passkey yet? Ask an admin of this Tether for an invite link. New server? Open the setup
-        link that <code>tether serve</code> printed.
+        No passkey yet? Ask an admin of this Tether for an invite link. New server? Open the setup link that{" "}
+        <code>tether serve</code> printed.
       </p>
     </div>
   );

@@ -4,15 +4,15 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import { errorMessage } from "../../api/http";
-import type { RelayView } from "../../api/types";
+import type { RelayView } from "../../api/rest";
 import { hasRole } from "../../app/auth";
 import { listRelays } from "../../app/identity";
 import { navigate, type ScreenProps } from "../../app/router";
-import { startSession } from "../../app/sessions";
-import "../../styles/sessions.css";
+import { startSession } from "../../app/session_actions";
+import "./new_session.css";
 
 /** Split a command line into words: whitespace separates, quotes group, backslash escapes. */
-export function splitCommand(line: string): string[] {
+function splitCommand(line: string): string[] {
   const words: string[] = [];
   let word = "";
   let quote: string | null = null;
@@ -114,7 +114,11 @@ export default function NewSession(_: ScreenProps) {
         prompt: pty ? "" : prompt.trim(),
         ...terminalSize(),
       });
-      navigate(pty ? `/sessions/${encodeURIComponent(created.id)}/terminal` : `/sessions/${encodeURIComponent(created.id)}`);
+      navigate(
+        pty
+          ? `/sessions/${encodeURIComponent(created.id)}/terminal`
+          : `/sessions/${encodeURIComponent(created.id)}`,
+      );
     } catch (err) {
       setError(errorMessage(err));
       setBusy(false);
@@ -157,7 +161,13 @@ export default function NewSession(_: ScreenProps) {
         <form onSubmit={(e) => void submit(e)} class="card">
           <div class="field">
             <label for="ns-relay">Relay</label>
-            <select id="ns-relay" class="select" value={relayId} onChange={(e) => pickRelay(e.currentTarget.value)} disabled={busy}>
+            <select
+              id="ns-relay"
+              class="select"
+              value={relayId}
+              onChange={(e) => pickRelay(e.currentTarget.value)}
+              disabled={busy}
+            >
               {online.map((r) => (
                 <option key={r.id} value={r.id}>
                   {r.name || r.hostname}
@@ -181,7 +191,9 @@ export default function NewSession(_: ScreenProps) {
                 </option>
               ))}
             </select>
-            {relay && relay.workspaces.length === 0 && <span class="hint">This relay offers you no workspace.</span>}
+            {relay && relay.workspaces.length === 0 && (
+              <span class="hint">This relay offers you no workspace.</span>
+            )}
           </div>
           <div class="field">
             <label for="ns-agent">Agent</label>

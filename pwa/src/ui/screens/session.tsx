@@ -8,24 +8,17 @@ import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } fr
 import { errorMessage } from "../../api/http";
 import type { Decision } from "../../api/protocol";
 import { hasRole } from "../../app/auth";
-import {
-  followSession,
-  interrupt,
-  loadEarlier,
-  resolveApproval,
-  sendPrompt,
-  sessionById,
-  sessionLog,
-  stop,
-} from "../../app/sessions";
+import { interrupt, resolveApproval, sendPrompt, stop } from "../../app/session_actions";
+import { followSession, loadEarlier, sessionById, sessionLog } from "../../app/sessions";
 import { STATE_LABELS } from "../components/timeline/status";
-import { TimelineBuilder } from "../components/timeline/model";
+import { TimelineBuilder } from "../../app/timeline";
 import { Timeline } from "../components/timeline/timeline";
 import { Mic } from "../components/mic";
-import { timeAgo } from "../components/timeline/format";
+import { ago } from "../components/when";
 import { sessionName } from "../components/timeline/session_name";
 import type { ScreenProps } from "../../app/router";
-import "../../styles/sessions.css";
+import "../components/status_dot.css";
+import "./session.css";
 
 const BOTTOM_SLACK_PX = 80; // this close to the end counts as "at the bottom"
 
@@ -39,7 +32,7 @@ function scrollToEnd(): void {
 }
 
 export default function SessionRoute({ params }: ScreenProps) {
-  const id = params["id"] ?? "";
+  const id = params.id ?? "";
   return <SessionScreen key={id} id={id} />;
 }
 
@@ -106,7 +99,7 @@ function SessionScreen({ id }: { id: string }) {
             <p class="muted small session-meta">
               {session.agent} · {session.workspace}
               {!session.relay_online && " · relay offline"}
-              <span class="session-active"> · active {timeAgo(session.last_activity_at)}</span>
+              <span class="session-active"> · active {ago(session.last_activity_at, { compact: true })}</span>
             </p>
           )}
           {agent === "pty" && (
@@ -119,7 +112,12 @@ function SessionScreen({ id }: { id: string }) {
       </header>
 
       {log.firstSeq > 1 && log.events.length > 0 && (
-        <button type="button" class="btn btn-ghost show-earlier" disabled={earlier === "loading"} onClick={fetchEarlier}>
+        <button
+          type="button"
+          class="btn btn-ghost show-earlier"
+          disabled={earlier === "loading"}
+          onClick={fetchEarlier}
+        >
           {earlier === "loading" ? "Loading earlier events…" : "Load earlier events"}
         </button>
       )}
@@ -159,7 +157,9 @@ function SessionScreen({ id }: { id: string }) {
       )}
 
       {operator && !ended && structured && <Composer id={id} />}
-      {!operator && <p class="muted small">You can watch this session; steering it needs the operator role.</p>}
+      {!operator && (
+        <p class="muted small">You can watch this session; steering it needs the operator role.</p>
+      )}
     </section>
   );
 }
@@ -203,11 +203,22 @@ function Controls({ id, structured }: { id: string; structured: boolean }) {
       ) : (
         <div class="session-controls">
           {structured && (
-            <button type="button" class="btn" disabled={busy !== ""} onClick={() => void run("interrupt", () => interrupt(id))}>
+            <button
+              type="button"
+              class="btn"
+              disabled={busy !== ""}
+              onClick={() => void run("interrupt", () => interrupt(id))}
+            >
               {busy === "interrupt" ? "Interrupting…" : "Interrupt"}
             </button>
           )}
-          <button type="button" class="btn" disabled={busy !== ""} aria-label="Stop session" onClick={() => setConfirmStop(true)}>
+          <button
+            type="button"
+            class="btn"
+            disabled={busy !== ""}
+            aria-label="Stop session"
+            onClick={() => setConfirmStop(true)}
+          >
             {busy === "stop" ? "Stopping…" : "Stop"}
           </button>
         </div>

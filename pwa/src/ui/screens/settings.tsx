@@ -20,7 +20,7 @@ import {
 import { ConfirmButton } from "../components/identity/confirm";
 import { Notice, Spinner } from "../components/identity/notice";
 import { ROLE_LABEL } from "../components/identity/role";
-import { ago, fullDate } from "../components/identity/when";
+import { ago, fullDate } from "../components/when";
 import { browserLabel } from "../components/identity/browser_label";
 import "../../styles/identity.css";
 
@@ -116,11 +116,7 @@ function Passkeys() {
               passkey={key}
               busy={busyId === key.id}
               onRename={(name) =>
-                act(
-                  key.id,
-                  async () => setKeys(await renamePasskey(key.id, name)),
-                  `Renamed to ${name}.`,
-                )
+                act(key.id, async () => setKeys(await renamePasskey(key.id, name)), `Renamed to ${name}.`)
               }
               onRevoke={() =>
                 act(
@@ -172,15 +168,14 @@ function PasskeyItem({
           "never used to sign in"
         ) : (
           <>
-            last used{" "}
-            <time title={fullDate(passkey.last_used_at)}>{ago(passkey.last_used_at)}</time>
+            last used <time title={fullDate(passkey.last_used_at)}>{ago(passkey.last_used_at)}</time>
           </>
         )}
       </p>
       {passkey.flagged && (
         <p class="small">
-          Its signature counter went backwards once: someone may hold a copy. Revoke it if you
-          did not expect that.
+          Its signature counter went backwards once: someone may hold a copy. Revoke it if you did not expect
+          that.
         </p>
       )}
       {editing ? (
@@ -276,8 +271,7 @@ function AddPasskey({ onAdded }: { onAdded: (name: string) => Promise<void> }) {
       }}
     >
       <p class="small">
-        Add one for each device you use (phone, laptop, security key), so losing one never locks
-        you out.
+        Add one for each device you use (phone, laptop, security key), so losing one never locks you out.
       </p>
       {blocker && <Notice kind="error">{blocker}</Notice>}
       <label class="id-field">

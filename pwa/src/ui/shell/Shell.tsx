@@ -17,7 +17,7 @@ const LABELS: Record<ConnectionState, string> = {
   signed_out: "Signed out",
 };
 
-export function ConnectionIndicator() {
+function ConnectionIndicator() {
   const state = connection.value;
   const detail = connectionDetail.value;
   return (
@@ -37,18 +37,19 @@ export function ConnectionIndicator() {
   );
 }
 
-export function OfflineBanner() {
+function OfflineBanner() {
   if (browserOnline.value && authState.value !== "unreachable") return null;
   return (
     <div class="banner banner-offline" role="status">
-      You are offline. {sessionsFromCache.value || authState.value === "unreachable"
+      You are offline.{" "}
+      {sessionsFromCache.value || authState.value === "unreachable"
         ? "Showing what this device saw last; it updates when you are back online."
         : "Live updates resume when you are back online."}
     </div>
   );
 }
 
-export function UpdatePrompt() {
+function UpdatePrompt() {
   if (!updateAvailable.value) return null;
   return (
     <div class="update" role="status" aria-live="polite">
@@ -83,10 +84,10 @@ function navItems(available: (path: string) => boolean): NavItem[] {
 
 function isCurrent(href: string, path: string): boolean {
   if (href === "/") return path === "/" || path.startsWith("/sessions/");
-  return path === href || path.startsWith(href + "/");
+  return path === href || path.startsWith(`${href}/`);
 }
 
-export function Nav({ available }: { available: (path: string) => boolean }) {
+function Nav({ available }: { available: (path: string) => boolean }) {
   const path = here.value.path;
   const items = navItems(available);
   if (items.length < 2) return null;
@@ -95,8 +96,7 @@ export function Nav({ available }: { available: (path: string) => boolean }) {
       <ul>
         {items.map((item) => {
           const current = isCurrent(item.href, path);
-          const label =
-            item.badge && item.badge > 0 ? `${item.label}, ${item.badge} pending` : item.label;
+          const label = item.badge && item.badge > 0 ? `${item.label}, ${item.badge} pending` : item.label;
           return (
             <li key={item.href}>
               <a

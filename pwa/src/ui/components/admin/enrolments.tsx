@@ -3,14 +3,9 @@
 
 import { useState } from "preact/hooks";
 import { errorMessage } from "../../../api/http";
-import {
-  approveEnrolment,
-  denyEnrolment,
-  normaliseCode,
-  type PendingEnrolment,
-} from "../../../app/identity";
+import { approveEnrolment, denyEnrolment, normaliseCode, type PendingEnrolment } from "../../../app/identity";
 import { Notice } from "../identity/notice";
-import { ago, fullDate } from "../identity/when";
+import { ago, fullDate } from "../when";
 
 export function Enrolments({
   pending,
@@ -63,8 +58,8 @@ export function Enrolments({
         }}
       >
         <p class="small">
-          On the agent host, <code>tether relay enroll URL</code> prints a code like{" "}
-          <code>K7QM-4HXT</code>. Type it here.
+          On the agent host, <code>tether relay enroll URL</code> prints a code like <code>K7QM-4HXT</code>.
+          Type it here.
         </p>
         <label class="id-field">
           <span>Code shown by the relay</span>

@@ -1,6 +1,6 @@
 // Which workspaces an operator or viewer may use: everything, whole relays, or single workspaces.
 
-import type { Grant } from "../../../api/types";
+import type { Grant } from "../../../api/rest";
 import type { Relay } from "../../../app/identity";
 
 const ANY = "*";

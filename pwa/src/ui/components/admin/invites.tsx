@@ -2,7 +2,8 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { errorMessage } from "../../../api/http";
-import { roleAtLeast, type Grant, type Me, type Role } from "../../../api/types";
+import type { Grant, Me, Role } from "../../../api/rest";
+import { roleAtLeast } from "../../../app/roles";
 import {
   createInvite,
   revokeInvite,
@@ -14,7 +15,7 @@ import {
 import { ConfirmButton } from "../identity/confirm";
 import { Notice } from "../identity/notice";
 import { ROLE_LABEL, grantsText } from "../identity/role";
-import { ago, fullDate } from "../identity/when";
+import { ago, fullDate } from "../when";
 import { GrantsEditor } from "./grants_editor";
 import { RolePicker, assignableRoles } from "./users";
 
@@ -141,9 +142,7 @@ function NewInvite({
       <RolePicker roles={assignableRoles(me)} value={role} onChange={setRole} name="invite-role" />
       {scoped && <GrantsEditor relays={relays} value={grants} onChange={setGrants} />}
       {scoped && grants.length === 0 && (
-        <p class="muted small">
-          With no workspace ticked they see nothing until you grant some under Users.
-        </p>
+        <p class="muted small">With no workspace ticked they see nothing until you grant some under Users.</p>
       )}
       <label class="id-field">
         <span>Link valid for</span>
@@ -167,13 +166,7 @@ function NewInvite({
   );
 }
 
-function CreatedLink({
-  created,
-  relayName,
-}: {
-  created: CreatedInvite;
-  relayName: (id: string) => string;
-}) {
+function CreatedLink({ created, relayName }: { created: CreatedInvite; relayName: (id: string) => string }) {
   const [copied, setCopied] = useState("");
   const { invite, link } = created;
   const box = useRef<HTMLDivElement>(null);
@@ -195,14 +188,19 @@ function CreatedLink({
     <div class="card id-created" role="region" aria-label="Invite created" ref={box}>
       <p>
         Send this link to the person you invite as <strong>{ROLE_LABEL[invite.role]}</strong>
-        {!roleAtLeast(invite.role, "admin") && <> ({grantsText(invite.grants, relayName)})</>}. It
-        works once and expires{" "}
-        <time title={fullDate(invite.expires_at)}>{ago(invite.expires_at)}</time> (
+        {!roleAtLeast(invite.role, "admin") && <> ({grantsText(invite.grants, relayName)})</>}. It works once
+        and expires <time title={fullDate(invite.expires_at)}>{ago(invite.expires_at)}</time> (
         {fullDate(invite.expires_at)}). It is shown only now.
       </p>
       <label class="id-field">
         <span>Invite link</span>
-        <input class="input" id="invite-link" readOnly value={link} onFocus={(e) => e.currentTarget.select()} />
+        <input
+          class="input"
+          id="invite-link"
+          readOnly
+          value={link}
+          onFocus={(e) => e.currentTarget.select()}
+        />
       </label>
       <button type="button" class="btn btn-primary" onClick={copy}>
         Copy link

@@ -5,7 +5,7 @@ import { errorMessage } from "../../../api/http";
 import { revokeRelay, type Relay } from "../../../app/identity";
 import { ConfirmButton } from "../identity/confirm";
 import { Notice } from "../identity/notice";
-import { ago, fullDate } from "../identity/when";
+import { ago, fullDate } from "../when";
 
 export function Relays({ relays, reload }: { relays: Relay[]; reload: () => Promise<void> }) {
   const [error, setError] = useState("");
@@ -17,8 +17,8 @@ export function Relays({ relays, reload }: { relays: Relay[]; reload: () => Prom
       {done && <Notice kind="ok">{done}</Notice>}
       {relays.length === 0 ? (
         <p class="muted">
-          No relays yet. On an agent host run <code>tether relay enroll URL</code> and approve its
-          code under Enrolments.
+          No relays yet. On an agent host run <code>tether relay enroll URL</code> and approve its code under
+          Enrolments.
         </p>
       ) : (
         <ul class="id-list" aria-label="Relays">
@@ -36,8 +36,7 @@ export function Relays({ relays, reload }: { relays: Relay[]; reload: () => Prom
                 {!r.online && r.last_seen_at !== null && (
                   <>
                     {" "}
-                    · last seen{" "}
-                    <time title={fullDate(r.last_seen_at)}>{ago(r.last_seen_at)}</time>
+                    · last seen <time title={fullDate(r.last_seen_at)}>{ago(r.last_seen_at)}</time>
                   </>
                 )}
                 {!r.online && r.last_seen_at === null && " · never connected"}

@@ -3,12 +3,13 @@
 
 import { useState } from "preact/hooks";
 import { errorMessage } from "../../../api/http";
-import { roleAtLeast, type Grant, type Me, type Role } from "../../../api/types";
+import type { Grant, Me, Role } from "../../../api/rest";
+import { roleAtLeast } from "../../../app/roles";
 import { disableUser, updateUser, type Relay, type User } from "../../../app/identity";
 import { ConfirmButton } from "../identity/confirm";
 import { Notice } from "../identity/notice";
 import { ROLE_HELP, ROLE_LABEL, grantsText } from "../identity/role";
-import { ago, fullDate } from "../identity/when";
+import { ago, fullDate } from "../when";
 import { GrantsEditor } from "./grants_editor";
 
 /** Roles `me` may hand out: owners any, admins operator and viewer. */
@@ -85,7 +86,9 @@ function UserItem({
         {user.disabled && <span class="badge badge-warn">disabled</span>}
       </div>
       <p class="muted small">
-        {roleAtLeast(user.role, "admin") ? "All workspaces" : `Workspaces: ${grantsText(user.grants, relayName)}`}{" "}
+        {roleAtLeast(user.role, "admin")
+          ? "All workspaces"
+          : `Workspaces: ${grantsText(user.grants, relayName)}`}{" "}
         · joined <time title={fullDate(user.created_at)}>{ago(user.created_at)}</time>
       </p>
       {error && <Notice kind="error">{error}</Notice>}
@@ -163,13 +166,7 @@ export function RolePicker({
         Role
       </span>
       {roles.map((r) => (
-        <button
-          type="button"
-          class="id-radio"
-          key={r}
-          aria-pressed={value === r}
-          onClick={() => onChange(r)}
-        >
+        <button type="button" class="id-radio" key={r} aria-pressed={value === r} onClick={() => onChange(r)}>
           <span class="id-box id-box-round" aria-hidden="true" />
           <span>
             <strong>{ROLE_LABEL[r]}</strong>

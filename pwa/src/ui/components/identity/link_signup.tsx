@@ -3,7 +3,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { ApiError } from "../../../api/http";
-import type { Me } from "../../../api/types";
+import type { Me } from "../../../api/rest";
 import {
   ceremonyError,
   deviceName,
@@ -14,7 +14,7 @@ import {
 } from "../../../app/identity";
 import { Notice, Spinner } from "./notice";
 import { ROLE_HELP, ROLE_LABEL, grantsText } from "./role";
-import { ago, fullDate } from "./when";
+import { ago, fullDate } from "../when";
 
 const NAME_MAX_CHARS = 64;
 
@@ -103,8 +103,8 @@ export function LinkSignup({
         </div>
       )}
       <p class="id-explain">
-        A passkey signs you in with your fingerprint, face or screen lock instead of a password;
-        it stays on this device and only works for this Tether.
+        A passkey signs you in with your fingerprint, face or screen lock instead of a password; it stays on
+        this device and only works for this Tether.
       </p>
       {blocker && <Notice kind="error">{blocker}</Notice>}
       <label class="id-field">

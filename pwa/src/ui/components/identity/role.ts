@@ -1,4 +1,4 @@
-import type { Grant, Role } from "../../../api/types";
+import type { Grant, Role } from "../../../api/rest";
 
 export const ROLE_LABEL: Record<Role, string> = {
   owner: "Owner",
@@ -18,11 +18,10 @@ export const ROLE_HELP: Record<Role, string> = {
 export function grantsText(grants: Grant[], relayName: (id: string) => string = (id) => id): string {
   if (grants.length === 0) return "no workspaces yet";
   return grants
-    .map((g) => {
-      if (g.relay_id === "*" && g.workspace === "*") return "all workspaces";
-      const relay = g.relay_id === "*" ? "every relay" : relayName(g.relay_id);
-      const workspace = g.workspace === "*" ? "all workspaces" : g.workspace;
-      return `${workspace} on ${relay}`;
+    .map(({ relay_id = "*", workspace = "*" }) => {
+      if (relay_id === "*" && workspace === "*") return "all workspaces";
+      const relay = relay_id === "*" ? "every relay" : relayName(relay_id);
+      return `${workspace === "*" ? "all workspaces" : workspace} on ${relay}`;
     })
     .join(", ");
 }

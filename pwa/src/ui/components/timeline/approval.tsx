@@ -8,10 +8,12 @@ import { memo } from "preact/compat";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Decision } from "../../../api/protocol";
 import { inputSummary } from "./format";
-import type { ItemOf, ToolApproval } from "./model";
+import type { ItemOf, ToolApproval } from "../../../app/timeline";
+import "./timeline.css";
+import "./approval.css";
 
 export type { Decision };
-export type Decide = (decision: Decision, message: string) => Promise<void>;
+type Decide = (decision: Decision, message: string) => Promise<void>;
 type Request = ItemOf<"approval">["request"];
 type Resolved = NonNullable<ItemOf<"approval">["resolved"]>;
 
@@ -30,7 +32,7 @@ const OUTCOMES: Record<string, string> = {
   cancelled: "Cancelled",
 };
 
-export function offered(request: Request): Decision[] {
+function offered(request: Request): Decision[] {
   const options = (request.options ?? []).filter((o): o is Decision => (ALL as string[]).includes(o));
   return options.length ? ALL.filter((d) => options.includes(d)) : ALL;
 }
@@ -57,7 +59,15 @@ function describe(error: unknown): string {
 
 /** Approve / Allow for this session / Deny. `withReason` (the approval screen): Deny first asks
  * for an optional reason, shown to the agent, then denies; the buttons always come first. */
-export function DecisionBar({ request, onDecide, withReason = false }: { request: Request; onDecide: Decide; withReason?: boolean }) {
+export function DecisionBar({
+  request,
+  onDecide,
+  withReason = false,
+}: {
+  request: Request;
+  onDecide: Decide;
+  withReason?: boolean;
+}) {
   const [sending, setSending] = useState<Decision | null>(null);
   const [error, setError] = useState("");
   const [reason, setReason] = useState("");
@@ -98,7 +108,13 @@ export function DecisionBar({ request, onDecide, withReason = false }: { request
           />
         </label>
         <div class="decision-buttons">
-          <button type="button" class="btn btn-danger" disabled={sending !== null} aria-busy={sending === "deny"} onClick={() => void decide("deny")}>
+          <button
+            type="button"
+            class="btn btn-danger"
+            disabled={sending !== null}
+            aria-busy={sending === "deny"}
+            onClick={() => void decide("deny")}
+          >
             {sending === "deny" ? "Denying…" : "Deny"}
           </button>
           <button type="button" class="btn" disabled={sending !== null} onClick={() => setDenying(false)}>
@@ -148,7 +164,11 @@ export const ApprovalItem = memo(function ApprovalItem({
   const r = item.request;
   const summary = r.summary || inputSummary(r.input);
   return (
-    <article data-seq={item.seq} class={`tl-item tl-card approval${item.resolved ? "" : " approval-pending"}`} aria-label={`Approval: ${r.tool}`}>
+    <article
+      data-seq={item.seq}
+      class={`tl-item tl-card approval${item.resolved ? "" : " approval-pending"}`}
+      aria-label={`Approval: ${r.tool}`}
+    >
       <header class="tool-head">
         <span class="tool-name">{r.tool}</span>
         <span class={`badge ${RISK_BADGE[r.risk ?? "medium"]}`}>{r.risk ?? "medium"} risk</span>
@@ -167,7 +187,15 @@ export const ApprovalItem = memo(function ApprovalItem({
 });
 
 /** The approval asked for a running tool, inside that tool's card (before its result). */
-export function ToolApprovalPart({ approval, sessionId, onDecide }: { approval: ToolApproval; sessionId: string; onDecide: OnDecide }) {
+export function ToolApprovalPart({
+  approval,
+  sessionId,
+  onDecide,
+}: {
+  approval: ToolApproval;
+  sessionId: string;
+  onDecide: OnDecide;
+}) {
   const r = approval.request;
   return (
     <section data-seq={approval.seq} class="tool-approval" aria-label={`Approval: ${r.tool}`}>

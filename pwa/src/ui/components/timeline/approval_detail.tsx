@@ -6,13 +6,17 @@
  */
 import { Diff, lineDiff } from "../diff";
 import { prettyJson } from "./format";
-import type { ItemOf } from "./model";
+import type { ItemOf } from "../../../app/timeline";
+import "../preformatted.css";
+import "./timeline.css";
+import "./approval.css";
 
 type Request = ItemOf<"approval">["request"];
 type Obj = Record<string, unknown>;
 
 const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
-const obj = (v: unknown): Obj | null => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Obj) : null);
+const obj = (v: unknown): Obj | null =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Obj) : null;
 
 interface Change {
   path: string;
@@ -20,34 +24,34 @@ interface Change {
 }
 
 /** The file changes a tool input proposes, as unified diffs. */
-export function proposedChanges(input: unknown): Change[] {
+function proposedChanges(input: unknown): Change[] {
   const o = obj(input);
   if (!o) return [];
-  const path = str(o["file_path"]) ?? str(o["path"]) ?? str(o["notebook_path"]) ?? "";
-  const old = str(o["old_string"]);
-  const neu = str(o["new_string"]);
+  const path = str(o.file_path) ?? str(o.path) ?? str(o.notebook_path) ?? "";
+  const old = str(o.old_string);
+  const neu = str(o.new_string);
   if (old !== null && neu !== null) return [{ path, diff: lineDiff(old, neu) }];
-  const edits = o["edits"];
+  const edits = o.edits;
   if (Array.isArray(edits)) {
     const diffs = edits
       .map(obj)
       .filter((e): e is Obj => e !== null)
-      .map((e) => lineDiff(str(e["old_string"]) ?? "", str(e["new_string"]) ?? ""));
+      .map((e) => lineDiff(str(e.old_string) ?? "", str(e.new_string) ?? ""));
     if (diffs.length) return [{ path, diff: diffs.join("\n@@ … @@\n") }];
   }
-  const content = str(o["content"]);
+  const content = str(o.content);
   if (content !== null && path) return [{ path, diff: lineDiff("", content) }];
-  const diff = str(o["diff"]);
+  const diff = str(o.diff);
   if (diff) {
-    const paths = Array.isArray(o["paths"]) ? (o["paths"] as unknown[]).map(String) : [];
+    const paths = Array.isArray(o.paths) ? (o.paths as unknown[]).map(String) : [];
     return [{ path: path || paths.join(", "), diff }];
   }
-  const changes = o["changes"];
+  const changes = o.changes;
   if (Array.isArray(changes)) {
     return changes
       .map(obj)
       .filter((c): c is Obj => c !== null)
-      .map((c) => ({ path: str(c["path"]) ?? "", diff: str(c["diff"]) ?? "" }));
+      .map((c) => ({ path: str(c.path) ?? "", diff: str(c.diff) ?? "" }));
   }
   return [];
 }
@@ -55,19 +59,20 @@ export function proposedChanges(input: unknown): Change[] {
 function filesOf(input: unknown): string[] {
   const o = obj(input);
   if (!o) return [];
-  const one = str(o["file_path"]) ?? str(o["path"]) ?? str(o["notebook_path"]);
+  const one = str(o.file_path) ?? str(o.path) ?? str(o.notebook_path);
   if (one) return [one];
-  if (Array.isArray(o["paths"])) return (o["paths"] as unknown[]).map(String);
-  if (Array.isArray(o["changes"])) return (o["changes"] as unknown[]).map((c) => str(obj(c)?.["path"]) ?? "").filter(Boolean);
+  if (Array.isArray(o.paths)) return (o.paths as unknown[]).map(String);
+  if (Array.isArray(o.changes))
+    return (o.changes as unknown[]).map((c) => str(obj(c)?.path) ?? "").filter(Boolean);
   return [];
 }
 
 export function ApprovalDetail({ request }: { request: Request }) {
   const input = request.input;
   const o = obj(input);
-  const command = str(o?.["command"]) ?? (Array.isArray(o?.["command"]) ? (o?.["command"] as unknown[]).join(" ") : null);
-  const cwd = str(o?.["cwd"]);
-  const reason = str(o?.["reason"]) ?? str(o?.["description"]);
+  const command = str(o?.command) ?? (Array.isArray(o?.command) ? (o.command as unknown[]).join(" ") : null);
+  const cwd = str(o?.cwd);
+  const reason = str(o?.reason) ?? str(o?.description);
   const files = filesOf(input);
   const changes = proposedChanges(input);
   const specific = Boolean(command) || files.length > 0 || changes.length > 0;

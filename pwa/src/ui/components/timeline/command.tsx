@@ -1,10 +1,11 @@
 import { memo } from "preact/compat";
-import type { ItemOf } from "./model";
+import type { ItemOf } from "../../../app/timeline";
 import { Output } from "./output";
+import "./timeline.css";
 
 type CommandEvent = ItemOf<"command">["event"];
 
-export function ExitBadge({ code }: { code: number | null | undefined }) {
+function ExitBadge({ code }: { code: number | null | undefined }) {
   if (code === null || code === undefined) return <span class="badge">running</span>;
   return <span class={code === 0 ? "badge badge-ok" : "badge badge-danger"}>exit {code}</span>;
 }

@@ -1,6 +1,8 @@
 import { memo } from "preact/compat";
 import { stripAnsi } from "./format";
-import type { ItemOf } from "./model";
+import type { ItemOf } from "../../../app/timeline";
+import "../preformatted.css";
+import "./timeline.css";
 
 export const ErrorItem = memo(function ErrorItem({ item }: { item: ItemOf<"error"> }) {
   return (

@@ -1,6 +1,7 @@
 import { memo } from "preact/compat";
 import { Diff, diffStats } from "../diff";
-import type { ItemOf } from "./model";
+import type { ItemOf } from "../../../app/timeline";
+import "./timeline.css";
 
 type FileEvent = ItemOf<"file">["event"];
 

@@ -2,6 +2,7 @@
 
 // CSI (ESC [ … final), OSC (ESC ] … BEL/ST), other two-byte escapes, and stray C0 controls
 // except tab and newline: agent output may carry terminal escapes, never shown raw.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const ANSI = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]/g;
 
 export function stripAnsi(text: string): string {
@@ -26,11 +27,21 @@ export function inputSummary(input: unknown): string {
   if (typeof input === "string") return oneLine(input);
   if (typeof input !== "object") return String(input);
   const o = input as Record<string, unknown>;
-  for (const key of ["command", "file_path", "path", "notebook_path", "pattern", "url", "query", "description", "prompt"]) {
+  for (const key of [
+    "command",
+    "file_path",
+    "path",
+    "notebook_path",
+    "pattern",
+    "url",
+    "query",
+    "description",
+    "prompt",
+  ]) {
     const value = o[key];
     if (typeof value === "string" && value) return oneLine(value);
   }
-  const paths = o["paths"];
+  const paths = o.paths;
   if (Array.isArray(paths) && paths.length) return oneLine(paths.join(", "));
   return oneLine(JSON.stringify(input));
 }
@@ -52,13 +63,4 @@ export function fmtCost(usd: number): string {
 
 export function fmtClock(ts: number): string {
   return new Date(ts * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-}
-
-/** "just now", "5 min ago", "3 h ago", "2 d ago" for a unix time in seconds. */
-export function timeAgo(ts: number, now = Date.now() / 1000): string {
-  const s = Math.max(0, now - ts);
-  if (s < 45) return "just now";
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
-  return `${Math.round(s / 86400)} d ago`;
 }

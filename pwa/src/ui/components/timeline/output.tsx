@@ -1,5 +1,7 @@
 /** Command / tool output as text: ANSI stripped, wrapped, long output folded. */
 import { countLines, stripAnsi } from "./format";
+import "../preformatted.css";
+import "./timeline.css";
 
 const INLINE_LINES = 12; // longer output is folded behind a summary
 

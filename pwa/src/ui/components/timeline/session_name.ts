@@ -1,10 +1,10 @@
-import type { SessionView } from "../../../api/types";
+import type { SessionView } from "../../../api/rest";
 import { sessionLog } from "../../../app/sessions";
 import { oneLine } from "./format";
 
 /** A command line with every path shortened to its last part:
  * "/usr/bin/python3 /home/me/tools/ticker.py 3" -> "python3 ticker.py 3". */
-export function shortCommand(command: string): string {
+function shortCommand(command: string): string {
   return command
     .trim()
     .split(/\s+/)

@@ -1,6 +1,7 @@
 import { memo } from "preact/compat";
 import { oneLine } from "./format";
-import type { ItemOf } from "./model";
+import type { ItemOf } from "../../../app/timeline";
+import "./timeline.css";
 
 export const ThinkingItem = memo(function ThinkingItem({ item }: { item: ItemOf<"thinking"> }) {
   return (

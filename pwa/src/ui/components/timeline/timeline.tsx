@@ -10,12 +10,13 @@ import { ErrorItem } from "./error";
 import { FileChangeItem } from "./file_change";
 import { EndedItem, StartedItem } from "./lifecycle";
 import { MessageItem } from "./message";
-import type { Item } from "./model";
+import type { Item } from "../../../app/timeline";
 import { PromptItem } from "./prompt";
 import { StatusItem } from "./status";
 import { ThinkingItem } from "./thinking";
 import { ToolItem } from "./tool";
 import { UsageItem } from "./usage";
+import "./timeline.css";
 
 const PAGE = 150; // items rendered at first, and added by each "Show earlier"
 
@@ -40,7 +41,9 @@ function render(item: Item, props: Props) {
     case "file":
       return <FileChangeItem key={item.key} item={item} />;
     case "approval":
-      return <ApprovalItem key={item.key} item={item} sessionId={props.sessionId} onDecide={props.onDecide} />;
+      return (
+        <ApprovalItem key={item.key} item={item} sessionId={props.sessionId} onDecide={props.onDecide} />
+      );
     case "usage":
       return <UsageItem key={item.key} item={item} />;
     case "status":

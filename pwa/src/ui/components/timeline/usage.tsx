@@ -1,6 +1,7 @@
 import { memo } from "preact/compat";
 import { fmtCost, fmtInt } from "./format";
-import type { ItemOf } from "./model";
+import type { ItemOf } from "../../../app/timeline";
+import "./timeline.css";
 
 export const UsageItem = memo(function UsageItem({ item }: { item: ItemOf<"usage"> }) {
   const e = item.event;

@@ -1,0 +1,1 @@
+"""The `tether` command: main.py dispatches to the server, relay, viewer and hook commands."""
