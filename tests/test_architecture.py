@@ -41,7 +41,8 @@ def test_relay_and_server_never_import_each_other() -> None:
         assert "relay" not in _roots(names), path
 
 
-def test_relay_and_console_install_light() -> None:
+def test_agent_host_packages_install_light() -> None:
+    """What an agent host installs (relay, the tether command, attach) needs no server package."""
     allowed = STDLIB | {
         "msgspec",
         "websockets",
@@ -50,10 +51,9 @@ def test_relay_and_console_install_light() -> None:
         "relay",
         "tether",
         "attach",
-        "console",
         "__future__",
     }
-    for package in ("relay", "tether", "attach", "console"):
+    for package in ("relay", "tether", "attach"):
         for path, names in _imports(package).items():
             lazy = {"server.cli"} if path.name == "main.py" else set()
             extra = _roots(names - lazy) - allowed
@@ -123,6 +123,6 @@ def test_only_the_cli_modules_read_the_environment() -> None:
 
 
 def test_no_catch_all_module_names() -> None:
-    for package in ("protocol", "server", "relay", "tether", "attach", "console"):
+    for package in ("protocol", "server", "relay", "tether", "attach"):
         for path in (ROOT / package).rglob("*.py"):
             assert path.stem not in {"utils", "helpers", "common", "misc"}, path
