@@ -55,6 +55,16 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> No
         time.sleep(0.05)
 
 
+async def wait_until_async(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """`wait_until` for code on an event loop: the loop keeps running while it waits."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not predicate():
+        if loop.time() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
 class _Child:
     """A `tether` subprocess in its own process group, its output in a log file."""
 
@@ -79,6 +89,10 @@ class _Child:
         """The exit status, once the process has exited (TimeoutExpired after `timeout_s`)."""
         assert self.process is not None
         return self.process.wait(timeout_s)
+
+    def send_signal(self, sig: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
 
     def kill9(self) -> None:
         assert self.process is not None

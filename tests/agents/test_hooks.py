@@ -31,7 +31,7 @@ from relay.settings import Settings
 from relay.supervisor import Supervisor
 from relay.workspaces import Workspace
 from tests.fakes.anthropic_api import AnthropicApi, Reply
-from tests.harness import ROOT, Stack, Viewer, tether_argv, wait_until
+from tests.harness import ROOT, Stack, Viewer, tether_argv, wait_until, wait_until_async
 
 API_KEY = "sk-ant-api03-tether-hooks-test-key-0000"
 
@@ -188,12 +188,14 @@ class _Relay:
         return session_id
 
     async def until(self, kind: type[m.Event], count: int = 1) -> list[m.Event]:
-        for _ in range(400):
-            found = [e for e in self.events() if isinstance(e, kind)]
-            if len(found) >= count:
-                return found
-            await asyncio.sleep(0.025)
-        raise TimeoutError(f"no {kind.__name__} in {self.events()}")
+        found: list[m.Event] = []
+
+        def enough() -> bool:
+            found[:] = [e for e in self.events() if isinstance(e, kind)]
+            return len(found) >= count
+
+        await wait_until_async(enough, 10, f"{count} {kind.__name__} in the outbox")
+        return found
 
 
 def _with_relay(settings: Settings, body: Callable[[_Relay], Awaitable[None]]) -> None:
@@ -215,6 +217,11 @@ def _with_relay(settings: Settings, body: Callable[[_Relay], Awaitable[None]]) -
     asyncio.run(scenario())
 
 
+# How long a hook is watched for an answer that must not come before a decision: a relay that
+# answers on its own does so at once
+HOOK_WATCH_S = 0.3
+
+
 def _bash(command: str) -> dict[str, Any]:
     return {"tool_name": "Bash", "tool_input": {"command": command}, "tool_use_id": "toolu_1"}
 
@@ -232,7 +239,7 @@ def test_pre_tool_use_waits_for_the_viewer_and_answers_natively(
             "Bash: make",
             {"command": "make"},
         )
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(HOOK_WATCH_S)
         assert not asking.done()  # no timeout in the relay: it waits for a decision
         session_id = relay.session_id()
         await relay.supervisor.handle(
@@ -401,6 +408,16 @@ def test_session_end_and_a_vanished_claude_end_the_session(
 
 PROMPT_MARK = "\u276f"  # the TUI's input prompt
 TUI_START_S = 60.0  # node-free, but a cold start of the TUI on a busy 2-core box is slow
+# How long the TUI is watched for acting without a decision: a Claude that did not wait in the
+# hook would run the command and ask the API for its next turn within this
+TUI_WATCH_S = 1.0
+
+
+def _plain(screen: bytes) -> str:
+    """Terminal output without its escape sequences."""
+    return re.sub(
+        r"\x1b\[[0-9;?>]*[A-Za-z]|\x1b\][^\x07]*\x07", "", screen.decode(errors="replace")
+    )
 
 
 class _Tui:
@@ -434,14 +451,19 @@ class _Tui:
                 return
 
     def type(self, text: str) -> None:
+        """Type `text`, then Enter once the TUI shows it (typed, not pasted: Enter on its own)."""
+        shown = len(self.screen)
         self.process.write(text.encode())
-        time.sleep(0.3)  # typed, not pasted: Enter on its own
+        wanted = "".join(text.split())
+        wait_until(
+            lambda: wanted in "".join(_plain(bytes(self.screen[shown:])).split()),
+            10,
+            f"the TUI to show {text!r}",
+        )
         self.process.write(b"\r")
 
     def text(self) -> str:
-        return re.sub(
-            r"\x1b\[[0-9;?>]*[A-Za-z]|\x1b\][^\x07]*\x07", "", self.screen.decode(errors="replace")
-        )
+        return _plain(bytes(self.screen))
 
     def close(self) -> None:
         self.process.terminate(force=True)
@@ -459,14 +481,6 @@ def _claude_home(home: Path, workspace: Path) -> Path:
     }
     (home / ".claude.json").write_text(json.dumps(config))
     return home
-
-
-async def _eventually(predicate: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 def _result(viewer: Viewer, request_id: str) -> m.Result | None:
@@ -549,7 +563,7 @@ async def _drive(stack: Stack, tui: _Tui, api: AnthropicApi, workspace: Path) ->
     await viewer.until(lambda: bool(of(m.ApprovalRequested)), 60)
     asked = of(m.ApprovalRequested)[0]
     assert asked.tool == "Bash" and "touch approved.txt" in asked.summary
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(TUI_WATCH_S)  # Claude must not run the tool or carry on meanwhile
     assert not (workspace / "approved.txt").exists()
     assert len(api.requests) == 1  # Claude is waiting in the hook, not carrying on
     await viewer.send(
@@ -576,7 +590,9 @@ async def _drive(stack: Stack, tui: _Tui, api: AnthropicApi, workspace: Path) ->
             request_id="d",
         )
     )
-    await _eventually(lambda: len(api.requests) >= 4, "Claude to carry on after the denial")
+    await wait_until_async(
+        lambda: len(api.requests) >= 4, 60, "Claude to carry on after the denial"
+    )
     assert "not this one" in api.texts_sent(3)
     assert not (workspace / "denied.txt").exists()
     await viewer.until(lambda: len(of(m.ApprovalResolved)) == 2)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -17,20 +16,10 @@ from websockets.exceptions import ConnectionClosed
 
 from protocol import messages as m
 from protocol.version import PROTOCOL_VERSION
+from tests.harness import wait_until_async
 
 _decoder = msgspec.json.Decoder(m.RelayMessage)
 _encoder = msgspec.json.Encoder()
-
-
-async def wait_until(
-    predicate: Callable[[], bool], timeout_s: float = 10.0, what: str = ""
-) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not predicate():
-        if loop.time() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s} s waiting for {what or predicate}")
-        await asyncio.sleep(0.01)
 
 
 class FakeServer:
@@ -92,7 +81,7 @@ class FakeServer:
         """Send a command and wait for its result."""
         seen = len(self.results)
         await self.send(command)
-        await wait_until(lambda: len(self.results) > seen, timeout_s, "a command_result")
+        await wait_until_async(lambda: len(self.results) > seen, timeout_s, "a command_result")
         return self.results[seen]
 
     async def _handle(self, ws: ServerConnection) -> None:

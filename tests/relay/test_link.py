@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -21,8 +22,13 @@ from relay.outbox import Outbox
 from relay.settings import Settings
 from relay.supervisor import Supervisor
 from tests.fakes.cutting_proxy import CuttingProxy
+from tests.harness import wait_until_async
 from tests.relay.conftest import SettingsFactory
-from tests.relay.fake_server import FakeServer, wait_until
+from tests.relay.fake_server import FakeServer
+
+# How long the relay is watched for a send (or a redial) that must not happen: a relay that
+# breaks the rule does so within milliseconds, so this window catches it without slowing the suite
+QUIET_WINDOW_S = 0.3
 
 
 class Relay:
@@ -69,7 +75,7 @@ def test_hello_then_relay_info_then_events_that_get_acked(make_settings: Setting
         server = await FakeServer().start()
         async with running(make_settings(server=server.url)) as relay:
             relay.emit("s1", 3)
-            await wait_until(lambda: relay.outbox.pending_count() == 0, 5, "acks")
+            await wait_until_async(lambda: relay.outbox.pending_count() == 0, 5, "acks")
             assert server.authorization == ["Bearer test-token"]
             (hello,) = server.hellos
             assert hello.protocol_version == PROTOCOL_VERSION
@@ -96,11 +102,11 @@ def test_unacked_events_are_resent_after_the_connection_drops(
         server = await FakeServer(auto_ack=False).start()
         async with running(make_settings(server=server.url)) as relay:
             relay.emit("s1", 5)
-            await wait_until(lambda: len(server.events) == 5, 5, "the first send")
+            await wait_until_async(lambda: len(server.events) == 5, 5, "the first send")
             await server.send(m.Ack(acked={"s1": 2}))
-            await wait_until(lambda: relay.outbox.pending_count() == 3, 5, "the partial ack")
+            await wait_until_async(lambda: relay.outbox.pending_count() == 3, 5, "the partial ack")
             server.cut()
-            await wait_until(
+            await wait_until_async(
                 lambda: server.connections == 2 and len(server.events) == 8, 5, "resend"
             )
             assert [e.relay_seq for e in server.batches[-1]] == [3, 4, 5]  # from the oldest unacked
@@ -116,15 +122,15 @@ def test_at_most_inflight_max_events_wait_for_an_ack(make_settings: SettingsFact
         settings = make_settings(server=server.url, inflight_max_events=10, batch_max_events=4)
         async with running(settings) as relay:
             relay.emit("s1", 25)
-            await wait_until(lambda: len(server.events) == 10, 5, "a full window")
-            await asyncio.sleep(0.2)
+            await wait_until_async(lambda: len(server.events) == 10, 5, "a full window")
+            await asyncio.sleep(QUIET_WINDOW_S)  # nothing beyond the window until an ack
             assert len(server.events) == 10
             assert [len(b) for b in server.batches] == [4, 4, 2]
             await server.send(m.Ack(acked={"s1": 6}))
-            await wait_until(lambda: len(server.events) == 16, 5, "the window to move")
+            await wait_until_async(lambda: len(server.events) == 16, 5, "the window to move")
             server.auto_ack = True
             await server.send(m.Ack(acked={"s1": 16}))
-            await wait_until(lambda: relay.outbox.pending_count() == 0, 5, "everything acked")
+            await wait_until_async(lambda: relay.outbox.pending_count() == 0, 5, "everything acked")
             assert [e.relay_seq for e in server.events] == list(range(1, 26))
         await server.close()
 
@@ -136,7 +142,7 @@ def test_batches_stay_under_the_byte_limit(make_settings: SettingsFactory) -> No
         server = await FakeServer().start()
         async with running(make_settings(server=server.url, batch_max_bytes=20_000)) as relay:
             relay.emit("s1", 30, size=4000)
-            await wait_until(lambda: relay.outbox.pending_count() == 0, 5, "acks")
+            await wait_until_async(lambda: relay.outbox.pending_count() == 0, 5, "acks")
             assert len(server.batches) > 5
             assert all(len(b) <= 3 for b in server.batches)
         await server.close()
@@ -153,12 +159,14 @@ def test_the_relay_survives_cuts_mid_frame_without_losing_events(
         settings = make_settings(server=f"http://127.0.0.1:{proxy.port}", batch_max_events=20)
         async with running(settings) as relay:
             for round_ in range(8):
-                await wait_until(lambda r=round_: len(server.infos) > r, 5, "a handshake")  # type: ignore[misc]
+                await wait_until_async(lambda r=round_: len(server.infos) > r, 5, "a handshake")  # type: ignore[misc]
                 proxy.cut_mid_frame()  # the next chunk the relay sends is cut partway
                 relay.emit("s1", 50, size=300)
                 relay.emit("s2", 20, size=300)
-                await wait_until(lambda r=round_: proxy.cuts > r, 5, "a cut")  # type: ignore[misc]
-            await wait_until(lambda: relay.outbox.pending_count() == 0, 10, "everything acked")
+                await wait_until_async(lambda r=round_: proxy.cuts > r, 5, "a cut")  # type: ignore[misc]
+            await wait_until_async(
+                lambda: relay.outbox.pending_count() == 0, 10, "everything acked"
+            )
         unique = server.unique_events()
         assert sorted(k for k in unique if k[0] == "s1") == [("s1", n) for n in range(1, 401)]
         assert sorted(k for k in unique if k[0] == "s2") == [("s2", n) for n in range(1, 161)]
@@ -174,20 +182,24 @@ def test_the_relay_survives_cuts_mid_frame_without_losing_events(
 
 
 def test_a_restarted_server_gets_what_the_dead_one_did_not_ack(
-    make_settings: SettingsFactory,
+    make_settings: SettingsFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="relay.link")
+
     async def body() -> None:
         first = await FakeServer(auto_ack=False).start()
         port = first.port
         async with running(make_settings(server=first.url)) as relay:
             relay.emit("s1", 4)
-            await wait_until(lambda: len(first.events) == 4, 5, "the first send")
+            await wait_until_async(lambda: len(first.events) == 4, 5, "the first send")
             first.cut()
             await first.close()  # the server is gone: the relay backs off and redials
             relay.emit("s1", 2)
-            await asyncio.sleep(0.3)
+            await wait_until_async(
+                lambda: "failed" in caplog.text, 5, "a redial to the dead server to fail"
+            )
             second = await FakeServer().start(port)
-            await wait_until(
+            await wait_until_async(
                 lambda: relay.outbox.pending_count() == 0, 10, "acks from the new server"
             )
             assert [e.relay_seq for e in second.events] == [1, 2, 3, 4, 5, 6]
@@ -213,7 +225,7 @@ def test_reconnects_are_spaced_by_the_backoff(make_settings: SettingsFactory) ->
         server = await FakeServer(reject_code=CloseCode.GOING_AWAY).start()
         settings = make_settings(server=server.url, backoff_initial_s=0.1, backoff_max_s=0.4)
         async with running(settings):
-            await wait_until(lambda: server.connections >= 5, 10, "five attempts")
+            await wait_until_async(lambda: server.connections >= 5, 10, "five attempts")
         gaps = [b - a for a, b in zip(server.connect_times, server.connect_times[1:], strict=False)]
         for gap, cap in zip(gaps, [0.1, 0.2, 0.4, 0.4], strict=False):  # rng = 1.0: the cap itself
             assert cap * 0.9 <= gap <= cap + 0.25, (gap, cap)
@@ -231,7 +243,7 @@ def test_a_stop_code_ends_the_link_for_good(make_settings: SettingsFactory, code
             await asyncio.wait_for(relay.link.run(), 5)
         assert info.value.code == code
         assert relay.link.state is LinkState.STOPPED
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(QUIET_WINDOW_S)  # no redial after a stop code
         assert server.connections == 1
         relay.outbox.close()
         await server.close()
@@ -264,7 +276,7 @@ def test_no_hello_from_the_server_means_reconnect(make_settings: SettingsFactory
         server = await FakeServer().start()
         server.send_hello = False
         async with running(make_settings(server=server.url, hello_timeout_s=0.2)):
-            await wait_until(lambda: server.connections >= 2, 5, "a second attempt")
+            await wait_until_async(lambda: server.connections >= 2, 5, "a second attempt")
         await server.close()
 
     _run(body)
@@ -274,7 +286,7 @@ def test_commands_are_answered_with_command_results(make_settings: SettingsFacto
     async def body() -> None:
         server = await FakeServer().start()
         async with running(make_settings(server=server.url)) as relay:
-            await wait_until(lambda: bool(server.infos), 5, "the handshake")
+            await wait_until_async(lambda: bool(server.infos), 5, "the handshake")
             start = m.StartSession(
                 session_id="s1", workspace="work", command=["cat"], command_id="c1"
             )
@@ -283,7 +295,7 @@ def test_commands_are_answered_with_command_results(make_settings: SettingsFacto
                 m.SendInput(session_id="s1", data="hey\n", command_id="c2")
             )
             assert result.ok
-            await wait_until(
+            await wait_until_async(
                 lambda: (
                     b"hey"
                     in b"".join(
@@ -303,7 +315,7 @@ def test_commands_are_answered_with_command_results(make_settings: SettingsFacto
             assert unknown.code == ErrorCode.UNKNOWN_SESSION
             stop = await server.command(m.StopSession(session_id="s1", command_id="c5"))
             assert stop.ok
-            await wait_until(
+            await wait_until_async(
                 lambda: any(isinstance(e.event, m.SessionEnded) for e in server.events),
                 5,
                 "the end",
@@ -318,10 +330,10 @@ def test_live_sessions_are_announced_after_a_reconnect(make_settings: SettingsFa
     async def body() -> None:
         server = await FakeServer().start()
         async with running(make_settings(server=server.url)):
-            await wait_until(lambda: bool(server.infos), 5, "the handshake")
+            await wait_until_async(lambda: bool(server.infos), 5, "the handshake")
             await server.command(m.StartSession(session_id="s1", workspace="work", command=["cat"]))
             server.cut()
-            await wait_until(lambda: len(server.infos) == 2, 5, "the second handshake")
+            await wait_until_async(lambda: len(server.infos) == 2, 5, "the second handshake")
             assert server.infos[1].live_sessions == ["s1"]
         await server.close()
 
@@ -332,7 +344,7 @@ def test_undecodable_messages_are_ignored(make_settings: SettingsFactory) -> Non
     async def body() -> None:
         server = await FakeServer().start()
         async with running(make_settings(server=server.url)):
-            await wait_until(lambda: bool(server.infos), 5, "the handshake")
+            await wait_until_async(lambda: bool(server.infos), 5, "the handshake")
             await server.send_raw("this is not json")
             await server.send_raw('{"type": "launch_rockets"}')
             await server.send_raw('{"type": "resize", "session_id": "x", "cols": "wide"}')
@@ -348,15 +360,15 @@ def test_a_session_of_another_relay_is_dropped_and_stopped(make_settings: Settin
     async def body() -> None:
         server = await FakeServer(auto_ack=False).start()
         async with running(make_settings(server=server.url)) as relay:
-            await wait_until(lambda: bool(server.infos), 5, "the handshake")
+            await wait_until_async(lambda: bool(server.infos), 5, "the handshake")
             await server.command(m.StartSession(session_id="s1", workspace="work", command=["cat"]))
-            await wait_until(lambda: len(server.events) >= 2, 5, "the start events")
+            await wait_until_async(lambda: len(server.events) >= 2, 5, "the start events")
             await server.send(
                 m.RelayError(
                     code=ErrorCode.SESSION_OF_OTHER_RELAY, message="not yours", session_id="s1"
                 )
             )
-            await wait_until(lambda: not relay.supervisor.live_sessions(), 5, "the stop")
+            await wait_until_async(lambda: not relay.supervisor.live_sessions(), 5, "the stop")
             assert relay.outbox.pending_count() == 0
             assert relay.outbox.session_state("s1") == "ended"
         await server.close()

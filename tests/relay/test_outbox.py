@@ -10,6 +10,7 @@ import pytest
 
 from protocol import messages as m
 from relay.outbox import MAX_EVENT_BYTES, Outbox
+from tests.harness import wait_until_async
 
 _decode = msgspec.json.Decoder(m.RelayEvent).decode
 
@@ -62,7 +63,7 @@ def test_events_of_one_loop_turn_are_written_together_and_wake_listeners(tmp_pat
         for i in range(50):
             outbox.append("a", _output(str(i)))
         assert outbox.read_batch(0, max_events=100, max_bytes=1 << 20) == []  # not yet written
-        await asyncio.sleep(0)
+        await wait_until_async(lambda: bool(wakes), 5, "the write")
         assert wakes == [50]  # one transaction, one wake-up
         assert len(outbox.read_batch(0, max_events=100, max_bytes=1 << 20)) == 50
         outbox.close()

@@ -15,7 +15,7 @@ from relay.agent.adapters.pty import PtyAdapter
 from relay.agent.config import AgentConfig
 from relay.errors import SpawnError
 from relay.workspaces import Workspace
-from tests.relay.fake_server import wait_until
+from tests.harness import wait_until_async
 
 
 class ListSink:
@@ -103,7 +103,9 @@ def test_input_is_echoed_through_cat(workspace: Path) -> None:
 
     async def drive(a: PtyAdapter) -> None:
         await a.send_input("ping ünïcode\n")
-        await wait_until(lambda: _sink(a).text().count("ping ünïcode") >= 2, 5, "echo and cat")
+        await wait_until_async(
+            lambda: _sink(a).text().count("ping ünïcode") >= 2, 5, "echo and cat"
+        )
         await a.send_input("\x04")  # Ctrl-D: end of input, cat exits
 
     assert _run(adapter, drive) == 0
@@ -111,11 +113,12 @@ def test_input_is_echoed_through_cat(workspace: Path) -> None:
 
 def test_large_input_is_written_without_blocking_the_loop(workspace: Path) -> None:
     adapter = _adapter(
-        workspace, ["sh", "-c", "stty -echo -icanon; head -c 200000 >/dev/null; echo done"]
+        workspace,
+        ["sh", "-c", "stty -echo -icanon; echo raw; head -c 200000 >/dev/null; echo done"],
     )
 
     async def drive(a: PtyAdapter) -> None:
-        await asyncio.sleep(0.2)  # let stty run before the flood
+        await wait_until_async(lambda: "raw" in _sink(a).text(), 5, "stty before the flood")
         for _ in range(20):
             await a.send_input("y" * 10_000)  # far more than the terminal buffer holds
 
@@ -127,7 +130,7 @@ def test_resize_is_seen_by_stty(workspace: Path) -> None:
     adapter = _adapter(workspace, ["sh", "-c", "stty size; read line; stty size"], cols=80, rows=24)
 
     async def drive(a: PtyAdapter) -> None:
-        await wait_until(lambda: "24 80" in _sink(a).text(), 5, "the first stty size")
+        await wait_until_async(lambda: "24 80" in _sink(a).text(), 5, "the first stty size")
         await a.resize(132, 50)
         await a.send_input("\n")
 
@@ -135,21 +138,25 @@ def test_resize_is_seen_by_stty(workspace: Path) -> None:
     assert "50 132" in _sink(adapter).text()
 
 
+# the process announces itself, then becomes `sleep`: signalled after the mark, sleep gets it
+SLEEPER = ["sh", "-c", "echo asleep; exec sleep 100"]
+
+
 def test_interrupt_kills_a_foreground_sleep(workspace: Path) -> None:
-    adapter = _adapter(workspace, ["sleep", "100"])
+    adapter = _adapter(workspace, SLEEPER)
 
     async def drive(a: PtyAdapter) -> None:
-        await asyncio.sleep(0.2)
+        await wait_until_async(lambda: "asleep" in _sink(a).text(), 5, "the sleep to start")
         await a.interrupt()
 
     assert _run(adapter, drive) == -signal.SIGINT
 
 
 def test_stop_hangs_up_the_process(workspace: Path) -> None:
-    adapter = _adapter(workspace, ["sleep", "100"])
+    adapter = _adapter(workspace, SLEEPER)
 
     async def drive(a: PtyAdapter) -> None:
-        await asyncio.sleep(0.1)
+        await wait_until_async(lambda: "asleep" in _sink(a).text(), 5, "the sleep to start")
         await a.stop(grace_s=1.0)
 
     assert _run(adapter, drive) == -signal.SIGHUP
@@ -160,21 +167,27 @@ def test_stop_kills_a_process_that_ignores_hangup_and_term(workspace: Path) -> N
     adapter = _adapter(workspace, ["sh", "-c", script])
 
     async def drive(a: PtyAdapter) -> None:
-        await wait_until(lambda: "armed" in _sink(a).text(), 5, "the traps")
+        await wait_until_async(lambda: "armed" in _sink(a).text(), 5, "the traps")
         await a.stop(grace_s=0.2)
 
     assert _run(adapter, drive) == -signal.SIGKILL
 
 
+FULL_SINK_WATCH_S = 0.3  # how long unread output is watched for a delivery
+
+
 def test_output_is_not_read_while_the_sink_is_full(workspace: Path) -> None:
-    adapter = _adapter(workspace, ["sh", "-c", "echo ready; sleep 5"])
+    adapter = _adapter(workspace, ["sh", "-c", "echo ready; touch written; sleep 5"])
     _sink(adapter).full = True
 
     async def drive(a: PtyAdapter) -> None:
-        await asyncio.sleep(0.4)
+        written = workspace / "written"
+        await wait_until_async(written.exists, 5, "the output to be written")
+        # a reader that ignores `full` delivers "ready" within milliseconds of the write
+        await asyncio.sleep(FULL_SINK_WATCH_S)
         assert _sink(a).events == []
         _sink(a).full = False
-        await wait_until(lambda: "ready" in _sink(a).text(), 5, "output after the pause")
+        await wait_until_async(lambda: "ready" in _sink(a).text(), 5, "output after the pause")
         await a.stop(grace_s=0.5)
 
     _run(adapter, drive)

@@ -4,65 +4,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from protocol import messages as m
 from protocol.codes import CloseCode
-from tests.relay.fake_server import FakeServer, wait_until
+from tests.harness import RelayProcess, wait_until_async
+from tests.relay.fake_server import FakeServer
 
-ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "tr_secret-test-token"
+WAIT_S = 15.0
 
 
-class RelayProcess:
-    def __init__(self, tmp_path: Path, workspace: Path, server_url: str) -> None:
-        self.log_path = tmp_path / "relay.log"
-        self.argv = [
-            sys.executable, "-m", "tether", "relay",
-            "--server", server_url,
-            "--state-dir", str(tmp_path / "state"),
-            "--workspace", f"work={workspace}",
-            "--log-level", "debug",
-        ]  # fmt: skip
-        self.process: asyncio.subprocess.Process | None = None
+def _relay(tmp_path: Path, workspace: Path, url: str) -> RelayProcess:
+    return RelayProcess(
+        url, TOKEN, tmp_path / "state", {"work": workspace}, env={"TETHER_RELAY_STOP_GRACE_S": "1"}
+    )
 
-    async def start(self) -> RelayProcess:
-        env = {**os.environ, "TETHER_RELAY_TOKEN": TOKEN, "TETHER_RELAY_STOP_GRACE_S": "1"}
-        with self.log_path.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                *self.argv, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True
-            )
-        return self
 
-    async def wait(self, timeout_s: float = 15) -> int:
-        assert self.process is not None
-        return await asyncio.wait_for(self.process.wait(), timeout_s)
+async def _exit_status(relay: RelayProcess, timeout_s: float = WAIT_S) -> int:
+    """The relay's exit status, waited for off the loop so the fake server keeps answering."""
+    return await asyncio.to_thread(relay.wait, timeout_s)
 
-    def signal(self, sig: int) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, sig)
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    async def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            await self.process.wait()
+def _kill9(relay: RelayProcess) -> None:
+    if relay.process is not None and relay.process.poll() is None:
+        relay.kill9()
 
 
 @contextlib.asynccontextmanager
 async def relay_process(tmp_path: Path, workspace: Path, url: str) -> AsyncIterator[RelayProcess]:
-    relay = await RelayProcess(tmp_path, workspace, url).start()
+    relay = _relay(tmp_path, workspace, url).start()
     try:
         yield relay
     finally:
-        await relay.kill()
+        _kill9(relay)
 
 
 def _run(body: Callable[[], Awaitable[None]], timeout_s: float = 25) -> None:
@@ -85,7 +62,7 @@ def test_a_refused_token_makes_the_relay_exit_2(tmp_path: Path, workspace: Path)
     async def body() -> None:
         server = await FakeServer(reject_code=CloseCode.UNAUTHORIZED).start()
         async with relay_process(tmp_path, workspace, server.url) as relay:
-            assert await relay.wait() == 2
+            assert await _exit_status(relay) == 2
         assert server.connections == 1
         log = relay.log()
         assert "4500" in log and "refused this relay's token" in log
@@ -101,11 +78,11 @@ def test_sigterm_stops_sessions_and_closes_the_link_with_1000(
     async def body() -> None:
         server = await FakeServer().start()
         async with relay_process(tmp_path, workspace, server.url) as relay:
-            await wait_until(lambda: bool(server.infos), 15, "the relay to connect")
+            await wait_until_async(lambda: bool(server.infos), 15, "the relay to connect")
             start = m.StartSession(session_id="s1", workspace="work", command=["sleep", "100"])
             assert (await server.command(start)).ok
-            relay.signal(signal.SIGTERM)
-            assert await relay.wait() == 0
+            relay.send_signal(signal.SIGTERM)
+            assert await _exit_status(relay) == 0
         assert [e.reason for e in _ends(server, "s1")] == ["stopped"]
         assert server.close_codes == [1000]
         await server.close()
@@ -119,14 +96,16 @@ def test_after_kill_9_the_restarted_relay_ends_the_lost_session(
     async def body() -> None:
         server = await FakeServer().start()
         async with relay_process(tmp_path, workspace, server.url) as relay:
-            await wait_until(lambda: bool(server.infos), 15, "the relay to connect")
+            await wait_until_async(lambda: bool(server.infos), 15, "the relay to connect")
             start = m.StartSession(session_id="s1", workspace="work", command=["cat"])
             assert (await server.command(start)).ok
-            await wait_until(lambda: len(server.events) >= 2, 5, "the start events")
-            await relay.kill()
+            await wait_until_async(lambda: len(server.events) >= 2, 5, "the start events")
+            _kill9(relay)
         before = max(e.relay_seq for e in server.events if e.session_id == "s1")
         async with relay_process(tmp_path, workspace, server.url) as relay:
-            await wait_until(lambda: bool(_ends(server, "s1")), 15, "the end of the lost session")
+            await wait_until_async(
+                lambda: bool(_ends(server, "s1")), 15, "the end of the lost session"
+            )
             assert _ends(server, "s1") == [m.SessionEnded(reason="relay_restarted")]
             last = max(e.relay_seq for e in server.events if e.session_id == "s1")
             assert last == before + 1  # numbering continues without a gap
@@ -140,14 +119,14 @@ def test_a_second_relay_on_the_same_state_dir_exits_2(tmp_path: Path, workspace:
     async def body() -> None:
         server = await FakeServer().start()
         async with relay_process(tmp_path, workspace, server.url):
-            await wait_until(lambda: bool(server.infos), 15, "the first relay to connect")
-            second = RelayProcess(tmp_path, workspace, server.url)
+            await wait_until_async(lambda: bool(server.infos), 15, "the first relay to connect")
+            second = _relay(tmp_path, workspace, server.url)
             second.log_path = tmp_path / "second.log"
-            await second.start()
+            second.start()
             try:
-                assert await second.wait() == 2
+                assert await _exit_status(second) == 2
             finally:
-                await second.kill()
+                _kill9(second)
             assert "another relay is running" in second.log()
         await server.close()
 
@@ -159,8 +138,9 @@ def test_sigterm_while_the_server_is_unreachable_exits_at_once(
 ) -> None:
     async def body() -> None:
         async with relay_process(tmp_path, workspace, "http://10.255.255.1:9") as relay:
-            await asyncio.sleep(0.5)  # dialling an address that never answers
-            relay.signal(signal.SIGTERM)
-            assert await relay.wait(timeout_s=3) == 0
+            # up, its signal handlers in place, and dialling an address that never answers
+            await wait_until_async(lambda: " starting; " in relay.log(), WAIT_S, "the relay")
+            relay.send_signal(signal.SIGTERM)
+            assert await _exit_status(relay, timeout_s=3) == 0
 
     _run(body)

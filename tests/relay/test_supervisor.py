@@ -19,8 +19,8 @@ from relay.errors import CommandError
 from relay.outbox import Outbox
 from relay.settings import Settings
 from relay.supervisor import Supervisor
+from tests.harness import wait_until_async
 from tests.relay.conftest import SettingsFactory
-from tests.relay.fake_server import wait_until
 
 _decode = msgspec.json.Decoder(m.RelayEvent).decode
 
@@ -69,7 +69,7 @@ async def _refused(supervisor: Supervisor, command: m.SessionCommand) -> ErrorCo
 def test_a_session_is_framed_by_started_running_and_ended(make_settings: SettingsFactory) -> None:
     async def body(supervisor: Supervisor, outbox: Outbox) -> None:
         await supervisor.handle(_start("s1", ["sh", "-c", "echo hi; exit 4"], cols=100, rows=30))
-        await wait_until(lambda: _ended(outbox, "s1") is not None, 10, "the session to end")
+        await wait_until_async(lambda: _ended(outbox, "s1") is not None, 10, "the session to end")
         events = _events(outbox, "s1")
         started = events[0]
         assert isinstance(started, m.SessionStarted)
@@ -126,7 +126,7 @@ def test_commands_for_unknown_or_ended_sessions(make_settings: SettingsFactory) 
             == ErrorCode.UNKNOWN_SESSION
         )
         await supervisor.handle(_start("s1", ["true"]))
-        await wait_until(lambda: _ended(outbox, "s1") is not None, 10, "the session to end")
+        await wait_until_async(lambda: _ended(outbox, "s1") is not None, 10, "the session to end")
         assert (
             await _refused(supervisor, m.SendInput(session_id="s1", data="x"))
             == ErrorCode.SESSION_ENDED
@@ -155,7 +155,7 @@ def test_stop_ends_the_session_as_stopped(make_settings: SettingsFactory) -> Non
         await supervisor.handle(_start("s1", ["sleep", "100"]))
         await supervisor.handle(m.StopSession(session_id="s1"))
         await supervisor.handle(m.StopSession(session_id="s1"))  # twice is fine
-        await wait_until(lambda: _ended(outbox, "s1") is not None, 10, "the session to end")
+        await wait_until_async(lambda: _ended(outbox, "s1") is not None, 10, "the session to end")
         ended = _ended(outbox, "s1")
         assert ended is not None and ended.reason == "stopped"
 
@@ -190,7 +190,7 @@ def test_forget_drops_the_events_and_stops_the_process(make_settings: SettingsFa
     async def body(supervisor: Supervisor, outbox: Outbox) -> None:
         await supervisor.handle(_start("s1", ["sleep", "100"]))
         supervisor.forget("s1")
-        await wait_until(lambda: not supervisor.live_sessions(), 10, "the process to stop")
+        await wait_until_async(lambda: not supervisor.live_sessions(), 10, "the process to stop")
         assert _events(outbox, "s1") == []
 
     _with_supervisor(make_settings(), body)
@@ -234,7 +234,7 @@ def test_a_new_adapter_is_one_registry_entry(make_settings: SettingsFactory) -> 
         assert supervisor.agents == ["pty", "echo"]
         await supervisor.handle(m.StartSession(session_id="s1", workspace="work", agent="echo"))
         await supervisor.handle(m.SendInput(session_id="s1", data="hello"))
-        await wait_until(lambda: _ended(outbox, "s1") is not None, 10, "the session to end")
+        await wait_until_async(lambda: _ended(outbox, "s1") is not None, 10, "the session to end")
         kinds = [type(e).__name__ for e in _events(outbox, "s1")]
         assert kinds == ["SessionStarted", "Status", "Message", "SessionEnded"]
 
