@@ -37,6 +37,11 @@ document.addEventListener('securitypolicyviolation', (e) => {
 });
 """
 
+# The page's queued work (xterm writes what it received in a timer task) and the frame that
+# renders it have run
+_RECEIVED_SHOWN = """() => new Promise((done) =>
+  setTimeout(() => requestAnimationFrame(() => setTimeout(done, 0)), 0))"""
+
 
 @dataclass
 class Watch:
@@ -69,6 +74,13 @@ class Tab:
     def csp_violations(self) -> list[str]:
         """Everything the server's CSP blocked on this page (the app itself must need nothing)."""
         return list(self.page.evaluate("window.__csp ?? []"))
+
+    def go_offline(self) -> None:
+        """Cut the network, and wait until the app has dropped its socket and put on screen
+        everything it received before: from then on, nothing new can reach the page."""
+        self.context.set_offline(True)
+        expect(self.page.locator(".conn")).to_have_attribute("data-state", "offline")
+        self.page.evaluate(_RECEIVED_SHOWN)
 
     def credentials(self) -> list[dict[str, Any]]:
         answer = self.cdp.send(

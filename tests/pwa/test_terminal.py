@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 import shlex
-import time
 import uuid
 
 from playwright.sync_api import expect
 
-from tests.harness import ticker
+from tests.harness import ticker, wait_until
 from tests.pwa.browser import TABLET, World
 
 SHELL = ["bash", "--norc", "--noprofile", "-i"]
+# Ticks the server logs while the page is offline, ~1.5 s at 0.15 s a tick: any tick it sent
+# the page would have long been on screen
+TICKS_WHILE_OFFLINE = 10
 
 
 def test_terminal_shows_the_live_shell_and_takes_typing(world: World) -> None:
@@ -48,10 +50,14 @@ def test_going_offline_mid_stream_loses_and_repeats_nothing(world: World) -> Non
     go.touch()
     expect(rows).to_contain_text("tick 000004")
 
-    tab.context.set_offline(True)
-    time.sleep(0.3)  # whatever was in flight lands
+    tab.go_offline()
     frozen = rows.inner_text()
-    time.sleep(1.5)  # ~10 ticks the server logs but this page cannot receive
+    logged = len(world.stack.events(session_id))
+    wait_until(
+        lambda: len(world.stack.events(session_id)) >= logged + TICKS_WHILE_OFFLINE,
+        10,
+        "ticks the server logs but this page cannot receive",
+    )
     assert rows.inner_text() == frozen, "output kept arriving while offline"
     assert f"tick {count:06d}" not in frozen
 
