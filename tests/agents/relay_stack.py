@@ -1,0 +1,69 @@
+"""A real `tether serve` and `tether relay` offering one real agent CLI, and the viewer commands
+the end-to-end agent tests send through them."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from protocol import messages as m
+from relay.agent.config import AgentConfig
+from tests.agents.conftest import relay_config
+from tests.harness import Stack, Viewer
+
+
+def agent_stack(tmp_path: Path, name: str, table: dict[str, Any]) -> Stack:
+    """A server and a relay offering agent `name`, configured by `table` (not started)."""
+    return Stack(tmp_path, relay_config=relay_config(tmp_path / "relay.toml", {name: table}))
+
+
+@contextlib.contextmanager
+def running(stack: Stack) -> Iterator[Stack]:
+    """`stack` with its relay started and online; closed on the way out."""
+    try:
+        stack.relay.start()
+        stack.wait_relay_online()
+        yield stack
+    finally:
+        stack.close()
+
+
+def agent_table(config: AgentConfig) -> dict[str, Any]:
+    """The `[agents.<name>]` table of `config`."""
+    return {
+        "executable": config.executable,
+        "environment": dict(config.environment),
+        "secrets": dict(config.secrets),
+    }
+
+
+def kind(name: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
+    """A predicate for `Stack.wait_for_event`: an event of kind `name` with these field values."""
+    return lambda e: e["kind"] == name and all(e.get(k) == v for k, v in fields.items())
+
+
+def approval(session_id: str, approval_id: str, decision: m.Decision) -> m.ResolveApproval:
+    return m.ResolveApproval(
+        session_id=session_id, approval_id=approval_id, decision=decision, request_id="r1"
+    )
+
+
+async def try_command(
+    stack: Stack, message: m.ClientMessage, timeout_s: float = 20.0
+) -> m.Result | m.ClientError:
+    """Send `message` from a new viewer; the server's answer."""
+    viewer = await Viewer.open(stack.server.url)
+    try:
+        await viewer.send(message)
+        await viewer.until(lambda: bool(viewer.results), timeout_s)
+        return viewer.results[0]
+    finally:
+        await viewer.close()
+
+
+async def command(stack: Stack, message: m.ClientMessage, timeout_s: float = 20.0) -> None:
+    """Send `message` from a new viewer; the server must accept it."""
+    result = await try_command(stack, message, timeout_s)
+    assert isinstance(result, m.Result) and result.ok, result
