@@ -21,8 +21,7 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 from tests.agents.conftest import agent_bin  # noqa: F401  (the fixture, for `world`)
 from tests.agents.test_claude import _claude_stack
 from tests.fakes.anthropic_api import AnthropicApi
-from tests.harness import ServerProcess
-from tests.pwa.browser import CHROMIUM, Site, World
+from tests.pwa.browser import CHROMIUM, Site, World, fresh_site
 from tests.pwa.build import ensure_built
 
 
@@ -60,13 +59,8 @@ def browser(playwright: Playwright, pwa_dist: Path) -> Iterator[Browser]:
 @pytest.fixture
 def site(browser: Browser, tmp_path: Path) -> Iterator[Site]:
     """A fresh server with no users yet: its log holds the owner setup link."""
-    server = ServerProcess(tmp_path / "server").start()
-    site = Site(browser, server)
-    try:
+    with fresh_site(browser, tmp_path / "server") as site:
         yield site
-    finally:
-        site.close()
-        server.stop()
 
 
 @pytest.fixture(scope="module")
