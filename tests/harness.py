@@ -26,6 +26,7 @@ from typing import Any
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from protocol import messages as m
 from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION
@@ -316,6 +317,14 @@ def terminal_text(events: list[m.LoggedEvent]) -> str:
 
 def ended(events: list[m.LoggedEvent]) -> bool:
     return any(isinstance(e.event, m.SessionEnded) for e in events)
+
+
+async def close_code(ws: ClientConnection) -> int | None:
+    """Read `ws` (at most 10 s between frames) until it is closed; its close code."""
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            await asyncio.wait_for(ws.recv(), 10)
+    return ws.close_code
 
 
 class Stack:
