@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -421,6 +421,17 @@ class Stack:
     def close(self) -> None:
         self.relay.stop()
         self.server.stop()
+
+
+@contextlib.contextmanager
+def running(stack: Stack) -> Iterator[Stack]:
+    """`stack` with its relay started and online; closed on the way out."""
+    try:
+        stack.relay.start()
+        stack.wait_relay_online()
+        yield stack
+    finally:
+        stack.close()
 
 
 def ticker(

@@ -3,8 +3,7 @@ the end-to-end agent tests send through them."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +16,6 @@ from tests.harness import Stack, Viewer
 def agent_stack(tmp_path: Path, name: str, table: dict[str, Any]) -> Stack:
     """A server and a relay offering agent `name`, configured by `table` (not started)."""
     return Stack(tmp_path, relay_config=relay_config(tmp_path / "relay.toml", {name: table}))
-
-
-@contextlib.contextmanager
-def running(stack: Stack) -> Iterator[Stack]:
-    """`stack` with its relay started and online; closed on the way out."""
-    try:
-        stack.relay.start()
-        stack.wait_relay_online()
-        yield stack
-    finally:
-        stack.close()
 
 
 def agent_table(config: AgentConfig) -> dict[str, Any]:

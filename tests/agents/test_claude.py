@@ -23,10 +23,10 @@ import pytest
 
 from protocol import messages as m
 from tests.agents.golden import Replay, replay, translator_for
-from tests.agents.relay_stack import agent_stack, approval, command, kind, running, try_command
+from tests.agents.relay_stack import agent_stack, approval, command, kind, try_command
 from tests.fakes.anthropic_api import AnthropicApi, Reply
 from tests.fakes.cutting_proxy import CuttingProxy
-from tests.harness import Stack, Viewer, tether_argv, wait_until
+from tests.harness import Stack, Viewer, running, tether_argv, wait_until
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "claude"
 TRANSCRIPTS = sorted(p.stem for p in GOLDEN.glob("*.jsonl"))

@@ -22,9 +22,9 @@ import pytest
 from protocol import messages as m
 from tests.agents.codex_home import STUB_KEY_VAR, codex_env, write_codex_home
 from tests.agents.golden import Replay, replay, transcripts, translator_for
-from tests.agents.relay_stack import agent_stack, approval, command, kind, running
+from tests.agents.relay_stack import agent_stack, approval, command, kind
 from tests.fakes.responses_api import Reply, ResponsesApi, Usage, custom_tool_call, text
-from tests.harness import Stack
+from tests.harness import Stack, running
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "codex"
 TRANSCRIPTS = sorted(p.stem for p in GOLDEN.glob("*.jsonl"))

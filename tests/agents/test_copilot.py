@@ -18,9 +18,9 @@ from protocol import messages as m
 from relay.agent.config import AgentConfig
 from tests.agents.acp_agents import COPILOT_MODEL, copilot_config
 from tests.agents.golden import check
-from tests.agents.relay_stack import agent_stack, agent_table, approval, command, kind, running
+from tests.agents.relay_stack import agent_stack, agent_table, approval, command, kind
 from tests.fakes import responses_api as oa
-from tests.harness import Stack
+from tests.harness import Stack, running
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "copilot"
 CONFIG = AgentConfig(name="copilot", executable="copilot")

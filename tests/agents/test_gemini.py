@@ -23,9 +23,9 @@ from relay.agent.translators.acp import FS_REFUSED
 from tests.agents.acp_agents import gemini_config
 from tests.agents.capture import RecordingSink, spec_for
 from tests.agents.golden import check, translator_for
-from tests.agents.relay_stack import agent_stack, agent_table, approval, command, kind, running
+from tests.agents.relay_stack import agent_stack, agent_table, approval, command, kind
 from tests.fakes.gemini_api import GeminiApi, Reply
-from tests.harness import Stack
+from tests.harness import Stack, running
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "gemini"
 CONFIG = AgentConfig(name="gemini", executable="gemini")
