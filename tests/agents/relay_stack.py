@@ -55,3 +55,13 @@ async def command(stack: Stack, message: m.ClientMessage, timeout_s: float = 20.
     """Send `message` from a new viewer; the server must accept it."""
     result = await try_command(stack, message, timeout_s)
     assert isinstance(result, m.Result) and result.ok, result
+
+
+def hello_written(events: list[dict[str, Any]], added: str = "+hello") -> dict[str, Any]:
+    """The `file_changed` of an approved write of hello.txt: the tool call succeeded, the path is
+    relative to the workspace and the diff adds `added`."""
+    finished = next(e for e in events if e["kind"] == "tool_finished")
+    assert not finished.get("is_error")
+    changed = next(e for e in events if e["kind"] == "file_changed")
+    assert changed["path"] == "hello.txt" and added in changed["diff"]
+    return changed

@@ -23,7 +23,14 @@ import pytest
 
 from protocol import messages as m
 from tests.agents.golden import Replay, replay, translator_for
-from tests.agents.relay_stack import agent_stack, approval, command, kind, try_command
+from tests.agents.relay_stack import (
+    agent_stack,
+    approval,
+    command,
+    hello_written,
+    kind,
+    try_command,
+)
 from tests.fakes.anthropic_api import AnthropicApi, Reply
 from tests.fakes.cutting_proxy import CuttingProxy
 from tests.harness import Stack, Viewer, running, tether_argv, wait_until
@@ -188,10 +195,7 @@ def test_approved_write_creates_the_file_with_a_diff_and_usage(
     stack.wait_for_event(session_id, kind("usage"), "usage")
     assert target.read_text() == "hello\n"
     events = [e["event"] for e in stack.events(session_id)]
-    finished = next(e for e in events if e["kind"] == "tool_finished")
-    assert not finished.get("is_error")
-    changed = next(e for e in events if e["kind"] == "file_changed")
-    assert changed["path"] == "hello.txt" and "+hello" in changed["diff"]
+    hello_written(events)
     assert any(e["kind"] == "message" and e["text"] == "Written." for e in events)
     usage = next(e for e in events if e["kind"] == "usage")
     assert usage["input_tokens"] > 0 and usage["cost_usd"] > 0

@@ -22,7 +22,13 @@ import pytest
 from protocol import messages as m
 from tests.agents.codex_home import STUB_KEY_VAR, codex_env, write_codex_home
 from tests.agents.golden import Replay, replay, transcripts, translator_for
-from tests.agents.relay_stack import agent_stack, approval, command, kind
+from tests.agents.relay_stack import (
+    agent_stack,
+    approval,
+    command,
+    hello_written,
+    kind,
+)
 from tests.fakes.responses_api import Reply, ResponsesApi, Usage, custom_tool_call, text
 from tests.harness import Stack, running
 
@@ -229,10 +235,7 @@ def test_approved_patch_creates_the_file_with_a_diff_and_usage(
     session_id = _patch_turn(stack, api, "Created hello.txt.", "approve")
     assert (stack.workspace / "hello.txt").read_text() == "hello from codex\n"
     events = [e["event"] for e in stack.events(session_id)]
-    finished = next(e for e in events if e["kind"] == "tool_finished")
-    assert not finished.get("is_error")
-    changed = next(e for e in events if e["kind"] == "file_changed")
-    assert changed["path"] == "hello.txt" and "+hello from codex" in changed["diff"]
+    changed = hello_written(events, "+hello from codex")
     assert changed["diff"].startswith("--- /dev/null\n+++ b/hello.txt\n")
     usage = [e for e in events if e["kind"] == "usage"]
     assert [(u["input_tokens"], u["output_tokens"]) for u in usage] == [(200, 30), (260, 8)]

@@ -18,7 +18,14 @@ from protocol import messages as m
 from relay.agent.config import AgentConfig
 from tests.agents.acp_agents import COPILOT_MODEL, copilot_config
 from tests.agents.golden import check
-from tests.agents.relay_stack import agent_stack, agent_table, approval, command, kind
+from tests.agents.relay_stack import (
+    agent_stack,
+    agent_table,
+    approval,
+    command,
+    hello_written,
+    kind,
+)
 from tests.fakes import responses_api as oa
 from tests.harness import Stack, running
 
@@ -84,10 +91,7 @@ def test_approved_write_creates_the_file_with_a_diff_and_usage(
     stack, api = copilot_stack
     _, events = _write_turn(stack, api, "approve")
     assert (stack.workspace / "hello.txt").read_text() == "hello\n"
-    finished = next(e for e in events if e["kind"] == "tool_finished")
-    assert not finished.get("is_error")
-    changed = next(e for e in events if e["kind"] == "file_changed")
-    assert changed["path"] == "hello.txt" and "+hello" in changed["diff"]
+    hello_written(events)
     usage = next(e for e in events if e["kind"] == "usage")
     assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0
     assert any(e["kind"] == "message" and e["text"].endswith("Created it.") for e in events)

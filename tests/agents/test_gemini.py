@@ -23,7 +23,14 @@ from relay.agent.translators.acp import FS_REFUSED
 from tests.agents.acp_agents import gemini_config
 from tests.agents.capture import RecordingSink, spec_for
 from tests.agents.golden import check, translator_for
-from tests.agents.relay_stack import agent_stack, agent_table, approval, command, kind
+from tests.agents.relay_stack import (
+    agent_stack,
+    agent_table,
+    approval,
+    command,
+    hello_written,
+    kind,
+)
 from tests.fakes.gemini_api import GeminiApi, Reply
 from tests.harness import Stack, running
 
@@ -130,10 +137,7 @@ def test_approved_write_creates_the_file_with_a_diff_and_usage(
     stack, api = gemini_stack
     events = _write_turn(stack, api, "approve", "Written.")
     assert (stack.workspace / "hello.txt").read_text() == "hello\n"
-    finished = next(e for e in events if e["kind"] == "tool_finished")
-    assert not finished.get("is_error")
-    changed = next(e for e in events if e["kind"] == "file_changed")
-    assert changed["path"] == "hello.txt" and "+hello" in changed["diff"]
+    hello_written(events)
     assert any(e["kind"] == "message" and e["text"] == "Written." for e in events)
     usage = next(e for e in events if e["kind"] == "usage")
     assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0
