@@ -148,6 +148,8 @@ class ServerProcess(_Child):
         return {**os.environ, "TETHER_CONSOLE_TOKEN": self.console_token}
 
     def create_relay_token(self, name: str) -> str:
+        """A new relay token, made with `tether admin` (before or after the server starts)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         out = subprocess.run(
             tether_argv("admin", "--data-dir", str(self.data_dir), "relay-token", "create", name),
             capture_output=True,
@@ -343,7 +345,6 @@ class Stack:
         self.workspace = tmp / "work"
         self.workspace.mkdir(exist_ok=True)
         self.server = ServerProcess(tmp / "server", env=server_env)
-        self.server.data_dir.mkdir(parents=True, exist_ok=True)
         self.token = self.server.create_relay_token("box")
         self.server.start()
         self.relay = self.new_relay(self.server.url)

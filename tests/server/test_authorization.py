@@ -158,7 +158,6 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     server = ServerProcess(Path(tmp_path_factory.mktemp("authz")))
-    server.data_dir.mkdir(parents=True, exist_ok=True)
     tokens = {name: server.create_relay_token(name) for name in ("a", "b")}
     server.start()
     w = World(server)

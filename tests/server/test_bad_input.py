@@ -31,7 +31,6 @@ class Env:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     server = ServerProcess(Path(tmp_path_factory.mktemp("bad-input")))
-    server.data_dir.mkdir(parents=True, exist_ok=True)
     tokens = {name: server.create_relay_token(name) for name in ("one", "two")}
     server.start()
     try:
