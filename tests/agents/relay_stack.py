@@ -13,18 +13,14 @@ from tests.agents.conftest import relay_config
 from tests.harness import Stack, Viewer
 
 
-def agent_stack(tmp_path: Path, name: str, table: dict[str, Any]) -> Stack:
-    """A server and a relay offering agent `name`, configured by `table` (not started)."""
-    return Stack(tmp_path, relay_config=relay_config(tmp_path / "relay.toml", {name: table}))
-
-
-def agent_table(config: AgentConfig) -> dict[str, Any]:
-    """The `[agents.<name>]` table of `config`."""
-    return {
-        "executable": config.executable,
-        "environment": dict(config.environment),
-        "secrets": dict(config.secrets),
+def agent_stack(tmp_path: Path, agent: AgentConfig) -> Stack:
+    """A server and a relay offering `agent` (not started)."""
+    table: dict[str, object] = {
+        "executable": agent.executable,
+        "environment": dict(agent.environment),
+        "secrets": dict(agent.secrets),
     }
+    return Stack(tmp_path, relay_config=relay_config(tmp_path / "relay.toml", {agent.name: table}))
 
 
 def kind(name: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:

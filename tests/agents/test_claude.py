@@ -15,13 +15,13 @@ import contextlib
 import select
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import ptyprocess
 import pytest
 
 from protocol import messages as m
+from relay.agent.config import AgentConfig
 from tests.agents.golden import Replay, replay, translator_for
 from tests.agents.relay_stack import (
     agent_stack,
@@ -153,12 +153,11 @@ def _claude_stack(tmp_path: Path, claude: Path, api: AnthropicApi) -> Stack:
         "DISABLE_AUTOUPDATER": "1",
         "CLAUDE_CODE_MAX_RETRIES": "0",
     }
-    table: dict[str, Any] = {
-        "executable": str(claude),
-        "environment": environment,
-        "secrets": {"ANTHROPIC_API_KEY": "sk-ant-test"},
-    }
-    return agent_stack(tmp_path, "claude", table)
+    secrets = {"ANTHROPIC_API_KEY": "sk-ant-test"}
+    agent = AgentConfig(
+        name="claude", executable=str(claude), environment=environment, secrets=secrets
+    )
+    return agent_stack(tmp_path, agent)
 
 
 async def _resolve_once_reconnected(stack: Stack, session_id: str, approval_id: str) -> None:

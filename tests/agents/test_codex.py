@@ -20,15 +20,10 @@ from typing import Any
 import pytest
 
 from protocol import messages as m
+from relay.agent.config import AgentConfig
 from tests.agents.codex_home import STUB_KEY_VAR, codex_env, write_codex_home
 from tests.agents.golden import Replay, replay, transcripts, translator_for
-from tests.agents.relay_stack import (
-    agent_stack,
-    approval,
-    command,
-    hello_written,
-    kind,
-)
+from tests.agents.relay_stack import agent_stack, approval, command, hello_written, kind
 from tests.fakes.responses_api import Reply, ResponsesApi, Usage, custom_tool_call, text
 from tests.harness import Stack, running
 
@@ -204,12 +199,13 @@ def codex_stack(
     with ResponsesApi() as api:
         home = write_codex_home(tmp_path / "codex-home", codex, api.base_url, tmp_path / "work")
         environment = codex_env(home)
-        table: dict[str, Any] = {
-            "executable": str(codex),
-            "environment": {k: v for k, v in environment.items() if k != STUB_KEY_VAR},
-            "secrets": {STUB_KEY_VAR: environment[STUB_KEY_VAR]},
-        }
-        with running(agent_stack(tmp_path, "codex", table)) as stack:
+        agent = AgentConfig(
+            name="codex",
+            executable=str(codex),
+            environment={k: v for k, v in environment.items() if k != STUB_KEY_VAR},
+            secrets={STUB_KEY_VAR: environment[STUB_KEY_VAR]},
+        )
+        with running(agent_stack(tmp_path, agent)) as stack:
             yield stack, api
 
 

@@ -18,14 +18,7 @@ from protocol import messages as m
 from relay.agent.config import AgentConfig
 from tests.agents.acp_agents import COPILOT_MODEL, copilot_config
 from tests.agents.golden import check
-from tests.agents.relay_stack import (
-    agent_stack,
-    agent_table,
-    approval,
-    command,
-    hello_written,
-    kind,
-)
+from tests.agents.relay_stack import agent_stack, approval, command, hello_written, kind
 from tests.fakes import responses_api as oa
 from tests.harness import Stack, running
 
@@ -66,7 +59,7 @@ def copilot_stack(
     with oa.ResponsesApi(models=(COPILOT_MODEL,)) as api:
         home = tmp_path / "copilot-home"
         config = copilot_config(home, api.base_url, str(agent_bin("copilot")))
-        with running(agent_stack(tmp_path, "copilot", agent_table(config))) as stack:
+        with running(agent_stack(tmp_path, config)) as stack:
             yield stack, api
 
 

@@ -23,14 +23,7 @@ from relay.agent.translators.acp import FS_REFUSED
 from tests.agents.acp_agents import gemini_config
 from tests.agents.capture import RecordingSink, spec_for
 from tests.agents.golden import check, translator_for
-from tests.agents.relay_stack import (
-    agent_stack,
-    agent_table,
-    approval,
-    command,
-    hello_written,
-    kind,
-)
+from tests.agents.relay_stack import agent_stack, approval, command, hello_written, kind
 from tests.fakes.gemini_api import GeminiApi, Reply
 from tests.harness import Stack, running
 
@@ -111,7 +104,7 @@ def gemini_stack(
     """A server and a relay offering `gemini`, pointed at a scripted Gemini API."""
     with GeminiApi([]) as api:
         config = gemini_config(tmp_path / "gemini-home", api.url, str(agent_bin("gemini")))
-        with running(agent_stack(tmp_path, "gemini", agent_table(config))) as stack:
+        with running(agent_stack(tmp_path, config)) as stack:
             yield stack, api
 
 
