@@ -14,6 +14,7 @@ from pathlib import Path
 
 import msgspec
 
+from protocol.generated_file import write_or_check
 from protocol.messages import UNIONS
 from protocol.version import PROTOCOL_VERSION
 
@@ -35,14 +36,7 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        if SCHEMA_PATH.read_text() != text:
-            print(f"{SCHEMA_PATH} is stale: run python -m protocol.schema", file=sys.stderr)
-            return 1
-        return 0
-    SCHEMA_PATH.write_text(text)
-    return 0
+    return write_or_check(SCHEMA_PATH, render(), argv, "python -m protocol.schema")
 
 
 if __name__ == "__main__":

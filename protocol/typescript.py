@@ -20,6 +20,7 @@ import msgspec
 import msgspec.inspect as mi
 
 from protocol import codes, messages
+from protocol.generated_file import write_or_check
 from protocol.messages import UNIONS
 from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION
 
@@ -165,14 +166,7 @@ def _members(union: object) -> list[type]:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        if not TS_PATH.exists() or TS_PATH.read_text() != text:
-            print(f"{TS_PATH} is stale: run python -m protocol.typescript", file=sys.stderr)
-            return 1
-        return 0
-    TS_PATH.write_text(text)
-    return 0
+    return write_or_check(TS_PATH, render(), argv, "python -m protocol.typescript")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from protocol.generated_file import write_or_check
 from server.app import create_app
 from server.http.api_sessions import EventPage
 from server.settings import Settings
@@ -120,14 +121,7 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        if not TS_PATH.exists() or TS_PATH.read_text() != text:
-            print(f"{TS_PATH} is stale: run python -m server.rest_typescript", file=sys.stderr)
-            return 1
-        return 0
-    TS_PATH.write_text(text)
-    return 0
+    return write_or_check(TS_PATH, render(), argv, "python -m server.rest_typescript")
 
 
 if __name__ == "__main__":

@@ -7,16 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import Stack
+from tests.harness import Stack, running
 
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     """A real server and a real relay process on loopback, relay connected."""
-    stack = Stack(tmp_path)
-    try:
-        stack.relay.start()
-        stack.wait_relay_online()
+    with running(Stack(tmp_path)) as stack:
         yield stack
-    finally:
-        stack.close()

@@ -20,12 +20,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from protocol import messages as m
 from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION
@@ -161,6 +162,8 @@ class ServerProcess(_Child):
         return {**os.environ, "TETHER_CONSOLE_TOKEN": self.console_token}
 
     def create_relay_token(self, name: str) -> str:
+        """A new relay token, made with `tether admin` (before or after the server starts)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         out = subprocess.run(
             tether_argv("admin", "--data-dir", str(self.data_dir), "relay-token", "create", name),
             capture_output=True,
@@ -332,6 +335,14 @@ def ended(events: list[m.LoggedEvent]) -> bool:
     return any(isinstance(e.event, m.SessionEnded) for e in events)
 
 
+async def close_code(ws: ClientConnection) -> int | None:
+    """Read `ws` (at most 10 s between frames) until it is closed; its close code."""
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            await asyncio.wait_for(ws.recv(), 10)
+    return ws.close_code
+
+
 class Stack:
     """A server with one relay that offers one workspace, as most pipeline tests need."""
 
@@ -348,7 +359,6 @@ class Stack:
         self.workspace = tmp / "work"
         self.workspace.mkdir(exist_ok=True)
         self.server = ServerProcess(tmp / "server", env=server_env)
-        self.server.data_dir.mkdir(parents=True, exist_ok=True)
         self.token = self.server.create_relay_token("box")
         self.server.start()
         self.relay = self.new_relay(self.server.url)
@@ -426,6 +436,17 @@ class Stack:
     def close(self) -> None:
         self.relay.stop()
         self.server.stop()
+
+
+@contextlib.contextmanager
+def running(stack: Stack) -> Iterator[Stack]:
+    """`stack` with its relay started and online; closed on the way out."""
+    try:
+        stack.relay.start()
+        stack.wait_relay_online()
+        yield stack
+    finally:
+        stack.close()
 
 
 def ticker(

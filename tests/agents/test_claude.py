@@ -15,18 +15,25 @@ import contextlib
 import select
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import msgspec
 import ptyprocess
 import pytest
 
 from protocol import messages as m
-from tests.agents.conftest import relay_config
+from relay.agent.config import AgentConfig
 from tests.agents.golden import Replay, replay, translator_for
+from tests.agents.relay_stack import (
+    agent_stack,
+    approval,
+    command,
+    hello_written,
+    kind,
+    try_command,
+)
 from tests.fakes.anthropic_api import AnthropicApi, Reply
 from tests.fakes.cutting_proxy import CuttingProxy
-from tests.harness import Stack, Viewer, tether_argv, wait_until
+from tests.harness import Stack, Viewer, running, tether_argv, wait_until
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "claude"
 TRANSCRIPTS = sorted(p.stem for p in GOLDEN.glob("*.jsonl"))
@@ -131,14 +138,8 @@ def claude_stack(
     tmp_path: Path, agent_bin: Callable[[str], Path]
 ) -> Iterator[tuple[Stack, AnthropicApi]]:
     """A server and a relay offering `claude`, pointed at a scripted endpoint (started)."""
-    with AnthropicApi() as api:
-        stack = _claude_stack(tmp_path, agent_bin("claude"), api)
-        try:
-            stack.relay.start()
-            stack.wait_relay_online()
-            yield stack, api
-        finally:
-            stack.close()
+    with AnthropicApi() as api, running(_claude_stack(tmp_path, agent_bin("claude"), api)) as stack:
+        yield stack, api
 
 
 def _claude_stack(tmp_path: Path, claude: Path, api: AnthropicApi) -> Stack:
@@ -152,38 +153,11 @@ def _claude_stack(tmp_path: Path, claude: Path, api: AnthropicApi) -> Stack:
         "DISABLE_AUTOUPDATER": "1",
         "CLAUDE_CODE_MAX_RETRIES": "0",
     }
-    table: dict[str, Any] = {
-        "executable": str(claude),
-        "environment": environment,
-        "secrets": {"ANTHROPIC_API_KEY": "sk-ant-test"},
-    }
-    config = relay_config(tmp_path / "relay.toml", {"claude": table})
-    return Stack(tmp_path, relay_config=config)
-
-
-def _kind(kind: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
-    return lambda e: e["kind"] == kind and all(e.get(k) == v for k, v in fields.items())
-
-
-async def _try_resolve(
-    stack: Stack, session_id: str, approval_id: str, decision: m.Decision
-) -> m.Result | m.ClientError:
-    viewer = await Viewer.open(stack.server.url)
-    try:
-        await viewer.send(
-            m.ResolveApproval(
-                session_id=session_id, approval_id=approval_id, decision=decision, request_id="r1"
-            )
-        )
-        await viewer.until(lambda: bool(viewer.results))
-        return viewer.results[0]
-    finally:
-        await viewer.close()
-
-
-async def _resolve(stack: Stack, session_id: str, approval_id: str, decision: m.Decision) -> None:
-    result = await _try_resolve(stack, session_id, approval_id, decision)
-    assert isinstance(result, m.Result) and result.ok, result
+    secrets = {"ANTHROPIC_API_KEY": "sk-ant-test"}
+    agent = AgentConfig(
+        name="claude", executable=str(claude), environment=environment, secrets=secrets
+    )
+    return agent_stack(tmp_path, agent)
 
 
 async def _resolve_once_reconnected(stack: Stack, session_id: str, approval_id: str) -> None:
@@ -191,7 +165,7 @@ async def _resolve_once_reconnected(stack: Stack, session_id: str, approval_id: 
     results = []
     deadline = asyncio.get_running_loop().time() + 30
     while asyncio.get_running_loop().time() < deadline:
-        result = await _try_resolve(stack, session_id, approval_id, "approve")
+        result = await try_command(stack, approval(session_id, approval_id, "approve"))
         results.append(result)
         if isinstance(result, m.Result) and result.ok:
             return
@@ -204,7 +178,7 @@ def _write_turn(stack: Stack, api: AnthropicApi, name: str, after: str) -> tuple
     target = stack.workspace / name
     api.add(Reply.tool("Write", {"file_path": str(target), "content": "hello\n"}), Reply.say(after))
     session_id = stack.start_session(agent="claude", prompt=f"please write {name}")
-    asked = stack.wait_for_event(session_id, _kind("approval_requested"), "approval_requested")
+    asked = stack.wait_for_event(session_id, kind("approval_requested"), "approval_requested")
     assert asked["event"]["tool"] == "Write"
     assert not target.exists()
     return session_id, target
@@ -215,15 +189,12 @@ def test_approved_write_creates_the_file_with_a_diff_and_usage(
 ) -> None:
     stack, api = claude_stack
     session_id, target = _write_turn(stack, api, "hello.txt", "Written.")
-    approval_id = stack.wait_for_event(session_id, _kind("approval_requested"), "approval")
-    asyncio.run(_resolve(stack, session_id, approval_id["event"]["approval_id"], "approve"))
-    stack.wait_for_event(session_id, _kind("usage"), "usage")
+    asked = stack.wait_for_event(session_id, kind("approval_requested"), "approval")
+    asyncio.run(command(stack, approval(session_id, asked["event"]["approval_id"], "approve")))
+    stack.wait_for_event(session_id, kind("usage"), "usage")
     assert target.read_text() == "hello\n"
     events = [e["event"] for e in stack.events(session_id)]
-    finished = next(e for e in events if e["kind"] == "tool_finished")
-    assert not finished.get("is_error")
-    changed = next(e for e in events if e["kind"] == "file_changed")
-    assert changed["path"] == "hello.txt" and "+hello" in changed["diff"]
+    hello_written(events)
     assert any(e["kind"] == "message" and e["text"] == "Written." for e in events)
     usage = next(e for e in events if e["kind"] == "usage")
     assert usage["input_tokens"] > 0 and usage["cost_usd"] > 0
@@ -237,9 +208,9 @@ def test_denied_write_leaves_no_file_and_claude_carries_on(
 ) -> None:
     stack, api = claude_stack
     session_id, target = _write_turn(stack, api, "hello.txt", "Understood, I did not write it.")
-    approval_id = stack.wait_for_event(session_id, _kind("approval_requested"), "approval")
-    asyncio.run(_resolve(stack, session_id, approval_id["event"]["approval_id"], "deny"))
-    stack.wait_for_event(session_id, _kind("usage"), "usage")
+    asked = stack.wait_for_event(session_id, kind("approval_requested"), "approval")
+    asyncio.run(command(stack, approval(session_id, asked["event"]["approval_id"], "deny")))
+    stack.wait_for_event(session_id, kind("usage"), "usage")
     events = [e["event"] for e in stack.events(session_id)]
     assert not target.exists()
     finished = next(e for e in events if e["kind"] == "tool_finished")
@@ -257,10 +228,10 @@ def test_approved_for_session_is_not_asked_again_in_that_session(
     touch = {"command": "touch made.txt", "description": "make a file"}
     api.add(Reply.tool("Bash", touch), Reply.tool("Bash", touch), Reply.say("Made it twice."))
     session_id = stack.start_session(agent="claude", prompt="make a file, twice")
-    asked = stack.wait_for_event(session_id, _kind("approval_requested"), "approval_requested")
+    asked = stack.wait_for_event(session_id, kind("approval_requested"), "approval_requested")
     approval_id = asked["event"]["approval_id"]
-    asyncio.run(_resolve(stack, session_id, approval_id, "approve_for_session"))
-    stack.wait_for_event(session_id, _kind("usage"), "usage")
+    asyncio.run(command(stack, approval(session_id, approval_id, "approve_for_session")))
+    stack.wait_for_event(session_id, kind("usage"), "usage")
     events = [e["event"] for e in stack.events(session_id)]
     assert [e["kind"] for e in events].count("approval_requested") == 1
     commands = [e for e in events if e["kind"] == "command"]
@@ -275,21 +246,14 @@ def test_interrupt_withdraws_the_pending_approval_and_the_session_goes_on(
     stack, api = claude_stack
     api.add(Reply.tool("Bash", {"command": "touch never.txt"}), Reply.say("Still here."))
     session_id = stack.start_session(agent="claude", prompt="make a file")
-    stack.wait_for_event(session_id, _kind("approval_requested"), "approval_requested")
+    stack.wait_for_event(session_id, kind("approval_requested"), "approval_requested")
 
-    async def command(message: m.ClientMessage) -> None:
-        viewer = await Viewer.open(stack.server.url)
-        try:
-            await viewer.send(message)
-            await viewer.until(lambda: bool(viewer.results), 30)
-            assert isinstance(viewer.results[0], m.Result) and viewer.results[0].ok
-        finally:
-            await viewer.close()
-
-    asyncio.run(command(m.Interrupt(session_id=session_id, request_id="i1")))
-    stack.wait_for_event(session_id, _kind("status", state="idle"), "the turn to end")
-    asyncio.run(command(m.SendInput(session_id=session_id, data="anyone?", request_id="p1")))
-    stack.wait_for_event(session_id, _kind("message", text="Still here."), "the next turn")
+    asyncio.run(command(stack, m.Interrupt(session_id=session_id, request_id="i1"), 30))
+    stack.wait_for_event(session_id, kind("status", state="idle"), "the turn to end")
+    asyncio.run(
+        command(stack, m.SendInput(session_id=session_id, data="anyone?", request_id="p1"), 30)
+    )
+    stack.wait_for_event(session_id, kind("message", text="Still here."), "the next turn")
     events = [e["event"] for e in stack.events(session_id)]
     resolved = [e for e in events if e["kind"] == "approval_resolved"]
     assert [r["decision"] for r in resolved] == ["cancelled"]
@@ -305,27 +269,17 @@ def test_relay_restart_resumes_the_claude_conversation(
     stack, api = claude_stack
     api.add(Reply.say("I will remember: pineapple."), Reply.say("The word was pineapple."))
     session_id = stack.start_session(agent="claude", prompt="remember the word pineapple")
-    stack.wait_for_event(session_id, _kind("usage"), "the first turn")
+    stack.wait_for_event(session_id, kind("usage"), "the first turn")
     getattr(stack.relay, how)()
     stack.relay.start()
     stack.wait_for_event(
-        session_id, _kind("status", detail="resumed after a relay restart"), "resume", 30
+        session_id, kind("status", detail="resumed after a relay restart"), "resume", 30
     )
 
-    async def ask() -> None:
-        viewer = await Viewer.open(stack.server.url)
-        try:
-            await viewer.send(
-                m.SendInput(session_id=session_id, data="what was the word?", request_id="p1")
-            )
-            await viewer.until(lambda: bool(viewer.results), 30)
-            assert isinstance(viewer.results[0], m.Result) and viewer.results[0].ok
-        finally:
-            await viewer.close()
-
-    asyncio.run(ask())
+    ask = m.SendInput(session_id=session_id, data="what was the word?", request_id="p1")
+    asyncio.run(command(stack, ask, 30))
     wait_until(lambda: len(api.requests) >= 2, 30, "the second turn's request")
-    stack.wait_for_event(session_id, _kind("message", text="The word was pineapple."), "reply")
+    stack.wait_for_event(session_id, kind("message", text="The word was pineapple."), "reply")
     second = api.texts_sent(-1)
     assert "remember the word pineapple" in second and "I will remember: pineapple." in second
     events = [e["event"] for e in stack.events(session_id)]
@@ -338,17 +292,17 @@ def test_an_approval_pending_when_the_relay_dies_is_cancelled_on_its_restart(
 ) -> None:
     stack, api = claude_stack
     session_id, target = _write_turn(stack, api, "never.txt", "unused")
-    asked = stack.wait_for_event(session_id, _kind("approval_requested"), "approval")
+    asked = stack.wait_for_event(session_id, kind("approval_requested"), "approval")
     stack.relay.kill9()
     stack.relay.start()
     approval_id = asked["event"]["approval_id"]
     stack.wait_for_event(
         session_id,
-        _kind("approval_resolved", approval_id=approval_id, decision="cancelled"),
+        kind("approval_resolved", approval_id=approval_id, decision="cancelled"),
         "the dead approval to be cancelled",
         30,
     )
-    answer = asyncio.run(_try_resolve(stack, session_id, approval_id, "approve"))
+    answer = asyncio.run(try_command(stack, approval(session_id, approval_id, "approve")))
     assert answer.code == "unknown_approval"
     assert not target.exists()
 
@@ -368,7 +322,7 @@ def test_pending_approval_survives_a_cut_relay_link(
                 _write_turn, stack, api, "kept.txt", "Written after the cut."
             )
             asked = await asyncio.to_thread(
-                stack.wait_for_event, session_id, _kind("approval_requested"), "approval"
+                stack.wait_for_event, session_id, kind("approval_requested"), "approval"
             )
             proxy.cut_mid_frame()
             viewer = await Viewer.open(stack.server.url)
@@ -379,7 +333,7 @@ def test_pending_approval_survives_a_cut_relay_link(
             approval_id = asked["event"]["approval_id"]
             await _resolve_once_reconnected(stack, session_id, approval_id)
             await asyncio.to_thread(
-                stack.wait_for_event, session_id, _kind("usage"), "the turn to end"
+                stack.wait_for_event, session_id, kind("usage"), "the turn to end"
             )
             assert target.read_text() == "hello\n"
             assert stack.relay.log().count("connected to") >= 2  # it did reconnect in between

@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 
 from protocol import messages as m
+from relay.agent.config import AgentConfig
 from tests.agents.codex_home import STUB_KEY_VAR, codex_env, write_codex_home
-from tests.agents.conftest import relay_config
 from tests.agents.golden import Replay, replay, transcripts, translator_for
+from tests.agents.relay_stack import agent_stack, approval, command, hello_written, kind
 from tests.fakes.responses_api import Reply, ResponsesApi, Usage, custom_tool_call, text
-from tests.harness import Stack, Viewer
+from tests.harness import Stack, running
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "codex"
 TRANSCRIPTS = sorted(p.stem for p in GOLDEN.glob("*.jsonl"))
@@ -198,38 +199,14 @@ def codex_stack(
     with ResponsesApi() as api:
         home = write_codex_home(tmp_path / "codex-home", codex, api.base_url, tmp_path / "work")
         environment = codex_env(home)
-        table: dict[str, Any] = {
-            "executable": str(codex),
-            "environment": {k: v for k, v in environment.items() if k != STUB_KEY_VAR},
-            "secrets": {STUB_KEY_VAR: environment[STUB_KEY_VAR]},
-        }
-        config = relay_config(tmp_path / "relay.toml", {"codex": table})
-        stack = Stack(tmp_path, relay_config=config)
-        try:
-            stack.relay.start()
-            stack.wait_relay_online()
-            yield stack, api
-        finally:
-            stack.close()
-
-
-def _kind(kind: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
-    return lambda e: e["kind"] == kind and all(e.get(k) == v for k, v in fields.items())
-
-
-async def _resolve(stack: Stack, session_id: str, approval_id: str, decision: m.Decision) -> None:
-    viewer = await Viewer.open(stack.server.url)
-    try:
-        await viewer.send(
-            m.ResolveApproval(
-                session_id=session_id, approval_id=approval_id, decision=decision, request_id="r1"
-            )
+        agent = AgentConfig(
+            name="codex",
+            executable=str(codex),
+            environment={k: v for k, v in environment.items() if k != STUB_KEY_VAR},
+            secrets={STUB_KEY_VAR: environment[STUB_KEY_VAR]},
         )
-        await viewer.until(lambda: bool(viewer.results))
-        result = viewer.results[0]
-        assert isinstance(result, m.Result) and result.ok, result
-    finally:
-        await viewer.close()
+        with running(agent_stack(tmp_path, agent)) as stack:
+            yield stack, api
 
 
 def _patch_turn(stack: Stack, api: ResponsesApi, after: str, decision: m.Decision) -> str:
@@ -239,11 +216,11 @@ def _patch_turn(stack: Stack, api: ResponsesApi, after: str, decision: m.Decisio
         Reply([text(after)], Usage(260, 8, 200)),
     )
     session_id = stack.start_session(agent="codex", prompt="please create hello.txt")
-    asked = stack.wait_for_event(session_id, _kind("approval_requested"), "approval_requested")
+    asked = stack.wait_for_event(session_id, kind("approval_requested"), "approval_requested")
     assert asked["event"]["tool"] == "apply_patch"
     assert not (stack.workspace / "hello.txt").exists()
-    asyncio.run(_resolve(stack, session_id, asked["event"]["approval_id"], decision))
-    stack.wait_for_event(session_id, _kind("status", state="idle"), "the end of the turn")
+    asyncio.run(command(stack, approval(session_id, asked["event"]["approval_id"], decision)))
+    stack.wait_for_event(session_id, kind("status", state="idle"), "the end of the turn")
     return session_id
 
 
@@ -254,10 +231,7 @@ def test_approved_patch_creates_the_file_with_a_diff_and_usage(
     session_id = _patch_turn(stack, api, "Created hello.txt.", "approve")
     assert (stack.workspace / "hello.txt").read_text() == "hello from codex\n"
     events = [e["event"] for e in stack.events(session_id)]
-    finished = next(e for e in events if e["kind"] == "tool_finished")
-    assert not finished.get("is_error")
-    changed = next(e for e in events if e["kind"] == "file_changed")
-    assert changed["path"] == "hello.txt" and "+hello from codex" in changed["diff"]
+    changed = hello_written(events, "+hello from codex")
     assert changed["diff"].startswith("--- /dev/null\n+++ b/hello.txt\n")
     usage = [e for e in events if e["kind"] == "usage"]
     assert [(u["input_tokens"], u["output_tokens"]) for u in usage] == [(200, 30), (260, 8)]
@@ -287,27 +261,16 @@ def test_relay_restart_resumes_the_codex_thread(codex_stack: tuple[Stack, Respon
     stack, api = codex_stack
     api.add(Reply([text("I will remember: pineapple.")]), Reply([text("The word was pineapple.")]))
     session_id = stack.start_session(agent="codex", prompt="remember the word pineapple")
-    stack.wait_for_event(session_id, _kind("status", state="idle"), "the first turn")
+    stack.wait_for_event(session_id, kind("status", state="idle"), "the first turn")
     stack.relay.kill9()
     stack.relay.start()
     stack.wait_for_event(
-        session_id, _kind("status", detail="resumed after a relay restart"), "resume", 30
+        session_id, kind("status", detail="resumed after a relay restart"), "resume", 30
     )
 
-    async def ask() -> None:
-        viewer = await Viewer.open(stack.server.url)
-        try:
-            await viewer.send(
-                m.SendInput(session_id=session_id, data="what was the word?", request_id="r1")
-            )
-            await viewer.until(lambda: bool(viewer.results), 60)
-            result = viewer.results[0]
-            assert isinstance(result, m.Result) and result.ok, result
-        finally:
-            await viewer.close()
-
-    asyncio.run(ask())
-    stack.wait_for_event(session_id, _kind("message", text="The word was pineapple."), "reply")
+    ask = m.SendInput(session_id=session_id, data="what was the word?", request_id="r1")
+    asyncio.run(command(stack, ask, 60))
+    stack.wait_for_event(session_id, kind("message", text="The word was pineapple."), "reply")
     second = " ".join(api.model_calls[1].input_texts())
     assert "remember the word pineapple" in second and "I will remember: pineapple." in second
     events = [e["event"] for e in stack.events(session_id)]

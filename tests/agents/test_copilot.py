@@ -17,10 +17,10 @@ import pytest
 from protocol import messages as m
 from relay.agent.config import AgentConfig
 from tests.agents.acp_agents import COPILOT_MODEL, copilot_config
-from tests.agents.conftest import relay_config
 from tests.agents.golden import check
+from tests.agents.relay_stack import agent_stack, approval, command, hello_written, kind
 from tests.fakes import responses_api as oa
-from tests.harness import Stack, Viewer
+from tests.harness import Stack, running
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "copilot"
 CONFIG = AgentConfig(name="copilot", executable="copilot")
@@ -59,34 +59,8 @@ def copilot_stack(
     with oa.ResponsesApi(models=(COPILOT_MODEL,)) as api:
         home = tmp_path / "copilot-home"
         config = copilot_config(home, api.base_url, str(agent_bin("copilot")))
-        table: dict[str, Any] = {
-            "executable": config.executable,
-            "environment": dict(config.environment),
-            "secrets": dict(config.secrets),
-        }
-        config_path = relay_config(tmp_path / "relay.toml", {"copilot": table})
-        stack = Stack(tmp_path, relay_config=config_path)
-        try:
-            stack.relay.start()
-            stack.wait_relay_online()
+        with running(agent_stack(tmp_path, config)) as stack:
             yield stack, api
-        finally:
-            stack.close()
-
-
-def _kind(kind: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
-    return lambda e: e["kind"] == kind and all(e.get(k) == v for k, v in fields.items())
-
-
-async def _command(stack: Stack, message: m.ClientMessage) -> None:
-    viewer = await Viewer.open(stack.server.url)
-    try:
-        await viewer.send(message)
-        await viewer.until(lambda: bool(viewer.results))
-        result = viewer.results[0]
-        assert isinstance(result, m.Result) and result.ok, result
-    finally:
-        await viewer.close()
 
 
 def _write_turn(
@@ -96,14 +70,11 @@ def _write_turn(
     call = oa.function_call("create", {"path": str(target), "file_text": "hello\n"})
     api.add(oa.Reply([call]), oa.Reply([oa.text("Created it.")]))
     session_id = stack.start_session(agent="copilot", prompt="please write hello.txt")
-    asked = stack.wait_for_event(session_id, _kind("approval_requested"), "approval_requested", 90)
+    asked = stack.wait_for_event(session_id, kind("approval_requested"), "approval_requested", 90)
     assert not target.exists()
     approval_id = asked["event"]["approval_id"]
-    resolve = m.ResolveApproval(
-        session_id=session_id, approval_id=approval_id, decision=decision, request_id="r1"
-    )
-    asyncio.run(_command(stack, resolve))
-    stack.wait_for_event(session_id, _kind("status", state="idle"), "the turn to end", 60)
+    asyncio.run(command(stack, approval(session_id, approval_id, decision)))
+    stack.wait_for_event(session_id, kind("status", state="idle"), "the turn to end", 60)
     return session_id, [e["event"] for e in stack.events(session_id)]
 
 
@@ -113,10 +84,7 @@ def test_approved_write_creates_the_file_with_a_diff_and_usage(
     stack, api = copilot_stack
     _, events = _write_turn(stack, api, "approve")
     assert (stack.workspace / "hello.txt").read_text() == "hello\n"
-    finished = next(e for e in events if e["kind"] == "tool_finished")
-    assert not finished.get("is_error")
-    changed = next(e for e in events if e["kind"] == "file_changed")
-    assert changed["path"] == "hello.txt" and "+hello" in changed["diff"]
+    hello_written(events)
     usage = next(e for e in events if e["kind"] == "usage")
     assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0
     assert any(e["kind"] == "message" and e["text"].endswith("Created it.") for e in events)
@@ -133,8 +101,8 @@ def test_denied_write_leaves_no_file_and_copilot_carries_on(
     assert not any(e["kind"] == "file_changed" for e in events)
     # Copilot ends the turn on a rejection; the session takes the next prompt
     idle_before = sum(1 for e in events if e["kind"] == "status" and e["state"] == "idle")
-    asyncio.run(_command(stack, m.SendInput(session_id=session_id, data="go on", request_id="r2")))
-    stack.wait_for_event(session_id, _kind("message", text="Created it."), "the next reply", 60)
+    asyncio.run(command(stack, m.SendInput(session_id=session_id, data="go on", request_id="r2")))
+    stack.wait_for_event(session_id, kind("message", text="Created it."), "the next reply", 60)
     events = [e["event"] for e in stack.events(session_id)]
     assert sum(1 for e in events if e["kind"] == "status" and e["state"] == "idle") > idle_before
     sent = api.model_calls[-1].input_texts()  # the refusal went to the model, then the prompt
@@ -151,18 +119,18 @@ def test_relay_restart_loads_the_copilot_session_and_continues_it(
         oa.Reply([oa.text("The word was pineapple.")]),
     )
     session_id = stack.start_session(agent="copilot", prompt="remember the word pineapple")
-    stack.wait_for_event(session_id, _kind("usage"), "the first turn", 60)
+    stack.wait_for_event(session_id, kind("usage"), "the first turn", 60)
     stack.relay.kill9()
     stack.relay.start()
     stack.wait_for_event(
-        session_id, _kind("status", detail="resumed after a relay restart"), "resume", 60
+        session_id, kind("status", detail="resumed after a relay restart"), "resume", 60
     )
     asyncio.run(
-        _command(
+        command(
             stack, m.SendInput(session_id=session_id, data="what was the word?", request_id="r3")
         )
     )
-    stack.wait_for_event(session_id, _kind("message", text="The word was pineapple."), "reply", 60)
+    stack.wait_for_event(session_id, kind("message", text="The word was pineapple."), "reply", 60)
     sent = api.model_calls[-1].input_texts()
     assert any("remember the word pineapple" in t for t in sent)
     assert "I will remember: pineapple." in sent

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from relay.agent.config import DEFAULT_ENV_ALLOW, AgentConfig
 from tests.agents.conftest import relay_config
-from tests.harness import Stack, wait_until
+from tests.harness import Stack, running, wait_until
 
 
 def test_a_relay_secret_does_not_reach_an_agent_and_a_configured_one_does(tmp_path: Path) -> None:
@@ -27,10 +27,7 @@ def test_a_relay_secret_does_not_reach_an_agent_and_a_configured_one_does(tmp_pa
         "GITHUB_TOKEN": "relay-own-token",
         "TETHER_TEST_PASSED": "passed-through",
     }
-    stack = Stack(tmp_path, relay_config=config, relay_env=relay_env)
-    try:
-        stack.relay.start()
-        stack.wait_relay_online()
+    with running(Stack(tmp_path, relay_config=config, relay_env=relay_env)) as stack:
         session_id = stack.start_session(["/usr/bin/env"])
 
         def ended() -> bool:
@@ -42,8 +39,6 @@ def test_a_relay_secret_does_not_reach_an_agent_and_a_configured_one_does(tmp_pa
             for e in stack.events(session_id)
             if e["event"]["kind"] == "terminal_output"
         )
-    finally:
-        stack.close()
     names = set(re.findall(r"^([A-Za-z_][A-Za-z0-9_]*)=", output, re.MULTILINE))
     assert "relay-own-secret" not in output
     assert "relay-own-token" not in output

@@ -22,10 +22,10 @@ from relay.agent.config import AgentConfig
 from relay.agent.translators.acp import FS_REFUSED
 from tests.agents.acp_agents import gemini_config
 from tests.agents.capture import RecordingSink, spec_for
-from tests.agents.conftest import relay_config
 from tests.agents.golden import check, translator_for
+from tests.agents.relay_stack import agent_stack, approval, command, hello_written, kind
 from tests.fakes.gemini_api import GeminiApi, Reply
-from tests.harness import Stack, Viewer
+from tests.harness import Stack, running
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "gemini"
 CONFIG = AgentConfig(name="gemini", executable="gemini")
@@ -104,39 +104,8 @@ def gemini_stack(
     """A server and a relay offering `gemini`, pointed at a scripted Gemini API."""
     with GeminiApi([]) as api:
         config = gemini_config(tmp_path / "gemini-home", api.url, str(agent_bin("gemini")))
-        table: dict[str, Any] = {
-            "executable": config.executable,
-            "environment": dict(config.environment),
-            "secrets": dict(config.secrets),
-        }
-        stack = Stack(
-            tmp_path, relay_config=relay_config(tmp_path / "relay.toml", {"gemini": table})
-        )
-        try:
-            stack.relay.start()
-            stack.wait_relay_online()
+        with running(agent_stack(tmp_path, config)) as stack:
             yield stack, api
-        finally:
-            stack.close()
-
-
-def _kind(kind: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
-    return lambda e: e["kind"] == kind and all(e.get(k) == v for k, v in fields.items())
-
-
-async def _resolve(stack: Stack, session_id: str, approval_id: str, decision: m.Decision) -> None:
-    viewer = await Viewer.open(stack.server.url)
-    try:
-        await viewer.send(
-            m.ResolveApproval(
-                session_id=session_id, approval_id=approval_id, decision=decision, request_id="r1"
-            )
-        )
-        await viewer.until(lambda: bool(viewer.results))
-        result = viewer.results[0]
-        assert isinstance(result, m.Result) and result.ok, result
-    finally:
-        await viewer.close()
 
 
 def _write_turn(
@@ -148,10 +117,10 @@ def _write_turn(
         Reply.text(after),
     )
     session_id = stack.start_session(agent="gemini", prompt="please write hello.txt")
-    asked = stack.wait_for_event(session_id, _kind("approval_requested"), "approval_requested", 90)
+    asked = stack.wait_for_event(session_id, kind("approval_requested"), "approval_requested", 90)
     assert not target.exists()
-    asyncio.run(_resolve(stack, session_id, asked["event"]["approval_id"], decision))
-    stack.wait_for_event(session_id, _kind("status", state="idle"), "the turn to end", 60)
+    asyncio.run(command(stack, approval(session_id, asked["event"]["approval_id"], decision)))
+    stack.wait_for_event(session_id, kind("status", state="idle"), "the turn to end", 60)
     return [e["event"] for e in stack.events(session_id)]
 
 
@@ -161,10 +130,7 @@ def test_approved_write_creates_the_file_with_a_diff_and_usage(
     stack, api = gemini_stack
     events = _write_turn(stack, api, "approve", "Written.")
     assert (stack.workspace / "hello.txt").read_text() == "hello\n"
-    finished = next(e for e in events if e["kind"] == "tool_finished")
-    assert not finished.get("is_error")
-    changed = next(e for e in events if e["kind"] == "file_changed")
-    assert changed["path"] == "hello.txt" and "+hello" in changed["diff"]
+    hello_written(events)
     assert any(e["kind"] == "message" and e["text"] == "Written." for e in events)
     usage = next(e for e in events if e["kind"] == "usage")
     assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0
@@ -226,25 +192,16 @@ def test_relay_restart_of_a_gemini_session_says_it_starts_a_new_conversation(
     stack, api = gemini_stack
     api.add(Reply.text("I will remember: pineapple."), Reply.text("A new conversation."))
     session_id = stack.start_session(agent="gemini", prompt="remember the word pineapple")
-    stack.wait_for_event(session_id, _kind("usage"), "the first turn", 60)
+    stack.wait_for_event(session_id, kind("usage"), "the first turn", 60)
     stack.relay.kill9()
     stack.relay.start()
     stack.wait_for_event(
-        session_id, _kind("status", detail="resumed after a relay restart"), "resume", 60
+        session_id, kind("status", detail="resumed after a relay restart"), "resume", 60
     )
 
-    async def ask() -> None:
-        viewer = await Viewer.open(stack.server.url)
-        try:
-            prompt = m.SendInput(session_id=session_id, data="what was the word?", request_id="r")
-            await viewer.send(prompt)
-            await viewer.until(lambda: bool(viewer.results), 60)
-            assert isinstance(viewer.results[0], m.Result) and viewer.results[0].ok
-        finally:
-            await viewer.close()
-
-    asyncio.run(ask())
-    stack.wait_for_event(session_id, _kind("message", text="A new conversation."), "reply", 60)
+    ask = m.SendInput(session_id=session_id, data="what was the word?", request_id="r")
+    asyncio.run(command(stack, ask, 60))
+    stack.wait_for_event(session_id, kind("message", text="A new conversation."), "reply", 60)
     events = [e["event"] for e in stack.events(session_id)]
     errors = [e["message"] for e in events if e["kind"] == "error"]
     remembered = "remember the word pineapple" in str(api.turns()[-1].body["contents"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from protocol import messages as m
 from tests.fakes.ticker import expected
-from tests.harness import Stack, Viewer, ended, terminal_text, ticker, wait_until
+from tests.harness import Stack, Viewer, ended, running, terminal_text, ticker, wait_until
 
 
 def _log_seqs(stack: Stack, session_id: str) -> list[int]:
@@ -81,13 +81,8 @@ def test_resume_within_ring_sends_only_the_missed_events(stack: Stack) -> None:
 
 
 def test_resume_from_history_older_than_the_ring(tmp_path: Path) -> None:
-    stack = Stack(tmp_path, server_env={"TETHER_RING_EVENTS": "16"})
-    try:
-        stack.relay.start()
-        stack.wait_relay_online()
+    with running(Stack(tmp_path, server_env={"TETHER_RING_EVENTS": "16"})) as stack:
         _resume_after_gap(stack, 600)
-    finally:
-        stack.close()
 
 
 def test_resume_with_another_epoch_is_not_recovered_and_replays_everything(stack: Stack) -> None:

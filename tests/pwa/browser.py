@@ -9,10 +9,12 @@ never cause: JavaScript dialogs, the `window.__xss` marker set, CSP violations, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,6 +168,18 @@ class Site:
         for context in self._contexts:
             context.close()
         self._contexts.clear()
+
+
+@contextlib.contextmanager
+def fresh_site(browser: Browser, directory: Path) -> Iterator[Site]:
+    """A new server in `directory` with no users yet (its log holds the owner setup link)."""
+    server = ServerProcess(directory).start()
+    site = Site(browser, server)
+    try:
+        yield site
+    finally:
+        site.close()
+        server.stop()
 
 
 class World(Site):

@@ -21,8 +21,8 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 from tests.agents.conftest import agent_bin  # noqa: F401  (the fixture, for `world`)
 from tests.agents.test_claude import _claude_stack
 from tests.fakes.anthropic_api import AnthropicApi
-from tests.harness import ServerProcess
-from tests.pwa.browser import CHROMIUM, Site, World
+from tests.harness import running
+from tests.pwa.browser import CHROMIUM, Site, World, fresh_site
 from tests.pwa.build import ensure_built
 
 
@@ -60,13 +60,8 @@ def browser(playwright: Playwright, pwa_dist: Path) -> Iterator[Browser]:
 @pytest.fixture
 def site(browser: Browser, tmp_path: Path) -> Iterator[Site]:
     """A fresh server with no users yet: its log holds the owner setup link."""
-    server = ServerProcess(tmp_path / "server").start()
-    site = Site(browser, server)
-    try:
+    with fresh_site(browser, tmp_path / "server") as site:
         yield site
-    finally:
-        site.close()
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -77,14 +72,10 @@ def world(
 ) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("pwa")
     find_agent: Callable[[str], Path] = request.getfixturevalue("agent_bin")
-    with AnthropicApi() as api:
-        stack = _claude_stack(tmp, find_agent("claude"), api)
+    with AnthropicApi() as api, running(_claude_stack(tmp, find_agent("claude"), api)) as stack:
         world = World(browser, stack, api)
         try:
-            stack.relay.start()
-            stack.wait_relay_online()
             world.sign_up_owner(world.tab(signed_in=False, path=None))
             yield world
         finally:
             world.close()
-            stack.close()

@@ -12,14 +12,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.fakes.anthropic_api import Reply
-from tests.harness import ROOT, ServerProcess, ticker
-from tests.pwa.browser import PHONE, TABLET, Site, World
+from tests.harness import ROOT, ticker
+from tests.pwa.browser import PHONE, TABLET, Site, World, fresh_site
 
 SHOTS = ROOT / "docs" / "screenshots"
 SIZES = (PHONE, TABLET)
@@ -72,13 +71,8 @@ def _check_and_shoot(page: Page, screen: str, size: tuple[int, int], scheme: str
 
 @pytest.fixture(scope="module")
 def setup_site(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    server = ServerProcess(Path(tmp_path_factory.mktemp("setup")) / "server").start()
-    site = Site(browser, server)
-    try:
+    with fresh_site(browser, tmp_path_factory.mktemp("setup") / "server") as site:
         yield site
-    finally:
-        site.close()
-        server.stop()
 
 
 @pytest.fixture(scope="module")

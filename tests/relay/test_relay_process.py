@@ -50,6 +50,13 @@ def _run(body: Callable[[], Awaitable[None]], timeout_s: float = 25) -> None:
     asyncio.run(scenario())
 
 
+async def _start_s1(server: FakeServer, command: list[str]) -> None:
+    """Once the relay has connected, start session s1 running `command` in `work`."""
+    await wait_until_async(lambda: bool(server.infos), 15, "the relay to connect")
+    start = m.StartSession(session_id="s1", workspace="work", command=command)
+    assert (await server.command(start)).ok
+
+
 def _ends(server: FakeServer, session_id: str) -> list[m.SessionEnded]:
     return [
         e.event
@@ -78,9 +85,7 @@ def test_sigterm_stops_sessions_and_closes_the_link_with_1000(
     async def body() -> None:
         server = await FakeServer().start()
         async with relay_process(tmp_path, workspace, server.url) as relay:
-            await wait_until_async(lambda: bool(server.infos), 15, "the relay to connect")
-            start = m.StartSession(session_id="s1", workspace="work", command=["sleep", "100"])
-            assert (await server.command(start)).ok
+            await _start_s1(server, ["sleep", "100"])
             relay.send_signal(signal.SIGTERM)
             assert await _exit_status(relay) == 0
         assert [e.reason for e in _ends(server, "s1")] == ["stopped"]
@@ -96,9 +101,7 @@ def test_after_kill_9_the_restarted_relay_ends_the_lost_session(
     async def body() -> None:
         server = await FakeServer().start()
         async with relay_process(tmp_path, workspace, server.url) as relay:
-            await wait_until_async(lambda: bool(server.infos), 15, "the relay to connect")
-            start = m.StartSession(session_id="s1", workspace="work", command=["cat"])
-            assert (await server.command(start)).ok
+            await _start_s1(server, ["cat"])
             await wait_until_async(lambda: len(server.events) >= 2, 5, "the start events")
             _kill9(relay)
         before = max(e.relay_seq for e in server.events if e.session_id == "s1")

@@ -30,7 +30,7 @@ from server.app import create_app
 from server.settings import Settings
 from tests.fakes.authenticator import SoftAuthenticator
 from tests.fakes.scripted_relay import publish
-from tests.harness import ServerProcess, wait_until
+from tests.harness import ServerProcess, close_code, wait_until
 
 # Who may call each route: public (anyone), viewer / operator / admin (that role or higher, 401
 # without credentials, 403 below it). Sessions are further checked against workspace grants.
@@ -158,7 +158,6 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     server = ServerProcess(Path(tmp_path_factory.mktemp("authz")))
-    server.data_dir.mkdir(parents=True, exist_ok=True)
     tokens = {name: server.create_relay_token(name) for name in ("a", "b")}
     server.start()
     w = World(server)
@@ -310,15 +309,6 @@ async def _socket(
     return ws
 
 
-async def _close_code(ws: ClientConnection) -> int | None:
-    try:
-        while True:
-            await asyncio.wait_for(ws.recv(), 10)
-    except ConnectionClosed:
-        pass
-    return ws.close_code
-
-
 def _message(world: World, tag: str) -> m.ClientMessage:
     sid = world.session_id
     relay = world.relay_ids["a"]
@@ -378,9 +368,9 @@ def test_every_socket_message_is_checked_against_role_and_workspace(world: World
 def test_sockets_without_credentials_are_unauthorized(world: World) -> None:
     async def run() -> list[int | None]:
         return [
-            await _close_code(await _socket(world, "nobody", None)),
-            await _close_code(await _socket(world, "nobody", world.origin)),
-            await _close_code(await _socket(world, "nobody", None, "/ws/relay")),
+            await close_code(await _socket(world, "nobody", None)),
+            await close_code(await _socket(world, "nobody", world.origin)),
+            await close_code(await _socket(world, "nobody", None, "/ws/relay")),
         ]
 
     assert asyncio.run(run()) == [CloseCode.UNAUTHORIZED] * 3
@@ -395,7 +385,7 @@ def test_socket_handshakes_with_a_wrong_or_missing_origin_are_refused(world: Wor
         cases.append(("nobody", origin, "/ws/relay"))
 
     async def run() -> list[int | None]:
-        return [await _close_code(await _socket(world, *case)) for case in cases]
+        return [await close_code(await _socket(world, *case)) for case in cases]
 
     codes = asyncio.run(run())
     assert codes == [CloseCode.FORBIDDEN] * len(cases), list(zip(cases, codes, strict=True))
@@ -411,7 +401,7 @@ def test_signing_out_closes_that_sessions_sockets_at_once(world: World) -> None:
         signed_out = await asyncio.to_thread(world.call, "sam", "POST", "/api/auth/logout")
         assert signed_out.status_code == 204
         async with asyncio.timeout(2):
-            return await _close_code(ws)
+            return await close_code(ws)
 
     assert asyncio.run(run()) == CloseCode.UNAUTHORIZED
     assert world.call("sam", "GET", "/api/auth/me").status_code == 401

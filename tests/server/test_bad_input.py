@@ -10,12 +10,11 @@ from pathlib import Path
 import msgspec
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
 from protocol import messages as m
 from protocol.codes import CloseCode, ErrorCode
 from protocol.version import PROTOCOL_VERSION
-from tests.harness import ServerProcess, Viewer
+from tests.harness import ServerProcess, Viewer, close_code
 
 _encoder = msgspec.json.Encoder()
 HELLO = _encoder.encode(
@@ -32,7 +31,6 @@ class Env:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     server = ServerProcess(Path(tmp_path_factory.mktemp("bad-input")))
-    server.data_dir.mkdir(parents=True, exist_ok=True)
     tokens = {name: server.create_relay_token(name) for name in ("one", "two")}
     server.start()
     try:
@@ -64,15 +62,6 @@ async def _viewer_ws(env: Env, hello: bool = True, **kwargs: object) -> ClientCo
         await ws.send(HELLO)
         assert b"hello" in await asyncio.wait_for(ws.recv(decode=False), 10)
     return ws
-
-
-async def _close_code(ws: ClientConnection) -> int | None:
-    try:
-        while True:
-            await asyncio.wait_for(ws.recv(), 10)
-    except ConnectionClosed:
-        pass
-    return ws.close_code
 
 
 def _events(session_id: str, first: int, count: int) -> str:
@@ -128,7 +117,7 @@ def test_bad_first_frame_on_relay_socket_is_closed_with_a_clear_code(env: Env, c
     async def run() -> int | None:
         ws = await _relay(env, hello=False)
         await ws.send(frame)
-        return await _close_code(ws)
+        return await close_code(ws)
 
     assert asyncio.run(run()) == code
     _still_serving(env)
@@ -143,7 +132,7 @@ def test_bad_first_frame_on_viewer_socket_is_closed_with_a_clear_code(env: Env, 
     async def run() -> int | None:
         ws = await _viewer_ws(env, hello=False)
         await ws.send(frame)
-        return await _close_code(ws)
+        return await close_code(ws)
 
     assert asyncio.run(run()) == code
     _still_serving(env)
@@ -158,7 +147,7 @@ def test_bad_frame_after_hello_closes_only_that_socket(env: Env, case: str) -> N
         await relay.send(frame)
         viewer = await _viewer_ws(env)
         await viewer.send(frame)
-        return await _close_code(relay), await _close_code(viewer)
+        return await close_code(relay), await close_code(viewer)
 
     assert asyncio.run(run()) == (code, code)
     _still_serving(env)
@@ -172,7 +161,7 @@ def test_relay_without_or_with_a_wrong_token_is_unauthorized(env: Env) -> None:
             ws = await connect(
                 f"ws://127.0.0.1:{env.server.port}/ws/relay", additional_headers=headers
             )
-            codes.append(await _close_code(ws))
+            codes.append(await close_code(ws))
         return codes
 
     assert asyncio.run(run()) == [CloseCode.UNAUTHORIZED] * 3
@@ -248,7 +237,7 @@ def test_command_for_a_session_whose_relay_is_offline_is_refused(env: Env) -> No
 def test_viewer_socket_with_a_foreign_origin_is_forbidden(env: Env) -> None:
     async def run() -> int | None:
         ws = await _viewer_ws(env, hello=False, origin="https://evil.example")
-        return await _close_code(ws)
+        return await close_code(ws)
 
     assert asyncio.run(run()) == CloseCode.FORBIDDEN
 

@@ -4,6 +4,7 @@ record it, sent to a real `tether serve` as the PWA sends it (multipart, console
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import re
 import shutil
 import subprocess
@@ -64,6 +65,18 @@ class Voice:
     def post(self, clip: bytes, mime: str = "audio/wav", **form: str) -> httpx.Response:
         return self.http.post(URL, files={"audio": ("clip", clip, mime)}, data=form)
 
+    @classmethod
+    @contextlib.contextmanager
+    def serving(cls, data_dir: Path, env: dict[str, str] | None = None) -> Iterator[Voice]:
+        """A server on `data_dir` and a client of it; both closed on the way out."""
+        server = ServerProcess(data_dir, env=env).start()
+        client = cls(server)
+        try:
+            yield client
+        finally:
+            client.http.close()
+            server.stop()
+
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
@@ -79,13 +92,8 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def voice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Voice]:
-    server = ServerProcess(Path(tmp_path_factory.mktemp("voice")) / "data").start()
-    client = Voice(server)
-    try:
+    with Voice.serving(tmp_path_factory.mktemp("voice") / "data") as client:
         yield client
-    finally:
-        client.http.close()
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -98,13 +106,8 @@ def tight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Voice]:
         "TETHER_VOICE_MAX_CLIP_BYTES": "100000",
         "TETHER_VOICE_PRELOAD": "true",
     }
-    server = ServerProcess(Path(tmp_path_factory.mktemp("tight")) / "data", env=env).start()
-    client = Voice(server)
-    try:
+    with Voice.serving(tmp_path_factory.mktemp("tight") / "data", env) as client:
         yield client
-    finally:
-        client.http.close()
-        server.stop()
 
 
 @pytest.mark.parametrize("container", sorted(ENCODERS))
@@ -263,9 +266,7 @@ def test_voice_needs_an_operator(voice: Voice, clips: dict[str, Path]) -> None:
 
 
 def test_a_server_without_voice_says_so(tmp_path: Path, clips: dict[str, Path]) -> None:
-    server = ServerProcess(tmp_path / "data", env={"TETHER_VOICE": "false"}).start()
-    try:
-        client = Voice(server)
+    with Voice.serving(tmp_path / "data", {"TETHER_VOICE": "false"}) as client:
         assert client.http.get("/api/voice").json() == {
             "enabled": False,
             "model": "",
@@ -277,6 +278,3 @@ def test_a_server_without_voice_says_so(tmp_path: Path, clips: dict[str, Path]) 
         refused = client.post(clips["wav"].read_bytes())
         assert refused.status_code == 404
         assert refused.json()["error"]["code"] == "voice_disabled"
-        client.http.close()
-    finally:
-        server.stop()

@@ -10,11 +10,12 @@ import dataclasses
 import time
 import unicodedata
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
 
+from server.domain.audit import Audit
 from server.domain.errors import BadRequestError, UnauthorizedError
 from server.domain.identity import ceremonies
 from server.domain.identity.browser_sessions import OpenSockets, Timeouts
@@ -28,19 +29,6 @@ from server.store.identity_store import IdentityStore
 RP_NAME = "Tether"
 CHALLENGE_TTL_S = 300.0  # a passkey prompt answered later than this must start over
 MAX_NAME_CHARS = 64  # user and passkey names
-
-
-class AuditTrail(Protocol):
-    async def record(
-        self,
-        action: str,
-        *,
-        actor: str,
-        target: str = "",
-        ip: str = "",
-        device: str = "",
-        details: Mapping[str, Any] | None = None,
-    ) -> Any: ...
 
 
 class Caller(msgspec.Struct, frozen=True, kw_only=True):
@@ -82,7 +70,7 @@ class IdentityContext:
     def __init__(
         self,
         store: IdentityStore,
-        audit: AuditTrail,
+        audit: Audit,
         config: IdentityConfig,
         console_token: str,
         clock: Callable[[], float] = time.time,

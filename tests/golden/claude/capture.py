@@ -25,6 +25,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from relay.agent.adapters.claude import STREAM_FLAGS
 from tests.fakes.anthropic_api import AnthropicApi, Reply
 
 HERE = Path(__file__).resolve().parent
@@ -120,18 +121,7 @@ def capture(name: str, scenario: Scenario, claude: str) -> None:
             "DISABLE_AUTOUPDATER": "1",
             **scenario.env,
         }
-        argv = [
-            claude,
-            "-p",
-            "--input-format",
-            "stream-json",
-            "--output-format",
-            "stream-json",
-            "--verbose",
-            "--include-partial-messages",
-            "--permission-prompt-tool",
-            "stdio",
-        ]
+        argv = [claude, *STREAM_FLAGS]  # what the relay runs
         child = subprocess.Popen(
             argv, cwd=WORKSPACE, env=env, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )

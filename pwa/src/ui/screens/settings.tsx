@@ -18,6 +18,7 @@ import {
   type Passkey,
 } from "../../app/identity";
 import { ConfirmButton } from "../components/identity/confirm";
+import { useItemActions } from "../components/identity/item_actions";
 import { Notice, Spinner } from "../components/identity/notice";
 import { ROLE_LABEL } from "../components/identity/role";
 import { ago, fullDate } from "../components/when";
@@ -75,9 +76,7 @@ function SignOutHere() {
 
 function Passkeys() {
   const [keys, setKeys] = useState<Passkey[] | null>(null);
-  const [error, setError] = useState("");
-  const [done, setDone] = useState("");
-  const [busyId, setBusyId] = useState("");
+  const { error, setError, done, setDone, busyId, run: act } = useItemActions();
 
   const load = () =>
     listPasskeys().then(
@@ -87,20 +86,6 @@ function Passkeys() {
   useEffect(() => {
     void load();
   }, []);
-
-  async function act(id: string, run: () => Promise<void>, ok: string) {
-    setError("");
-    setDone("");
-    setBusyId(id);
-    try {
-      await run();
-      setDone(ok);
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setBusyId("");
-    }
-  }
 
   return (
     <section class="id-section" aria-labelledby="passkeys-h">
@@ -299,9 +284,7 @@ function AddPasskey({ onAdded }: { onAdded: (name: string) => Promise<void> }) {
 
 function Browsers() {
   const [sessions, setSessions] = useState<BrowserSession[] | null>(null);
-  const [error, setError] = useState("");
-  const [done, setDone] = useState("");
-  const [busyId, setBusyId] = useState("");
+  const { error, setError, done, busyId, run } = useItemActions(() => load());
   const load = () =>
     listBrowserSessions().then(
       (found) => setSessions(found),
@@ -338,20 +321,7 @@ function Browsers() {
                     question={`End the session of ${label}? It is signed out and its open pages disconnect at once.`}
                     confirmLabel="Yes, end it"
                     busy={busyId === s.id}
-                    onConfirm={async () => {
-                      setError("");
-                      setDone("");
-                      setBusyId(s.id);
-                      try {
-                        await revokeBrowserSession(s.id);
-                        setDone(`${label} is signed out.`);
-                        await load();
-                      } catch (err) {
-                        setError(errorMessage(err));
-                      } finally {
-                        setBusyId("");
-                      }
-                    }}
+                    onConfirm={() => run(s.id, () => revokeBrowserSession(s.id), `${label} is signed out.`)}
                   />
                 )}
               </li>

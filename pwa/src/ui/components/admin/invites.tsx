@@ -13,6 +13,7 @@ import {
   type User,
 } from "../../../app/identity";
 import { ConfirmButton } from "../identity/confirm";
+import { useItemActions } from "../identity/item_actions";
 import { Notice } from "../identity/notice";
 import { ROLE_LABEL, grantsText } from "../identity/role";
 import { ago, fullDate } from "../when";
@@ -42,9 +43,7 @@ export function Invites({
   reload: () => Promise<void>;
 }) {
   const [created, setCreated] = useState<CreatedInvite | null>(null);
-  const [error, setError] = useState("");
-  const [done, setDone] = useState("");
-  const [busyId, setBusyId] = useState("");
+  const { error, done, busyId, run } = useItemActions(reload);
   const relayName = (id: string) => relays.find((r) => r.id === id)?.name ?? id;
   return (
     <>
@@ -82,21 +81,16 @@ export function Invites({
                 question="Revoke this invite? Its link stops working at once."
                 confirmLabel="Yes, revoke the invite"
                 busy={busyId === inv.id}
-                onConfirm={async () => {
-                  setBusyId(inv.id);
-                  setError("");
-                  setDone("");
-                  try {
-                    await revokeInvite(inv.id);
-                    if (created?.invite.id === inv.id) setCreated(null);
-                    setDone("Invite revoked.");
-                    await reload();
-                  } catch (err) {
-                    setError(errorMessage(err));
-                  } finally {
-                    setBusyId("");
-                  }
-                }}
+                onConfirm={() =>
+                  run(
+                    inv.id,
+                    async () => {
+                      await revokeInvite(inv.id);
+                      if (created?.invite.id === inv.id) setCreated(null);
+                    },
+                    "Invite revoked.",
+                  )
+                }
               />
             </li>
           ))}

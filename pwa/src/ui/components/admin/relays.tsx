@@ -1,16 +1,13 @@
 // Relays: online state, workspaces and agents; revoke (its link closes at once).
 
-import { useState } from "preact/hooks";
-import { errorMessage } from "../../../api/http";
 import { revokeRelay, type Relay } from "../../../app/identity";
 import { ConfirmButton } from "../identity/confirm";
+import { useItemActions } from "../identity/item_actions";
 import { Notice } from "../identity/notice";
 import { ago, fullDate } from "../when";
 
 export function Relays({ relays, reload }: { relays: Relay[]; reload: () => Promise<void> }) {
-  const [error, setError] = useState("");
-  const [done, setDone] = useState("");
-  const [busyId, setBusyId] = useState("");
+  const { error, done, busyId, run } = useItemActions(reload);
   return (
     <>
       {error && <Notice kind="error">{error}</Notice>}
@@ -69,20 +66,7 @@ export function Relays({ relays, reload }: { relays: Relay[]; reload: () => Prom
                 question={`Revoke ${r.name}? Its token stops working, its link closes now and it must be enrolled again.`}
                 confirmLabel={`Yes, revoke ${r.name}`}
                 busy={busyId === r.id}
-                onConfirm={async () => {
-                  setBusyId(r.id);
-                  setError("");
-                  setDone("");
-                  try {
-                    await revokeRelay(r.id);
-                    setDone(`${r.name} is revoked.`);
-                    await reload();
-                  } catch (err) {
-                    setError(errorMessage(err));
-                  } finally {
-                    setBusyId("");
-                  }
-                }}
+                onConfirm={() => run(r.id, () => revokeRelay(r.id), `${r.name} is revoked.`)}
               />
             </li>
           ))}

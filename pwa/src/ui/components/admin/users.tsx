@@ -2,11 +2,11 @@
 // anyone (the server decides and says why when it refuses).
 
 import { useState } from "preact/hooks";
-import { errorMessage } from "../../../api/http";
 import type { Grant, Me, Role } from "../../../api/rest";
 import { roleAtLeast } from "../../../app/roles";
 import { disableUser, updateUser, type Relay, type User } from "../../../app/identity";
 import { ConfirmButton } from "../identity/confirm";
+import { useItemActions } from "../identity/item_actions";
 import { Notice } from "../identity/notice";
 import { ROLE_HELP, ROLE_LABEL, grantsText } from "../identity/role";
 import { ago, fullDate } from "../when";
@@ -54,28 +54,21 @@ function UserItem({
   const [editing, setEditing] = useState(false);
   const [role, setRole] = useState<Role>(user.role);
   const [grants, setGrants] = useState<Grant[]>(user.grants);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState("");
-  const [done, setDone] = useState("");
+  const { error, done, busyId, run: runItem } = useItemActions(reload);
+  const busy = busyId !== "";
   const self = user.id === me.user_id;
   const mayManage = !self && !user.disabled && (me.role === "owner" || !roleAtLeast(user.role, "admin"));
   const roles = assignableRoles(me);
 
-  async function run(action: () => Promise<unknown>, ok: string) {
-    setBusy(true);
-    setError("");
-    setDone("");
-    try {
-      await action();
-      setDone(ok);
-      setEditing(false);
-      await reload();
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setBusy(false);
-    }
-  }
+  const run = (action: () => Promise<unknown>, ok: string) =>
+    runItem(
+      user.id,
+      async () => {
+        await action();
+        setEditing(false);
+      },
+      ok,
+    );
 
   return (
     <li class="id-item">
