@@ -37,6 +37,7 @@ class Answer:
     method: str
     result: Any = None
     error: RpcError | None = None
+    request_id: int | str = 0  # the id of the request answered
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,14 +82,16 @@ class RpcChannel:
         (a request or notification from the agent, or an answer nobody waits for)."""
         if "method" in message or "id" not in message:
             return None
-        asked = self._asked.pop(message["id"], None)
+        request_id = message["id"]
+        asked = self._asked.pop(request_id, None)
         if asked is None:
             return None
         error = message.get("error")
         if isinstance(error, dict):
             code, text = int(error.get("code", 0)), str(error.get("message", ""))
-            return Answer(asked.method, error=RpcError(code, text, error.get("data")))
-        return Answer(asked.method, result=message.get("result"))
+            rpc_error = RpcError(code, text, error.get("data"))
+            return Answer(asked.method, error=rpc_error, request_id=request_id)
+        return Answer(asked.method, result=message.get("result"), request_id=request_id)
 
     def expire(self, request_id: int) -> Answer | None:
         """The time limit of a request passed: its answer is a timeout error, unless it came."""
@@ -96,7 +99,7 @@ class RpcChannel:
         if asked is None:
             return None
         text = f"no answer to {asked.method} in {asked.timeout_s:g} s"
-        return Answer(asked.method, error=RpcError(TIMED_OUT, text))
+        return Answer(asked.method, error=RpcError(TIMED_OUT, text), request_id=request_id)
 
     def _message(self, **fields: Any) -> dict[str, Any]:
         message = {k: v for k, v in fields.items() if v is not None or k == "result"}

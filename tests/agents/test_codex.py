@@ -163,27 +163,59 @@ def _started_codex(tmp_path: Path) -> tuple[Any, Replay]:
     return translator, record
 
 
-def test_a_prompt_codex_refuses_is_an_error_and_the_session_goes_idle(tmp_path: Path) -> None:
+def test_a_prompt_codex_takes_is_answered_and_its_turn_runs(tmp_path: Path) -> None:
+    translator, record = _started_codex(tmp_path)
+    assert translator.prompt("hello") == 1
+    assert record.answers == {}  # not before Codex answers turn/start
+    translator.on_message({"id": 3, "result": {"turn": {"id": "turn-1"}}})
+    assert record.answers == {1: None}
+    assert record.of(m.Status)[-1].state == "running"
+
+
+def test_a_prompt_codex_refuses_is_refused_to_the_viewer_and_the_session_goes_idle(
+    tmp_path: Path,
+) -> None:
     translator, record = _started_codex(tmp_path)
     translator.prompt("hello")
     assert record.sent[-1]["method"] == "turn/start"
     translator.on_message({"id": 3, "error": {"code": -32600, "message": "thread is busy"}})
-    (error,) = record.of(m.Error)
-    assert (error.code, error.message) == (
+    refusal = record.answers[1]
+    assert refusal is not None
+    assert (refusal.code, refusal.message) == (
         "bad_request",
         "Codex refused the prompt: thread is busy",
     )
+    assert record.of(m.Error) == []  # the viewer's command says it, not the session's log
+    assert record.of(m.Status)[-1].state == "idle"  # nothing runs: not left "running"
+
+
+def test_a_prompt_refused_while_a_turn_runs_leaves_that_turn_running(tmp_path: Path) -> None:
+    translator, record = _started_codex(tmp_path)
+    translator.prompt("first")
+    translator.on_message({"id": 3, "result": {"turn": {"id": "turn-1"}}})
+    translator.prompt("second")
+    translator.on_message({"id": 4, "error": {"code": -32600, "message": "thread is busy"}})
+    refusal = record.answers[2]
+    assert refusal is not None and refusal.message == "Codex refused the prompt: thread is busy"
+    assert record.answers[1] is None
+    assert [s.state for s in record.of(m.Status)] == ["running", "running"]
+    translator.on_message({"method": "turn/completed", "params": {"turn": {"status": "completed"}}})
     assert record.of(m.Status)[-1].state == "idle"
 
 
-def test_a_prompt_codex_does_not_take_in_time_is_an_error(tmp_path: Path) -> None:
+def test_a_prompt_codex_does_not_take_in_time_is_a_timeout(tmp_path: Path) -> None:
     translator, record = _started_codex(tmp_path)
     translator.prompt("hello")
     translator.expired(3)
-    (error,) = record.of(m.Error)
-    assert (error.code, error.message) == ("timeout", "Codex did not take the prompt")
+    refusal = record.answers[1]
+    assert refusal is not None
+    assert (refusal.code, refusal.message) == ("timeout", "Codex did not take the prompt")
+    assert record.of(m.Status)[-1].state == "idle"
     translator.on_message({"id": 3, "result": {"turn": {"id": "late"}}})  # too late: kept raw
     assert record.of(m.Native)[-1].type == "unexpected_response"
+    # the turn starts after all: the session shows it running again
+    translator.on_message({"method": "turn/started", "params": {"turn": {"id": "late"}}})
+    assert record.of(m.Status)[-1].state == "running"
 
 
 # ---------------------------------------------------------------------- the real CLI
