@@ -98,6 +98,12 @@ def text_of(block: Any) -> str:
     return ""
 
 
+def content_text(blocks: Any) -> str:
+    """The text blocks of a tool call's content, one per line."""
+    texts = [text_of(block) for block in blocks] if isinstance(blocks, list) else []
+    return "\n".join(text for text in texts if text)
+
+
 def output_text(update: dict[str, Any]) -> str:
     raw_output = update.get("rawOutput")
     if isinstance(raw_output, str):
