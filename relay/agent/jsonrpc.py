@@ -5,12 +5,14 @@ writes requests, notifications and answers through `send`, remembers which metho
 requests called, and `answer_to()` turns a message from the agent that answers one of them
 into an `Answer`. A request sent with a time limit is reported to `expect` (the driver, which
 calls `expire()` when it passes). Codex omits the `"jsonrpc"` member (version None).
+`error_text()` is an agent's error message as a user reads it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +30,20 @@ class RpcError(Exception):
         self.code = code
         self.message = message
         self.data = data
+
+
+def error_text(message: Any, default: str = "") -> str:
+    """An agent's error message. Codex and Gemini CLI pass an API's JSON error body through as
+    the message: show the message inside it."""
+    text = str(message or default)
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text
+    inner = body.get("error") if isinstance(body, dict) else None
+    if isinstance(inner, dict) and inner.get("message"):
+        return str(inner["message"])
+    return text
 
 
 @dataclasses.dataclass(frozen=True)

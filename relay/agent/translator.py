@@ -152,7 +152,9 @@ class Translator(abc.ABC):
 
 class RpcTranslator(Translator):
     """A translator of an agent that speaks JSON-RPC (Codex, ACP): it writes its requests
-    through `rpc`, and each answer (or a time limit passed) comes to `answered()`."""
+    through `rpc`; each answer (or a time limit passed) comes to `answered()`, each request
+    from the agent to `on_request()`, each notification to `on_notification()`, and anything
+    else is kept as `native`."""
 
     rpc_version: ClassVar[str | None]  # the "jsonrpc" member; None: Codex omits it
 
@@ -169,6 +171,29 @@ class RpcTranslator(Translator):
         if answer is not None:
             self.answered(answer)
 
+    def on_message(self, message: dict[str, Any]) -> None:
+        answer = self.rpc.answer_to(message)
+        method = message.get("method")
+        params = message.get("params") or {}
+        if answer is not None:
+            self.answered(answer)
+        elif not isinstance(method, str):
+            self.raw(message, type="unexpected_response")
+        elif "id" in message:
+            self.on_request(message["id"], method, params, message)
+        else:
+            self.on_notification(method, params, message)
+
     @abc.abstractmethod
     def answered(self, answer: Answer) -> None:
         """The agent answered one of our requests (or did not in time: an error answer)."""
+
+    @abc.abstractmethod
+    def on_request(
+        self, request_id: int | str, method: str, params: dict[str, Any], message: dict[str, Any]
+    ) -> None:
+        """A request from the agent: answer it through `rpc`."""
+
+    @abc.abstractmethod
+    def on_notification(self, method: str, params: dict[str, Any], message: dict[str, Any]) -> None:
+        """A notification from the agent."""

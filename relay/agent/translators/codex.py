@@ -32,7 +32,7 @@ from protocol.messages import (
 )
 from protocol.version import SOFTWARE_VERSION
 from relay.agent.diffs import truncate
-from relay.agent.jsonrpc import METHOD_NOT_FOUND, TIMED_OUT, Answer
+from relay.agent.jsonrpc import METHOD_NOT_FOUND, TIMED_OUT, Answer, error_text
 from relay.agent.translator import RpcTranslator
 from relay.agent.translators.codex_items import (
     APPROVAL_REQUESTS,
@@ -41,7 +41,6 @@ from relay.agent.translators.codex_items import (
     approval_subject,
     command_events,
     error_code,
-    error_text,
     file_changed_of,
     split_git_diff,
     tool_of,
@@ -77,18 +76,6 @@ class CodexTranslator(RpcTranslator):
 
     def start(self) -> None:
         self.rpc.request("initialize", {"clientInfo": CLIENT_INFO})
-
-    def on_message(self, message: dict[str, Any]) -> None:
-        answer = self.rpc.answer_to(message)
-        method = message.get("method")
-        if answer is not None:
-            self.answered(answer)
-        elif not isinstance(method, str):
-            self.raw(message, type="unexpected_response")
-        elif "id" in message:
-            self._on_request(message["id"], method, message)
-        else:
-            self._on_notification(method, message)
 
     def send_prompt(self, text: str) -> None:
         params = {"threadId": self.thread_id, "input": [{"type": "text", "text": text}]}
@@ -175,8 +162,7 @@ class CodexTranslator(RpcTranslator):
 
     # ------------------------------------------------------------------ notifications
 
-    def _on_notification(self, method: str, message: dict[str, Any]) -> None:
-        params = message.get("params") or {}
+    def on_notification(self, method: str, params: dict[str, Any], message: dict[str, Any]) -> None:
         handle: Callable[[dict[str, Any], dict[str, Any]], None] | None = {
             "item/agentMessage/delta": self._delta,
             "item/started": lambda p, m: self._item_started(p.get("item") or {}, m),
@@ -296,12 +282,13 @@ class CodexTranslator(RpcTranslator):
 
     # ------------------------------------------------------------------ approvals
 
-    def _on_request(self, request_id: int | str, method: str, message: dict[str, Any]) -> None:
+    def on_request(
+        self, request_id: int | str, method: str, params: dict[str, Any], message: dict[str, Any]
+    ) -> None:
         if method not in APPROVAL_REQUESTS:
             self.rpc.respond_error(request_id, METHOD_NOT_FOUND, f"Tether does not offer {method}")
             self.raw(message, type=method)
             return
-        params = message.get("params") or {}
         item_id = str(params.get("itemId", ""))
         approval_id = str(params.get("approvalId") or item_id or request_id)
         if approval_id in self.approvals.pending():
