@@ -54,6 +54,7 @@ class StructuredAdapter(Adapter):
         self._process: asyncio.subprocess.Process | None = None
         self._ready = asyncio.Event()
         self._stopping = False
+        self._exited = False  # run() is over: no prompt can be answered
         self._stderr_tail = b""
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: set[asyncio.TimerHandle] = set()
@@ -136,10 +137,9 @@ class StructuredAdapter(Adapter):
                 task.cancel()
             for timer in self._timers:
                 timer.cancel()
+            self._exited = True
             for number in list(self._prompts):  # prompts the agent never answered
-                self.prompt_answered(
-                    number, CommandError(ErrorCode.SESSION_ENDED, "the agent exited")
-                )
+                self.prompt_answered(number, self._exited_error())
         if not self._stopping and code != 0:
             tail = self._stderr_tail.decode("utf-8", "replace").strip()
             message = f"{self.agent} exited with code {code}" + (f": {tail}" if tail else "")
@@ -152,6 +152,8 @@ class StructuredAdapter(Adapter):
                 await self._ready.wait()
         except TimeoutError:
             raise CommandError(ErrorCode.TIMEOUT, "the agent is still starting") from None
+        if self._exited:
+            raise self._exited_error()
         number = self.translator.prompts + 1  # the number prompt() gives it
         answer = self._prompts[number] = asyncio.get_running_loop().create_future()
         try:
@@ -230,6 +232,10 @@ class StructuredAdapter(Adapter):
                 log.warning("session %s: first prompt: %s", self.spec.session_id, exc)
                 message = f"starting the agent failed: {exc}"
                 self.emit(Error(message=message, code=ErrorCode.INTERNAL))
+
+    @staticmethod
+    def _exited_error() -> CommandError:
+        return CommandError(ErrorCode.SESSION_ENDED, "the agent exited")
 
     def _expired(self, request_id: int) -> None:
         now = asyncio.get_running_loop().time()

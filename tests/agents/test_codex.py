@@ -261,11 +261,14 @@ def test_the_viewer_s_prompt_command_fails_when_codex_refuses_it(tmp_path: Path)
                 await adapter.started()
                 with pytest.raises(CommandError) as refused:
                     await adapter.send_input("hello")
-            return refused.value
         finally:
             await adapter.stop(5)
             await runner
             adapter.close()
+        with pytest.raises(CommandError) as ended:  # once the agent is gone
+            await adapter.send_input("hello again")
+        assert (ended.value.code, ended.value.message) == ("session_ended", "the agent exited")
+        return refused.value
 
     refusal = asyncio.run(run())
     assert (refusal.code, refusal.message) == (
