@@ -81,7 +81,7 @@ class ToolFinished(_Event, tag="tool_finished"):
 
 
 class FileChanged(_Event, tag="file_changed"):
-    path: str
+    path: str  # relative to the session's workspace, for every agent
     diff: str = ""  # unified diff
     change: Literal["added", "modified", "deleted", "renamed"] = "modified"
 

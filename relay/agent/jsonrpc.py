@@ -5,12 +5,14 @@ writes requests, notifications and answers through `send`, remembers which metho
 requests called, and `answer_to()` turns a message from the agent that answers one of them
 into an `Answer`. A request sent with a time limit is reported to `expect` (the driver, which
 calls `expire()` when it passes). Codex omits the `"jsonrpc"` member (version None).
+`error_text()` is an agent's error message as a user reads it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +32,20 @@ class RpcError(Exception):
         self.data = data
 
 
+def error_text(message: Any, default: str = "") -> str:
+    """An agent's error message. Codex and Gemini CLI pass an API's JSON error body through as
+    the message: show the message inside it."""
+    text = str(message or default)
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text
+    inner = body.get("error") if isinstance(body, dict) else None
+    if isinstance(inner, dict) and inner.get("message"):
+        return str(inner["message"])
+    return text
+
+
 @dataclasses.dataclass(frozen=True)
 class Answer:
     """The agent's answer to one of our requests: a result, or an error."""
@@ -37,6 +53,7 @@ class Answer:
     method: str
     result: Any = None
     error: RpcError | None = None
+    request_id: int | str = 0  # the id of the request answered
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,14 +98,16 @@ class RpcChannel:
         (a request or notification from the agent, or an answer nobody waits for)."""
         if "method" in message or "id" not in message:
             return None
-        asked = self._asked.pop(message["id"], None)
+        request_id = message["id"]
+        asked = self._asked.pop(request_id, None)
         if asked is None:
             return None
         error = message.get("error")
         if isinstance(error, dict):
             code, text = int(error.get("code", 0)), str(error.get("message", ""))
-            return Answer(asked.method, error=RpcError(code, text, error.get("data")))
-        return Answer(asked.method, result=message.get("result"))
+            rpc_error = RpcError(code, text, error.get("data"))
+            return Answer(asked.method, error=rpc_error, request_id=request_id)
+        return Answer(asked.method, result=message.get("result"), request_id=request_id)
 
     def expire(self, request_id: int) -> Answer | None:
         """The time limit of a request passed: its answer is a timeout error, unless it came."""
@@ -96,7 +115,7 @@ class RpcChannel:
         if asked is None:
             return None
         text = f"no answer to {asked.method} in {asked.timeout_s:g} s"
-        return Answer(asked.method, error=RpcError(TIMED_OUT, text))
+        return Answer(asked.method, error=RpcError(TIMED_OUT, text), request_id=request_id)
 
     def _message(self, **fields: Any) -> dict[str, Any]:
         message = {k: v for k, v in fields.items() if v is not None or k == "result"}

@@ -5,9 +5,11 @@ translator.py), which does no I/O. The process runs in the workspace with the sc
 environment, in its own process group. `run()` reads stdout line by line and hands each line to
 the translator; the translator's outlet is this driver: events go to the sink, messages to the
 agent's stdin, time limits become timers. The handshake (`translator.start()`) must make the
-translator ready within HANDSHAKE_TIMEOUT_S; the first prompt is sent once it is. If the process
-exits without being asked to, an `error` event carries its exit code and the tail of its
-stderr; the supervisor then ends the session.
+translator ready within HANDSHAKE_TIMEOUT_S; the first prompt is sent once it is. A viewer's
+prompt is answered once the translator says the agent took it or refused it (Codex answers
+each prompt, within its own time limit; other agents take a prompt once it is written): a
+refusal is the command's error. If the process exits without being asked to, an `error` event
+carries its exit code and the tail of its stderr; the supervisor then ends the session.
 
 Subclasses set `translator_class` and implement argv().
 """
@@ -52,9 +54,11 @@ class StructuredAdapter(Adapter):
         self._process: asyncio.subprocess.Process | None = None
         self._ready = asyncio.Event()
         self._stopping = False
+        self._exited = False  # run() is over: no prompt can be answered
         self._stderr_tail = b""
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: set[asyncio.TimerHandle] = set()
+        self._prompts: dict[int, asyncio.Future[CommandError | None]] = {}  # unanswered, by number
 
     @abc.abstractmethod
     def argv(self) -> list[str]:
@@ -85,6 +89,11 @@ class StructuredAdapter(Adapter):
     def expect(self, request_id: int, timeout_s: float) -> None:
         loop = asyncio.get_running_loop()
         self._timers.add(loop.call_later(timeout_s, self._expired, request_id))
+
+    def prompt_answered(self, number: int, refusal: CommandError | None) -> None:
+        answer = self._prompts.pop(number, None)
+        if answer is not None and not answer.done():
+            answer.set_result(refusal)
 
     # ------------------------------------------------------------------ Adapter
 
@@ -128,6 +137,9 @@ class StructuredAdapter(Adapter):
                 task.cancel()
             for timer in self._timers:
                 timer.cancel()
+            self._exited = True
+            for number in list(self._prompts):  # prompts the agent never answered
+                self.prompt_answered(number, self._exited_error())
         if not self._stopping and code != 0:
             tail = self._stderr_tail.decode("utf-8", "replace").strip()
             message = f"{self.agent} exited with code {code}" + (f": {tail}" if tail else "")
@@ -140,7 +152,17 @@ class StructuredAdapter(Adapter):
                 await self._ready.wait()
         except TimeoutError:
             raise CommandError(ErrorCode.TIMEOUT, "the agent is still starting") from None
-        self.translator.prompt(data)
+        if self._exited:
+            raise self._exited_error()
+        number = self.translator.prompts + 1  # the number prompt() gives it
+        answer = self._prompts[number] = asyncio.get_running_loop().create_future()
+        try:
+            self.translator.prompt(data)
+            refusal = await answer
+        finally:
+            self._prompts.pop(number, None)
+        if refusal is not None:
+            raise refusal
 
     async def resize(self, cols: int, rows: int) -> None:
         """Structured agents have no terminal."""
@@ -178,7 +200,8 @@ class StructuredAdapter(Adapter):
             self._process.stdin.close()
 
     async def started(self) -> None:
-        """Return once the handshake is done (prompts are taken)."""
+        """Return once the handshake is done (prompts are taken). For tests/agents/capture.py:
+        a transcript must hold a viewer's prompt after the handshake it followed."""
         await self._ready.wait()
 
     # ------------------------------------------------------------------ internals
@@ -188,7 +211,12 @@ class StructuredAdapter(Adapter):
         return self._started().pid
 
     async def _handshake(self) -> None:
-        self.translator.start()
+        try:
+            self.translator.start()
+        except Exception as exc:  # the task's boundary: e.g. the agent's input closed at once
+            log.exception("session %s: starting %s", self.spec.session_id, self.agent)
+            self.translator.start_failed(str(exc))
+            return
         try:
             async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
                 await self._ready.wait()
@@ -202,6 +230,12 @@ class StructuredAdapter(Adapter):
                 await self.send_input(self.spec.prompt)
             except CommandError as exc:
                 log.warning("session %s: first prompt: %s", self.spec.session_id, exc)
+                message = f"starting the agent failed: {exc}"
+                self.emit(Error(message=message, code=ErrorCode.INTERNAL))
+
+    @staticmethod
+    def _exited_error() -> CommandError:
+        return CommandError(ErrorCode.SESSION_ENDED, "the agent exited")
 
     def _expired(self, request_id: int) -> None:
         now = asyncio.get_running_loop().time()

@@ -9,7 +9,8 @@ translators exactly so, from a transcript, without a process.
 
     start()            the handshake's first messages; outlet.ready() once prompts may go
     on_line(line)      one line of the agent's stdout
-    prompt(text)       a viewer's prompt: user_prompt, status running, the native turn
+    prompt(text)       a viewer's prompt: user_prompt, status running, the native turn;
+                       outlet.prompt_answered() says whether the agent took it
     interrupt()        pending approvals cancelled, the turn interrupted natively
     approvals          resolve() / pending() for a viewer's decisions
     expired(id)        a request's time limit passed (outlet.expect asked for it)
@@ -30,6 +31,7 @@ from relay.agent.approvals import Approvals
 from relay.agent.config import AgentConfig
 from relay.agent.jsonrpc import Answer, RpcChannel
 from relay.agent.workspace_files import WorkspaceFiles
+from relay.errors import CommandError
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +58,16 @@ class Outlet(Protocol):
         """Call `expired(request_id)` after `timeout_s` (the translator ignores it if the
         answer came)."""
 
+    def prompt_answered(self, number: int, refusal: CommandError | None) -> None:
+        """The agent took prompt `number` (counted from 1), or refused it (`refusal` is the
+        viewer's command error)."""
+
 
 class Translator(abc.ABC):
+    # The agent answers each prompt (Codex's turn/start), and the translator reports that
+    # answer; otherwise a prompt is taken once it is written.
+    answers_prompts: ClassVar[bool] = False
+
     def __init__(
         self,
         outlet: Outlet,
@@ -73,6 +83,7 @@ class Translator(abc.ABC):
         self.agent = agent  # the agent's name, in messages
         self.resume = resume  # the conversation to continue; "" starts a new one
         self.approvals = Approvals(outlet.emit)
+        self.prompts = 0  # sent so far; the last one's number
 
     def emit(self, event: Event) -> None:
         self.out.emit(event)
@@ -108,10 +119,15 @@ class Translator(abc.ABC):
             log.exception("%s: cannot handle %.200s", self.agent, text)
             self.raw(message, type="unhandled")
 
-    def prompt(self, text: str) -> None:
+    def prompt(self, text: str) -> int:
+        """Send a viewer's prompt; returns its number, as `outlet.prompt_answered()` gives it."""
+        self.prompts += 1
         self.emit(UserPrompt(text=text))
         self.emit(Status(state="running"))
         self.send_prompt(text)
+        if not self.answers_prompts:
+            self.out.prompt_answered(self.prompts, None)
+        return self.prompts
 
     def interrupt(self) -> None:
         self.approvals.cancel_all("interrupted")
@@ -126,7 +142,8 @@ class Translator(abc.ABC):
 
     @abc.abstractmethod
     def send_prompt(self, text: str) -> None:
-        """Start a native turn (or queue it behind the running one)."""
+        """Start a native turn (or queue it behind the running one); prompt number
+        `self.prompts`."""
 
     @abc.abstractmethod
     def cancel(self) -> None:
@@ -135,7 +152,9 @@ class Translator(abc.ABC):
 
 class RpcTranslator(Translator):
     """A translator of an agent that speaks JSON-RPC (Codex, ACP): it writes its requests
-    through `rpc`, and each answer (or a time limit passed) comes to `answered()`."""
+    through `rpc`; each answer (or a time limit passed) comes to `answered()`, each request
+    from the agent to `on_request()`, each notification to `on_notification()`, and anything
+    else is kept as `native`."""
 
     rpc_version: ClassVar[str | None]  # the "jsonrpc" member; None: Codex omits it
 
@@ -152,6 +171,29 @@ class RpcTranslator(Translator):
         if answer is not None:
             self.answered(answer)
 
+    def on_message(self, message: dict[str, Any]) -> None:
+        answer = self.rpc.answer_to(message)
+        method = message.get("method")
+        params = message.get("params") or {}
+        if answer is not None:
+            self.answered(answer)
+        elif not isinstance(method, str):
+            self.raw(message, type="unexpected_response")
+        elif "id" in message:
+            self.on_request(message["id"], method, params, message)
+        else:
+            self.on_notification(method, params, message)
+
     @abc.abstractmethod
     def answered(self, answer: Answer) -> None:
         """The agent answered one of our requests (or did not in time: an error answer)."""
+
+    @abc.abstractmethod
+    def on_request(
+        self, request_id: int | str, method: str, params: dict[str, Any], message: dict[str, Any]
+    ) -> None:
+        """A request from the agent: answer it through `rpc`."""
+
+    @abc.abstractmethod
+    def on_notification(self, method: str, params: dict[str, Any], message: dict[str, Any]) -> None:
+        """A notification from the agent."""

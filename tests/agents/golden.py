@@ -39,6 +39,7 @@ from relay.agent.translators.acp import AcpTranslator
 from relay.agent.translators.claude import ClaudeTranslator
 from relay.agent.translators.codex import CodexTranslator
 from relay.agent.workspace_files import WorkspaceFiles
+from relay.errors import CommandError
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 WORKSPACE = "{WORKSPACE}"
@@ -66,6 +67,7 @@ class Replay:
     sent: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     expected: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # client lines
     tokens: list[str] = dataclasses.field(default_factory=list)
+    answers: dict[int, CommandError | None] = dataclasses.field(default_factory=dict)  # prompts
     is_ready: bool = False
     gave_up: bool = False
     translator: Any = None  # the translator that wrote all this
@@ -87,6 +89,9 @@ class Replay:
 
     def expect(self, request_id: int, timeout_s: float) -> None:
         """Transcripts hold the answers: no time limit passes."""
+
+    def prompt_answered(self, number: int, refusal: CommandError | None) -> None:
+        self.answers[number] = refusal
 
     def of(self, kind: type[Any]) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
@@ -175,5 +180,7 @@ def check(transcript: Path, scratch: Path, config: AgentConfig | None = None) ->
     compare_golden(record.normalised(event_dicts(record.events)), golden)
     assert record.normalised(record.sent) == record.normalised(record.expected)
     assert record.is_ready and not record.gave_up, "the handshake did not finish"
+    prompts = range(1, record.translator.prompts + 1)
+    assert record.answers == dict.fromkeys(prompts), "a prompt was refused or not answered"
     assert all(e.raw is not None for e in record.of(m.Native))
     return record

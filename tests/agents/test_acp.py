@@ -164,3 +164,29 @@ def test_the_driver_times_out_a_request_the_agent_never_answers(
         "start_failed",
         "acp did not start: no answer to session/new in 0.2 s",
     )
+
+
+def test_a_handshake_that_cannot_be_written_ends_the_start_with_its_reason(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "reading_agent.py"
+    script.write_text("import sys\nsys.stdin.read()\n")  # ends when its input closes
+    config = AgentConfig(name="acp", executable=sys.executable, args=(str(script),))
+    sink = RecordingSink()
+
+    async def run() -> int | None:
+        adapter = AcpAdapter(spec_for(tmp_path, config), sink)
+        await adapter.start()
+        adapter.close()  # the agent's input is closed before the handshake is written
+        try:
+            async with asyncio.timeout(30):
+                return await adapter.run()
+        finally:
+            adapter.close()
+
+    asyncio.run(run())
+    (error,) = [e for e in sink.events if isinstance(e, m.Error)]
+    assert (error.code, error.message) == (
+        "start_failed",
+        "acp did not start: the agent's input is closed",
+    )

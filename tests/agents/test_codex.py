@@ -12,7 +12,9 @@ the scripted Responses API in tests/fakes/responses_api.py.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,10 @@ from typing import Any
 import pytest
 
 from protocol import messages as m
+from relay.agent.adapters.codex import CodexAdapter
 from relay.agent.config import AgentConfig
+from relay.errors import CommandError
+from tests.agents.capture import RecordingSink, spec_for
 from tests.agents.codex_home import STUB_KEY_VAR, codex_env, write_codex_home
 from tests.agents.golden import Replay, replay, transcripts, translator_for
 from tests.agents.relay_stack import agent_stack, approval, command, hello_written, kind
@@ -164,27 +169,138 @@ def _started_codex(tmp_path: Path) -> tuple[Any, Replay]:
     return translator, record
 
 
-def test_a_prompt_codex_refuses_is_an_error_and_the_session_goes_idle(tmp_path: Path) -> None:
+def test_a_prompt_codex_takes_is_answered_and_its_turn_runs(tmp_path: Path) -> None:
+    translator, record = _started_codex(tmp_path)
+    assert translator.prompt("hello") == 1
+    assert record.answers == {}  # not before Codex answers turn/start
+    translator.on_message({"id": 3, "result": {"turn": {"id": "turn-1"}}})
+    assert record.answers == {1: None}
+    assert record.of(m.Status)[-1].state == "running"
+
+
+def test_a_prompt_codex_refuses_is_refused_to_the_viewer_and_the_session_goes_idle(
+    tmp_path: Path,
+) -> None:
     translator, record = _started_codex(tmp_path)
     translator.prompt("hello")
     assert record.sent[-1]["method"] == "turn/start"
     translator.on_message({"id": 3, "error": {"code": -32600, "message": "thread is busy"}})
-    (error,) = record.of(m.Error)
-    assert (error.code, error.message) == (
+    refusal = record.answers[1]
+    assert refusal is not None
+    assert (refusal.code, refusal.message) == (
         "bad_request",
         "Codex refused the prompt: thread is busy",
     )
+    assert record.of(m.Error) == []  # the viewer's command says it, not the session's log
+    assert record.of(m.Status)[-1].state == "idle"  # nothing runs: not left "running"
+
+
+def test_a_prompt_refused_while_a_turn_runs_leaves_that_turn_running(tmp_path: Path) -> None:
+    translator, record = _started_codex(tmp_path)
+    translator.prompt("first")
+    translator.on_message({"id": 3, "result": {"turn": {"id": "turn-1"}}})
+    translator.prompt("second")
+    translator.on_message({"id": 4, "error": {"code": -32600, "message": "thread is busy"}})
+    refusal = record.answers[2]
+    assert refusal is not None and refusal.message == "Codex refused the prompt: thread is busy"
+    assert record.answers[1] is None
+    assert [s.state for s in record.of(m.Status)] == ["running", "running"]
+    translator.on_message({"method": "turn/completed", "params": {"turn": {"status": "completed"}}})
     assert record.of(m.Status)[-1].state == "idle"
 
 
-def test_a_prompt_codex_does_not_take_in_time_is_an_error(tmp_path: Path) -> None:
+def test_a_prompt_codex_does_not_take_in_time_is_a_timeout(tmp_path: Path) -> None:
     translator, record = _started_codex(tmp_path)
     translator.prompt("hello")
     translator.expired(3)
-    (error,) = record.of(m.Error)
-    assert (error.code, error.message) == ("timeout", "Codex did not take the prompt")
+    refusal = record.answers[1]
+    assert refusal is not None
+    assert (refusal.code, refusal.message) == ("timeout", "Codex did not take the prompt")
+    assert record.of(m.Status)[-1].state == "idle"
     translator.on_message({"id": 3, "result": {"turn": {"id": "late"}}})  # too late: kept raw
     assert record.of(m.Native)[-1].type == "unexpected_response"
+    # the turn starts after all: the session shows it running again
+    translator.on_message({"method": "turn/started", "params": {"turn": {"id": "late"}}})
+    assert record.of(m.Status)[-1].state == "running"
+
+
+BUSY_CODEX = """
+import json, sys
+answers = {
+    "initialize": {"result": {}},
+    "thread/start": {"result": {"thread": {"id": "t-1"}}},
+    "turn/start": {"error": {"code": -32600, "message": "thread is busy"}},
+}
+for line in sys.stdin:
+    message = json.loads(line)
+    if message.get("method") in answers and "id" in message:
+        answer = {"id": message["id"], **answers[message["method"]]}
+        print(json.dumps(answer), flush=True)
+"""  # a scripted `codex app-server` that refuses every prompt
+
+
+def _busy_codex(
+    tmp_path: Path, prompt: str = "", on_event: Callable[[m.Event], None] | None = None
+) -> tuple[CodexAdapter, RecordingSink]:
+    script = tmp_path / "codex"
+    script.write_text(f"#!{sys.executable}\n{BUSY_CODEX}")
+    script.chmod(0o755)
+    config = AgentConfig(name="codex", executable=str(script))
+    sink = RecordingSink(on_event)
+    spec = dataclasses.replace(spec_for(tmp_path, config), prompt=prompt)
+    return CodexAdapter(spec, sink), sink
+
+
+def test_the_viewer_s_prompt_command_fails_when_codex_refuses_it(tmp_path: Path) -> None:
+    async def run() -> CommandError:
+        adapter, _ = _busy_codex(tmp_path)
+        await adapter.start()
+        runner = asyncio.create_task(adapter.run())
+        try:
+            async with asyncio.timeout(30):
+                await adapter.started()
+                with pytest.raises(CommandError) as refused:
+                    await adapter.send_input("hello")
+        finally:
+            await adapter.stop(5)
+            await runner
+            adapter.close()
+        with pytest.raises(CommandError) as ended:  # once the agent is gone
+            await adapter.send_input("hello again")
+        assert (ended.value.code, ended.value.message) == ("session_ended", "the agent exited")
+        return refused.value
+
+    refusal = asyncio.run(run())
+    assert (refusal.code, refusal.message) == (
+        "bad_request",
+        "Codex refused the prompt: thread is busy",
+    )
+
+
+def test_a_first_prompt_codex_refuses_is_an_error_event(tmp_path: Path) -> None:
+    async def run() -> list[m.Event]:
+        failed = asyncio.Event()
+        adapter, sink = _busy_codex(
+            tmp_path, "hello", lambda e: failed.set() if isinstance(e, m.Error) else None
+        )
+        await adapter.start()
+        runner = asyncio.create_task(adapter.run())
+        try:
+            async with asyncio.timeout(30):
+                await failed.wait()
+            return sink.events
+        finally:
+            await adapter.stop(5)
+            await runner
+            adapter.close()
+
+    events = asyncio.run(run())
+    (error,) = [e for e in events if isinstance(e, m.Error)]
+    assert (error.code, error.message) == (
+        "internal",
+        "starting the agent failed: Codex refused the prompt: thread is busy",
+    )
+    assert [e.state for e in events if isinstance(e, m.Status)] == ["running", "idle"]
 
 
 # ---------------------------------------------------------------------- the real CLI

@@ -34,7 +34,8 @@ def test_terminal_shows_the_live_shell_and_takes_typing(world: World) -> None:
     expect(rows).to_contain_text("ok-42")
     assert tab.watch.errors == []
     # xterm still makes two <style> elements with the real document (scrollbar colours, which
-    # sessions.css repeats): the CSP blocks them harmlessly; nothing else may be blocked
+    # pwa/src/ui/screens/terminal.css repeats): the CSP blocks them harmlessly; nothing else may
+    # be blocked
     blocked = [v for v in tab.csp_violations() if not v.startswith("style-src-elem inline")]
     assert blocked == []
 

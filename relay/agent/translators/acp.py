@@ -23,6 +23,7 @@ import logging
 from typing import Any
 
 from protocol.messages import (
+    MAX_OUTPUT_CHARS,
     Decision,
     Error,
     Message,
@@ -31,12 +32,11 @@ from protocol.messages import (
     Thinking,
 )
 from protocol.version import SOFTWARE_VERSION
-from relay.agent.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, Answer
+from relay.agent.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, Answer, error_text
 from relay.agent.translator import RpcTranslator
 from relay.agent.translators.acp_content import (
     TurnCost,
     chunk_text,
-    error_text,
     rpc_reason,
     tool_input,
     usage_of,
@@ -83,17 +83,8 @@ class AcpTranslator(RpcTranslator):
         }
         self.rpc.request("initialize", params, timeout_s=SETUP_TIMEOUT_S)
 
-    def on_message(self, message: dict[str, Any]) -> None:
-        answer = self.rpc.answer_to(message)
-        method = message.get("method")
-        params = message.get("params") or {}
-        if answer is not None:
-            self.answered(answer)
-        elif method is None:
-            self.raw(message, type="unexpected_response")
-        elif "id" in message:
-            self._on_request(message["id"], method, params, message)
-        elif method == "session/update":
+    def on_notification(self, method: str, params: dict[str, Any], message: dict[str, Any]) -> None:
+        if method == "session/update":
             self._on_update(params.get("update") or {}, message)
         else:
             self.raw(message, type=method)
@@ -173,7 +164,7 @@ class AcpTranslator(RpcTranslator):
         self._turn_running = False
         if answer.error is not None:
             self._end_turn("error")
-            message = error_text(answer.error.message)
+            message = error_text(answer.error.message)[:MAX_OUTPUT_CHARS]
             self.emit(Error(message=message, code="agent_error", raw=answer.error.data))
             self.emit(Status(state="idle", detail="error"))
         else:
@@ -220,7 +211,7 @@ class AcpTranslator(RpcTranslator):
 
     # ------------------------------------------------------------------ agent -> client requests
 
-    def _on_request(
+    def on_request(
         self, request_id: int | str, method: str, params: dict[str, Any], message: dict[str, Any]
     ) -> None:
         if method == "session/request_permission":

@@ -5,12 +5,10 @@ Pure functions for relay/agent/translators/acp.py and acp_tools.py.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import shlex
 from typing import Any
 
-from protocol.messages import MAX_OUTPUT_CHARS, Usage
+from protocol.messages import Usage
 from relay.agent.diffs import truncate, unified_diff
 from relay.agent.jsonrpc import RpcError
 from relay.agent.workspace_files import WorkspaceFiles
@@ -98,6 +96,12 @@ def text_of(block: Any) -> str:
     return ""
 
 
+def content_text(blocks: Any) -> str:
+    """The text blocks of a tool call's content, one per line."""
+    texts = [text_of(block) for block in blocks] if isinstance(blocks, list) else []
+    return "\n".join(text for text in texts if text)
+
+
 def output_text(update: dict[str, Any]) -> str:
     raw_output = update.get("rawOutput")
     if isinstance(raw_output, str):
@@ -120,11 +124,3 @@ def rpc_reason(exc: RpcError) -> str:
     """The error's message, with the agent's `data.details` when it gives them."""
     details = exc.data.get("details") if isinstance(exc.data, dict) else None
     return f"{exc.message}: {details}" if isinstance(details, str) else exc.message
-
-
-def error_text(message: str) -> str:
-    """Gemini CLI wraps the API's JSON error body in the message: show its own message."""
-    with contextlib.suppress(ValueError, AttributeError, TypeError):
-        body = json.loads(message)
-        return str(body["error"]["message"])
-    return message[:MAX_OUTPUT_CHARS]

@@ -16,7 +16,12 @@ from typing import Any, Literal
 
 from protocol.messages import Command, Event, FileChanged, ToolFinished, ToolStarted
 from relay.agent.diffs import truncate, unified_diff
-from relay.agent.translators.acp_content import command_line, output_text, text_of, tool_input
+from relay.agent.translators.acp_content import (
+    command_line,
+    content_text,
+    output_text,
+    tool_input,
+)
 from relay.agent.workspace_files import WorkspaceFiles
 
 # The fields of a tool call that an update replaces when it carries them (ACP: the others stay).
@@ -70,7 +75,7 @@ class ToolCalls:
     def end_turn(self, stop: str) -> None:
         self.close_denied()
         for tool_id in list(self.open):  # cancelled calls get no update from some agents
-            self.finish(tool_id, failed=True, reason=stop or "not run", ran=False)
+            self.finish(tool_id, failed=True, reason=stop or "not run")
         self.written.clear()
         self._done.clear()
 
@@ -78,7 +83,7 @@ class ToolCalls:
         """Gemini CLI sends no update for a call the user rejected: finish it on its next news."""
         for tool_id in sorted(self.denied - {keep}):
             if tool_id in self.open:
-                self.finish(tool_id, failed=True, reason="denied", ran=False)
+                self.finish(tool_id, failed=True, reason="denied")
         self.denied &= {keep}
 
     def update(self, update: dict[str, Any], message: dict[str, Any]) -> None:
@@ -92,7 +97,7 @@ class ToolCalls:
         if tool.described or status in ("in_progress", "completed", "failed"):
             self.announce(tool_id, tool, message)
         if status in ("completed", "failed"):
-            self.finish(tool_id, failed=status == "failed", raw=message)
+            self.finish(tool_id, failed=status == "failed", update=update, raw=message)
 
     def _start(self, call: dict[str, Any]) -> ToolCall | None:
         tool_id = str(call["toolCallId"])
@@ -115,13 +120,28 @@ class ToolCalls:
         self._emit(ToolStarted(tool_id=tool_id, name=tool.title or tool.kind, input=shown, raw=raw))
 
     def finish(
-        self, tool_id: str, *, failed: bool, reason: str = "", raw: Any = None, ran: bool = True
+        self,
+        tool_id: str,
+        *,
+        failed: bool,
+        update: dict[str, Any] | None = None,
+        reason: str = "",
+        raw: Any = None,
     ) -> None:
+        """`update` completed the call; without one it is closed without running (`reason`)."""
         tool = self.open.pop(tool_id)
         self.announce(tool_id, tool, raw)
         self._done.add(tool_id)
         blocks = tool.fields.get("content") or []
-        shown = "\n".join(text_of(b) for b in blocks if text_of(b)) or output_text(tool.fields)
+        ran = update is not None
+        shown = ""
+        if update is not None:  # what the completing update says, before what came earlier
+            shown = (
+                content_text(update.get("content"))
+                or output_text(update)
+                or output_text(tool.fields)
+                or content_text(blocks)
+            )
         if not failed:
             for block in blocks:
                 if isinstance(block, dict) and block.get("type") == "diff":

@@ -3,9 +3,10 @@ JSON-RPC, one object per line, no `"jsonrpc"` member.
 
 Handshake: `initialize` → `initialized` → `thread/start` (or `thread/resume` with the thread id
 the relay kept, `SessionSpec.resume`); each prompt is a `turn/start`, an interrupt a
-`turn/interrupt`. The thread id is reported with `resume_token()` as soon as it is known. A
-prompt Codex refuses, or does not take within TURN_START_TIMEOUT_S, is an `error` and the
-session goes back to idle.
+`turn/interrupt`. The thread id is reported with `resume_token()` as soon as it is known.
+Codex answers each `turn/start`: a prompt it refuses, or does not take within
+TURN_START_TIMEOUT_S, is refused to the viewer (`outlet.prompt_answered()`), and the session
+goes back to idle unless a turn is running.
 
 What each message becomes is the table in docs/agents/codex.md. Anything else is kept as a
 `native` event, except chatter listed in `QUIET`.
@@ -31,7 +32,7 @@ from protocol.messages import (
 )
 from protocol.version import SOFTWARE_VERSION
 from relay.agent.diffs import truncate
-from relay.agent.jsonrpc import METHOD_NOT_FOUND, TIMED_OUT, Answer
+from relay.agent.jsonrpc import METHOD_NOT_FOUND, TIMED_OUT, Answer, error_text
 from relay.agent.translator import RpcTranslator
 from relay.agent.translators.codex_items import (
     APPROVAL_REQUESTS,
@@ -40,12 +41,12 @@ from relay.agent.translators.codex_items import (
     approval_subject,
     command_events,
     error_code,
-    error_text,
     file_changed_of,
     split_git_diff,
     tool_of,
     usage_of,
 )
+from relay.errors import CommandError
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ TURN_START_TIMEOUT_S = 30.0  # Codex answers turn/start at once; the turn itself
 
 class CodexTranslator(RpcTranslator):
     rpc_version = None
+    answers_prompts = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -67,27 +69,19 @@ class CodexTranslator(RpcTranslator):
         self._reported: set[str] = set()  # files of the running turn with a file_changed
         self._items: dict[str, dict[str, Any]] = {}  # started, not completed
         self._open_requests: set[int | str] = set()  # approval requests Codex still waits on
+        self._prompt_of: dict[int | str, int] = {}  # turn/start request id → prompt number
+        self._shown_idle = False  # idle after a refused prompt: a turn that starts is running
 
     # ------------------------------------------------------------------ Translator
 
     def start(self) -> None:
         self.rpc.request("initialize", {"clientInfo": CLIENT_INFO})
 
-    def on_message(self, message: dict[str, Any]) -> None:
-        answer = self.rpc.answer_to(message)
-        method = message.get("method")
-        if answer is not None:
-            self.answered(answer)
-        elif not isinstance(method, str):
-            self.raw(message, type="unexpected_response")
-        elif "id" in message:
-            self._on_request(message["id"], method, message)
-        else:
-            self._on_notification(method, message)
-
     def send_prompt(self, text: str) -> None:
         params = {"threadId": self.thread_id, "input": [{"type": "text", "text": text}]}
-        self.rpc.request("turn/start", params, timeout_s=TURN_START_TIMEOUT_S)
+        self._shown_idle = False
+        request_id = self.rpc.request("turn/start", params, timeout_s=TURN_START_TIMEOUT_S)
+        self._prompt_of[request_id] = self.prompts
 
     def cancel(self) -> None:
         if self._turn_id:
@@ -145,21 +139,22 @@ class CodexTranslator(RpcTranslator):
         self.out.ready()
 
     def _turn_taken(self, answer: Answer) -> None:
-        """turn/start answered: the turn runs, or the prompt was refused (the turn is over)."""
+        """turn/start answered: the prompt was taken (its turn runs) or refused."""
+        number = self._prompt_of.pop(answer.request_id, 0)
         if answer.error is None:
             result = answer.result if isinstance(answer.result, dict) else {}
             self._begin_turn(str(result.get("turn", {}).get("id", "")))
+            self.out.prompt_answered(number, None)
             return
-        error = answer.error
-        timed_out = error.code == TIMED_OUT
-        text = (
-            "Codex did not take the prompt"
-            if timed_out
-            else f"Codex refused the prompt: {error.message}"
-        )
-        code = ErrorCode.TIMEOUT if timed_out else ErrorCode.BAD_REQUEST
-        self.emit(Error(message=text, code=code))
-        self.emit(Status(state="idle", detail="error"))
+        if answer.error.code == TIMED_OUT:
+            refusal = CommandError(ErrorCode.TIMEOUT, "Codex did not take the prompt")
+        else:
+            message = f"Codex refused the prompt: {answer.error.message}"
+            refusal = CommandError(ErrorCode.BAD_REQUEST, message)
+        self.out.prompt_answered(number, refusal)
+        if not self._turn_id:  # nothing runs (a busy thread's turn goes on: it stays running)
+            self._shown_idle = True
+            self.emit(Status(state="idle", detail="error"))
 
     def _interrupted(self, answer: Answer) -> None:
         if answer.error is not None:
@@ -167,8 +162,7 @@ class CodexTranslator(RpcTranslator):
 
     # ------------------------------------------------------------------ notifications
 
-    def _on_notification(self, method: str, message: dict[str, Any]) -> None:
-        params = message.get("params") or {}
+    def on_notification(self, method: str, params: dict[str, Any], message: dict[str, Any]) -> None:
         handle: Callable[[dict[str, Any], dict[str, Any]], None] | None = {
             "item/agentMessage/delta": self._delta,
             "item/started": lambda p, m: self._item_started(p.get("item") or {}, m),
@@ -195,6 +189,9 @@ class CodexTranslator(RpcTranslator):
 
     def _begin_turn(self, turn_id: str) -> None:
         if turn_id and turn_id != self._turn_id:
+            if self._shown_idle:  # a prompt that timed out was taken after all
+                self._shown_idle = False
+                self.emit(Status(state="running"))
             self._turn_id = turn_id
             self._turn_error = False
             self._turn_diff = ""
@@ -285,12 +282,13 @@ class CodexTranslator(RpcTranslator):
 
     # ------------------------------------------------------------------ approvals
 
-    def _on_request(self, request_id: int | str, method: str, message: dict[str, Any]) -> None:
+    def on_request(
+        self, request_id: int | str, method: str, params: dict[str, Any], message: dict[str, Any]
+    ) -> None:
         if method not in APPROVAL_REQUESTS:
             self.rpc.respond_error(request_id, METHOD_NOT_FOUND, f"Tether does not offer {method}")
             self.raw(message, type=method)
             return
-        params = message.get("params") or {}
         item_id = str(params.get("itemId", ""))
         approval_id = str(params.get("approvalId") or item_id or request_id)
         if approval_id in self.approvals.pending():

@@ -1,13 +1,12 @@
 """What Codex's items, approval requests and errors carry, in Tether's terms.
 
 Pure functions for relay/agent/translators/codex.py: a tool item's name and input, a file
-change's event, an approval's subject, an error's message and code, and the files of a turn's
+change's event, an approval's subject, an error's code, and the files of a turn's
 `git diff`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -75,19 +74,6 @@ def approval_subject(
     paths = [c["path"] for c in changes]
     summary = reason or ("Edit " + ", ".join(paths) if paths else "Edit files")
     return "apply_patch", summary, {"changes": changes, "reason": reason}
-
-
-def error_text(message: Any, default: str) -> str:
-    """Codex passes an API's error body through as its message: show the message inside."""
-    text = str(message or default)
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return text
-    inner = body.get("error") if isinstance(body, dict) else None
-    if isinstance(inner, dict) and inner.get("message"):
-        return str(inner["message"])
-    return text
 
 
 def error_code(error: dict[str, Any]) -> str:
