@@ -22,8 +22,9 @@ from relay.agent.adapters.acp import AcpAdapter, CopilotAdapter, GeminiAdapter
 from relay.agent.config import AgentConfig
 from tests.agents.capture import capture, spec_for
 from tests.agents.golden import event_dicts
-from tests.fakes import responses_api as oa
+from tests.fakes import responses_script as oa
 from tests.fakes.gemini_api import GeminiApi, Reply
+from tests.fakes.responses_api import ResponsesApi
 
 DEFAULT_BIN = Path("/root/.cache/tether-agents/node_modules/.bin")
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -269,7 +270,7 @@ async def _capture_one(agent: str, name: str, tmp: Path) -> None:
             )
             for r in oa_replies
         ]
-        with oa.ResponsesApi(filled_oa, models=(COPILOT_MODEL,)) as responses:
+        with ResponsesApi(filled_oa, models=(COPILOT_MODEL,)) as responses:
             config = copilot_config(tmp / "home", responses.base_url)
             adapter_cls = CopilotAdapter
             events = await _run(adapter_cls, workspace, config, prompts, decisions, files, name)

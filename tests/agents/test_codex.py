@@ -29,7 +29,8 @@ from tests.agents.capture import RecordingSink, spec_for
 from tests.agents.codex_home import STUB_KEY_VAR, codex_env, write_codex_home
 from tests.agents.golden import Replay, replay, transcripts, translator_for
 from tests.agents.relay_stack import agent_stack, approval, command, hello_written, kind
-from tests.fakes.responses_api import Reply, ResponsesApi, Usage, custom_tool_call, text
+from tests.fakes.responses_api import ResponsesApi
+from tests.fakes.responses_script import Reply, Usage, custom_tool_call, text
 from tests.harness import Stack, running
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "codex"

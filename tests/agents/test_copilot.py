@@ -19,7 +19,8 @@ from relay.agent.config import AgentConfig
 from tests.agents.acp_agents import COPILOT_MODEL, copilot_config
 from tests.agents.golden import check
 from tests.agents.relay_stack import agent_stack, approval, command, hello_written, kind
-from tests.fakes import responses_api as oa
+from tests.fakes import responses_script as oa
+from tests.fakes.responses_api import ResponsesApi
 from tests.harness import Stack, running
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "copilot"
@@ -54,9 +55,9 @@ def test_golden_edit_for_session_answers_allow_always_with_a_diff(tmp_path: Path
 @pytest.fixture
 def copilot_stack(
     tmp_path: Path, agent_bin: Callable[[str], Path]
-) -> Iterator[tuple[Stack, oa.ResponsesApi]]:
+) -> Iterator[tuple[Stack, ResponsesApi]]:
     """A server and a relay offering `copilot`, pointed at a scripted Responses API."""
-    with oa.ResponsesApi(models=(COPILOT_MODEL,)) as api:
+    with ResponsesApi(models=(COPILOT_MODEL,)) as api:
         home = tmp_path / "copilot-home"
         config = copilot_config(home, api.base_url, str(agent_bin("copilot")))
         with running(agent_stack(tmp_path, config)) as stack:
@@ -64,7 +65,7 @@ def copilot_stack(
 
 
 def _write_turn(
-    stack: Stack, api: oa.ResponsesApi, decision: m.Decision
+    stack: Stack, api: ResponsesApi, decision: m.Decision
 ) -> tuple[str, list[dict[str, Any]]]:
     target = stack.workspace / "hello.txt"
     call = oa.function_call("create", {"path": str(target), "file_text": "hello\n"})
@@ -79,7 +80,7 @@ def _write_turn(
 
 
 def test_approved_write_creates_the_file_with_a_diff_and_usage(
-    copilot_stack: tuple[Stack, oa.ResponsesApi],
+    copilot_stack: tuple[Stack, ResponsesApi],
 ) -> None:
     stack, api = copilot_stack
     _, events = _write_turn(stack, api, "approve")
@@ -91,7 +92,7 @@ def test_approved_write_creates_the_file_with_a_diff_and_usage(
 
 
 def test_denied_write_leaves_no_file_and_copilot_carries_on(
-    copilot_stack: tuple[Stack, oa.ResponsesApi],
+    copilot_stack: tuple[Stack, ResponsesApi],
 ) -> None:
     stack, api = copilot_stack
     session_id, events = _write_turn(stack, api, "deny")
@@ -111,7 +112,7 @@ def test_denied_write_leaves_no_file_and_copilot_carries_on(
 
 
 def test_relay_restart_loads_the_copilot_session_and_continues_it(
-    copilot_stack: tuple[Stack, oa.ResponsesApi],
+    copilot_stack: tuple[Stack, ResponsesApi],
 ) -> None:
     stack, api = copilot_stack
     api.add(

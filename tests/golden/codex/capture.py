@@ -30,9 +30,9 @@ from relay.agent.config import AgentConfig
 from relay.workspaces import Workspace
 from tests.agents.capture import Tap
 from tests.agents.codex_home import codex_env, write_codex_home
-from tests.fakes.responses_api import (
+from tests.fakes.responses_api import ResponsesApi
+from tests.fakes.responses_script import (
     Reply,
-    ResponsesApi,
     Usage,
     custom_tool_call,
     function_call,
