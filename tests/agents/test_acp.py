@@ -140,18 +140,19 @@ for line in sys.stdin:
 """  # answers initialize, then never session/new
 
 
-def test_the_driver_times_out_a_request_the_agent_never_answers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("relay.agent.translators.acp.SETUP_TIMEOUT_S", 0.2)
-    script = tmp_path / "silent_agent.py"
-    script.write_text(SILENT_AGENT)
+def _errors_of_a_run(tmp_path: Path, agent: str, close_first: bool = False) -> list[m.Error]:
+    """The error events of an AcpAdapter driving the Python program `agent` until it exits
+    (with `close_first`, its input is closed right after the spawn)."""
+    script = tmp_path / "agent.py"
+    script.write_text(agent)
     config = AgentConfig(name="acp", executable=sys.executable, args=(str(script),))
     sink = RecordingSink()
 
     async def run() -> int | None:
         adapter = AcpAdapter(spec_for(tmp_path, config), sink)
         await adapter.start()
+        if close_first:
+            adapter.close()
         try:
             async with asyncio.timeout(30):
                 return await adapter.run()
@@ -159,7 +160,14 @@ def test_the_driver_times_out_a_request_the_agent_never_answers(
             adapter.close()
 
     asyncio.run(run())
-    (error,) = [e for e in sink.events if isinstance(e, m.Error)]
+    return [e for e in sink.events if isinstance(e, m.Error)]
+
+
+def test_the_driver_times_out_a_request_the_agent_never_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("relay.agent.translators.acp.SETUP_TIMEOUT_S", 0.2)
+    (error,) = _errors_of_a_run(tmp_path, SILENT_AGENT)
     assert (error.code, error.message) == (
         "start_failed",
         "acp did not start: no answer to session/new in 0.2 s",
@@ -169,23 +177,8 @@ def test_the_driver_times_out_a_request_the_agent_never_answers(
 def test_a_handshake_that_cannot_be_written_ends_the_start_with_its_reason(
     tmp_path: Path,
 ) -> None:
-    script = tmp_path / "reading_agent.py"
-    script.write_text("import sys\nsys.stdin.read()\n")  # ends when its input closes
-    config = AgentConfig(name="acp", executable=sys.executable, args=(str(script),))
-    sink = RecordingSink()
-
-    async def run() -> int | None:
-        adapter = AcpAdapter(spec_for(tmp_path, config), sink)
-        await adapter.start()
-        adapter.close()  # the agent's input is closed before the handshake is written
-        try:
-            async with asyncio.timeout(30):
-                return await adapter.run()
-        finally:
-            adapter.close()
-
-    asyncio.run(run())
-    (error,) = [e for e in sink.events if isinstance(e, m.Error)]
+    # the agent ends when its input closes, which happens before the handshake is written
+    (error,) = _errors_of_a_run(tmp_path, "import sys\nsys.stdin.read()\n", close_first=True)
     assert (error.code, error.message) == (
         "start_failed",
         "acp did not start: the agent's input is closed",
