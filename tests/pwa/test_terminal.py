@@ -32,6 +32,9 @@ def test_terminal_shows_the_live_shell_and_takes_typing(world: World) -> None:
     page.keyboard.type(" ok-$((40+2))")
     page.keyboard.press("Enter")
     expect(rows).to_contain_text("ok-42")
+    page.get_by_role("button", name="Up arrow", exact=True).click()  # the last command again
+    page.keyboard.press("Enter")
+    wait_until(lambda: rows.inner_text().count("ok-42") == 2, 10, "the recalled command's answer")
     assert tab.watch.errors == []
     # xterm still makes two <style> elements with the real document (scrollbar colours, which
     # pwa/src/ui/screens/terminal.css repeats): the CSP blocks them harmlessly; nothing else may

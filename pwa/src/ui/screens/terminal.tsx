@@ -15,6 +15,18 @@ import { programName } from "../components/timeline/session_name";
 import "../components/page_head.css";
 import "./terminal.css";
 
+// The key bar's keys that send a sequence: [label, accessible name, what the terminal receives].
+const PLAIN_KEYS = [
+  ["Esc", "Escape", "\x1b"],
+  ["Tab", "Tab", "\t"],
+] as const;
+const ARROW_KEYS = [
+  ["←", "Left arrow", "\x1b[D"],
+  ["↑", "Up arrow", "\x1b[A"],
+  ["↓", "Down arrow", "\x1b[B"],
+  ["→", "Right arrow", "\x1b[C"],
+] as const;
+
 export default function TerminalRoute({ params }: ScreenProps) {
   const id = params.id ?? "";
   return <TerminalScreen key={id} id={id} />;
@@ -122,6 +134,12 @@ function TerminalScreen({ id }: { id: string }) {
     xterm.current?.term.focus();
   };
   const keep = (e: Event) => e.preventDefault(); // keep the keyboard up: no focus change on tap
+  const keyButtons = (keys: typeof PLAIN_KEYS | typeof ARROW_KEYS) =>
+    keys.map(([label, name, data]) => (
+      <button key={name} type="button" class="btn" onMouseDown={keep} onClick={key(data)} aria-label={name}>
+        {label}
+      </button>
+    ));
 
   return (
     <section class="term-view" aria-label="Terminal">
@@ -150,12 +168,7 @@ function TerminalScreen({ id }: { id: string }) {
       <div class="term-host" ref={host} />
       {!ended && state === "ready" && (
         <div class="keybar" role="toolbar" aria-label="Terminal keys">
-          <button type="button" class="btn" onMouseDown={keep} onClick={key("\x1b")} aria-label="Escape">
-            Esc
-          </button>
-          <button type="button" class="btn" onMouseDown={keep} onClick={key("\t")} aria-label="Tab">
-            Tab
-          </button>
+          {keyButtons(PLAIN_KEYS)}
           <button
             type="button"
             class="btn"
@@ -175,36 +188,7 @@ function TerminalScreen({ id }: { id: string }) {
           >
             Paste
           </button>
-          <button
-            type="button"
-            class="btn"
-            onMouseDown={keep}
-            onClick={key("\x1b[D")}
-            aria-label="Left arrow"
-          >
-            ←
-          </button>
-          <button type="button" class="btn" onMouseDown={keep} onClick={key("\x1b[A")} aria-label="Up arrow">
-            ↑
-          </button>
-          <button
-            type="button"
-            class="btn"
-            onMouseDown={keep}
-            onClick={key("\x1b[B")}
-            aria-label="Down arrow"
-          >
-            ↓
-          </button>
-          <button
-            type="button"
-            class="btn"
-            onMouseDown={keep}
-            onClick={key("\x1b[C")}
-            aria-label="Right arrow"
-          >
-            →
-          </button>
+          {keyButtons(ARROW_KEYS)}
         </div>
       )}
     </section>
