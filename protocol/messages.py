@@ -131,6 +131,15 @@ class Error(_Event, tag="error"):
     code: str = ""
 
 
+class EventsLost(_Event, tag="events_lost"):
+    """Logged by the server: events the relay numbered but can no longer resend (the server
+    lost them, e.g. restored from a backup, and they are past the relay's retention window)."""
+
+    first_relay_seq: int
+    last_relay_seq: int
+    reason: str = ""
+
+
 class Native(_Event, tag="native"):
     """An agent message Tether does not map (yet): kept whole in `raw`, for debugging."""
 
@@ -154,6 +163,7 @@ Event = (
     | TerminalOutput
     | Status
     | Error
+    | EventsLost
     | Native
 )
 
@@ -254,14 +264,28 @@ class PendingApproval(msgspec.Struct, kw_only=True):
     approval_id: str
 
 
+class SessionMark(msgspec.Struct, kw_only=True):
+    """What the relay holds of one session: the server compares it with what it committed."""
+
+    session_id: str
+    agent: str = ""
+    workspace: str = ""
+    first_kept_seq: int  # lowest relay_seq still in the outbox (acked or not); last + 1 if none
+    last_relay_seq: int  # highest relay_seq the relay has numbered
+    live: bool = True
+
+
 class RelayInfo(_Msg, tag="relay_info"):
-    """Sent by the relay after `hello`: what it offers and which sessions are alive."""
+    """Sent by the relay after `hello`: what it offers, which sessions are alive, and its marks.
+
+    The server answers with `committed`; the relay streams no events before that answer."""
 
     hostname: str = ""
     workspaces: list[Workspace] = []
     agents: list[str] = []
     live_sessions: list[str] = []
     pending_approvals: list[PendingApproval] = []  # still answerable after a reconnect
+    sessions: list[SessionMark] = []  # every session live, with events kept, or lately ended
 
 
 class RelayEvent(msgspec.Struct, kw_only=True):
@@ -293,6 +317,14 @@ class Ack(_Msg, tag="ack"):
     acked: dict[str, int]
 
 
+class Committed(_Msg, tag="committed"):
+    """The answer to `relay_info`: the server's committed last_relay_seq per marked session.
+
+    The relay resends what it holds above these, and numbers new events above them."""
+
+    sessions: dict[str, int]
+
+
 class RelayError(_Msg, tag="error"):
     """A problem with something the relay sent; `session_id` names the session concerned."""
 
@@ -303,6 +335,7 @@ class RelayError(_Msg, tag="error"):
 
 ServerToRelay = (
     Hello
+    | Committed
     | Ack
     | RelayError
     | StartSession

@@ -19,7 +19,7 @@ from pathlib import Path
 from relay.errors import LinkStoppedError, StateDirBusyError
 from relay.hooks.bridge import listen_for_hooks
 from relay.link import CLOSE_TIMEOUT_S, Link, LinkState
-from relay.outbox import Outbox
+from relay.outbox import Outbox, Retention
 from relay.settings import Settings
 from relay.supervisor import Supervisor
 
@@ -52,7 +52,11 @@ async def run_relay(settings: Settings, parent_env: Mapping[str, str], stop: asy
     """Run until `stop` is set or the server stops the link; returns the process exit status."""
     state_dir = Path(settings.state_dir)
     with lock_state_dir(state_dir):
-        outbox = Outbox.open(state_dir, max_bytes=settings.outbox_max_bytes)
+        outbox = Outbox.open(
+            state_dir,
+            max_bytes=settings.outbox_max_bytes,
+            keep=Retention(settings.keep_acked_bytes, settings.keep_acked_s),
+        )
         try:
             supervisor = Supervisor(settings, outbox, parent_env)
             await supervisor.recover()

@@ -3,15 +3,21 @@
 States:  connecting -> handshaking -> streaming -> backing_off -> connecting ...
          any -> closed (relay shutdown)   any -> stopped (server sent a stop close code)
 
-On each connection: send `hello`, wait for the server's `hello`, send `relay_info`, then stream
-`events` batches from the outbox starting at the oldest unacked event (everything unacked is
-resent after a reconnect; the server drops duplicates by (session_id, relay_seq)). At most
-`inflight_max_events` events are sent and unacked at a time. Incoming acks free outbox rows;
-commands go to the supervisor and are answered with `command_result`.
+On each connection: send `hello`, wait for the server's `hello`, send `relay_info` with a
+SessionMark per session, wait for the server's `committed` answer and apply it to the outbox
+(rows above the server's marks are resent, new numbers go above them), then stream `events`
+batches from the outbox starting at the oldest unacked event (everything unacked is resent
+after a reconnect; the server drops duplicates by (session_id, relay_seq)). At most
+`inflight_max_events` events are sent and unacked at a time. Incoming acks mark outbox rows;
+commands go to the supervisor and are answered with `command_result` (commands that arrive
+before `committed` wait for it).
 
 Reconnects wait a full-jitter exponential backoff: uniform(0, min(max, initial * 2**n)), with n
-reset after a connection that got acks or stayed up STABLE_CONNECTION_S. Close codes for which
-`should_reconnect` is false end the link with LinkStoppedError. The token is never logged.
+reset only after a connection that streamed for STABLE_CONNECTION_S and was not ended by the
+server refusing something (a close code it chose, other than going away): a refusal repeated on
+every connection grows the delay instead of hammering the server, and is logged at warning once,
+then at debug. Close codes for which `should_reconnect` is false end the link with
+LinkStoppedError. The token is never logged.
 """
 
 from __future__ import annotations
@@ -28,11 +34,12 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 
-from protocol.codes import CloseCode, ErrorCode, should_reconnect
+from protocol.codes import RECONNECT_RANGE, CloseCode, ErrorCode, should_reconnect
 from protocol.messages import (
     MAX_FRAME_BYTES,
     Ack,
     CommandResult,
+    Committed,
     Hello,
     PendingApproval,
     RelayInfo,
@@ -51,7 +58,7 @@ log = logging.getLogger(__name__)
 WIRE_LOG = logging.getLogger("relay.link.wire")
 WIRE_LOG.setLevel(logging.INFO)
 
-STABLE_CONNECTION_S = 10.0  # a connection that lived this long resets the backoff
+STABLE_CONNECTION_S = 10.0  # a connection that streamed this long resets the backoff
 PING_INTERVAL_S = 20.0  # keepalive; also bounds how long a send can wait on a dead peer
 PING_TIMEOUT_S = 20.0
 CLOSE_TIMEOUT_S = 5.0  # wait for the server's close frame at shutdown
@@ -142,8 +149,9 @@ class Link:
         self._closing = asyncio.Event()
         self._wake = asyncio.Event()  # new events committed, or acks made room
         self._acked = asyncio.Event()
-        self._got_ack = False
-        self._opened_at: float | None = None
+        self._streaming_since: float | None = None
+        self._early: list[Any] = []  # commands received before `committed`, run after it
+        self._refusal = _Refusals()
         self.streaming = asyncio.Event()  # set while a connection is past its handshake
         outbox.add_listener(self._wake.set)
 
@@ -153,10 +161,9 @@ class Link:
 
     async def run(self) -> None:
         """Stay connected until close(); raises LinkStoppedError on a stop code."""
-        loop = asyncio.get_running_loop()
         while not self._closing.is_set():
-            self._got_ack = False
-            self._opened_at = None
+            self._streaming_since = None
+            close_code: int | None = None
             try:
                 await self._connect_once()
             except LinkStoppedError as exc:
@@ -164,8 +171,8 @@ class Link:
                 log.error("%s; not reconnecting", exc)
                 raise
             except ConnectionClosed as exc:
-                code = exc.rcvd.code if exc.rcvd else None
-                log.info("disconnected (close code %s%s)", code, _reason(exc))
+                close_code = exc.rcvd.code if exc.rcvd else None
+                self._refusal.log(close_code, _reason(exc))
             except (OSError, TimeoutError, WebSocketException, LinkError) as exc:
                 log.warning(
                     "connection to %s failed: %s", self._settings.relay_url, exc or type(exc)
@@ -177,16 +184,24 @@ class Link:
                 self._ws = None
             if self._closing.is_set():
                 break
-            opened_at = self._opened_at
-            if self._got_ack or (opened_at and loop.time() - opened_at >= STABLE_CONNECTION_S):
-                self._backoff.reset()
-            delay = self._backoff.next_delay()
-            self._set_state(LinkState.BACKING_OFF)
-            log.info("reconnecting in %.1f s", delay)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._closing.wait()
+            await self._back_off(close_code)
         self._set_state(LinkState.CLOSED)
+
+    async def _back_off(self, close_code: int | None) -> None:
+        """Wait before redialling; a stable connection the server did not refuse resets."""
+        since = self._streaming_since
+        stable = since is not None and (
+            asyncio.get_running_loop().time() - since >= STABLE_CONNECTION_S
+        )
+        if stable and not _refused(close_code):
+            self._backoff.reset()
+            self._refusal.forget()
+        delay = self._backoff.next_delay()
+        self._set_state(LinkState.BACKING_OFF)
+        log.info("reconnecting in %.1f s", delay)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._closing.wait()
 
     async def close(self) -> None:
         """Close the connection with 1000 and stop redialling."""
@@ -230,12 +245,12 @@ class Link:
                 logger=WIRE_LOG,
             ) as ws:
                 self._ws = ws
-                self._opened_at = asyncio.get_running_loop().time()
                 log.info("connected to %s", url)
                 if self._closing.is_set():
                     return
                 await self._handshake(ws)
                 self._set_state(LinkState.STREAMING)
+                self._streaming_since = asyncio.get_running_loop().time()
                 self.streaming.set()
                 await self._stream(ws)
         except InvalidStatus as exc:
@@ -291,8 +306,31 @@ class Link:
             agents=self._handler.agents,
             live_sessions=self._handler.live_sessions(),
             pending_approvals=self._handler.pending_approvals(),
+            sessions=self._outbox.marks(),
         )
         await ws.send(_encoder.encode(info), text=True)
+        committed = await self._await_committed(ws)
+        self._outbox.reconcile(committed.sessions)
+        log.debug("server's marks applied for %d sessions", len(committed.sessions))
+
+    async def _await_committed(self, ws: ClientConnection) -> Committed:
+        """The server's answer to relay_info; commands that come first wait in `_early`."""
+        self._early = []
+        try:
+            async with asyncio.timeout(self._settings.hello_timeout_s):
+                while True:
+                    message = _decoder.decode(await ws.recv())
+                    if isinstance(message, Committed):
+                        return message
+                    self._early.append(message)
+        except TimeoutError:
+            await ws.close(CloseCode.HELLO_TIMEOUT, "no committed")
+            raise LinkError(
+                f"no answer to relay_info from the server in {self._settings.hello_timeout_s} s"
+            ) from None
+        except msgspec.DecodeError as exc:
+            await ws.close(CloseCode.INVALID_MESSAGE, "bad message")
+            raise LinkError(f"the server's answer to relay_info does not decode: {exc}") from exc
 
     async def _stream(self, ws: ClientConnection) -> None:
         """Send and receive until the connection ends; re-raise whichever side failed first."""
@@ -329,6 +367,9 @@ class Link:
             await self._wake.wait()
 
     async def _receive_loop(self, ws: ClientConnection) -> None:
+        early, self._early = self._early, []
+        for message in early:
+            await self._dispatch(ws, message)
         while True:
             data = await ws.recv()
             try:
@@ -341,8 +382,7 @@ class Link:
     async def _dispatch(self, ws: ClientConnection, message: Any) -> None:
         if isinstance(message, Ack):
             deleted = self._outbox.ack(message.acked)
-            log.debug("ack %s freed %d events", message.acked, deleted)
-            self._got_ack = True
+            log.debug("ack %s marked %d events", message.acked, deleted)
             self._acked.set()
             self._wake.set()
         elif isinstance(message, ServerRelayError):
@@ -356,8 +396,8 @@ class Link:
                 self._wake.set()
             else:
                 log.warning("server reported %s: %s", message.code, message.message)
-        elif isinstance(message, Hello):
-            log.warning("ignoring a second hello from the server")
+        elif isinstance(message, Hello | Committed):
+            log.warning("ignoring an unexpected %s from the server", type(message).__name__)
         else:
             result = await self._run_command(message)
             await ws.send(_encoder.encode(result), text=True)
@@ -385,6 +425,39 @@ class Link:
         if state is not self._state:
             log.debug("link %s -> %s", self._state.value, state.value)
             self._state = state
+
+
+class _Refusals:
+    """Says why the server closed the link: at info the first time, at warning the first time
+    the same close code comes again (the delay grows from then on), then at debug."""
+
+    def __init__(self) -> None:
+        self._last: int | None = None
+        self._repeats = 0
+
+    def log(self, code: int | None, reason: str) -> None:
+        if code is None or code != self._last:
+            self._last, self._repeats = code, 0
+            log.info("disconnected (close code %s%s)", code, reason)
+            return
+        self._repeats += 1
+        level = logging.WARNING if self._repeats == 1 else logging.DEBUG
+        log.log(
+            level,
+            "the server closed the link with code %s again%s; backing off longer each time"
+            " until a connection streams for %.0f s",
+            code,
+            reason,
+            STABLE_CONNECTION_S,
+        )
+
+    def forget(self) -> None:
+        self._last, self._repeats = None, 0
+
+
+def _refused(code: int | None) -> bool:
+    """Whether the server closed the link on purpose (not a restart or a network cut)."""
+    return code is not None and code in RECONNECT_RANGE and code != CloseCode.GOING_AWAY
 
 
 def _reason(exc: ConnectionClosed) -> str:

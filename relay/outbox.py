@@ -1,16 +1,13 @@
-"""The relay's on-disk outbox: every event waits here until the server acks it.
-
-`outbox.sqlite3` in the state directory (WAL, synchronous=NORMAL) holds two tables:
-
-    outbox          id (send order), session_id, relay_seq, payload = JSON of a RelayEvent
-    relay_sessions  session_id, last_relay_seq, state ('live' | 'ended'), agent, workspace,
-                    start (the start_session command), resume (the agent's conversation id), ...
+"""The relay's on-disk outbox: every event waits here until the server acks it, and is kept
+for a while after (relay/outbox_window.py), so a server that lost its newest commits gets them
+again. The schema is in relay/outbox_schema.py.
 
 `append()` numbers an event (relay_seq = last_relay_seq + 1 for its session) and buffers it; the
 buffer is written in one transaction per event-loop turn, together with the new last_relay_seq,
 so relay_seq has no gaps even across a kill -9. Only committed rows are ever sent. `ack()`
-deletes what the server committed. Everything runs on the event loop thread: each statement is
-small and WAL commits do not fsync.
+marks what the server committed; `reconcile()` applies the server's `committed` answer of each
+handshake (resend what it lacks, number above what it holds). Everything runs on the event loop
+thread: each statement is small and WAL commits do not fsync.
 """
 
 from __future__ import annotations
@@ -26,49 +23,31 @@ from pathlib import Path
 
 import msgspec
 
-from protocol.messages import MAX_FRAME_BYTES, MAX_RAW_BYTES, Error, Event, RelayEvent, SessionEnded
+from protocol.messages import (
+    MAX_FRAME_BYTES,
+    MAX_RAW_BYTES,
+    Error,
+    Event,
+    RelayEvent,
+    SessionEnded,
+    SessionMark,
+)
+from relay import outbox_window as window
 from relay.errors import OutboxError
+from relay.outbox_schema import OUTBOX_FILE, connect
+from relay.outbox_window import Retention
+
+__all__ = ["MAX_EVENT_BYTES", "OUTBOX_FILE", "Outbox", "OutboxRow", "Retention", "cap_raw"]
 
 log = logging.getLogger(__name__)
 
-OUTBOX_FILE = "outbox.sqlite3"
-SCHEMA_VERSION = 2
-BUSY_TIMEOUT_MS = 5000  # another process (an operator's sqlite3 shell) holding a lock
 BUFFER_MAX_EVENTS = 1000  # flush at once past this many buffered events; bounds one loop turn
 FLUSH_RETRY_S = 1.0  # after a failed write (disk full), try again this much later
 MAX_EVENT_BYTES = MAX_FRAME_BYTES - 4096  # one encoded event must fit a frame with its envelope
 ENDED_RETENTION_S = 7 * 86400  # keep ended sessions so late commands get session_ended
 RESUME_FRACTION = 0.75  # after backpressure, resume producers below this share of max_bytes
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: the link sends by id order
-    session_id TEXT NOT NULL,
-    relay_seq INTEGER NOT NULL,
-    payload BLOB NOT NULL,
-    UNIQUE (session_id, relay_seq)
-);
-CREATE TABLE IF NOT EXISTS relay_sessions (
-    session_id TEXT PRIMARY KEY,
-    last_relay_seq INTEGER NOT NULL DEFAULT 0,
-    state TEXT NOT NULL CHECK (state IN ('live', 'ended')),
-    agent TEXT NOT NULL DEFAULT '',
-    workspace TEXT NOT NULL DEFAULT '',
-    created_at REAL NOT NULL,
-    ended_at REAL,
-    start BLOB NOT NULL DEFAULT '',  -- JSON of the start_session command, to resume with
-    resume TEXT NOT NULL DEFAULT ''  -- the agent's own conversation id
-);
-CREATE TABLE IF NOT EXISTS pending_approvals (  -- asked and not yet answered
-    session_id TEXT NOT NULL,
-    approval_id TEXT NOT NULL,
-    PRIMARY KEY (session_id, approval_id)
-);
-"""
-MIGRATIONS = {  # from user_version N to N + 1
-    1: "ALTER TABLE relay_sessions ADD COLUMN start BLOB NOT NULL DEFAULT '';"
-    " ALTER TABLE relay_sessions ADD COLUMN resume TEXT NOT NULL DEFAULT '';",
-}
+DEFAULT_RETENTION = Retention()
+PRUNE_BY_AGE_EVERY_S = 60.0  # acked rows past keep.seconds are looked for at most this often
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,11 +92,18 @@ class Outbox:
     """Durable, ordered, per-session-numbered queue of events for the server."""
 
     def __init__(
-        self, conn: sqlite3.Connection, *, max_bytes: int, clock: Callable[[], float]
+        self,
+        conn: sqlite3.Connection,
+        *,
+        max_bytes: int,
+        keep: Retention,
+        clock: Callable[[], float],
     ) -> None:
         self._conn = conn
         self._clock = clock
         self._max_bytes = max_bytes
+        self._keep = keep
+        self._pruned_at = float("-inf")
         self._buffer: list[_Pending] = []
         self._flush_scheduled = False
         self._listeners: list[Callable[[], None]] = []
@@ -129,35 +115,39 @@ class Outbox:
                 "SELECT session_id, last_relay_seq, state FROM relay_sessions"
             )
         }
-        (stored,) = conn.execute("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM outbox").fetchone()
-        self._pending_bytes: int = stored
+        unacked, kept, last_id = conn.execute(
+            "SELECT COALESCE(SUM(CASE WHEN acked_at IS NULL THEN LENGTH(payload) END), 0),"
+            " COALESCE(SUM(CASE WHEN acked_at IS NOT NULL THEN LENGTH(payload) END), 0),"
+            " COALESCE(MAX(id), 0) FROM outbox"
+        ).fetchone()
+        self._pending_bytes: int = unacked  # unacked rows, buffered ones included
+        self._kept_bytes: int = kept  # acked rows kept for the retention window
+        # Rows above this id were numbered by this process; until the server's first `committed`
+        # answer for their session, their numbers may repeat ones the server holds.
+        self._earlier_life_id: int = last_id
+        self._unconfirmed: set[str] = set(self._sessions)
         self._update_full()
 
     @classmethod
     def open(
-        cls, state_dir: Path, *, max_bytes: int = 512 << 20, clock: Callable[[], float] = time.time
+        cls,
+        state_dir: Path,
+        *,
+        max_bytes: int = 512 << 20,
+        keep: Retention = DEFAULT_RETENTION,
+        clock: Callable[[], float] = time.time,
     ) -> Outbox:
-        path = state_dir / OUTBOX_FILE
+        conn = connect(state_dir)
         try:
-            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            (version,) = conn.execute("PRAGMA user_version").fetchone()
-            if version > SCHEMA_VERSION:
-                raise OutboxError(f"{path} was written by a newer relay (schema {version})")
             with conn:
-                for step in range(version or SCHEMA_VERSION, SCHEMA_VERSION):
-                    conn.executescript(MIGRATIONS[step])
-                conn.executescript(SCHEMA)
-                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 conn.execute(
                     "DELETE FROM relay_sessions WHERE state = 'ended' AND ended_at < ?"
                     " AND session_id NOT IN (SELECT session_id FROM outbox)",
-                    (clock() - ENDED_RETENTION_S,),
+                    (clock() - max(ENDED_RETENTION_S, keep.seconds),),
                 )
         except sqlite3.Error as exc:
-            raise OutboxError(f"cannot open outbox {path}: {exc}") from exc
-        return cls(conn, max_bytes=max_bytes, clock=clock)
+            raise OutboxError(f"cannot open outbox {state_dir / OUTBOX_FILE}: {exc}") from exc
+        return cls(conn, max_bytes=max_bytes, keep=keep, clock=clock)
 
     def close(self) -> None:
         self.flush()
@@ -233,8 +223,10 @@ class Outbox:
         """Forget a session the server refuses: delete its unsent events, accept no more."""
         self.flush()
         with self._transaction():
-            (size,) = self._conn.execute(
-                "SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM outbox WHERE session_id = ?",
+            unacked, kept = self._conn.execute(
+                "SELECT COALESCE(SUM(CASE WHEN acked_at IS NULL THEN LENGTH(payload) END), 0),"
+                " COALESCE(SUM(CASE WHEN acked_at IS NOT NULL THEN LENGTH(payload) END), 0)"
+                " FROM outbox WHERE session_id = ?",
                 (session_id,),
             ).fetchone()
             self._conn.execute("DELETE FROM outbox WHERE session_id = ?", (session_id,))
@@ -242,7 +234,8 @@ class Outbox:
                 "UPDATE relay_sessions SET state = 'ended', ended_at = ? WHERE session_id = ?",
                 (self._clock(), session_id),
             )
-        self._pending_bytes -= size
+        self._pending_bytes -= unacked
+        self._kept_bytes -= kept
         if session_id in self._sessions:
             self._sessions[session_id].live = False
         self._update_full()
@@ -302,33 +295,84 @@ class Outbox:
             listener()
 
     def ack(self, acked: dict[str, int]) -> int:
-        """Delete what the server committed (relay_seq <= acked[session]); returns rows deleted."""
-        deleted = 0
+        """Mark what the server committed (relay_seq <= acked[session]) as acked, and prune
+        kept rows past the retention window; returns the rows newly acked."""
+        marked = 0
+        now = self._clock()
         with self._transaction():
             for session_id, seq in acked.items():
-                cur = self._conn.execute(
-                    "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
-                    " WHERE session_id = ? AND relay_seq <= ?",
-                    (session_id, seq),
-                )
-                count, size = cur.fetchone()
-                if count:
-                    self._conn.execute(
-                        "DELETE FROM outbox WHERE session_id = ? AND relay_seq <= ?",
-                        (session_id, seq),
-                    )
-                    deleted += count
-                    self._pending_bytes -= size
+                count, size = window.mark_acked(self._conn, session_id, seq, now)
+                marked += count
+                self._pending_bytes -= size
+                self._kept_bytes += size
+            self._prune(now)
         self._update_full()
-        return deleted
+        return marked
+
+    def marks(self) -> list[SessionMark]:
+        """What this relay holds of each session it knows, for the handshake's `relay_info`."""
+        self.flush()
+        return window.marks(self._conn, self._clock() - self._keep.seconds)
+
+    def reconcile(self, committed: dict[str, int]) -> None:
+        """Apply the server's `committed` answer: number above its marks, resend above them."""
+        self.flush()
+        now = self._clock()
+        with self._transaction():
+            for session_id, seq in committed.items():
+                session = self._sessions.get(session_id)
+                if session is not None:
+                    self._reconcile_session(session_id, session, seq, now)
+            self._prune(now)
+        self._update_full()
+
+    def _reconcile_session(self, session_id: str, session: _Session, seq: int, now: float) -> None:
+        if session_id in self._unconfirmed:
+            self._unconfirmed.discard(session_id)
+            moved = window.move_above(self._conn, session_id, self._earlier_life_id, seq)
+            if moved is not None:
+                log.warning(
+                    "session %s: the server holds relay_seq up to %d, above this relay's own"
+                    " numbering (its outbox lost its end); new events are numbered from %d",
+                    session_id,
+                    seq,
+                    seq + 1,
+                )
+                session.last_relay_seq, grown = moved
+                self._pending_bytes += grown
+        reopened = window.reopen_above(self._conn, session_id, seq)
+        if reopened:
+            log.warning(
+                "session %s: the server lacks events after relay_seq %d; resending them",
+                session_id,
+                seq,
+            )
+        self._kept_bytes -= reopened
+        self._pending_bytes += reopened
+        _, size = window.mark_acked(self._conn, session_id, seq, now)
+        self._pending_bytes -= size
+        self._kept_bytes += size
+        session.last_relay_seq = max(session.last_relay_seq, seq)
+        self._conn.execute(
+            "UPDATE relay_sessions SET last_relay_seq = ? WHERE session_id = ?",
+            (session.last_relay_seq, session_id),
+        )
+
+    def _prune(self, now: float) -> None:
+        """Inside a transaction: drop kept rows past the window (by age at most once a minute)."""
+        if self._kept_bytes <= self._keep.bytes and now - self._pruned_at < PRUNE_BY_AGE_EVERY_S:
+            return
+        self._pruned_at = now
+        self._kept_bytes -= window.prune(self._conn, self._keep, self._kept_bytes, now)
 
     def read_batch(self, after_id: int, *, max_events: int, max_bytes: int) -> list[OutboxRow]:
-        """Committed rows with id > after_id, oldest first, within both limits (always >= 1 row)."""
+        """Unacked committed rows with id > after_id, oldest first, within both limits (at
+        least one row)."""
         batch: list[OutboxRow] = []
         size = 0
         cur = self._conn.execute(
             "SELECT id, session_id, relay_seq, payload FROM outbox"
-            " WHERE id > ? ORDER BY id LIMIT ?",
+            " WHERE id > ? AND acked_at IS NULL ORDER BY id LIMIT ?",
             (after_id, max_events),
         )
         for row in cur:
@@ -342,13 +386,15 @@ class Outbox:
     def count_through(self, last_id: int) -> int:
         """Rows with id <= last_id still waiting for an ack: the events in flight."""
         (count,) = self._conn.execute(
-            "SELECT COUNT(*) FROM outbox WHERE id <= ?", (last_id,)
+            "SELECT COUNT(*) FROM outbox WHERE id <= ? AND acked_at IS NULL", (last_id,)
         ).fetchone()
         return int(count)
 
     def pending_count(self) -> int:
         """Events not yet acked, buffered ones included."""
-        (count,) = self._conn.execute("SELECT COUNT(*) FROM outbox").fetchone()
+        (count,) = self._conn.execute(
+            "SELECT COUNT(*) FROM outbox WHERE acked_at IS NULL"
+        ).fetchone()
         return int(count) + len(self._buffer)
 
     # ------------------------------------------------------------------ backpressure, wake-ups

@@ -105,6 +105,12 @@ class Settings:
         "Unacked event bytes on disk before PTY output is paused (backpressure).",
         shown="536870912 (512 MiB)",
     )
+    keep_acked_bytes: int = _setting(
+        64 << 20,
+        "Acked event bytes kept in the outbox, so a server restored from a backup gets them again.",
+        shown="67108864 (64 MiB)",
+    )
+    keep_acked_s: float = _setting(86400.0, "Seconds acked events are kept in the outbox at most.")
     connect_timeout_s: float = _setting(10.0, "Time limit for TCP, TLS and WebSocket handshake, s.")
     hello_timeout_s: float = _setting(
         10.0, "Time limit for the server's hello after connecting, s."
@@ -383,3 +389,5 @@ def _validate_limits(s: Settings) -> None:
         )
     if s.outbox_max_bytes < s.batch_max_bytes:
         raise ConfigError("outbox_max_bytes must be at least batch_max_bytes")
+    if s.keep_acked_bytes < 0 or s.keep_acked_s < 0:
+        raise ConfigError("keep_acked_bytes and keep_acked_s must be 0 or more")

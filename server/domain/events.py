@@ -7,6 +7,9 @@ told to reconnect and resend from its oldest unacked event, so nothing is ever s
 Each accepted event gets the session's next seq inside the same transaction, so seq has no
 gaps. Only after the commit are events put in the ring and published, so a viewer never sees an
 event that could still be lost.
+
+A session's last activity is the server's clock at ingest (a relay's clock may be wrong);
+each event keeps the relay's `ts`.
 """
 
 from __future__ import annotations
@@ -56,8 +59,11 @@ class IngestResult(msgspec.Struct):
 class _Intake:
     """What one ingest transaction has accepted so far."""
 
-    def __init__(self, relay_id: str) -> None:
+    def __init__(self, relay_id: str, *, gap: bool = False, ends: bool = False) -> None:
         self.relay_id = relay_id
+        self.now = time.time()
+        self.gap = gap  # an events_lost event may skip ahead (made by the server, never a relay)
+        self.ends = ends  # ... and it ends the session (its end was among the lost events)
         self.touched: dict[str, SessionRecord] = {}  # working copies of the sessions involved
         self.fresh: dict[str, list[m.LoggedEvent]] = {}  # newly numbered events per session
         self.changed: set[str] = set()  # sessions whose status, agent or title changed
@@ -73,7 +79,9 @@ class EventLog:
         self._events = EventsStore(db)
         self.sessions = SessionsStore(db)
         self._cache: dict[str, SessionRecord] = {}  # sessions touched by this process, as committed
-        self._ingest_lock = asyncio.Lock()
+        # One ingest at a time: numbering works on the cache, which must not change under it
+        # (two links of one relay overlap for a moment when the newer supersedes the older).
+        self.lock = asyncio.Lock()
 
     async def session(self, session_id: str) -> SessionRecord | None:
         cached = self._cache.get(session_id)
@@ -103,13 +111,22 @@ class EventLog:
         await self.sessions.delete_if_empty(session_id)
 
     async def ingest(self, relay_id: str, events: list[m.RelayEvent]) -> IngestResult:
-        # One at a time: numbering works on the cache, which must not change under it (two links
-        # of one relay overlap for a moment when the newer supersedes the older).
-        async with self._ingest_lock:
-            return await self._ingest(relay_id, events)
+        async with self.lock:
+            return await self._ingest(_Intake(relay_id), events)
 
-    async def _ingest(self, relay_id: str, events: list[m.RelayEvent]) -> IngestResult:
-        intake = _Intake(relay_id)
+    async def log_gap(
+        self, relay_id: str, session_id: str, lost: m.EventsLost, *, ends: bool
+    ) -> int:
+        """Log one `events_lost` event at relay_seq lost.last_relay_seq, so ingestion goes on
+        from there; `ends` also ends the session. The caller holds `lock`. Returns the
+        session's committed last_relay_seq."""
+        item = m.RelayEvent(
+            session_id=session_id, relay_seq=lost.last_relay_seq, ts=time.time(), event=lost
+        )
+        result = await self._ingest(_Intake(relay_id, gap=True, ends=ends), [item])
+        return result.acked[session_id]
+
+    async def _ingest(self, intake: _Intake, events: list[m.RelayEvent]) -> IngestResult:
         for sid in dict.fromkeys(item.session_id for item in events):
             await self._load(intake, sid, events)
         for item in events:
@@ -155,13 +172,12 @@ class EventLog:
         committed state), registering sessions the relay started on its own; or refuse it."""
         record = self._cache.get(sid) or await self.sessions.get(sid)
         if record is None:
-            ts = next(item.ts for item in events if item.session_id == sid)
             record = SessionRecord(
                 id=sid,
                 relay_id=intake.relay_id,
                 epoch=new_epoch(),
-                created_at=ts,
-                last_activity_at=ts,
+                created_at=intake.now,
+                last_activity_at=intake.now,
             )
             await self.sessions.add(record)
             self._cache[sid] = record
@@ -220,7 +236,7 @@ def _accept(intake: _Intake, item: m.RelayEvent) -> None:
         return
     if item.relay_seq <= record.last_relay_seq:
         return  # a resend of something already committed
-    if item.relay_seq != record.last_relay_seq + 1:
+    if item.relay_seq != record.last_relay_seq + 1 and not intake.gap:
         # Accepting it would make the missing events look like resends later.
         log.warning(
             "session %s: relay_seq %d after %d; waiting for a resend",
@@ -232,10 +248,14 @@ def _accept(intake: _Intake, item: m.RelayEvent) -> None:
         return
     record.last_seq += 1
     record.last_relay_seq = item.relay_seq
-    if item.ts > record.last_activity_at:
-        record.last_activity_at = item.ts
+    if record.last_activity_at > intake.now:  # set by a relay clock that ran ahead: correct it
+        intake.changed.add(sid)
+    record.last_activity_at = intake.now
     if type(item.event) in _SUMMARY_KINDS:
         _apply(record, item.event)
+        intake.changed.add(sid)
+    if intake.ends:
+        record.status = "ended"
         intake.changed.add(sid)
     logged = intake.fresh.get(sid)
     if logged is None:

@@ -40,6 +40,7 @@ TOKEN_PREFIX = "tr_"
 MAX_NAME_CHARS = 64
 REVOCATION_CHECK_INTERVAL_S = 5.0  # how late a revocation by the admin CLI closes a live link
 AUDITED_REFUSALS_PER_IP = (20, 600.0)  # refused connections audited per address; the rest logged
+AUDITED_CONNECTS_PER_RELAY = (10, 600.0)  # connections audited per relay; a reconnect loop is not
 TOKEN_HINT_CHARS = 7  # "tr_" and 4 more: enough to tell tokens apart, useless to an attacker
 _encoder = msgspec.json.Encoder()
 
@@ -81,6 +82,7 @@ class Relays:
         self.audit = audit
         self._revoked: set[str] = set()
         self._refusals = RateLimiter(*AUDITED_REFUSALS_PER_IP)
+        self._connects = RateLimiter(*AUDITED_CONNECTS_PER_RELAY)
         self._command_timeout_s = command_timeout_s
         self._links: dict[str, RelayLink] = {}
         self._pending: dict[str, tuple[str, asyncio.Future[m.CommandResult]]] = {}
@@ -147,9 +149,10 @@ class Relays:
         return name
 
     async def record_info(self, relay_id: str, info: m.RelayInfo) -> None:
-        """Keep what a relay says about itself (host, workspaces, agents)."""
+        """Keep what a relay says about itself (host, workspaces, agents; not its marks)."""
+        kept = msgspec.structs.replace(info, sessions=[])
         await self._store.record_connection(
-            relay_id, info.hostname, _encoder.encode(info), time.time()
+            relay_id, info.hostname, _encoder.encode(kept), time.time()
         )
 
     async def touch(self, relay_id: str) -> None:
@@ -157,6 +160,13 @@ class Relays:
         await self._store.touch(relay_id, time.time())
 
     async def record_connected(self, relay: RelayRecord, ip: str) -> None:
+        """Audit a connection, at most AUDITED_CONNECTS_PER_RELAY per relay (the log says the
+        rest), so a relay reconnecting in a loop cannot fill the audit log."""
+        try:
+            self._connects.check(relay.id)
+        except RateLimitedError:
+            log.debug("relay %s connected again; not audited (rate limit)", relay.id)
+            return
         await self.audit.record(
             "relay_connected",
             actor=f"relay:{relay.id}",

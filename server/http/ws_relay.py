@@ -1,5 +1,8 @@
 """/ws/relay: the socket relays dial. Token auth, hello, then events in and commands out.
 
+The relay's `relay_info` carries its marks; the server answers `committed` after comparing them
+with its own (server/domain/reconcile.py), and the relay streams nothing before that answer.
+
 Each `events` frame is committed in one transaction before its `ack` is sent, so an acked event
 is durable; a resend after a crash or a cut connection is skipped by the event log.
 """
@@ -19,6 +22,7 @@ from litestar.di import NamedDependency
 from protocol import messages as m
 from protocol.codes import ErrorCode
 from server.domain.events import EventLog
+from server.domain.reconcile import reconcile
 from server.domain.relays import Relays
 from server.http.auth import bearer_token
 from server.http.error_handlers import (
@@ -105,7 +109,7 @@ async def relay_socket(
             attached = True
             log.info("relay %s (%s) connected from %s", relay.name, relay.id, client)
             await relays.record_connected(relay, client)
-            await _receive(conn, relays, relay.id, ingest)
+            await _receive(conn, relays, relay.id, ingest, event_log)
     finally:
         if attached:
             relays.detach(relay.id, link)
@@ -119,7 +123,9 @@ async def relay_socket(
             log.debug("relay %s: last-seen time not written", relay.name, exc_info=True)
 
 
-async def _receive(conn: Conn, relays: Relays, relay_id: str, ingest: _Ingest) -> None:
+async def _receive(
+    conn: Conn, relays: Relays, relay_id: str, ingest: _Ingest, event_log: EventLog
+) -> None:
     """A relay's frames, in order, until the socket ends."""
     while True:
         data = await conn.receive()
@@ -130,6 +136,8 @@ async def _receive(conn: Conn, relays: Relays, relay_id: str, ingest: _Ingest) -
             relays.resolve(relay_id, message)
         elif isinstance(message, m.RelayInfo):
             await relays.record_info(relay_id, message)
+            marks = await reconcile(event_log, relays.audit, relay_id, message.sessions)
+            ingest.send(m.Committed(sessions=marks))
         else:
             raise ProtocolViolationError(HELLO_TWICE)
 
@@ -149,6 +157,9 @@ class _Ingest:
         self._link = link
         self.frames: asyncio.Queue[tuple[m.Events, int] | None] = asyncio.Queue(INGEST_QUEUE_FRAMES)
         self._task: asyncio.Task[None] | None = None
+
+    def send(self, message: m.ServerToRelay) -> None:
+        self._link.send(_encoder.encode(message))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())

@@ -1,7 +1,8 @@
 """A small /ws/relay endpoint written for the relay's tests: it speaks protocol.messages.
 
-It records everything the relay sends (duplicates included), acks events when told to, and
-lets a test send commands, cut the connection, or close it with a chosen code.
+It records everything the relay sends (duplicates included), acks events when told to, answers
+`relay_info` with `committed` (what it acked so far, or `committed_override`), and lets a test
+send commands, cut the connection, or close it with a chosen code.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class FakeServer:
         self.batches: list[list[m.RelayEvent]] = []
         self.results: list[m.CommandResult] = []
         self.close_codes: list[int | None] = []  # what the relay closed each connection with
+        self.acked: dict[str, int] = {}  # highest relay_seq acked per session: its "commits"
+        self.committed_override: dict[str, int] | None = None  # answer this to relay_info
         self.ws: ServerConnection | None = None
         self._server: Server | None = None
         self.port = 0
@@ -62,6 +65,8 @@ class FakeServer:
 
     async def send(self, message: Any) -> None:
         assert self.ws is not None, "no relay connected"
+        if isinstance(message, m.Ack):
+            self.acked.update(message.acked)
         await self.ws.send(_encoder.encode(message), text=True)
 
     async def send_raw(self, data: str) -> None:
@@ -106,14 +111,25 @@ class FakeServer:
                 message = _decoder.decode(data)
                 if isinstance(message, m.RelayInfo):
                     self.infos.append(message)
+                    await ws.send(_encoder.encode(self._committed(message)))
                 elif isinstance(message, m.Events):
                     self.batches.append(message.events)
                     if self.auto_ack:
-                        await ws.send(_encoder.encode(m.Ack(acked=_highest(message.events))))
+                        acked = _highest(message.events)
+                        self.acked.update(acked)
+                        await ws.send(_encoder.encode(m.Ack(acked=acked)))
                 elif isinstance(message, m.CommandResult):
                     self.results.append(message)
         rcvd = ws.protocol.close_rcvd
         self.close_codes.append(rcvd.code if rcvd else None)
+
+
+    def _committed(self, info: m.RelayInfo) -> m.Committed:
+        if self.committed_override is not None:
+            return m.Committed(sessions=self.committed_override)
+        return m.Committed(
+            sessions={mark.session_id: self.acked.get(mark.session_id, 0) for mark in info.sessions}
+        )
 
 
 def _highest(events: list[m.RelayEvent]) -> dict[str, int]:

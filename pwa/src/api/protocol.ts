@@ -2,7 +2,7 @@
 // Do not edit: tests/protocol/test_typescript.py fails when this file is stale.
 /* eslint-disable */
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const SOFTWARE_VERSION = "0.1.0";
 export const MAX_FRAME_BYTES = 1048576;
 export const MAX_RAW_BYTES = 16384;
@@ -71,6 +71,7 @@ export interface RelayInfo {
   agents?: string[];
   live_sessions?: string[];
   pending_approvals?: PendingApproval[];
+  sessions?: SessionMark[];
 }
 
 export interface Workspace {
@@ -83,6 +84,15 @@ export interface PendingApproval {
   approval_id: string;
 }
 
+export interface SessionMark {
+  session_id: string;
+  agent?: string;
+  workspace?: string;
+  first_kept_seq: number;
+  last_relay_seq: number;
+  live?: boolean;
+}
+
 export interface Events {
   type: "events";
   events: RelayEvent[];
@@ -92,7 +102,7 @@ export interface RelayEvent {
   session_id: string;
   relay_seq: number;
   ts: number;
-  event: EvSessionStarted | EvSessionEnded | EvUserPrompt | EvTextDelta | EvMessage | EvThinking | EvToolStarted | EvToolFinished | EvFileChanged | EvCommand | EvApprovalRequested | EvApprovalResolved | EvUsage | EvTerminalOutput | EvStatus | EvError | EvNative;
+  event: EvSessionStarted | EvSessionEnded | EvUserPrompt | EvTextDelta | EvMessage | EvThinking | EvToolStarted | EvToolFinished | EvFileChanged | EvCommand | EvApprovalRequested | EvApprovalResolved | EvUsage | EvTerminalOutput | EvStatus | EvError | EvEventsLost | EvNative;
 }
 
 export interface EvSessionStarted {
@@ -225,6 +235,14 @@ export interface EvError {
   raw?: unknown;
 }
 
+export interface EvEventsLost {
+  kind: "events_lost";
+  first_relay_seq: number;
+  last_relay_seq: number;
+  reason?: string;
+  raw?: unknown;
+}
+
 export interface EvNative {
   kind: "native";
   type?: string;
@@ -237,6 +255,11 @@ export interface CommandResult {
   ok: boolean;
   code?: string;
   message?: string;
+}
+
+export interface Committed {
+  type: "committed";
+  sessions: Record<string, number>;
 }
 
 export interface Ack {
@@ -344,7 +367,7 @@ export interface SessionEvents {
 export interface LoggedEvent {
   seq: number;
   ts: number;
-  event: EvSessionStarted | EvSessionEnded | EvUserPrompt | EvTextDelta | EvMessage | EvThinking | EvToolStarted | EvToolFinished | EvFileChanged | EvCommand | EvApprovalRequested | EvApprovalResolved | EvUsage | EvTerminalOutput | EvStatus | EvError | EvNative;
+  event: EvSessionStarted | EvSessionEnded | EvUserPrompt | EvTextDelta | EvMessage | EvThinking | EvToolStarted | EvToolFinished | EvFileChanged | EvCommand | EvApprovalRequested | EvApprovalResolved | EvUsage | EvTerminalOutput | EvStatus | EvError | EvEventsLost | EvNative;
 }
 
 export interface Result {
@@ -371,6 +394,7 @@ export type RelayMessage =
 
 export type ServerToRelay =
   | Hello
+  | Committed
   | Ack
   | RelayError
   | StartSession
@@ -415,6 +439,7 @@ export type AgentEvent =
   | EvTerminalOutput
   | EvStatus
   | EvError
+  | EvEventsLost
   | EvNative;
 
 export type EventKind = AgentEvent["kind"];

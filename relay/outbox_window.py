@@ -1,0 +1,145 @@
+"""The outbox's retention window and the numbering handshake, as SQL on its connection.
+
+Acked means kept: a row the server acked gets `acked_at` and stays until it is older than
+`Retention.seconds` or the kept rows exceed `Retention.bytes` (oldest go first). A server that
+lost its newest commits (restored from a backup, or its WAL's end lost in a power cut) says so
+in its `committed` answer, and the rows above its mark are marked unacked again and resent.
+
+Per session the kept rows are always the session's newest ones, contiguous up to its
+last_relay_seq: acks and pruning both take a prefix of a session's rows (rows of one session
+are in relay_seq order by id too). So `first_kept_seq` in a SessionMark says exactly what the
+relay can still resend.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+
+import msgspec
+
+from protocol.messages import RelayEvent, SessionMark
+
+_decoder = msgspec.json.Decoder(RelayEvent)
+_encoder = msgspec.json.Encoder()
+
+
+@dataclasses.dataclass(frozen=True)
+class Retention:
+    """How much acked history the outbox keeps: both limits apply."""
+
+    bytes: int = 64 << 20
+    seconds: float = 86400.0
+
+
+def prune(conn: sqlite3.Connection, keep: Retention, kept_bytes: int, now: float) -> int:
+    """Delete acked rows past either limit (inside the caller's transaction); returns bytes."""
+    (old,) = conn.execute(
+        "SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
+        " WHERE acked_at IS NOT NULL AND acked_at < ?",
+        (now - keep.seconds,),
+    ).fetchone()
+    if old:
+        conn.execute(
+            "DELETE FROM outbox WHERE acked_at IS NOT NULL AND acked_at < ?",
+            (now - keep.seconds,),
+        )
+    excess = kept_bytes - old - keep.bytes
+    if excess <= 0:
+        return int(old)
+    freed, cutoff = 0, 0
+    for row_id, size in conn.execute(
+        "SELECT id, LENGTH(payload) FROM outbox WHERE acked_at IS NOT NULL ORDER BY id"
+    ):
+        freed += size
+        cutoff = row_id
+        if freed >= excess:
+            break
+    conn.execute("DELETE FROM outbox WHERE acked_at IS NOT NULL AND id <= ?", (cutoff,))
+    return int(old) + freed
+
+
+def marks(conn: sqlite3.Connection, ended_since: float) -> list[SessionMark]:
+    """Every session live, with rows kept, or ended at or after `ended_since`."""
+    rows = conn.execute(
+        "SELECT s.session_id, s.agent, s.workspace, s.last_relay_seq, s.state,"
+        " (SELECT MIN(o.relay_seq) FROM outbox o WHERE o.session_id = s.session_id)"
+        " FROM relay_sessions s WHERE s.state = 'live' OR s.ended_at >= ?"
+        " OR EXISTS (SELECT 1 FROM outbox o WHERE o.session_id = s.session_id)",
+        (ended_since,),
+    )
+    return [
+        SessionMark(
+            session_id=sid,
+            agent=agent,
+            workspace=workspace,
+            first_kept_seq=first if first is not None else last + 1,
+            last_relay_seq=last,
+            live=state == "live",
+        )
+        for sid, agent, workspace, last, state, first in rows
+    ]
+
+
+def move_above(
+    conn: sqlite3.Connection, session_id: str, after_id: int, committed: int
+) -> tuple[int, int] | None:
+    """Renumber the session's rows with id > after_id to committed + 1, committed + 2, ...
+
+    These are rows this relay process numbered before the server told it its mark: when the
+    relay's disk lost its tail, they reuse numbers the server already holds and would be
+    dropped as resends. Returns (new last_relay_seq, change in bytes), or None when no such
+    row collides with the server's numbers.
+    """
+    rows = conn.execute(
+        "SELECT id, relay_seq, payload FROM outbox WHERE session_id = ? AND id > ? ORDER BY id",
+        (session_id, after_id),
+    ).fetchall()
+    if not rows or rows[0][1] > committed:
+        return None
+    grown = 0
+    # highest first: each row's new number is above its old one, so UNIQUE never trips
+    for offset, (row_id, _, payload) in reversed(list(enumerate(rows, start=1))):
+        record = _decoder.decode(payload)
+        record.relay_seq = committed + offset
+        renumbered = _encoder.encode(record)
+        grown += len(renumbered) - len(payload)
+        conn.execute(
+            "UPDATE outbox SET relay_seq = ?, payload = ? WHERE id = ?",
+            (record.relay_seq, renumbered, row_id),
+        )
+    return committed + len(rows), grown
+
+
+def reopen_above(conn: sqlite3.Connection, session_id: str, committed: int) -> int:
+    """Mark the session's acked rows above the server's mark unacked; returns their bytes."""
+    (size,) = conn.execute(
+        "SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
+        " WHERE session_id = ? AND relay_seq > ? AND acked_at IS NOT NULL",
+        (session_id, committed),
+    ).fetchone()
+    if size:
+        conn.execute(
+            "UPDATE outbox SET acked_at = NULL"
+            " WHERE session_id = ? AND relay_seq > ? AND acked_at IS NOT NULL",
+            (session_id, committed),
+        )
+    return int(size)
+
+
+def mark_acked(
+    conn: sqlite3.Connection, session_id: str, through: int, now: float
+) -> tuple[int, int]:
+    """Mark the session's unacked rows with relay_seq <= through acked; (rows, bytes)."""
+    count, size = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
+        " WHERE session_id = ? AND relay_seq <= ? AND acked_at IS NULL",
+        (session_id, through),
+    ).fetchone()
+    if count:
+        conn.execute(
+            "UPDATE outbox SET acked_at = ?"
+            " WHERE session_id = ? AND relay_seq <= ? AND acked_at IS NULL",
+            (now, session_id, through),
+        )
+    return int(count), int(size)
