@@ -105,7 +105,8 @@ def test_sql_lives_only_in_the_store() -> None:
     for package in ("server", "relay"):
         for path in (ROOT / package).rglob("*.py"):
             rel = path.relative_to(ROOT)
-            if rel.parts[:2] == ("server", "store") or rel.name == "outbox.py":
+            outbox = rel.parts[0] == "relay" and rel.name.startswith("outbox")  # outbox*.py
+            if rel.parts[:2] == ("server", "store") or outbox:
                 continue
             text = path.read_text()
             for keyword in ("SELECT ", "INSERT INTO", "CREATE TABLE", "DELETE FROM"):
