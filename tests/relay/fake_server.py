@@ -38,6 +38,8 @@ class FakeServer:
         self.close_codes: list[int | None] = []  # what the relay closed each connection with
         self.acked: dict[str, int] = {}  # highest relay_seq acked per session: its "commits"
         self.committed_override: dict[str, int] | None = None  # answer this to relay_info
+        self.refuse_after_handshake: int | None = None  # after committed and an ack, close so
+        self.early_command: Any = None  # sent between relay_info and committed
         self.ws: ServerConnection | None = None
         self._server: Server | None = None
         self.port = 0
@@ -111,7 +113,12 @@ class FakeServer:
                 message = _decoder.decode(data)
                 if isinstance(message, m.RelayInfo):
                     self.infos.append(message)
+                    if self.early_command is not None:
+                        await ws.send(_encoder.encode(self.early_command))
                     await ws.send(_encoder.encode(self._committed(message)))
+                    if self.refuse_after_handshake is not None:
+                        await ws.send(_encoder.encode(m.Ack(acked={})))
+                        await ws.close(self.refuse_after_handshake, "refused by the test")
                 elif isinstance(message, m.Events):
                     self.batches.append(message.events)
                     if self.auto_ack:
@@ -122,7 +129,6 @@ class FakeServer:
                     self.results.append(message)
         rcvd = ws.protocol.close_rcvd
         self.close_codes.append(rcvd.code if rcvd else None)
-
 
     def _committed(self, info: m.RelayInfo) -> m.Committed:
         if self.committed_override is not None:

@@ -241,6 +241,66 @@ def test_reconnects_are_spaced_by_the_backoff(make_settings: SettingsFactory) ->
     _run(body)
 
 
+def test_the_same_refusal_again_and_again_grows_the_delay_and_warns_once(
+    make_settings: SettingsFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="relay.link")
+
+    async def body() -> None:
+        server = await FakeServer().start()
+        server.refuse_after_handshake = CloseCode.INTERNAL_ERROR  # after a handshake and an ack
+        settings = make_settings(server=server.url, backoff_initial_s=0.05, backoff_max_s=0.4)
+        async with running(settings):
+            await wait_until_async(lambda: server.connections >= 6, 10, "six attempts")
+        gaps = [b - a for a, b in zip(server.connect_times, server.connect_times[1:], strict=False)]
+        for gap, cap in zip(gaps, [0.05, 0.1, 0.2, 0.4, 0.4], strict=False):  # rng = 1.0
+            assert cap * 0.9 <= gap <= cap + 0.25, (gaps, cap)
+        again = [r for r in caplog.records if "again" in r.getMessage()]
+        assert [r.levelno for r in again][:3] == [logging.WARNING, logging.DEBUG, logging.DEBUG]
+        assert "4002" in again[0].getMessage()
+        await server.close()
+
+    _run(body)
+
+
+def test_the_servers_committed_answer_makes_the_relay_resend_what_it_lost(
+    make_settings: SettingsFactory,
+) -> None:
+    async def body() -> None:
+        server = await FakeServer().start()
+        async with running(make_settings(server=server.url)) as relay:
+            relay.emit("s1", 5)
+            await wait_until_async(lambda: relay.outbox.pending_count() == 0, 5, "acks")
+            server.committed_override = {"s1": 2}  # as a server restored from a backup
+            server.cut()
+            await wait_until_async(lambda: len(server.events) == 8, 5, "the resend")
+            assert [e.relay_seq for e in server.events[5:]] == [3, 4, 5]
+            (mark,) = server.infos[1].sessions
+            assert (mark.session_id, mark.first_kept_seq, mark.last_relay_seq) == ("s1", 1, 5)
+        await server.close()
+
+    _run(body)
+
+
+def test_commands_sent_before_committed_run_after_it(make_settings: SettingsFactory) -> None:
+    async def body() -> None:
+        server = await FakeServer().start()
+        server.early_command = m.StartSession(
+            session_id="s1", workspace="work", command=["true"], command_id="c1"
+        )
+        async with running(make_settings(server=server.url)):
+            await wait_until_async(lambda: bool(server.results), 5, "the command's result")
+            assert server.results[0] == m.CommandResult(command_id="c1", ok=True)
+            await wait_until_async(
+                lambda: any(isinstance(e.event, m.SessionStarted) for e in server.events),
+                5,
+                "the session's events",
+            )
+        await server.close()
+
+    _run(body)
+
+
 @pytest.mark.parametrize("code", [CloseCode.UNAUTHORIZED, CloseCode.SUPERSEDED, 1008])
 def test_a_stop_code_ends_the_link_for_good(make_settings: SettingsFactory, code: int) -> None:
     async def body() -> None:
