@@ -16,50 +16,10 @@ from websockets.exceptions import ConnectionClosed
 
 from protocol import messages as m
 from protocol.codes import CloseCode
+from tests.e2e.server_log import assert_log_is_exactly, committed, wait_ended
 from tests.fakes.cutting_proxy import CuttingProxy
 from tests.fakes.ticker import expected
 from tests.harness import Stack, Viewer, ended, terminal_text, ticker, wait_until
-
-
-def _committed(stack: Stack, session_id: str) -> list[tuple[int, int, m.Event]]:
-    """(seq, relay_seq, event) of every logged event, read from the server's database."""
-    conn = sqlite3.connect(f"file:{stack.server.data_dir / 'tether.sqlite3'}?mode=ro", uri=True)
-    try:
-        chunks = conn.execute(
-            "SELECT first_seq, last_seq, first_relay_seq, last_relay_seq, body "
-            "FROM event_chunks WHERE session_id = ? ORDER BY first_seq",
-            (session_id,),
-        ).fetchall()
-    finally:
-        conn.close()
-    out = []
-    for first, last, first_relay, last_relay, body in chunks:
-        events = msgspec.json.decode(b"[" + body + b"]", type=list[m.LoggedEvent])
-        assert [e.seq for e in events] == list(range(first, last + 1)), "chunk bounds are wrong"
-        # a chunk holds consecutive relay_seqs: the relay's numbering maps onto it one to one
-        assert last_relay - first_relay == last - first, "relay_seq and seq disagree in a chunk"
-        out += [(e.seq, first_relay + e.seq - first, e.event) for e in events]
-    return out
-
-
-def _assert_log_is_exactly(stack: Stack, session_id: str, lines: int) -> int:
-    rows = _committed(stack, session_id)
-    seqs = [r[0] for r in rows]
-    relay_seqs = [r[1] for r in rows]
-    assert seqs == list(range(1, len(rows) + 1)), "seq has a gap or a repeat"
-    # relay_seq is assigned by the relay as it produces events: 1..n means none lost or repeated
-    assert relay_seqs == list(range(1, len(rows) + 1)), "relay_seq has a gap or a repeat"
-    outputs = [event for _, _, event in rows if isinstance(event, m.TerminalOutput)]
-    assert b"".join(o.data for o in outputs).decode() == expected(lines)
-    return len(rows)
-
-
-def _wait_ended(stack: Stack, session_id: str, timeout_s: float) -> None:
-    wait_until(
-        lambda: stack.server.get(f"/api/sessions/{session_id}")["status"] == "ended",
-        timeout_s,
-        "the session to end in the server's log",
-    )
 
 
 @pytest.mark.parametrize(
@@ -87,9 +47,9 @@ def test_server_kill9_during_stream_loses_and_repeats_nothing(
         "10,000 events in the server's log",
     )
     stop.touch()
-    _wait_ended(stack, session_id, 120)
+    wait_ended(stack, session_id, 120)
     lines = int(Path(f"{stop}.count").read_text())
-    count = _assert_log_is_exactly(stack, session_id, lines)
+    count = assert_log_is_exactly(stack, session_id, lines)
     print(f"{kills} kills in {time.monotonic() - start:.1f} s; {count} events logged, all intact")
     assert count >= 10_000
 
@@ -118,9 +78,9 @@ def test_relay_kill9_with_unacked_events_delivers_them_after_restart(stack: Stac
     stack.relay.kill9()
     stack.server.start()
     stack.relay.start()
-    _wait_ended(stack, session_id, 30)
-    _assert_log_is_exactly(stack, session_id, lines)
-    last = _committed(stack, session_id)[-1][2]
+    wait_ended(stack, session_id, 30)
+    assert_log_is_exactly(stack, session_id, lines)
+    last = committed(stack, session_id)[-1][2]
     assert isinstance(last, m.SessionEnded) and last.reason == "relay_restarted"
 
 
@@ -166,7 +126,7 @@ def test_connection_cut_mid_frame_loses_nothing(tmp_path: Path) -> None:
     try:
         asyncio.run(run())
         session_id = stack.server.get("/api/sessions")["sessions"][0]["id"]
-        _assert_log_is_exactly(stack, session_id, lines)
+        assert_log_is_exactly(stack, session_id, lines)
     finally:
         stack.close()
 
