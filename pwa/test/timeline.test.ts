@@ -93,3 +93,15 @@ test("a log that does not extend the one seen (a new epoch) is built again from 
   const items = builder.update(log({ kind: "user_prompt", text: "other" }));
   expect(items).toMatchObject([{ type: "prompt", text: "other" }]);
 });
+
+test("events the server lost are one visible item with their range", () => {
+  const items = new TimelineBuilder().update(
+    log(
+      { kind: "message", text: "before" },
+      { kind: "events_lost", first_relay_seq: 6, last_relay_seq: 8, reason: "beyond the window" },
+      { kind: "message", text: "after" },
+    ),
+  );
+  expect(types(items)).toEqual(["message", "lost", "message"]);
+  expect(items[1]).toMatchObject({ type: "lost", event: { first_relay_seq: 6, last_relay_seq: 8 } });
+});

@@ -46,7 +46,8 @@ export type Item =
   | (Base & { type: "status"; state: string; detail: string })
   | (Base & { type: "error"; message: string; code: string })
   | (Base & { type: "started"; event: Of<"session_started"> })
-  | (Base & { type: "ended"; event: Of<"session_ended"> });
+  | (Base & { type: "ended"; event: Of<"session_ended"> })
+  | (Base & { type: "lost"; event: Of<"events_lost"> });
 
 export type ItemOf<T extends Item["type"]> = Extract<Item, { type: T }>;
 
@@ -257,6 +258,9 @@ export class TimelineBuilder {
         return;
       case "session_ended":
         push({ ...base, type: "ended", event: e });
+        return;
+      case "events_lost":
+        push({ ...base, type: "lost", event: e });
         return;
       default:
         return; // terminal_output (terminal view), native (debugging only)

@@ -26,3 +26,18 @@ export const EndedItem = memo(function EndedItem({ item }: { item: ItemOf<"ended
     </p>
   );
 });
+
+/** Events the server lost and the relay could no longer resend: never a silent hole. */
+export const LostItem = memo(function LostItem({ item }: { item: ItemOf<"lost"> }) {
+  const e = item.event;
+  const count = e.last_relay_seq - e.first_relay_seq + 1;
+  return (
+    <p data-seq={item.seq} class="tl-item tl-note tl-lost" role="note">
+      <span class="tl-label">
+        {count} {count === 1 ? "event" : "events"} lost
+      </span>{" "}
+      relay_seq {e.first_relay_seq}–{e.last_relay_seq}
+      {e.reason ? `, ${e.reason}` : ""}
+    </p>
+  );
+});

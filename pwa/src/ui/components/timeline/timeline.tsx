@@ -8,7 +8,7 @@ import { ApprovalItem, type Decision } from "./approval";
 import { CommandItem } from "./command";
 import { ErrorItem } from "./error";
 import { FileChangeItem } from "./file_change";
-import { EndedItem, StartedItem } from "./lifecycle";
+import { EndedItem, LostItem, StartedItem } from "./lifecycle";
 import { MessageItem } from "./message";
 import type { Item } from "../../../app/timeline";
 import { PromptItem } from "./prompt";
@@ -54,6 +54,8 @@ function render(item: Item, props: Props) {
       return <StartedItem key={item.key} item={item} />;
     case "ended":
       return <EndedItem key={item.key} item={item} />;
+    case "lost":
+      return <LostItem key={item.key} item={item} />;
   }
 }
 
