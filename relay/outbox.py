@@ -47,7 +47,6 @@ MAX_EVENT_BYTES = MAX_FRAME_BYTES - 4096  # one encoded event must fit a frame w
 ENDED_RETENTION_S = 7 * 86400  # keep ended sessions so late commands get session_ended
 RESUME_FRACTION = 0.75  # after backpressure, resume producers below this share of max_bytes
 DEFAULT_RETENTION = Retention()
-PRUNE_BY_AGE_EVERY_S = 60.0  # acked rows past keep.seconds are looked for at most this often
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +102,6 @@ class Outbox:
         self._clock = clock
         self._max_bytes = max_bytes
         self._keep = keep
-        self._pruned_at = float("-inf")
         self._buffer: list[_Pending] = []
         self._flush_scheduled = False
         self._listeners: list[Callable[[], None]] = []
@@ -359,10 +357,7 @@ class Outbox:
         )
 
     def _prune(self, now: float) -> None:
-        """Inside a transaction: drop kept rows past the window (by age at most once a minute)."""
-        if self._kept_bytes <= self._keep.bytes and now - self._pruned_at < PRUNE_BY_AGE_EVERY_S:
-            return
-        self._pruned_at = now
+        """Inside a transaction: drop kept rows past the window (costs what it deletes)."""
         self._kept_bytes -= window.prune(self._conn, self._keep, self._kept_bytes, now)
 
     def read_batch(self, after_id: int, *, max_events: int, max_bytes: int) -> list[OutboxRow]:

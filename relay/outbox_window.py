@@ -33,30 +33,27 @@ class Retention:
 
 
 def prune(conn: sqlite3.Connection, keep: Retention, kept_bytes: int, now: float) -> int:
-    """Delete acked rows past either limit (inside the caller's transaction); returns bytes."""
-    (old,) = conn.execute(
-        "SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
-        " WHERE acked_at IS NOT NULL AND acked_at < ?",
-        (now - keep.seconds,),
-    ).fetchone()
-    if old:
-        conn.execute(
-            "DELETE FROM outbox WHERE acked_at IS NOT NULL AND acked_at < ?",
-            (now - keep.seconds,),
-        )
-    excess = kept_bytes - old - keep.bytes
-    if excess <= 0:
-        return int(old)
+    """Delete the oldest acked rows while they are past either limit (inside the caller's
+    transaction); returns the bytes deleted.
+
+    One walk of the acked rows by id, oldest first, stopping at the first row both limits keep:
+    the cost is the rows deleted, however many are kept. Acks come in id order per session, so
+    a row acked late can shield an older one for a while; the byte limit still holds exactly."""
+    excess = kept_bytes - keep.bytes
+    too_old = now - keep.seconds
     freed, cutoff = 0, 0
-    for row_id, size in conn.execute(
-        "SELECT id, LENGTH(payload) FROM outbox WHERE acked_at IS NOT NULL ORDER BY id"
-    ):
+    cursor = conn.execute(
+        "SELECT id, LENGTH(payload), acked_at FROM outbox WHERE acked_at IS NOT NULL ORDER BY id"
+    )
+    for row_id, size, acked_at in cursor:
+        if freed >= excess and acked_at >= too_old:
+            break
         freed += size
         cutoff = row_id
-        if freed >= excess:
-            break
-    conn.execute("DELETE FROM outbox WHERE acked_at IS NOT NULL AND id <= ?", (cutoff,))
-    return int(old) + freed
+    cursor.close()
+    if cutoff:
+        conn.execute("DELETE FROM outbox WHERE acked_at IS NOT NULL AND id <= ?", (cutoff,))
+    return freed
 
 
 def marks(conn: sqlite3.Connection, ended_since: float) -> list[SessionMark]:

@@ -28,7 +28,7 @@ def _outbox_events(stack: Stack, session_id: str) -> int:
     """Events of the session the relay holds for the server (unacknowledged)."""
     path = stack.relay.state_dir / OUTBOX_FILE
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-        query = "SELECT COUNT(*) FROM outbox WHERE session_id = ?"
+        query = "SELECT COUNT(*) FROM outbox WHERE session_id = ? AND acked_at IS NULL"
         return int(db.execute(query, (session_id,)).fetchone()[0])
 
 

@@ -59,7 +59,9 @@ def _outbox_has(stack: Stack, text: str) -> bool:
     path = stack.relay.state_dir / "outbox.sqlite3"
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = conn.execute("SELECT payload FROM outbox ORDER BY id").fetchall()
+        rows = conn.execute(
+            "SELECT payload FROM outbox WHERE acked_at IS NULL ORDER BY id"
+        ).fetchall()
     finally:
         conn.close()
     events = [msgspec.json.decode(row[0], type=m.RelayEvent).event for row in rows]

@@ -1,4 +1,5 @@
-"""The handshake's comparison of marks (server/domain/reconcile.py) on a real database."""
+"""The handshake's comparison of marks (server/domain/reconcile.py) on a real database, and
+the audit of relay connections, rate-limited so a reconnect loop cannot fill the log."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ from server.domain.audit import Audit
 from server.domain.events import EventLog
 from server.domain.fanout import Hub
 from server.domain.reconcile import reconcile
+from server.domain.records import RelayRecord
+from server.domain.relays import AUDITED_CONNECTS_PER_RELAY, Relays
 from server.domain.ring import Rings
 from server.store.audit_store import AuditStore
 from server.store.db import Database
 from server.store.relays_store import RelaysStore
 
 _decode = msgspec.json.Decoder(list[m.LoggedEvent]).decode
-Scenario = Callable[[EventLog, Audit], Awaitable[None]]
+Scenario = Callable[[EventLog, Audit, Database], Awaitable[None]]
 
 
 def _run(tmp_path: Path, scenario: Scenario) -> None:
@@ -32,7 +35,7 @@ def _run(tmp_path: Path, scenario: Scenario) -> None:
             await RelaysStore(db).create("r1", "box", "hash1", time.time())
             await RelaysStore(db).create("r2", "other", "hash2", time.time())
             log = EventLog(db, Hub(), Rings(1000, 1 << 20, 10))
-            await scenario(log, Audit(AuditStore(db, tmp_path / "audit.head")))
+            await scenario(log, Audit(AuditStore(db, tmp_path / "audit.head")), db)
         finally:
             await db.close()
 
@@ -73,7 +76,7 @@ async def _kinds(log: EventLog, sid: str = "s1") -> list[m.Event]:
 
 
 def test_a_server_behind_within_the_window_just_says_its_mark(tmp_path: Path) -> None:
-    async def scenario(log: EventLog, audit: Audit) -> None:
+    async def scenario(log: EventLog, audit: Audit, db: Database) -> None:
         await log.ingest("r1", _events(5))
         assert await reconcile(log, audit, "r1", [_mark(1, 9)]) == {"s1": 5}
         assert (await log.ingest("r1", _events(4, first=6))).acked == {"s1": 9}
@@ -84,7 +87,7 @@ def test_a_server_behind_within_the_window_just_says_its_mark(tmp_path: Path) ->
 
 
 def test_what_the_relay_no_longer_keeps_becomes_one_audited_gap(tmp_path: Path) -> None:
-    async def scenario(log: EventLog, audit: Audit) -> None:
+    async def scenario(log: EventLog, audit: Audit, db: Database) -> None:
         await log.ingest("r1", _events(5))
         assert await reconcile(log, audit, "r1", [_mark(9, 12)]) == {"s1": 8}
         assert await reconcile(log, audit, "r1", [_mark(9, 12)]) == {"s1": 8}  # logged once
@@ -103,7 +106,7 @@ def test_what_the_relay_no_longer_keeps_becomes_one_audited_gap(tmp_path: Path) 
 
 
 def test_a_session_whose_end_was_lost_is_ended_by_the_gap(tmp_path: Path) -> None:
-    async def scenario(log: EventLog, audit: Audit) -> None:
+    async def scenario(log: EventLog, audit: Audit, db: Database) -> None:
         await log.ingest("r1", _events(3))
         assert await reconcile(log, audit, "r1", [_mark(8, 7, live=False)]) == {"s1": 7}
         record = await log.session("s1")
@@ -115,7 +118,7 @@ def test_a_session_whose_end_was_lost_is_ended_by_the_gap(tmp_path: Path) -> Non
 
 
 def test_a_session_the_server_lacks_is_created_from_the_mark(tmp_path: Path) -> None:
-    async def scenario(log: EventLog, audit: Audit) -> None:
+    async def scenario(log: EventLog, audit: Audit, db: Database) -> None:
         assert await reconcile(log, audit, "r1", [_mark(1, 4)]) == {"s1": 0}
         record = await log.session("s1")
         assert record is not None
@@ -126,7 +129,7 @@ def test_a_session_the_server_lacks_is_created_from_the_mark(tmp_path: Path) -> 
 
 
 def test_another_relays_session_gets_no_mark(tmp_path: Path) -> None:
-    async def scenario(log: EventLog, audit: Audit) -> None:
+    async def scenario(log: EventLog, audit: Audit, db: Database) -> None:
         await log.ingest("r2", _events(2))
         assert await reconcile(log, audit, "r1", [_mark(5, 9)]) == {}
         assert len(await _kinds(log)) == 2
@@ -137,7 +140,7 @@ def test_another_relays_session_gets_no_mark(tmp_path: Path) -> None:
 def test_last_activity_is_the_servers_clock_and_a_future_one_is_corrected(
     tmp_path: Path,
 ) -> None:
-    async def scenario(log: EventLog, audit: Audit) -> None:
+    async def scenario(log: EventLog, audit: Audit, db: Database) -> None:
         ahead = time.time() + 30 * 86400  # a relay clock a month ahead
         future = [
             m.RelayEvent(session_id="s1", relay_seq=1, ts=ahead, event=m.TerminalOutput(data=b""))
@@ -151,3 +154,18 @@ def test_last_activity_is_the_servers_clock_and_a_future_one_is_corrected(
         assert event.ts == ahead  # the event keeps the relay's own time
 
     _run(tmp_path, scenario)
+
+
+def test_relay_connections_are_audited_at_most_ten_per_relay_in_ten_minutes(
+    tmp_path: Path,
+) -> None:
+    async def scenario(log: EventLog, audit: Audit, db: Database) -> None:
+        relays = Relays(RelaysStore(db), audit, 5.0)
+        box = RelayRecord(id="r1", name="box", created_at=0.0)
+        other = RelayRecord(id="r2", name="other", created_at=0.0)
+        for _ in range(25):
+            await relays.record_connected(box, "127.0.0.1")
+        await relays.record_connected(other, "127.0.0.1")
+
+    _run(tmp_path, scenario)
+    assert len(_audited(tmp_path, "relay_connected")) == AUDITED_CONNECTS_PER_RELAY[0] + 1
