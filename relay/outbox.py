@@ -69,6 +69,7 @@ class _Pending:
 class _Session:
     last_relay_seq: int
     live: bool
+    acked_through: int = 0  # every row of the session at or below this relay_seq is acked
 
 
 _encoder = msgspec.json.Encoder()
@@ -123,6 +124,14 @@ class Outbox:
         # Rows above this id were numbered by this process; until the server's first `committed`
         # answer for their session, their numbers may repeat ones the server holds.
         self._earlier_life_id: int = last_id
+        first_unacked = dict(
+            conn.execute(
+                "SELECT session_id, MIN(relay_seq) FROM outbox WHERE acked_at IS NULL"
+                " GROUP BY session_id"
+            ).fetchall()
+        )
+        for sid, session in self._sessions.items():
+            session.acked_through = first_unacked.get(sid, session.last_relay_seq + 1) - 1
         self._unconfirmed: set[str] = set(self._sessions)
         self._update_full()
 
@@ -299,7 +308,13 @@ class Outbox:
         now = self._clock()
         with self._transaction():
             for session_id, seq in acked.items():
-                count, size = window.mark_acked(self._conn, session_id, seq, now)
+                session = self._sessions.get(session_id)
+                after = session.acked_through if session is not None else 0
+                if seq <= after:
+                    continue
+                count, size = window.mark_acked(self._conn, session_id, after, seq, now)
+                if session is not None:
+                    session.acked_through = seq
                 marked += count
                 self._pending_bytes -= size
                 self._kept_bytes += size
@@ -347,9 +362,10 @@ class Outbox:
             )
         self._kept_bytes -= reopened
         self._pending_bytes += reopened
-        _, size = window.mark_acked(self._conn, session_id, seq, now)
+        _, size = window.mark_acked(self._conn, session_id, 0, seq, now)
         self._pending_bytes -= size
         self._kept_bytes += size
+        session.acked_through = seq  # above it: reopened, renumbered or never sent
         session.last_relay_seq = max(session.last_relay_seq, seq)
         self._conn.execute(
             "UPDATE relay_sessions SET last_relay_seq = ? WHERE session_id = ?",

@@ -10,7 +10,9 @@
     pending_approvals approvals asked and not answered
 
 Two partial indexes split the outbox by acked_at, so sending (unacked rows, oldest first) never
-walks the kept rows and pruning (acked rows, oldest first) never walks the unsent ones.
+walks the kept rows and pruning (acked rows, oldest first) never walks the unsent ones. Acking
+walks only the rows it marks: the outbox remembers below which relay_seq a session's rows are
+all acked.
 """
 
 from __future__ import annotations

@@ -125,18 +125,19 @@ def reopen_above(conn: sqlite3.Connection, session_id: str, committed: int) -> i
 
 
 def mark_acked(
-    conn: sqlite3.Connection, session_id: str, through: int, now: float
+    conn: sqlite3.Connection, session_id: str, after: int, through: int, now: float
 ) -> tuple[int, int]:
-    """Mark the session's unacked rows with relay_seq <= through acked; (rows, bytes)."""
+    """Mark the session's unacked rows with after < relay_seq <= through acked; (rows, bytes).
+    `after` is a relay_seq at or below which every row is acked already: the walk stays short."""
     count, size = conn.execute(
         "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
-        " WHERE session_id = ? AND relay_seq <= ? AND acked_at IS NULL",
-        (session_id, through),
+        " WHERE session_id = ? AND relay_seq > ? AND relay_seq <= ? AND acked_at IS NULL",
+        (session_id, after, through),
     ).fetchone()
     if count:
         conn.execute(
-            "UPDATE outbox SET acked_at = ?"
-            " WHERE session_id = ? AND relay_seq <= ? AND acked_at IS NULL",
-            (now, session_id, through),
+            "UPDATE outbox SET acked_at = ? WHERE session_id = ? AND relay_seq > ?"
+            " AND relay_seq <= ? AND acked_at IS NULL",
+            (now, session_id, after, through),
         )
     return int(count), int(size)
