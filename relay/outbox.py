@@ -340,37 +340,20 @@ class Outbox:
         self._update_full()
 
     def _reconcile_session(self, session_id: str, session: _Session, seq: int, now: float) -> None:
-        if session_id in self._unconfirmed:
-            self._unconfirmed.discard(session_id)
-            moved = window.move_above(self._conn, session_id, self._earlier_life_id, seq)
-            if moved is not None:
-                log.warning(
-                    "session %s: the server holds relay_seq up to %d, above this relay's own"
-                    " numbering (its outbox lost its end); new events are numbered from %d",
-                    session_id,
-                    seq,
-                    seq + 1,
-                )
-                session.last_relay_seq, grown = moved
-                self._pending_bytes += grown
-        reopened = window.reopen_above(self._conn, session_id, seq)
-        if reopened:
-            log.warning(
-                "session %s: the server lacks events after relay_seq %d; resending them",
-                session_id,
-                seq,
-            )
-        self._kept_bytes -= reopened
-        self._pending_bytes += reopened
-        _, size = window.mark_acked(self._conn, session_id, 0, seq, now)
-        self._pending_bytes -= size
-        self._kept_bytes += size
-        session.acked_through = seq  # above it: reopened, renumbered or never sent
-        session.last_relay_seq = max(session.last_relay_seq, seq)
-        self._conn.execute(
-            "UPDATE relay_sessions SET last_relay_seq = ? WHERE session_id = ?",
-            (session.last_relay_seq, session_id),
+        first_answer = session_id in self._unconfirmed
+        self._unconfirmed.discard(session_id)
+        done = window.rewind(
+            self._conn,
+            session_id,
+            seq,
+            last_relay_seq=session.last_relay_seq,
+            renumber_after=self._earlier_life_id if first_answer else None,
+            now=now,
         )
+        self._pending_bytes += done.reopened_bytes + done.grown_bytes
+        self._kept_bytes -= done.reopened_bytes
+        session.acked_through = seq  # above it: reopened, renumbered or never sent
+        session.last_relay_seq = done.last_relay_seq
 
     def _prune(self, now: float) -> None:
         """Inside a transaction: drop kept rows past the window (costs what it deletes)."""

@@ -14,12 +14,14 @@ relay can still resend.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sqlite3
 
 import msgspec
 
 from protocol.messages import RelayEvent, SessionMark
 
+log = logging.getLogger(__name__)
 _decoder = msgspec.json.Decoder(RelayEvent)
 _encoder = msgspec.json.Encoder()
 
@@ -76,6 +78,54 @@ def marks(conn: sqlite3.Connection, ended_since: float) -> list[SessionMark]:
         )
         for sid, agent, workspace, last, state, first in rows
     ]
+
+
+@dataclasses.dataclass(frozen=True)
+class Rewound:
+    last_relay_seq: int  # the session's numbering goes on from here
+    reopened_bytes: int  # moved from kept to unacked (negative: from unacked to kept)
+    grown_bytes: int  # unacked rows grew by this much when renumbered
+
+
+def rewind(
+    conn: sqlite3.Connection,
+    session_id: str,
+    committed: int,
+    *,
+    last_relay_seq: int,
+    renumber_after: int | None,
+    now: float,
+) -> Rewound:
+    """Apply the server's committed mark to one session (inside the caller's transaction): rows
+    above it unacked (resent), rows at or below it acked, numbering above it. On the server's
+    first answer since this process started, `renumber_after` is the highest row id written
+    before: rows after it that repeat the server's numbers are moved above its mark."""
+    grown = 0
+    if renumber_after is not None:
+        moved = move_above(conn, session_id, renumber_after, committed)
+        if moved is not None:
+            log.warning(
+                "session %s: the server holds relay_seq up to %d, above this relay's own"
+                " numbering (its outbox lost its end); new events are numbered from %d",
+                session_id,
+                committed,
+                committed + 1,
+            )
+            last_relay_seq, grown = moved
+    reopened = reopen_above(conn, session_id, committed)
+    if reopened:
+        log.warning(
+            "session %s: the server lacks events after relay_seq %d; resending them",
+            session_id,
+            committed,
+        )
+    _, acked = mark_acked(conn, session_id, 0, committed, now)
+    last_relay_seq = max(last_relay_seq, committed)
+    conn.execute(
+        "UPDATE relay_sessions SET last_relay_seq = ? WHERE session_id = ?",
+        (last_relay_seq, session_id),
+    )
+    return Rewound(last_relay_seq, reopened - acked, grown)
 
 
 def move_above(
