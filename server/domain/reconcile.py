@@ -47,6 +47,9 @@ async def _reconcile_one(
     event_log: EventLog, audit: Audit, relay_id: str, mark: m.SessionMark
 ) -> int | None:
     sid = mark.session_id
+    if not 1 <= mark.first_kept_seq <= mark.last_relay_seq + 1:
+        log.warning("relay %s sent an impossible mark for session %s: ignored", relay_id, sid)
+        return None
     record = await event_log.session(sid)
     if record is None:
         log.warning("relay %s holds session %s, which this server lacks: adding it", relay_id, sid)

@@ -137,6 +137,15 @@ def test_another_relays_session_gets_no_mark(tmp_path: Path) -> None:
     _run(tmp_path, scenario)
 
 
+def test_an_impossible_mark_changes_nothing(tmp_path: Path) -> None:
+    async def scenario(log: EventLog, audit: Audit, db: Database) -> None:
+        await log.ingest("r1", _events(2))
+        assert await reconcile(log, audit, "r1", [_mark(9, 4), _mark(0, 4)]) == {}
+        assert len(await _kinds(log)) == 2
+
+    _run(tmp_path, scenario)
+
+
 def test_last_activity_is_the_servers_clock_and_a_future_one_is_corrected(
     tmp_path: Path,
 ) -> None:
