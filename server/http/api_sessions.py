@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import Body, Parameter
+from litestar.params import Body, HeaderParameter, Parameter
 
 from protocol import messages as m
 from server.domain.chunks import frame
@@ -65,9 +65,8 @@ class SessionsController(Controller):
         data: Annotated[StartRequest, Body()],
         idempotency_key: Annotated[
             str,
-            Parameter(
-                header="Idempotency-Key",
-                default="",
+            HeaderParameter(
+                name="Idempotency-Key",
                 max_length=MAX_KEY_CHARS,
                 description="A retry with the same key gets the same session (for 24 h)",
             ),
