@@ -97,7 +97,7 @@ class Sessions:
             last_activity_at=record.last_activity_at,
             last_seq=record.last_seq,
             epoch=record.epoch,
-            detail=record.detail if status in ("starting", "ended") else "",
+            detail=record.detail if record.status in ("starting", "ended") else "",
         )
 
     async def get(self, session_id: str) -> SessionRecord:
@@ -187,19 +187,20 @@ class Sessions:
         return _replayed(hit, key) if hit is not None else None
 
     async def late_result(self, relay_id: str, result: m.CommandResult) -> None:
-        """An answer to a start nobody waits for any more: settle the session with it."""
+        """An answer to a start nobody waits for any more: settle the session with it.
+
+        A refusal ends the session with its reason, unless events show the agent ran (a relay
+        that lost its memory refuses what it did run): the events tell the truth then."""
         session_id = await self._log.starts.by_command(result.command_id)
-        if session_id is None:
+        record = await self._log.session(session_id) if session_id else None
+        if record is None or record.relay_id != relay_id:
             return  # not a start, or one settled already
-        record = await self.get(session_id)
-        if record.relay_id != relay_id:
-            return
-        if result.ok:
-            await self._log.settle_start(session_id, None, "")
+        if result.ok or record.last_seq > 0:
+            await self._log.settle_start(record.id, None, "")
         else:
             reason = result.message or result.code or "the relay refused the start"
-            await self._log.settle_start(session_id, "ended", reason)
-        _log.info("session %s: late answer to its start: %s", session_id, result.code or "ok")
+            await self._log.settle_start(record.id, "ended", reason)
+        _log.info("session %s: late answer to its start: %s", record.id, result.code or "ok")
 
     async def resend_starts(self, relay_id: str) -> None:
         """Send a reconnected relay every start it has not answered, unchanged (same command id
