@@ -1,38 +1,19 @@
 // What screens do to sessions: start one (REST), send it input, resize, interrupt or stop it
 // (commands on the socket, answered with a `result`), and answer its approvals (REST). The list
 // in app/sessions.ts is kept current with what each answers.
-import { ApiError, api } from "../api/http";
+import { api } from "../api/http";
 import type { Decision, Result } from "../api/protocol";
 import type { SessionView, StartRequest } from "../api/rest";
 import { sendCommand } from "./connection";
+import { postStart } from "./start_request";
 import { refreshSoon, sessions } from "./sessions";
 
-const START_ATTEMPTS = 2; // a start lost to the network is tried once more, with the same key
-
-/** POST /api/sessions with a fresh Idempotency-Key per call (one per tap on Start), so the retry
- *  after a lost answer gets the same session instead of running the agent twice. The session
- *  may come back "starting" with detail "relay not answering" (202); it resolves by itself.
- *  Returns the session (also put into the list). */
+/** Start a session (see start_request.ts); returns it, also put into the list. */
 export async function startSession(request: StartRequest): Promise<SessionView> {
-  const headers = { "Idempotency-Key": newKey() };
-  let created: SessionView | undefined;
-  for (let attempt = 1; created === undefined; attempt++) {
-    try {
-      created = await api<SessionView>("POST", "/api/sessions", request, { timeoutMs: 20_000, headers });
-    } catch (err) {
-      const lost = err instanceof ApiError && (err.code === "network" || err.code === "timeout");
-      if (!lost || attempt >= START_ATTEMPTS) throw err;
-    }
-  }
+  const created = await postStart(request);
   if (!sessions.value.some((s) => s.id === created.id)) sessions.value = [created, ...sessions.value];
   refreshSoon();
   return created;
-}
-
-/** 128 random bits as hex; crypto.randomUUID needs a secure context, getRandomValues does not. */
-function newKey(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** A prompt for an agent session. */
