@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from protocol.codes import ErrorCode
-from protocol.messages import CommandResult, SessionCommand
+from protocol.messages import CommandResult, SessionCommand, StartSession
 from relay.command_store import CommandMemory
 
 log = logging.getLogger(__name__)
@@ -81,5 +81,6 @@ class CommandGate:
             )
         else:
             result = await run(command)
-        self.memory.remember(result)
+        # a start is what the server re-sends: its outcome must outlive a power cut
+        self.memory.remember(result, durable=isinstance(command, StartSession))
         return result
