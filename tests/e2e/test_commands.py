@@ -3,6 +3,7 @@ never, and is reported either way; a retried start with the same key gives one s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import sys
@@ -15,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Stack, running, wait_until
+from protocol import messages as m
+from tests.harness import Stack, Viewer, running, wait_until
 
 COMMAND_TIMEOUT_S = 1.0  # the server's command_timeout_s here: a start waits this long
 
@@ -186,3 +188,34 @@ def _post_start_or_lost(stack: Stack, body: dict[str, Any]) -> tuple[int, dict[s
         return _post_start(stack, body)
     except (urllib.error.URLError, OSError):
         return 0, {}
+
+
+@pytest.mark.timeout(120)
+def test_a_start_retried_on_the_socket_with_the_same_key_gives_one_session(
+    stack: Stack, tmp_path: Path
+) -> None:
+    marker = tmp_path / "runs"
+
+    async def scenario() -> list[m.Result | m.ClientError]:
+        viewer = await Viewer.open(stack.server.url)
+        try:
+            for sent, request_id in enumerate(("a", "b"), start=1):
+                start = m.StartSession(
+                    relay_id=stack.relay_id,
+                    workspace="work",
+                    command=_marker_command(marker),
+                    idempotency_key="tap-1",
+                    request_id=request_id,
+                )
+                await viewer.send(start)
+                await viewer.until(lambda n=sent: len(viewer.results) == n)
+            return viewer.results
+        finally:
+            await viewer.close()
+
+    first, again = asyncio.run(scenario())
+    assert isinstance(first, m.Result) and isinstance(again, m.Result)
+    assert first.ok and again.ok and first.session_id == again.session_id
+    assert _sessions(stack) == [first.session_id]
+    wait_until(lambda: _runs(marker) == 1, 30, "the agent to run")
+    wait_until(lambda: _started_events(stack, first.session_id) == 1, 30, "session_started")
