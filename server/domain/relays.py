@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import msgspec
 
@@ -42,6 +42,7 @@ REVOCATION_CHECK_INTERVAL_S = 5.0  # how late a revocation by the admin CLI clos
 AUDITED_REFUSALS_PER_IP = (20, 600.0)  # refused connections audited per address; the rest logged
 TOKEN_HINT_CHARS = 7  # "tr_" and 4 more: enough to tell tokens apart, useless to an attacker
 _encoder = msgspec.json.Encoder()
+_Command = TypeVar("_Command", bound=m.SessionCommand)
 
 
 def hash_token(token: str) -> str:
@@ -243,7 +244,7 @@ class Relays:
             raise UnavailableError("the session's relay is not connected")
         link.send(frame)
 
-    def stamp(self, command: m.SessionCommand) -> m.SessionCommand:
+    def stamp(self, command: _Command) -> _Command:
         """The command with a new id and a deadline: the relay runs it once, and not after the
         server stopped waiting for it (its deadline, on the server's clock)."""
         return msgspec.structs.replace(

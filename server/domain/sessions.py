@@ -153,7 +153,6 @@ class Sessions:
                 command, session_id=session_id, idempotency_key="", request_id=""
             )
         )
-        assert isinstance(stamped, m.StartSession)
         hit = await self._log.create_session(
             session_id, command.relay_id, command.agent, command.workspace, start=stamped, key=key
         )
