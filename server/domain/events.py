@@ -124,6 +124,35 @@ class EventLog:
             self._cache.pop(session_id, None)
         return settled
 
+    async def end_unstarted(self, session_id: str, code: str, message: str) -> bool:
+        """End a session whose start the relay refused after the caller stopped waiting: the
+        server records `error` and `session_ended` (no relay_seq), so every viewer sees why."""
+        async with self._ingest_lock:
+            if not await self.starts.settle(session_id, "ended", message):
+                return False
+            self._cache.pop(session_id, None)
+            record = await self.sessions.get(session_id)
+            if record is None:
+                return False
+            now = time.time()
+            ended: list[m.Event] = [
+                m.Error(message=message, code=code),
+                m.SessionEnded(reason=code),
+            ]
+            logged = [
+                m.LoggedEvent(seq=record.last_seq + n, ts=now, event=event)
+                for n, event in enumerate(ended, start=1)
+            ]
+            chunk = Chunk.of(logged)
+            await self._events.append(
+                [(session_id, chunk.first_seq, chunk.last_seq, None, None, now, chunk.body)], []
+            )
+        self._rings.append(session_id, chunk)
+        self._hub.publish(
+            Batch(session_id, record.epoch, chunk, frame(session_id, record.epoch, [chunk]))
+        )
+        return True
+
     async def note_unanswered(self, session_id: str, detail: str) -> None:
         """Say why a session is still starting, unless its start was answered meanwhile."""
         async with self._ingest_lock:

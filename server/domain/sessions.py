@@ -197,8 +197,8 @@ class Sessions:
         if result.ok or record.last_seq > 0:
             await self._log.settle_start(record.id, None, "")
         else:
-            reason = result.message or result.code or "the relay refused the start"
-            await self._log.settle_start(record.id, "ended", reason)
+            reason = result.message or "the relay refused the start"
+            await self._log.end_unstarted(record.id, result.code or ErrorCode.INTERNAL, reason)
         _log.info("session %s: late answer to its start: %s", record.id, result.code or "ok")
 
     async def resend_starts(self, relay_id: str) -> None:

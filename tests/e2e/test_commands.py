@@ -105,7 +105,10 @@ def test_a_start_sent_to_a_frozen_relay_runs_once_or_never_and_is_reported(
     # It reached the relay after its deadline: refused, not run, and the session says so.
     session = _session(stack, session_id)
     assert session["status"] == "ended" and "deadline" in session["detail"]
-    # nothing more happens later: the refusal was final
+    # the server wrote why into the session's log, for every viewer
+    events = [e["event"] for e in stack.events(session_id)]
+    assert [e["kind"] for e in events] == ["error", "session_ended"]
+    assert events[0]["code"] == events[1]["reason"] == "expired"
     assert _runs(marker) == 0
 
 
