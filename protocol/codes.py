@@ -57,6 +57,8 @@ class ErrorCode(enum.StrEnum):
     NOT_SUPPORTED = "not_supported"  # this agent or session cannot do that
     AGENT_CRASHED = "agent_crashed"  # the agent process exited without being asked to
     TIMEOUT = "timeout"  # the relay did not answer in time
+    EXPIRED = "expired"  # the relay got a command past its deadline (or never): not run
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"  # the same key came with another request
     RATE_LIMITED = "rate_limited"  # too many attempts from this address; wait and retry
     PAYLOAD_TOO_LARGE = "payload_too_large"  # an upload over the configured size
     AUDIO_TOO_LONG = "audio_too_long"  # a voice clip over the configured length

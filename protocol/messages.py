@@ -181,6 +181,7 @@ class Hello(_Msg, tag="hello"):
     protocol_version: int
     software_version: str
     capabilities: list[str] = []
+    time: float = 0.0  # the sender's wall clock, unix seconds; relays estimate the server's from it
 
 
 class Since(msgspec.Struct, kw_only=True):
@@ -191,6 +192,8 @@ class Since(msgspec.Struct, kw_only=True):
 # --------------------------------------------------------------------------- commands
 # Sent by a viewer to the server (with `request_id`) and forwarded by the server to the relay
 # (with `command_id`). Agent "pty" runs `command`, or the relay's shell when it is empty.
+# The relay runs a command_id at most once and remembers its outcome; a command whose
+# `deadline` (server clock, unix seconds; 0 = none) has passed is refused `expired`, not run.
 
 
 class StartSession(_Msg, tag="start_session"):
@@ -202,8 +205,10 @@ class StartSession(_Msg, tag="start_session"):
     prompt: str = ""
     cols: int = 80
     rows: int = 24
+    idempotency_key: str = ""  # a retry with the same key (same user) gets the same session
     request_id: str = ""
     command_id: str = ""
+    deadline: float = 0.0
 
 
 class SendInput(_Msg, tag="send_input"):
@@ -211,6 +216,7 @@ class SendInput(_Msg, tag="send_input"):
     data: str  # keystrokes for PTY sessions, a prompt for agent sessions
     request_id: str = ""
     command_id: str = ""
+    deadline: float = 0.0
 
 
 class Resize(_Msg, tag="resize"):
@@ -219,18 +225,21 @@ class Resize(_Msg, tag="resize"):
     rows: int
     request_id: str = ""
     command_id: str = ""
+    deadline: float = 0.0
 
 
 class Interrupt(_Msg, tag="interrupt"):
     session_id: str
     request_id: str = ""
     command_id: str = ""
+    deadline: float = 0.0
 
 
 class StopSession(_Msg, tag="stop_session"):
     session_id: str
     request_id: str = ""
     command_id: str = ""
+    deadline: float = 0.0
 
 
 Decision = Literal["approve", "approve_for_session", "deny"]
@@ -246,6 +255,7 @@ class ResolveApproval(_Msg, tag="resolve_approval"):
     by: str = ""  # who decided; set by the server when forwarding
     request_id: str = ""
     command_id: str = ""
+    deadline: float = 0.0
 
 
 SessionCommand = StartSession | SendInput | Resize | Interrupt | StopSession | ResolveApproval

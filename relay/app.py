@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from relay.command_store import CommandMemory
 from relay.errors import LinkStoppedError, StateDirBusyError
 from relay.hooks.bridge import listen_for_hooks
 from relay.link import CLOSE_TIMEOUT_S, Link, LinkState
@@ -57,15 +58,17 @@ async def run_relay(settings: Settings, parent_env: Mapping[str, str], stop: asy
             max_bytes=settings.outbox_max_bytes,
             keep=Retention(settings.keep_acked_bytes, settings.keep_acked_s),
         )
+        memory = CommandMemory.open(state_dir)
         try:
             supervisor = Supervisor(settings, outbox, parent_env)
             await supervisor.recover()
-            link = Link(settings, outbox, supervisor)
+            link = Link(settings, outbox, supervisor, memory=memory)
             names = ", ".join(w.name for w in settings.workspaces) or "none"
             log.info("relay %s starting; workspaces: %s", settings.name, names)
             async with listen_for_hooks(state_dir, settings, supervisor):
                 return await _run_until_stopped(link, supervisor, outbox, stop)
         finally:
+            memory.close()
             outbox.close()
 
 

@@ -28,11 +28,13 @@ import enum
 import logging
 import random
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
+from websockets.protocol import State
 
 from protocol.codes import RECONNECT_RANGE, CloseCode, ErrorCode, should_reconnect
 from protocol.messages import (
@@ -49,6 +51,8 @@ from protocol.messages import (
 )
 from protocol.messages import RelayError as ServerRelayError
 from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION, SUPPORTED_PROTOCOL_VERSIONS
+from relay.command_store import CommandMemory
+from relay.commands import CommandGate, ServerClock
 from relay.errors import CommandError, LinkError, LinkStoppedError
 from relay.outbox import Outbox
 from relay.settings import Settings
@@ -139,8 +143,11 @@ class Link:
         handler: CommandHandler,
         *,
         rng: Callable[[], float] = random.random,
+        memory: CommandMemory | None = None,
     ) -> None:
         self._settings = settings
+        memory = memory or CommandMemory.open(Path(settings.state_dir))
+        self._commands = CommandGate(memory, ServerClock())
         self._outbox = outbox
         self._handler = handler
         self._backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s, rng)
@@ -300,6 +307,7 @@ class Link:
                 f"{sorted(SUPPORTED_PROTOCOL_VERSIONS)}: upgrade one of them",
             )
         log.info("server %s speaks protocol %d", reply.software_version, reply.protocol_version)
+        self._commands.clock.sync(reply.time)
         info = RelayInfo(
             hostname=self._settings.name,
             workspaces=[Workspace(name=w.name, path=w.path) for w in self._settings.workspaces],
@@ -398,8 +406,16 @@ class Link:
                 log.warning("server reported %s: %s", message.code, message.message)
         elif isinstance(message, Hello | Committed):
             log.warning("ignoring an unexpected %s from the server", type(message).__name__)
+        elif ws is not self._ws or ws.state is not State.OPEN:
+            # Read from a connection that has since closed (a frozen relay reading what was
+            # buffered): the server gave up on it and re-sends what it still wants.
+            log.info(
+                "not running %s %s from a closed connection",
+                type(message).__name__,
+                message.command_id,
+            )
         else:
-            result = await self._run_command(message)
+            result = await self._commands.answer(message, self._run_command)
             await ws.send(_encoder.encode(result), text=True)
 
     async def _run_command(self, command: SessionCommand) -> CommandResult:

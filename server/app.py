@@ -111,6 +111,7 @@ async def open_core(settings: Settings) -> Core:
     enrolments = Enrolments(EnrolmentStore(db), relays, audit, settings.enrolment_ttl_s)
     identity = identity_of(settings, db, audit)
     sessions = Sessions(log, relays, audit)
+    relays.resolver = sessions  # late answers to starts, and re-sends on reconnect
     voice = Transcriber(voice_config(settings)) if settings.voice else None
     if voice is not None and settings.voice_preload:
         await voice.preload()

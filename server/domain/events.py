@@ -31,6 +31,7 @@ from server.domain.ring import Rings
 from server.store.db import Database
 from server.store.events_store import EventsStore
 from server.store.sessions_store import SessionsStore
+from server.store.starts_store import KeyedStart, KeyHit, StartsStore
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ _STATUS_OF_KIND: dict[type[Any], m.SessionStatus] = {
     m.SessionEnded: "ended",
 }
 _SUMMARY_KINDS = frozenset({m.SessionStarted, m.SessionEnded, m.Status})
+
+
+_encoder = msgspec.json.Encoder()
 
 
 def new_epoch() -> str:
@@ -78,6 +82,7 @@ class EventLog:
         self._rings = rings
         self._events = EventsStore(db)
         self.sessions = SessionsStore(db)
+        self.starts = StartsStore(db)
         self._cache: dict[str, SessionRecord] = {}  # sessions touched by this process, as committed
         # One ingest at a time: numbering works on the cache, which must not change under it
         # (two links of one relay overlap for a moment when the newer supersedes the older).
@@ -90,8 +95,17 @@ class EventLog:
         return await self.sessions.get(session_id)
 
     async def create_session(
-        self, session_id: str, relay_id: str, agent: str, workspace: str
-    ) -> None:
+        self,
+        session_id: str,
+        relay_id: str,
+        agent: str,
+        workspace: str,
+        *,
+        start: m.StartSession | None = None,
+        key: KeyedStart | None = None,
+    ) -> KeyHit | None:
+        """Add a session (with the start command awaiting its answer); or, when `key` was used
+        already, add nothing and return the session it names."""
         now = time.time()
         record = SessionRecord(
             id=session_id,
@@ -102,8 +116,56 @@ class EventLog:
             created_at=now,
             last_activity_at=now,
         )
-        await self.sessions.add(record)
-        self._cache[session_id] = record
+        command = _encoder.encode(start) if start is not None else b""
+        command_id = start.command_id if start is not None else ""
+        hit = await self.starts.create(record, command, command_id, key)
+        if hit is None:
+            self._cache[session_id] = record
+        return hit
+
+    async def settle_start(
+        self, session_id: str, status: m.SessionStatus | None, detail: str
+    ) -> bool:
+        """The relay answered a session's start; False when it was answered before."""
+        async with self._ingest_lock:  # not while an ingest holds a working copy of it
+            settled = await self.starts.settle(session_id, status, detail)
+            self._cache.pop(session_id, None)
+        return settled
+
+    async def end_unstarted(self, session_id: str, code: str, message: str) -> bool:
+        """End a session whose start the relay refused after the caller stopped waiting: the
+        server records `error` and `session_ended` (no relay_seq), so every viewer sees why."""
+        async with self._ingest_lock:
+            if not await self.starts.settle(session_id, "ended", message):
+                return False
+            self._cache.pop(session_id, None)
+            record = await self.sessions.get(session_id)
+            if record is None:
+                return False
+            now = time.time()
+            ended: list[m.Event] = [
+                m.Error(message=message, code=code),
+                m.SessionEnded(reason=code),
+            ]
+            logged = [
+                m.LoggedEvent(seq=record.last_seq + n, ts=now, event=event)
+                for n, event in enumerate(ended, start=1)
+            ]
+            chunk = Chunk.of(logged)
+            await self._events.append(
+                [(session_id, chunk.first_seq, chunk.last_seq, None, None, now, chunk.body)], []
+            )
+        self._rings.append(session_id, chunk)
+        self._hub.publish(
+            Batch(session_id, record.epoch, chunk, frame(session_id, record.epoch, [chunk]))
+        )
+        return True
+
+    async def note_unanswered(self, session_id: str, detail: str) -> None:
+        """Say why a session is still starting, unless its start was answered meanwhile."""
+        async with self._ingest_lock:
+            await self.starts.note_unanswered(session_id, detail)
+            self._cache.pop(session_id, None)
 
     async def discard_session(self, session_id: str) -> None:
         """Remove a session that never got an event (its start failed)."""

@@ -30,3 +30,4 @@ class SessionRecord(msgspec.Struct, kw_only=True):
     last_activity_at: float
     last_seq: int = 0
     last_relay_seq: int = 0
+    detail: str = ""  # why the status is what it is: "relay not answering", a refusal's reason

@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import msgspec
 
@@ -43,6 +43,7 @@ AUDITED_REFUSALS_PER_IP = (20, 600.0)  # refused connections audited per address
 AUDITED_CONNECTS_PER_RELAY = (10, 600.0)  # connections audited per relay; a reconnect loop is not
 TOKEN_HINT_CHARS = 7  # "tr_" and 4 more: enough to tell tokens apart, useless to an attacker
 _encoder = msgspec.json.Encoder()
+_Command = TypeVar("_Command", bound=m.SessionCommand)
 
 
 def hash_token(token: str) -> str:
@@ -76,8 +77,17 @@ class RelayLink(Protocol):
         """Close the link: a newer connection of the same relay took over."""
 
 
+class StartResolver(Protocol):
+    """Who settles session starts whose answer came after the caller stopped waiting."""
+
+    async def late_result(self, relay_id: str, result: m.CommandResult) -> None: ...
+
+    async def resend_starts(self, relay_id: str) -> None: ...
+
+
 class Relays:
     def __init__(self, store: RelaysStore, audit: Audit, command_timeout_s: float) -> None:
+        self.resolver: StartResolver | None = None  # set by the wiring (server/app.py)
         self._store = store
         self.audit = audit
         self._revoked: set[str] = set()
@@ -154,6 +164,8 @@ class Relays:
         await self._store.record_connection(
             relay_id, info.hostname, _encoder.encode(kept), time.time()
         )
+        if self.resolver is not None:  # the relay is ready: ask again what it never answered
+            await self.resolver.resend_starts(relay_id)
 
     async def touch(self, relay_id: str) -> None:
         """Note that the relay was seen just now."""
@@ -234,22 +246,37 @@ class Relays:
         return relay_id in self._links
 
     def send(self, relay_id: str, message: m.ServerToRelay) -> None:
+        self.send_encoded(relay_id, _encoder.encode(message))
+
+    def send_encoded(self, relay_id: str, frame: bytes) -> None:
         link = self._links.get(relay_id)
         if link is None:
             raise UnavailableError("the session's relay is not connected")
-        link.send(_encoder.encode(message))
+        link.send(frame)
+
+    def stamp(self, command: _Command) -> _Command:
+        """The command with a new id and a deadline: the relay runs it once, and not after the
+        server stopped waiting for it (its deadline, on the server's clock)."""
+        return msgspec.structs.replace(
+            command,
+            command_id=secrets.token_hex(8),
+            deadline=time.time() + self._command_timeout_s,
+        )
 
     def dispatch(self, relay_id: str, command: m.SessionCommand) -> Awaitable[m.CommandResult]:
         """Send a command now; the returned awaitable gives the relay's answer or raises.
 
         Sending happens before this returns, so commands dispatched in order reach the relay
-        in order even when their answers are awaited concurrently.
+        in order even when their answers are awaited concurrently. A command not stamped yet
+        (see `stamp`) is stamped here.
         """
-        command_id = secrets.token_hex(8)
+        if not command.command_id:
+            command = self.stamp(command)
+        command_id = command.command_id
         future: asyncio.Future[m.CommandResult] = asyncio.get_running_loop().create_future()
         self._pending[command_id] = (relay_id, future)
         try:
-            self.send(relay_id, msgspec.structs.replace(command, command_id=command_id))
+            self.send(relay_id, command)
         except BaseException:
             del self._pending[command_id]
             raise
@@ -274,10 +301,12 @@ class Relays:
             )
         return result
 
-    def resolve(self, relay_id: str, result: m.CommandResult) -> None:
+    async def resolve(self, relay_id: str, result: m.CommandResult) -> None:
         pending = self._pending.get(result.command_id)
         if pending is None or pending[0] != relay_id:
-            log.info("relay %s answered unknown command %s", relay_id, result.command_id)
+            log.info("relay %s answered command %s late", relay_id, result.command_id)
+            if self.resolver is not None:
+                await self.resolver.late_result(relay_id, result)
             return
         if not pending[1].done():
             pending[1].set_result(result)

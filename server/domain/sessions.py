@@ -6,6 +6,8 @@ then forwarded to the relay that owns the session, which answers with a CommandR
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import secrets
 from collections.abc import Awaitable
 
@@ -14,14 +16,25 @@ import msgspec
 from protocol import messages as m
 from protocol.codes import ErrorCode
 from server.domain.audit import Audit
-from server.domain.errors import BadRequestError, ConflictError, NotFoundError, UnavailableError
+from server.domain.errors import (
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    TetherError,
+    UnavailableError,
+)
 from server.domain.events import EventLog
 from server.domain.identity.roles import Principal, Role
 from server.domain.records import SessionRecord
 from server.domain.relays import Relays
+from server.store.starts_store import KeyedStart, KeyHit
+
+_log = logging.getLogger(__name__)
 
 MAX_INPUT_CHARS = 64 << 10  # one send_input; a paste bigger than this is refused
 MAX_TERMINAL_SIDE = 1000  # columns or rows
+MAX_KEY_CHARS = 200  # an idempotency key; a UUID is 36
+NOT_ANSWERING = "relay not answering"  # the detail of a start whose outcome is not known yet
 
 # The role each viewer message needs on its session's workspace. A command not listed here needs
 # operator (steering is the least a new command can be); hello is part of the handshake.
@@ -34,6 +47,14 @@ MESSAGE_ROLES: dict[type, Role] = {
     m.Interrupt: Role.OPERATOR,
     m.StopSession: Role.OPERATOR,
 }
+
+
+class Started(msgspec.Struct, kw_only=True):
+    """What a start came to: `answered` false while the relay has not answered (yet)."""
+
+    session_id: str
+    answered: bool
+    replayed: bool = False  # an earlier start with the same idempotency key
 
 
 class SessionView(msgspec.Struct, kw_only=True):
@@ -50,6 +71,7 @@ class SessionView(msgspec.Struct, kw_only=True):
     last_activity_at: float
     last_seq: int
     epoch: str
+    detail: str = ""  # why it is in that status: "relay not answering", a refusal's reason
 
 
 class Sessions:
@@ -75,6 +97,7 @@ class Sessions:
             last_activity_at=record.last_activity_at,
             last_seq=record.last_seq,
             epoch=record.epoch,
+            detail=record.detail if record.status in ("starting", "ended") else "",
         )
 
     async def get(self, session_id: str) -> SessionRecord:
@@ -106,28 +129,84 @@ class Sessions:
         else:
             await self.get_for(who, role, getattr(message, "session_id", ""))
 
-    async def start(self, command: m.StartSession) -> str:
-        _check_size(command.cols, command.rows)
-        if len(command.prompt) > MAX_INPUT_CHARS:
-            raise BadRequestError(f"prompt over {MAX_INPUT_CHARS} characters")
-        if not command.relay_id:
-            raise BadRequestError("start_session needs relay_id")
+    async def start(self, command: m.StartSession, actor: str = "") -> Started:
+        """Create a session and have its relay start it.
+
+        Refused before anything is sent (bad input, relay not connected): nothing is created.
+        Refused by the relay: the session is removed and the refusal raised. Not answered in
+        time, or the relay disconnected after the send: the outcome is unknown, so the session
+        stays "starting" with detail "relay not answering" and resolves when the relay answers
+        (`late_result`), at the latest on its next connection (`resend_starts`).
+        """
+        _check_start(command)
         if await self._relays.get(command.relay_id) is None:
             raise NotFoundError(f"no relay {command.relay_id}", ErrorCode.UNKNOWN_RELAY)
+        key = _keyed(command, actor)
         if not self._relays.is_online(command.relay_id):
+            replayed = await self._replay(key)
+            if replayed is not None:
+                return replayed
             raise UnavailableError("that relay is not connected")
         session_id = secrets.token_hex(12)
-        await self._log.create_session(
-            session_id, command.relay_id, command.agent, command.workspace
-        )
-        try:
-            await self._relays.command(
-                command.relay_id, msgspec.structs.replace(command, session_id=session_id)
+        stamped = self._relays.stamp(
+            msgspec.structs.replace(
+                command, session_id=session_id, idempotency_key="", request_id=""
             )
-        except BaseException:
+        )
+        hit = await self._log.create_session(
+            session_id, command.relay_id, command.agent, command.workspace, start=stamped, key=key
+        )
+        if hit is not None:
+            return _replayed(hit, key)
+        return await self._send_start(stamped)
+
+    async def _send_start(self, stamped: m.StartSession) -> Started:
+        session_id = stamped.session_id
+        try:
+            answer = self._relays.dispatch(stamped.relay_id, stamped)
+        except BaseException:  # not sent: nothing can have run
             await self._log.discard_session(session_id)
             raise
-        return session_id
+        try:
+            await answer
+        except UnavailableError:  # timeout, or the relay disconnected: the outcome is unknown
+            await self._log.note_unanswered(session_id, NOT_ANSWERING)
+            return Started(session_id=session_id, answered=False)
+        except TetherError:  # refused by the relay: it did not run
+            await self._log.discard_session(session_id)
+            raise
+        await self._log.settle_start(session_id, None, "")
+        return Started(session_id=session_id, answered=True)
+
+    async def _replay(self, key: KeyedStart | None) -> Started | None:
+        """The session a used idempotency key names, while its relay is away."""
+        if key is None:
+            return None
+        hit = await self._log.starts.key(key)
+        return _replayed(hit, key) if hit is not None else None
+
+    async def late_result(self, relay_id: str, result: m.CommandResult) -> None:
+        """An answer to a start nobody waits for any more: settle the session with it.
+
+        A refusal ends the session with its reason, unless events show the agent ran (a relay
+        that lost its memory refuses what it did run): the events tell the truth then."""
+        session_id = await self._log.starts.by_command(result.command_id)
+        record = await self._log.session(session_id) if session_id else None
+        if record is None or record.relay_id != relay_id:
+            return  # not a start, or one settled already
+        if result.ok or record.last_seq > 0:
+            await self._log.settle_start(record.id, None, "")
+        else:
+            reason = result.message or "the relay refused the start"
+            await self._log.end_unstarted(record.id, result.code or ErrorCode.INTERNAL, reason)
+        _log.info("session %s: late answer to its start: %s", record.id, result.code or "ok")
+
+    async def resend_starts(self, relay_id: str) -> None:
+        """Send a reconnected relay every start it has not answered, unchanged (same command id
+        and deadline): it answers from its memory, or refuses `expired` what it never got."""
+        for command in await self._log.starts.pending(relay_id):
+            _log.info("re-sending an unanswered start to relay %s", relay_id)
+            self._relays.send_encoded(relay_id, command)
 
     async def decide(self, command: m.ResolveApproval, ip: str = "") -> None:
         """Answer an approval and wait until the relay has given it to the agent; audited."""
@@ -154,6 +233,34 @@ class Sessions:
         if isinstance(command, m.Resize):
             _check_size(command.cols, command.rows)
         return self._relays.dispatch(record.relay_id, command)
+
+
+def _check_start(command: m.StartSession) -> None:
+    _check_size(command.cols, command.rows)
+    if len(command.prompt) > MAX_INPUT_CHARS:
+        raise BadRequestError(f"prompt over {MAX_INPUT_CHARS} characters")
+    if not command.relay_id:
+        raise BadRequestError("start_session needs relay_id")
+    if len(command.idempotency_key) > MAX_KEY_CHARS:
+        raise BadRequestError(f"an idempotency key is at most {MAX_KEY_CHARS} characters")
+
+
+def _keyed(command: m.StartSession, actor: str) -> KeyedStart | None:
+    """The start's idempotency key with a digest of everything else it asks for."""
+    if not command.idempotency_key:
+        return None
+    body = msgspec.structs.replace(command, idempotency_key="", request_id="", command_id="")
+    digest = hashlib.sha256(msgspec.json.encode(body)).hexdigest()
+    return KeyedStart(actor=actor, key=command.idempotency_key, fingerprint=digest)
+
+
+def _replayed(hit: KeyHit, key: KeyedStart | None) -> Started:
+    if key is None or hit.fingerprint != key.fingerprint:
+        raise ConflictError(
+            "this idempotency key was used for a different start; use a new key for a new start",
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+        )
+    return Started(session_id=hit.session_id, answered=True, replayed=True)
 
 
 def _check_size(cols: int, rows: int) -> None:

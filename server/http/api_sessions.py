@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import Body, Parameter
+from litestar.params import Body, HeaderParameter, Parameter
 
 from protocol import messages as m
 from server.domain.chunks import frame
 from server.domain.events import EventLog
 from server.domain.identity.roles import Role
-from server.domain.sessions import Sessions, SessionView
+from server.domain.sessions import MAX_KEY_CHARS, Sessions, SessionView
 from server.http.auth import principal, require_role
 
 
@@ -63,10 +63,25 @@ class SessionsController(Controller):
         request: Request[Any, Any, Any],
         sessions: NamedDependency[Sessions],
         data: Annotated[StartRequest, Body()],
-    ) -> SessionView:
-        principal(request).require(Role.OPERATOR, data.relay_id, data.workspace)
-        session_id = await sessions.start(m.StartSession(**msgspec.structs.asdict(data)))
-        return sessions.view(await sessions.get(session_id))
+        idempotency_key: Annotated[
+            str,
+            HeaderParameter(
+                name="Idempotency-Key",
+                max_length=MAX_KEY_CHARS,
+                description="A retry with the same key gets the same session (for 24 h)",
+            ),
+        ] = "",
+    ) -> Response[SessionView]:
+        """Start a session. 201: the relay started it. 202: the relay has not answered (yet):
+        the session is "starting" with detail "relay not answering" and resolves either way.
+        200: a retry with an Idempotency-Key used before; the session as it is now."""
+        who = principal(request)
+        who.require(Role.OPERATOR, data.relay_id, data.workspace)
+        command = m.StartSession(**msgspec.structs.asdict(data), idempotency_key=idempotency_key)
+        started = await sessions.start(command, actor=who.actor)
+        view = sessions.view(await sessions.get(started.session_id))
+        status = 200 if started.replayed else 201 if started.answered else 202
+        return Response(view, status_code=status)
 
     @get("/{session_id:str}")
     async def session_detail(

@@ -43,6 +43,8 @@ STATUS_OF_CODE: dict[ErrorCode, int] = {
     ErrorCode.UNKNOWN_SESSION: 404,
     ErrorCode.UNKNOWN_RELAY: 404,
     ErrorCode.SESSION_ENDED: 409,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 409,
+    ErrorCode.EXPIRED: 504,
     ErrorCode.UNKNOWN_AGENT: 422,
     ErrorCode.SPAWN_FAILED: 422,
     ErrorCode.UNKNOWN_APPROVAL: 409,

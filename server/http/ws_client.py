@@ -28,7 +28,7 @@ from server.domain.events import EventLog
 from server.domain.fanout import Hub
 from server.domain.identity.roles import Principal
 from server.domain.identity.service import Identity
-from server.domain.sessions import Sessions
+from server.domain.sessions import Sessions, Started
 from server.domain.viewers import Viewer
 from server.http.auth import maybe_principal, origin_matches
 from server.http.error_handlers import (
@@ -141,7 +141,8 @@ async def _handle(
             # checked before sending anything, so a refused command leaves nothing behind
             raise TetherError("too many commands awaiting an answer", ErrorCode.TIMEOUT)
         elif isinstance(message, m.StartSession):
-            _in_background(viewer, pending, request_id, "", sessions.start(message))
+            started = _started_id(sessions.start(message, actor=who.actor))
+            _in_background(viewer, pending, request_id, "", started)
         elif isinstance(message, m.ResolveApproval):
             decided = msgspec.structs.replace(message, by=who.actor)
             work = _session_of(sessions.decide(decided, ip=client), session_id)
@@ -173,6 +174,10 @@ def _in_background(
     task = asyncio.create_task(run())
     pending.add(task)
     task.add_done_callback(pending.discard)
+
+
+async def _started_id(started: Awaitable[Started]) -> str:
+    return (await started).session_id
 
 
 async def _session_of(answer: Awaitable[object], session_id: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Generic, TypeVar
 
@@ -61,6 +62,7 @@ def server_hello(capabilities: list[str]) -> bytes:
             protocol_version=PROTOCOL_VERSION,
             software_version=SOFTWARE_VERSION,
             capabilities=capabilities,
+            time=time.time(),  # relays judge command deadlines by it
         )
     )
 

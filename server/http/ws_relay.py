@@ -133,7 +133,7 @@ async def _receive(
         if isinstance(message, m.Events):
             await ingest.frames.put((message, len(data)))  # waits while the queue is full
         elif isinstance(message, m.CommandResult):
-            relays.resolve(relay_id, message)
+            await relays.resolve(relay_id, message)
         elif isinstance(message, m.RelayInfo):
             await relays.record_info(relay_id, message)
             marks = await reconcile(event_log, relays.audit, relay_id, message.sessions)

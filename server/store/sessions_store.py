@@ -11,8 +11,16 @@ from server.store.db import Database
 
 _COLUMNS = (
     "id, relay_id, epoch, agent, workspace, title, status, created_at, last_activity_at, "
-    "last_seq, last_relay_seq"
+    "last_seq, last_relay_seq, detail"
 )
+
+
+INSERT = f"INSERT INTO sessions ({_COLUMNS}) VALUES ({', '.join('?' * len(_COLUMNS.split(', ')))})"
+
+
+def row(s: SessionRecord) -> tuple[object, ...]:
+    """The record's values in _COLUMNS order, for INSERT."""
+    return tuple(getattr(s, name) for name in _COLUMNS.split(", "))
 
 
 def _record(row: aiosqlite.Row | tuple[object, ...]) -> SessionRecord:
@@ -38,22 +46,7 @@ class SessionsStore:
         return [_record(r) for r in rows]
 
     async def add(self, s: SessionRecord) -> None:
-        await self._db.write_one(
-            f"INSERT INTO sessions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                s.id,
-                s.relay_id,
-                s.epoch,
-                s.agent,
-                s.workspace,
-                s.title,
-                s.status,
-                s.created_at,
-                s.last_activity_at,
-                s.last_seq,
-                s.last_relay_seq,
-            ),
-        )
+        await self._db.write_one(INSERT, row(s))
 
     @staticmethod
     async def update_many(conn: aiosqlite.Connection, records: Sequence[SessionRecord]) -> None:
@@ -77,4 +70,8 @@ class SessionsStore:
 
     async def delete_if_empty(self, session_id: str) -> None:
         async with self._db.write() as conn:
-            await conn.execute("DELETE FROM sessions WHERE id = ? AND last_seq = 0", (session_id,))
+            cursor = await conn.execute(
+                "DELETE FROM sessions WHERE id = ? AND last_seq = 0", (session_id,)
+            )
+            if cursor.rowcount:
+                await conn.execute("DELETE FROM start_keys WHERE session_id = ?", (session_id,))

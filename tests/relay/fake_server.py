@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 import msgspec
@@ -28,6 +29,7 @@ class FakeServer:
         self.auto_ack = auto_ack
         self.reject_code = reject_code  # close every connection with this code right away
         self.send_hello = True
+        self.clock_offset_s = 0.0  # how far this server's clock is from the relay's
         self.connections = 0
         self.connect_times: list[float] = []
         self.authorization: list[str | None] = []
@@ -106,7 +108,13 @@ class FakeServer:
                 await ws.wait_closed()
                 return
             await ws.send(
-                _encoder.encode(m.Hello(protocol_version=PROTOCOL_VERSION, software_version="fake"))
+                _encoder.encode(
+                    m.Hello(
+                        protocol_version=PROTOCOL_VERSION,
+                        software_version="fake",
+                        time=time.time() + self.clock_offset_s,
+                    )
+                )
             )
             self.ws = ws
             async for data in ws:

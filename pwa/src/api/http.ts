@@ -21,6 +21,7 @@ export class ApiError extends Error {
 interface ApiOptions {
   timeoutMs?: number;
   signal?: AbortSignal; // an outer signal, e.g. a screen going away
+  headers?: Record<string, string>; // more request headers, e.g. Idempotency-Key
 }
 
 type UnauthorizedHandler = (path: string) => void;
@@ -35,7 +36,7 @@ export async function api<T>(
   method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE",
   path: string,
   body?: unknown,
-  { timeoutMs = DEFAULT_TIMEOUT_MS, signal }: ApiOptions = {},
+  { timeoutMs = DEFAULT_TIMEOUT_MS, signal, headers = {} }: ApiOptions = {},
 ): Promise<T> {
   const controller = new AbortController();
   let timedOut = false;
@@ -52,8 +53,8 @@ export async function api<T>(
       method,
       headers:
         body === undefined || multipart
-          ? { Accept: "application/json" }
-          : { Accept: "application/json", "Content-Type": "application/json" },
+          ? { Accept: "application/json", ...headers }
+          : { Accept: "application/json", "Content-Type": "application/json", ...headers },
       body: body === undefined ? undefined : multipart ? body : JSON.stringify(body),
       credentials: "same-origin",
       cache: "no-store",

@@ -41,6 +41,8 @@ export const ErrorCode = {
   NOT_SUPPORTED: "not_supported",
   AGENT_CRASHED: "agent_crashed",
   TIMEOUT: "timeout",
+  EXPIRED: "expired",
+  IDEMPOTENCY_KEY_REUSED: "idempotency_key_reused",
   RATE_LIMITED: "rate_limited",
   PAYLOAD_TOO_LARGE: "payload_too_large",
   AUDIO_TOO_LONG: "audio_too_long",
@@ -62,6 +64,7 @@ export interface Hello {
   protocol_version: number;
   software_version: string;
   capabilities?: string[];
+  time?: number;
 }
 
 export interface RelayInfo {
@@ -284,8 +287,10 @@ export interface StartSession {
   prompt?: string;
   cols?: number;
   rows?: number;
+  idempotency_key?: string;
   request_id?: string;
   command_id?: string;
+  deadline?: number;
 }
 
 export interface SendInput {
@@ -294,6 +299,7 @@ export interface SendInput {
   data: string;
   request_id?: string;
   command_id?: string;
+  deadline?: number;
 }
 
 export interface Resize {
@@ -303,6 +309,7 @@ export interface Resize {
   rows: number;
   request_id?: string;
   command_id?: string;
+  deadline?: number;
 }
 
 export interface Interrupt {
@@ -310,6 +317,7 @@ export interface Interrupt {
   session_id: string;
   request_id?: string;
   command_id?: string;
+  deadline?: number;
 }
 
 export interface StopSession {
@@ -317,6 +325,7 @@ export interface StopSession {
   session_id: string;
   request_id?: string;
   command_id?: string;
+  deadline?: number;
 }
 
 export interface ResolveApproval {
@@ -328,6 +337,7 @@ export interface ResolveApproval {
   by?: string;
   request_id?: string;
   command_id?: string;
+  deadline?: number;
 }
 
 export interface Subscribe {

@@ -201,6 +201,7 @@ export interface SessionView {
   last_activity_at: number;
   last_seq: number;
   epoch: string;
+  detail?: string;
 }
 
 export interface StartRequest {

@@ -5,11 +5,12 @@ import { api } from "../api/http";
 import type { Decision, Result } from "../api/protocol";
 import type { SessionView, StartRequest } from "../api/rest";
 import { sendCommand } from "./connection";
+import { postStart } from "./start_request";
 import { refreshSoon, sessions } from "./sessions";
 
-/** POST /api/sessions; returns the new session (also put into the list). */
+/** Start a session (see start_request.ts); returns it, also put into the list. */
 export async function startSession(request: StartRequest): Promise<SessionView> {
-  const created = await api<SessionView>("POST", "/api/sessions", request, { timeoutMs: 20_000 });
+  const created = await postStart(request);
   if (!sessions.value.some((s) => s.id === created.id)) sessions.value = [created, ...sessions.value];
   refreshSoon();
   return created;

@@ -81,7 +81,7 @@ function useRelays(): { relays: RelayView[] | null; error: string; retry: () => 
 
 function SessionCard({ s }: { s: SessionView }) {
   const activity = sessionLog(s.id).value.activity;
-  const doing = s.status === "ended" ? "" : activity.text;
+  const doing = s.detail || (s.status === "ended" ? "" : activity.text);
   const name = sessionName(s);
   return (
     <li>

@@ -91,6 +91,7 @@ function SessionScreen({ id }: { id: string }) {
             <span class={`badge state-${status}`}>
               <span class="dot" aria-hidden="true" />
               {STATE_LABELS[status] ?? status}
+              {session?.detail && status === session.status ? ` — ${session.detail}` : ""}
             </span>
           )}
         </div>

@@ -157,6 +157,7 @@ function TerminalScreen({ id }: { id: string }) {
         </p>
       )}
       {ended && <p class="notice">This session has ended; the terminal is read-only.</p>}
+      {session?.detail && <p class="notice small">{session.detail}</p>}
       {error && (
         <p class="notice notice-error" role="alert">
           {error}{" "}
