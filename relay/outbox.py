@@ -11,6 +11,12 @@ buffer is written in one transaction per event-loop turn, together with the new 
 so relay_seq has no gaps even across a kill -9. Only committed rows are ever sent. `ack()`
 deletes what the server committed. Everything runs on the event loop thread: each statement is
 small and WAL commits do not fsync.
+
+When a write fails (disk full, a lock held too long) nothing is dropped: the events stay
+buffered, acks that could not be written are held in memory (their rows are resent and the
+server skips them), `full` turns true so every producer stops reading its agent, and the write
+is retried with a growing delay (relay/outbox_faults.py). A damaged file raises
+OutboxCorruptError and sets `corrupted`; run_relay then stops the relay.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from pathlib import Path
 import msgspec
 
 from protocol.messages import MAX_FRAME_BYTES, MAX_RAW_BYTES, Error, Event, RelayEvent, SessionEnded
-from relay.errors import OutboxError
+from relay.errors import OutboxCorruptError, OutboxError
+from relay.outbox_faults import GuardedConnection, WriteStall
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +42,6 @@ OUTBOX_FILE = "outbox.sqlite3"
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 5000  # another process (an operator's sqlite3 shell) holding a lock
 BUFFER_MAX_EVENTS = 1000  # flush at once past this many buffered events; bounds one loop turn
-FLUSH_RETRY_S = 1.0  # after a failed write (disk full), try again this much later
 MAX_EVENT_BYTES = MAX_FRAME_BYTES - 4096  # one encoded event must fit a frame with its envelope
 ENDED_RETENTION_S = 7 * 86400  # keep ended sessions so late commands get session_ended
 RESUME_FRACTION = 0.75  # after backpressure, resume producers below this share of max_bytes
@@ -116,6 +122,12 @@ class Outbox:
         self, conn: sqlite3.Connection, *, max_bytes: int, clock: Callable[[], float]
     ) -> None:
         self._conn = conn
+        self._stall = WriteStall()
+        self._held_acks: dict[str, int] = {}  # acks the disk refused, written on the next try
+        self.corruption: OutboxCorruptError | None = None
+        self.corrupted = asyncio.Event()  # set when any statement finds the file damaged
+        if isinstance(conn, GuardedConnection):
+            conn.on_corrupt = self._note_corrupt
         self._clock = clock
         self._max_bytes = max_bytes
         self._buffer: list[_Pending] = []
@@ -139,7 +151,8 @@ class Outbox:
     ) -> Outbox:
         path = state_dir / OUTBOX_FILE
         try:
-            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, factory=GuardedConnection)
+            conn.path = path
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             (version,) = conn.execute("PRAGMA user_version").fetchone()
@@ -160,7 +173,10 @@ class Outbox:
         return cls(conn, max_bytes=max_bytes, clock=clock)
 
     def close(self) -> None:
-        self.flush()
+        if self.corruption is None:
+            self.flush()
+        if self._buffer:
+            log.warning("outbox: %d event(s) could not be written before exit", len(self._buffer))
         self._conn.close()
 
     # ------------------------------------------------------------------ sessions
@@ -273,7 +289,10 @@ class Outbox:
     def flush(self) -> None:
         """Write every buffered event in one transaction and wake the listeners."""
         self._flush_scheduled = False
+        if not self._write_held_acks():
+            return
         if not self._buffer:
+            self._resumed()
             return
         rows, self._buffer = self._buffer, []
         last: dict[str, tuple[int, bool]] = {}
@@ -293,32 +312,44 @@ class Outbox:
                     " ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE session_id = ?",
                     [(seq, ended, ended, now, sid) for sid, (seq, ended) in last.items()],
                 )
-        except OutboxError:
-            log.exception("outbox write failed; retrying in %.1f s", FLUSH_RETRY_S)
-            self._buffer[:0] = rows
-            self._retry_later()
+        except OutboxCorruptError:
+            self._buffer[:0] = rows  # run_relay stops the relay
             return
+        except OutboxError as exc:
+            self._buffer[:0] = rows
+            self._stalled(exc)
+            return
+        self._resumed()
         for listener in self._listeners:
             listener()
 
     def ack(self, acked: dict[str, int]) -> int:
         """Delete what the server committed (relay_seq <= acked[session]); returns rows deleted."""
-        deleted = 0
-        with self._transaction():
-            for session_id, seq in acked.items():
-                cur = self._conn.execute(
-                    "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
-                    " WHERE session_id = ? AND relay_seq <= ?",
-                    (session_id, seq),
-                )
-                count, size = cur.fetchone()
-                if count:
-                    self._conn.execute(
-                        "DELETE FROM outbox WHERE session_id = ? AND relay_seq <= ?",
+        deleted = freed = 0
+        try:
+            with self._transaction():
+                for session_id, seq in acked.items():
+                    cur = self._conn.execute(
+                        "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM outbox"
+                        " WHERE session_id = ? AND relay_seq <= ?",
                         (session_id, seq),
                     )
-                    deleted += count
-                    self._pending_bytes -= size
+                    count, size = cur.fetchone()
+                    if count:
+                        self._conn.execute(
+                            "DELETE FROM outbox WHERE session_id = ? AND relay_seq <= ?",
+                            (session_id, seq),
+                        )
+                        deleted += count
+                        freed += size
+        except OutboxCorruptError:
+            raise
+        except OutboxError as exc:  # kept in memory; until written, the rows are resent
+            for session_id, seq in acked.items():
+                self._held_acks[session_id] = max(seq, self._held_acks.get(session_id, 0))
+            self._stalled(exc)
+            return 0
+        self._pending_bytes -= freed
         self._update_full()
         return deleted
 
@@ -359,14 +390,14 @@ class Outbox:
 
     @property
     def full(self) -> bool:
-        """Unacked events use max_bytes or more: producers should pause."""
+        """Unacked events use max_bytes or more, or the disk refuses writes: producers pause."""
         return not self._not_full.is_set()
 
     async def wait_not_full(self) -> None:
         await self._not_full.wait()
 
     def _update_full(self) -> None:
-        if self._pending_bytes >= self._max_bytes:
+        if self._stall.stalled or self._pending_bytes >= self._max_bytes:
             self._not_full.clear()
         elif self._pending_bytes < self._max_bytes * RESUME_FRACTION:
             self._not_full.set()
@@ -392,6 +423,8 @@ class Outbox:
         return _encoder.encode(record)
 
     def _schedule_flush(self) -> None:
+        if self._stall.stalled:  # the retry timer writes the buffer
+            return
         if len(self._buffer) >= BUFFER_MAX_EVENTS:
             self.flush()
             return
@@ -405,13 +438,37 @@ class Outbox:
         self._flush_scheduled = True
         loop.call_soon(self.flush)
 
-    def _retry_later(self) -> None:
+    def _write_held_acks(self) -> bool:
+        """Write the acks the disk refused before; False while it still refuses."""
+        if not self._held_acks:
+            return True
+        held, self._held_acks = self._held_acks, {}
+        self.ack(held)
+        return not self._held_acks
+
+    def _stalled(self, exc: OutboxError) -> None:
+        """A write failed: pause the producers and try again later (one log line per stall)."""
+        delay = self._stall.failed(exc)
+        self._update_full()
+        if self._flush_scheduled:
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop: the next append or flush() tries again
             return
         self._flush_scheduled = True
-        loop.call_later(FLUSH_RETRY_S, self.flush)
+        loop.call_later(delay, self.flush)
+
+    def _resumed(self) -> None:
+        if not self._stall.stalled:
+            return
+        self._stall.succeeded()
+        if self._pending_bytes < self._max_bytes:
+            self._not_full.set()
+
+    def _note_corrupt(self, error: OutboxCorruptError) -> None:
+        self.corruption = error
+        self.corrupted.set()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
