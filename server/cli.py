@@ -23,6 +23,7 @@ from server.domain.relays import REVOCATION_CHECK_INTERVAL_S
 from server.settings import Settings, SettingsError, load
 from server.store.audit_store import read_entries, read_head
 from server.store.db import Database, StoreError
+from server.store.faults import disk_full
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,15 @@ def main(argv: list[str]) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if not disk_full(exc):
+            raise
+        print(
+            f"tether: server storage full: no space left on the disk of {settings.data_dir}; "
+            "free some space and start again (nothing stored was lost)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def _env_path(value: str | None) -> Path | None:

@@ -75,6 +75,11 @@ class EventLog:
         self._cache: dict[str, SessionRecord] = {}  # sessions touched by this process, as committed
         self._ingest_lock = asyncio.Lock()
 
+    @property
+    def storage_full(self) -> bool:
+        """The last write found the server's disk full."""
+        return self._db.storage.full
+
     async def session(self, session_id: str) -> SessionRecord | None:
         cached = self._cache.get(session_id)
         if cached is not None:

@@ -1,7 +1,9 @@
 """/ws/relay: the socket relays dial. Token auth, hello, then events in and commands out.
 
 Each `events` frame is committed in one transaction before its `ack` is sent, so an acked event
-is durable; a resend after a crash or a cut connection is skipped by the event log.
+is durable; a resend after a crash or a cut connection is skipped by the event log. A disk that
+is full (or a write lock another process holds) does not end the link: the frames stay unacked,
+so the relay keeps them and stops sending, and the commit is retried until it succeeds.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from litestar.di import NamedDependency
 
 from protocol import messages as m
 from protocol.codes import ErrorCode
-from server.domain.events import EventLog
+from server.domain.errors import StorageBusyError, StorageFullError
+from server.domain.events import EventLog, IngestResult
 from server.domain.relays import Relays
 from server.http.auth import bearer_token
 from server.http.error_handlers import (
@@ -41,6 +44,8 @@ log = logging.getLogger(__name__)
 OUTBOUND_FRAMES = 4096  # acks and commands queued for one relay before its link is reset
 INGEST_QUEUE_FRAMES = 16  # events frames read ahead of the commit under way
 INGEST_MAX_BYTES = 512 << 10  # relay frames committed in one transaction, in bytes at most
+STORAGE_RETRY_FIRST_S = 0.2  # a commit the disk refused is tried again after this, doubling
+STORAGE_RETRY_MAX_S = 5.0  # to at most this: how late ingestion notices freed space
 decode: MessageDecoder[m.RelayMessage] = MessageDecoder(m.RelayMessage)
 _encoder = msgspec.json.Encoder()
 
@@ -104,7 +109,8 @@ async def relay_socket(
             relays.attach(relay.id, link)
             attached = True
             log.info("relay %s (%s) connected from %s", relay.name, relay.id, client)
-            await relays.record_connected(relay, client)
+            with contextlib.suppress(StorageFullError):  # the link matters more than the note
+                await relays.record_connected(relay, client)
             await _receive(conn, relays, relay.id, ingest)
     finally:
         if attached:
@@ -129,7 +135,8 @@ async def _receive(conn: Conn, relays: Relays, relay_id: str, ingest: _Ingest) -
         elif isinstance(message, m.CommandResult):
             relays.resolve(relay_id, message)
         elif isinstance(message, m.RelayInfo):
-            await relays.record_info(relay_id, message)
+            with contextlib.suppress(StorageFullError):  # kept from the next connection on
+                await relays.record_info(relay_id, message)
         else:
             raise ProtocolViolationError(HELLO_TWICE)
 
@@ -149,6 +156,7 @@ class _Ingest:
         self._link = link
         self.frames: asyncio.Queue[tuple[m.Events, int] | None] = asyncio.Queue(INGEST_QUEUE_FRAMES)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -157,6 +165,7 @@ class _Ingest:
     async def stop(self) -> None:
         if self._task is None:
             return
+        self._stopping.set()
         while not self.frames.empty():
             self.frames.get_nowait()
         self.frames.put_nowait(None)
@@ -181,7 +190,9 @@ class _Ingest:
                     break
                 events += more[0].events
                 size += more[1]
-            result = await self._event_log.ingest(self._relay_id, events)
+            result = await self._commit(events)
+            if result is None:
+                return
             if result.acked:
                 self._link.send(_encoder.encode(m.Ack(acked=result.acked)))
             if result.gaps:
@@ -196,3 +207,19 @@ class _Ingest:
                         )
                     )
                 )
+
+    async def _commit(self, events: list[m.RelayEvent]) -> IngestResult | None:
+        """Ingest, waiting out a full disk or a lock held elsewhere; None when the link ends
+        first (the frames were never acked: the relay sends them again)."""
+        delay = STORAGE_RETRY_FIRST_S
+        while True:
+            try:
+                return await self._event_log.ingest(self._relay_id, events)
+            except (StorageFullError, StorageBusyError):
+                pass  # the database logs the state change once
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._stopping.wait()
+            if self._stopping.is_set():
+                return None
+            delay = min(STORAGE_RETRY_MAX_S, delay * 2)
