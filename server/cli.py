@@ -194,6 +194,8 @@ async def _serve(settings: Settings, core: Core) -> int:
     token = (
         await local_relay.local_relay_token(settings, core.relays) if settings.local_relay else ""
     )
+    # Written before serving: a disk that is full at start ends the process here, in one line.
+    setup_link = await core.identity.setup_link()
     config = uvicorn.Config(
         create_app(settings, core),
         host=settings.host,
@@ -212,7 +214,7 @@ async def _serve(settings: Settings, core: Core) -> int:
     while not server.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no event)
         await asyncio.sleep(0.05)
     if server.started:
-        relay = await _started(settings, core, token)
+        relay = await _started(settings, core, token, setup_link)
     try:
         await serving
     finally:
@@ -223,7 +225,9 @@ async def _serve(settings: Settings, core: Core) -> int:
     return 0 if server.started else 1
 
 
-async def _started(settings: Settings, core: Core, token: str) -> asyncio.Task[Any] | None:
+async def _started(
+    settings: Settings, core: Core, token: str, setup_link: str | None
+) -> asyncio.Task[Any] | None:
     """Tell the user where Tether runs and start the local relay (when it has a token)."""
     relay: asyncio.Task[Any] | None = None
     workspaces = local_relay.default_workspaces(settings)
@@ -232,7 +236,6 @@ async def _started(settings: Settings, core: Core, token: str) -> asyncio.Task[A
         relay = asyncio.create_task(local_relay.supervise(settings, token, workspaces, os.environ))
         print(f"Local relay started for: {', '.join(workspaces)}", flush=True)
     print("Open a shell session in this terminal: tether attach --new", flush=True)
-    setup_link = await core.identity.setup_link()
     if setup_link:  # printed, never logged: it makes whoever opens it the owner
         print(
             "\nNo users yet. Open this link within 30 minutes to create the owner's passkey "

@@ -71,8 +71,14 @@ class StorageBusyError(BusyError):
     code = ErrorCode.STORAGE_BUSY
 
 
+STORAGE_FULL_MESSAGE = "server storage full"  # what users see, in the API and in the app
+
+
 class StorageFullError(TetherError):
     code = ErrorCode.STORAGE_FULL
+
+    def __init__(self, message: str = STORAGE_FULL_MESSAGE) -> None:
+        super().__init__(message)
 
 
 class TooLargeError(TetherError):

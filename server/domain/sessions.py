@@ -14,7 +14,13 @@ import msgspec
 from protocol import messages as m
 from protocol.codes import ErrorCode
 from server.domain.audit import Audit
-from server.domain.errors import BadRequestError, ConflictError, NotFoundError, UnavailableError
+from server.domain.errors import (
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    StorageFullError,
+    UnavailableError,
+)
 from server.domain.events import EventLog
 from server.domain.identity.roles import Principal, Role
 from server.domain.records import SessionRecord
@@ -116,6 +122,8 @@ class Sessions:
             raise NotFoundError(f"no relay {command.relay_id}", ErrorCode.UNKNOWN_RELAY)
         if not self._relays.is_online(command.relay_id):
             raise UnavailableError("that relay is not connected")
+        if self._log.storage_full:  # its output could not be stored: do not start an agent
+            raise StorageFullError()
         session_id = secrets.token_hex(12)
         await self._log.create_session(
             session_id, command.relay_id, command.agent, command.workspace

@@ -15,8 +15,15 @@ from __future__ import annotations
 import errno
 import logging
 import sqlite3
+import time
+from collections.abc import Callable
 
-from server.domain.errors import StorageBusyError, StorageFullError, TetherError
+from server.domain.errors import (
+    STORAGE_FULL_MESSAGE,
+    StorageBusyError,
+    StorageFullError,
+    TetherError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +31,7 @@ SQLITE_BUSY = 5
 SQLITE_LOCKED = 6
 SQLITE_FULL = 13
 BUSY_RETRY_AFTER_S = 2  # what a client is told to wait for a lock another process holds
-FULL_MESSAGE = "server storage full"
+FULL_HOLD_S = 8.0  # a full disk counts as full until writes succeed this long after a refusal
 
 
 def primary_code(exc: sqlite3.Error) -> int:
@@ -36,7 +43,7 @@ def classify(exc: sqlite3.Error) -> TetherError | None:
     """The domain error for a storage fault users can act on, or None."""
     code = primary_code(exc)
     if code == SQLITE_FULL:
-        return StorageFullError(FULL_MESSAGE)
+        return StorageFullError()
     if code in (SQLITE_BUSY, SQLITE_LOCKED):
         return StorageBusyError(
             "the database is busy: another process holds its write lock", BUSY_RETRY_AFTER_S
@@ -59,17 +66,27 @@ def disk_full(exc: BaseException) -> bool:
 
 
 class StorageHealth:
-    """Whether the last write found the disk full; one log line per change."""
+    """Whether the disk is full; one log line per change.
 
-    def __init__(self) -> None:
+    A full disk still takes small writes now and then (SQLite reuses WAL space a failed commit
+    had claimed), so one success does not end the state: only a write that succeeds when none
+    was refused for FULL_HOLD_S (longer than ingestion's longest retry delay) does.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.full = False
+        self._clock = clock
+        self._refused_at = 0.0
 
     def wrote(self) -> None:
-        if self.full:
+        if self.full and self._clock() - self._refused_at >= FULL_HOLD_S:
             self.full = False
             log.warning("storage: writing again")
 
     def refused(self, error: TetherError) -> None:
-        if isinstance(error, StorageFullError) and not self.full:
+        if not isinstance(error, StorageFullError):
+            return
+        self._refused_at = self._clock()
+        if not self.full:
             self.full = True
-            log.error("storage: %s: writes wait until space is freed", FULL_MESSAGE)
+            log.error("storage: %s: writes wait until space is freed", STORAGE_FULL_MESSAGE)
