@@ -34,7 +34,12 @@ import msgspec
 
 from protocol.messages import MAX_FRAME_BYTES, MAX_RAW_BYTES, Error, Event, RelayEvent, SessionEnded
 from relay.errors import OutboxCorruptError, OutboxError
-from relay.outbox_faults import GuardedConnection, WriteStall
+from relay.outbox_faults import (
+    GuardedConnection,
+    WriteStall,
+    best_effort,
+    refused_as_command_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -184,8 +189,9 @@ class Outbox:
     def open_session(
         self, session_id: str, *, agent: str, workspace: str, start: bytes = b""
     ) -> None:
-        """Record a new live session; its first event gets relay_seq 1."""
-        with self._transaction():
+        """Record a new live session; its first event gets relay_seq 1. A disk that refuses
+        the write refuses the session (CommandError storage_full or storage_busy)."""
+        with refused_as_command_error(), self._transaction():
             self._conn.execute(
                 "INSERT INTO relay_sessions (session_id, state, agent, workspace, created_at,"
                 " start) VALUES (?, 'live', ?, ?, ?, ?)",
@@ -195,7 +201,7 @@ class Outbox:
 
     def set_resume(self, session_id: str, token: str) -> None:
         """Remember the agent's conversation id, to resume the session after a restart."""
-        with self._transaction():
+        with best_effort("the conversation id"), self._transaction():
             self._conn.execute(
                 "UPDATE relay_sessions SET resume = ? WHERE session_id = ?", (token, session_id)
             )
@@ -213,7 +219,7 @@ class Outbox:
             if pending
             else "DELETE FROM pending_approvals WHERE session_id = ? AND approval_id = ?"
         )
-        with self._transaction():
+        with best_effort("an approval's state"), self._transaction():
             self._conn.execute(sql, (session_id, approval_id))
 
     def pending_approvals(self, session_id: str) -> list[str]:

@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from relay.errors import OutboxCorruptError, OutboxError
+from protocol.codes import ErrorCode
+from relay.errors import CommandError, OutboxCorruptError, OutboxError
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,30 @@ def reason(exc: BaseException) -> str:
     if isinstance(cause, sqlite3.Error) and primary_code(cause) == SQLITE_FULL:
         return "disk full"
     return str(cause)
+
+
+@contextlib.contextmanager
+def refused_as_command_error() -> Iterator[None]:
+    """A write the disk refuses, as the refusal of the command that needed it."""
+    try:
+        yield
+    except OutboxCorruptError:
+        raise
+    except OutboxError as exc:
+        cause = reason(exc)
+        code = ErrorCode.STORAGE_FULL if cause == "disk full" else ErrorCode.STORAGE_BUSY
+        raise CommandError(code, f"the relay cannot write its outbox ({cause})") from exc
+
+
+@contextlib.contextmanager
+def best_effort(what: str) -> Iterator[None]:
+    """Bookkeeping a session can go on without: a refused write is logged, not raised."""
+    try:
+        yield
+    except OutboxCorruptError:
+        raise
+    except OutboxError as exc:
+        log.warning("outbox: %s not written (%s)", what, reason(exc))
 
 
 class WriteStall:

@@ -15,7 +15,8 @@ import msgspec
 import pytest
 
 from protocol import messages as m
-from relay.errors import OutboxCorruptError
+from protocol.codes import ErrorCode
+from relay.errors import CommandError, OutboxCorruptError
 from relay.outbox import Outbox
 from tests.harness import wait_until_async
 
@@ -102,3 +103,21 @@ def test_a_damaged_file_raises_one_clear_error(tmp_path: Path) -> None:
     message = str(caught.value)
     assert "outbox.sqlite3" in message and "move it aside" in message and "lost" in message
     assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
+
+
+def test_a_session_the_outbox_cannot_record_is_refused(tmp_path: Path) -> None:
+    outbox = Outbox.open(tmp_path)
+    outbox._conn.execute("PRAGMA busy_timeout=50")
+    other = sqlite3.connect(tmp_path / "outbox.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(CommandError) as caught:
+            outbox.open_session("s", agent="pty", workspace="w")
+        outbox.set_resume("s", "conversation")  # bookkeeping: logged, not raised
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert caught.value.code == ErrorCode.STORAGE_BUSY
+    assert "cannot write its outbox" in caught.value.message
+    outbox.open_session("s", agent="pty", workspace="w")
+    outbox.close()
