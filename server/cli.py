@@ -23,7 +23,7 @@ from server.domain.relays import REVOCATION_CHECK_INTERVAL_S
 from server.settings import Settings, SettingsError, load
 from server.store.audit_store import read_entries, read_head
 from server.store.db import Database, StoreError
-from server.store.faults import disk_full
+from server.store.faults import disk_full, require_room_to_start
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def main(argv: list[str]) -> int:
         if not disk_full(exc):
             raise
         print(
-            f"tether: server storage full: no space left on the disk of {settings.data_dir}; "
+            f"tether: server storage full: no room left on the disk of {settings.data_dir}; "
             "free some space and start again (nothing stored was lost)",
             file=sys.stderr,
         )
@@ -183,6 +183,7 @@ def verify_audit(settings: Settings) -> int:
 
 async def serve(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    require_room_to_start(settings.data_dir)
     core = await open_core(settings)
     try:
         return await _serve(settings, core)

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from server.domain.errors import (
     STORAGE_FULL_MESSAGE,
@@ -31,6 +33,7 @@ SQLITE_BUSY = 5
 SQLITE_LOCKED = 6
 SQLITE_FULL = 13
 BUSY_RETRY_AFTER_S = 2  # what a client is told to wait for a lock another process holds
+START_MIN_FREE_BYTES = 1 << 20  # less than this free at start: refuse, rather than fail later
 FULL_HOLD_S = 8.0  # a full disk counts as full until writes succeed this long after a refusal
 
 
@@ -63,6 +66,17 @@ def disk_full(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def require_room_to_start(data_dir: Path) -> None:
+    """Refuse to start on a disk that is (nearly) full: StorageFullError.
+
+    A full disk can still take a small write or two (SQLite reuses WAL space a failed commit
+    had claimed), so trying a write would pass or fail by chance; free space does not.
+    """
+    stat = os.statvfs(data_dir)
+    if stat.f_bavail * stat.f_frsize < START_MIN_FREE_BYTES:
+        raise StorageFullError()
 
 
 class StorageHealth:
