@@ -65,4 +65,6 @@ class ErrorCode(enum.StrEnum):
     BAD_AUDIO = "bad_audio"  # an upload that is empty or does not decode as audio
     VOICE_BUSY = "voice_busy"  # the transcription queue is full; retry after Retry-After
     VOICE_DISABLED = "voice_disabled"  # this server does not transcribe voice
+    STORAGE_FULL = "storage_full"  # the server's disk is full: the write was not made
+    STORAGE_BUSY = "storage_busy"  # another process holds the database's write lock; retry
     INTERNAL = "internal"

@@ -3,7 +3,9 @@
 Startup resumes the sessions the previous run left 'live' whose agent can continue its own
 conversation, and ends the others (their processes died with it). Shutdown
 (SIGTERM/SIGINT, or the link stopped by the server) stops every session, gives the server a
-moment to ack the last events, then closes the link with 1000.
+moment to ack the last events, then closes the link with 1000. A damaged outbox file
+(OutboxCorruptError, from any statement) stops the sessions and the link and ends the process
+with one line saying what to do.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import NoReturn
 
 from relay.command_store import CommandMemory
-from relay.errors import LinkStoppedError, StateDirBusyError
+from relay.errors import LinkStoppedError, OutboxCorruptError, OutboxError, StateDirBusyError
 from relay.hooks.bridge import listen_for_hooks
 from relay.link import CLOSE_TIMEOUT_S, Link, LinkState
 from relay.outbox import Outbox, Retention
@@ -77,10 +80,16 @@ async def _run_until_stopped(
 ) -> int:
     link_task = asyncio.create_task(link.run(), name="link")
     stop_task = asyncio.create_task(stop.wait(), name="stop signal")
+    corrupt_task = asyncio.create_task(outbox.corrupted.wait(), name="outbox damaged")
     try:
-        await asyncio.wait({link_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            {link_task, stop_task, corrupt_task}, return_when=asyncio.FIRST_COMPLETED
+        )
     finally:
         stop_task.cancel()
+        corrupt_task.cancel()
+    if outbox.corruption is not None:
+        await _stop_on_damaged_outbox(link, link_task, supervisor, outbox.corruption)
     status = 0
     if link_task.done():
         exc = link_task.exception()
@@ -107,3 +116,15 @@ async def _run_until_stopped(
         except TimeoutError:
             log.warning("link did not close in %.0f s", LINK_CLOSE_TIMEOUT_S)
     return status
+
+
+async def _stop_on_damaged_outbox(
+    link: Link, link_task: asyncio.Task[None], supervisor: Supervisor, error: OutboxCorruptError
+) -> NoReturn:
+    """The outbox cannot be trusted: stop the agents and the link, then exit with what to do."""
+    with contextlib.suppress(OutboxError):  # ending sessions writes to the damaged file
+        await supervisor.stop_all(suspend=True)
+    await link.close()
+    link_task.cancel()
+    await asyncio.gather(link_task, return_exceptions=True)
+    raise error

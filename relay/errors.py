@@ -4,6 +4,7 @@
     ├── ConfigError              bad settings: a one-line message, `tether relay` exits 2
     ├── StateDirBusyError        another relay process holds the state directory
     ├── OutboxError              the on-disk outbox could not be read or written
+    │   └── OutboxCorruptError   the outbox file is damaged: `tether relay` exits 1 with what to do
     ├── LinkError                the server broke the protocol on one connection; reconnect
     ├── LinkStoppedError         the server closed with a "stop" code; the relay exits 2
     └── CommandError             a session command was refused; carries a protocol ErrorCode
@@ -32,6 +33,10 @@ class StateDirBusyError(RelayError):
 
 class OutboxError(RelayError):
     """The SQLite outbox failed."""
+
+
+class OutboxCorruptError(OutboxError):
+    """The outbox file is damaged (not a database, or a malformed page): the relay stops."""
 
 
 class LinkError(RelayError):

@@ -53,7 +53,7 @@ from protocol.messages import RelayError as ServerRelayError
 from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION, SUPPORTED_PROTOCOL_VERSIONS
 from relay.command_store import CommandMemory
 from relay.commands import CommandGate, ServerClock
-from relay.errors import CommandError, LinkError, LinkStoppedError
+from relay.errors import CommandError, LinkError, LinkStoppedError, OutboxCorruptError
 from relay.outbox import Outbox
 from relay.settings import Settings
 
@@ -184,6 +184,8 @@ class Link:
                 log.warning(
                     "connection to %s failed: %s", self._settings.relay_url, exc or type(exc)
                 )
+            except OutboxCorruptError:  # run_relay stops the relay with what to do
+                raise
             except Exception:  # connection boundary: a bug here must not end the relay
                 log.exception("link failed unexpectedly")
             finally:

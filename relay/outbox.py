@@ -8,6 +8,12 @@ so relay_seq has no gaps even across a kill -9. Only committed rows are ever sen
 marks what the server committed; `reconcile()` applies the server's `committed` answer of each
 handshake (resend what it lacks, number above what it holds). Everything runs on the event loop
 thread: each statement is small and WAL commits do not fsync.
+
+When a write fails (disk full, a lock held too long) nothing is dropped: the events stay
+buffered, acks that could not be written are held in memory (their rows are resent and the
+server skips them), `full` turns true so every producer stops reading its agent, and the write
+is retried with a growing delay (relay/outbox_faults.py). A damaged file raises
+OutboxCorruptError and sets `corrupted`; run_relay then stops the relay.
 """
 
 from __future__ import annotations
@@ -21,19 +27,16 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import msgspec
-
-from protocol.messages import (
-    MAX_FRAME_BYTES,
-    MAX_RAW_BYTES,
-    Error,
-    Event,
-    RelayEvent,
-    SessionEnded,
-    SessionMark,
-)
+from protocol.messages import Event, SessionEnded, SessionMark
 from relay import outbox_window as window
-from relay.errors import OutboxError
+from relay.errors import OutboxCorruptError, OutboxError
+from relay.outbox_events import MAX_EVENT_BYTES, OutboxRow, cap_raw, encode
+from relay.outbox_faults import (
+    GuardedConnection,
+    WriteStall,
+    best_effort,
+    refused_as_command_error,
+)
 from relay.outbox_schema import OUTBOX_FILE, connect
 from relay.outbox_window import Retention
 
@@ -42,19 +45,9 @@ __all__ = ["MAX_EVENT_BYTES", "OUTBOX_FILE", "Outbox", "OutboxRow", "Retention",
 log = logging.getLogger(__name__)
 
 BUFFER_MAX_EVENTS = 1000  # flush at once past this many buffered events; bounds one loop turn
-FLUSH_RETRY_S = 1.0  # after a failed write (disk full), try again this much later
-MAX_EVENT_BYTES = MAX_FRAME_BYTES - 4096  # one encoded event must fit a frame with its envelope
 ENDED_RETENTION_S = 7 * 86400  # keep ended sessions so late commands get session_ended
 RESUME_FRACTION = 0.75  # after backpressure, resume producers below this share of max_bytes
 DEFAULT_RETENTION = Retention()
-
-
-@dataclasses.dataclass(frozen=True)
-class OutboxRow:
-    id: int
-    session_id: str
-    relay_seq: int
-    payload: bytes  # msgspec JSON of a protocol RelayEvent
 
 
 @dataclasses.dataclass
@@ -72,22 +65,6 @@ class _Session:
     acked_through: int = 0  # every row of the session at or below this relay_seq is acked
 
 
-_encoder = msgspec.json.Encoder()
-
-
-def cap_raw(event: Event) -> Event:
-    """Replace an event's `raw` with a small marker when it encodes to over MAX_RAW_BYTES."""
-    if event.raw is None:
-        return event
-    try:
-        size = len(_encoder.encode(event.raw))
-    except (TypeError, msgspec.EncodeError):
-        return msgspec.structs.replace(event, raw={"unencodable": type(event.raw).__name__})
-    if size <= MAX_RAW_BYTES:
-        return event
-    return msgspec.structs.replace(event, raw={"truncated": True, "bytes": size})
-
-
 class Outbox:
     """Durable, ordered, per-session-numbered queue of events for the server."""
 
@@ -100,6 +77,12 @@ class Outbox:
         clock: Callable[[], float],
     ) -> None:
         self._conn = conn
+        self._stall = WriteStall()
+        self._held_acks: dict[str, int] = {}  # acks the disk refused, written on the next try
+        self.corruption: OutboxCorruptError | None = None
+        self.corrupted = asyncio.Event()  # set when any statement finds the file damaged
+        if isinstance(conn, GuardedConnection):
+            conn.on_corrupt = self._note_corrupt
         self._clock = clock
         self._max_bytes = max_bytes
         self._keep = keep
@@ -157,7 +140,10 @@ class Outbox:
         return cls(conn, max_bytes=max_bytes, keep=keep, clock=clock)
 
     def close(self) -> None:
-        self.flush()
+        if self.corruption is None:
+            self.flush()
+        if self._buffer:
+            log.warning("outbox: %d event(s) could not be written before exit", len(self._buffer))
         self._conn.close()
 
     # ------------------------------------------------------------------ sessions
@@ -165,8 +151,9 @@ class Outbox:
     def open_session(
         self, session_id: str, *, agent: str, workspace: str, start: bytes = b""
     ) -> None:
-        """Record a new live session; its first event gets relay_seq 1."""
-        with self._transaction():
+        """Record a new live session; its first event gets relay_seq 1. A disk that refuses
+        the write refuses the session (CommandError storage_full or storage_busy)."""
+        with refused_as_command_error(), self._transaction():
             self._conn.execute(
                 "INSERT INTO relay_sessions (session_id, state, agent, workspace, created_at,"
                 " start) VALUES (?, 'live', ?, ?, ?, ?)",
@@ -176,7 +163,7 @@ class Outbox:
 
     def set_resume(self, session_id: str, token: str) -> None:
         """Remember the agent's conversation id, to resume the session after a restart."""
-        with self._transaction():
+        with best_effort("the conversation id"), self._transaction():
             self._conn.execute(
                 "UPDATE relay_sessions SET resume = ? WHERE session_id = ?", (token, session_id)
             )
@@ -194,7 +181,7 @@ class Outbox:
             if pending
             else "DELETE FROM pending_approvals WHERE session_id = ? AND approval_id = ?"
         )
-        with self._transaction():
+        with best_effort("an approval's state"), self._transaction():
             self._conn.execute(sql, (session_id, approval_id))
 
     def pending_approvals(self, session_id: str) -> list[str]:
@@ -263,7 +250,7 @@ class Outbox:
         ends = isinstance(event, SessionEnded)
         if ends:
             session.live = False
-        payload = self._encode(session_id, session.last_relay_seq, cap_raw(event))
+        payload = encode(session_id, session.last_relay_seq, self._clock(), cap_raw(event))
         self._buffer.append(_Pending(session_id, session.last_relay_seq, payload, ends))
         self._pending_bytes += len(payload)
         self._update_full()
@@ -273,7 +260,10 @@ class Outbox:
     def flush(self) -> None:
         """Write every buffered event in one transaction and wake the listeners."""
         self._flush_scheduled = False
+        if not self._write_held_acks():
+            return
         if not self._buffer:
+            self._resumed()
             return
         rows, self._buffer = self._buffer, []
         last: dict[str, tuple[int, bool]] = {}
@@ -293,34 +283,48 @@ class Outbox:
                     " ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE session_id = ?",
                     [(seq, ended, ended, now, sid) for sid, (seq, ended) in last.items()],
                 )
-        except OutboxError:
-            log.exception("outbox write failed; retrying in %.1f s", FLUSH_RETRY_S)
-            self._buffer[:0] = rows
-            self._retry_later()
+        except OutboxCorruptError:
+            self._buffer[:0] = rows  # run_relay stops the relay
             return
+        except OutboxError as exc:
+            self._buffer[:0] = rows
+            self._stalled(exc)
+            return
+        self._resumed()
         for listener in self._listeners:
             listener()
 
     def ack(self, acked: dict[str, int]) -> int:
         """Mark what the server committed (relay_seq <= acked[session]) as acked, and prune
-        kept rows past the retention window; returns the rows newly acked."""
-        marked = 0
+        kept rows past the retention window; returns the rows newly acked. An ack the disk
+        refuses is held in memory and written with the next flush (its rows are resent)."""
         now = self._clock()
-        with self._transaction():
+        done: list[tuple[str, int, int, int]] = []  # session, acked through, rows, bytes
+        try:
+            with self._transaction():
+                for session_id, seq in acked.items():
+                    session = self._sessions.get(session_id)
+                    after = session.acked_through if session is not None else 0
+                    if seq > after:
+                        count, size = window.mark_acked(self._conn, session_id, after, seq, now)
+                        done.append((session_id, seq, count, size))
+                newly = sum(size for *_, size in done)
+                pruned = window.prune(self._conn, self._keep, self._kept_bytes + newly, now)
+        except OutboxCorruptError:
+            raise
+        except OutboxError as exc:
             for session_id, seq in acked.items():
-                session = self._sessions.get(session_id)
-                after = session.acked_through if session is not None else 0
-                if seq <= after:
-                    continue
-                count, size = window.mark_acked(self._conn, session_id, after, seq, now)
-                if session is not None:
-                    session.acked_through = seq
-                marked += count
-                self._pending_bytes -= size
-                self._kept_bytes += size
-            self._prune(now)
+                self._held_acks[session_id] = max(seq, self._held_acks.get(session_id, 0))
+            self._stalled(exc)
+            return 0
+        for session_id, seq, _, size in done:
+            if session_id in self._sessions:
+                self._sessions[session_id].acked_through = seq
+            self._pending_bytes -= size
+            self._kept_bytes += size
+        self._kept_bytes -= pruned
         self._update_full()
-        return marked
+        return sum(count for _, _, count, _ in done)
 
     def marks(self) -> list[SessionMark]:
         """What this relay holds of each session it knows, for the handshake's `relay_info`."""
@@ -399,39 +403,23 @@ class Outbox:
 
     @property
     def full(self) -> bool:
-        """Unacked events use max_bytes or more: producers should pause."""
+        """Unacked events use max_bytes or more, or the disk refuses writes: producers pause."""
         return not self._not_full.is_set()
 
     async def wait_not_full(self) -> None:
         await self._not_full.wait()
 
     def _update_full(self) -> None:
-        if self._pending_bytes >= self._max_bytes:
+        if self._stall.stalled or self._pending_bytes >= self._max_bytes:
             self._not_full.clear()
         elif self._pending_bytes < self._max_bytes * RESUME_FRACTION:
             self._not_full.set()
 
     # ------------------------------------------------------------------ internals
 
-    def _encode(self, session_id: str, relay_seq: int, event: Event) -> bytes:
-        record = RelayEvent(
-            session_id=session_id, relay_seq=relay_seq, ts=self._clock(), event=event
-        )
-        payload = _encoder.encode(record)
-        if len(payload) <= MAX_EVENT_BYTES:
-            return payload
-        kind = type(event).__name__
-        log.warning(
-            "session %s: %s event of %d bytes is over the frame limit",
-            session_id,
-            kind,
-            len(payload),
-        )
-        message = f"{kind} event of {len(payload)} bytes dropped: over the frame limit"
-        record.event = Error(message=message, code="event_too_large")
-        return _encoder.encode(record)
-
     def _schedule_flush(self) -> None:
+        if self._stall.stalled:  # the retry timer writes the buffer
+            return
         if len(self._buffer) >= BUFFER_MAX_EVENTS:
             self.flush()
             return
@@ -445,13 +433,37 @@ class Outbox:
         self._flush_scheduled = True
         loop.call_soon(self.flush)
 
-    def _retry_later(self) -> None:
+    def _write_held_acks(self) -> bool:
+        """Write the acks the disk refused before; False while it still refuses."""
+        if not self._held_acks:
+            return True
+        held, self._held_acks = self._held_acks, {}
+        self.ack(held)
+        return not self._held_acks
+
+    def _stalled(self, exc: OutboxError) -> None:
+        """A write failed: pause the producers and try again later (one log line per stall)."""
+        delay = self._stall.failed(exc)
+        self._update_full()
+        if self._flush_scheduled:
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop: the next append or flush() tries again
             return
         self._flush_scheduled = True
-        loop.call_later(FLUSH_RETRY_S, self.flush)
+        loop.call_later(delay, self.flush)
+
+    def _resumed(self) -> None:
+        if not self._stall.stalled:
+            return
+        self._stall.succeeded()
+        if self._pending_bytes < self._max_bytes:
+            self._not_full.set()
+
+    def _note_corrupt(self, error: OutboxCorruptError) -> None:
+        self.corruption = error
+        self.corrupted.set()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:

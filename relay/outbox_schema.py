@@ -21,6 +21,7 @@ import sqlite3
 from pathlib import Path
 
 from relay.errors import OutboxError
+from relay.outbox_faults import GuardedConnection
 
 OUTBOX_FILE = "outbox.sqlite3"
 SCHEMA_VERSION = 3
@@ -65,7 +66,8 @@ def connect(state_dir: Path) -> sqlite3.Connection:
     """Open (creating or migrating) the outbox database; OutboxError when it cannot be used."""
     path = state_dir / OUTBOX_FILE
     try:
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, factory=GuardedConnection)
+        conn.path = path
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         (version,) = conn.execute("PRAGMA user_version").fetchone()

@@ -23,6 +23,7 @@ from server.domain.relays import REVOCATION_CHECK_INTERVAL_S
 from server.settings import Settings, SettingsError, load
 from server.store.audit_store import read_entries, read_head
 from server.store.db import Database, StoreError
+from server.store.faults import disk_full, require_room_to_start
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,15 @@ def main(argv: list[str]) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if not disk_full(exc):
+            raise
+        print(
+            f"tether: server storage full: no room left on the disk of {settings.data_dir}; "
+            "free some space and start again (nothing stored was lost)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def _env_path(value: str | None) -> Path | None:
@@ -173,6 +183,7 @@ def verify_audit(settings: Settings) -> int:
 
 async def serve(settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    require_room_to_start(settings.data_dir)
     core = await open_core(settings)
     try:
         return await _serve(settings, core)
@@ -184,6 +195,8 @@ async def _serve(settings: Settings, core: Core) -> int:
     token = (
         await local_relay.local_relay_token(settings, core.relays) if settings.local_relay else ""
     )
+    # Written before serving: a disk that is full at start ends the process here, in one line.
+    setup_link = await core.identity.setup_link()
     config = uvicorn.Config(
         create_app(settings, core),
         host=settings.host,
@@ -202,7 +215,7 @@ async def _serve(settings: Settings, core: Core) -> int:
     while not server.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no event)
         await asyncio.sleep(0.05)
     if server.started:
-        relay = await _started(settings, core, token)
+        relay = await _started(settings, core, token, setup_link)
     try:
         await serving
     finally:
@@ -213,7 +226,9 @@ async def _serve(settings: Settings, core: Core) -> int:
     return 0 if server.started else 1
 
 
-async def _started(settings: Settings, core: Core, token: str) -> asyncio.Task[Any] | None:
+async def _started(
+    settings: Settings, core: Core, token: str, setup_link: str | None
+) -> asyncio.Task[Any] | None:
     """Tell the user where Tether runs and start the local relay (when it has a token)."""
     relay: asyncio.Task[Any] | None = None
     workspaces = local_relay.default_workspaces(settings)
@@ -222,7 +237,6 @@ async def _started(settings: Settings, core: Core, token: str) -> asyncio.Task[A
         relay = asyncio.create_task(local_relay.supervise(settings, token, workspaces, os.environ))
         print(f"Local relay started for: {', '.join(workspaces)}", flush=True)
     print("Open a shell session in this terminal: tether attach --new", flush=True)
-    setup_link = await core.identity.setup_link()
     if setup_link:  # printed, never logged: it makes whoever opens it the owner
         print(
             "\nNo users yet. Open this link within 30 minutes to create the owner's passkey "

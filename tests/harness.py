@@ -144,7 +144,7 @@ class ServerProcess(_Child):
         self.local_relay = local_relay
         self.extra = extra
         self.start_timeout_s = start_timeout_s
-        self.log_path = data_dir / "server.log"
+        self.log_path = data_dir.parent / f"{data_dir.name}.log"  # beside it: a full disk
 
     @property
     def url(self) -> str:

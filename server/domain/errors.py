@@ -9,6 +9,8 @@ HTTP statuses and WebSocket error messages in exactly one place (http/error_hand
     ├── ConflictError          the object is in a state that refuses the request (ended session)
     ├── UnavailableError       the relay is offline or did not answer in time
     │   └── BusyError          a bounded queue is full; carries when to retry
+    │       └── StorageBusyError   another process holds the database's write lock
+    ├── StorageFullError       the server's disk is full: nothing was written
     ├── RateLimitedError       too many attempts from one address in a short time
     ├── TooLargeError          an upload over a configured size or length
     └── BadAudioError          a voice clip that is empty or does not decode as audio
@@ -63,6 +65,20 @@ class BusyError(UnavailableError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class StorageBusyError(BusyError):
+    code = ErrorCode.STORAGE_BUSY
+
+
+STORAGE_FULL_MESSAGE = "server storage full"  # what users see, in the API and in the app
+
+
+class StorageFullError(TetherError):
+    code = ErrorCode.STORAGE_FULL
+
+    def __init__(self, message: str = STORAGE_FULL_MESSAGE) -> None:
+        super().__init__(message)
 
 
 class TooLargeError(TetherError):

@@ -88,6 +88,11 @@ class EventLog:
         # (two links of one relay overlap for a moment when the newer supersedes the older).
         self.lock = asyncio.Lock()
 
+    @property
+    def storage_full(self) -> bool:
+        """The last write found the server's disk full."""
+        return self._db.storage.full
+
     async def session(self, session_id: str) -> SessionRecord | None:
         cached = self._cache.get(session_id)
         if cached is not None:
@@ -127,7 +132,7 @@ class EventLog:
         self, session_id: str, status: m.SessionStatus | None, detail: str
     ) -> bool:
         """The relay answered a session's start; False when it was answered before."""
-        async with self._ingest_lock:  # not while an ingest holds a working copy of it
+        async with self.lock:  # not while an ingest holds a working copy of it
             settled = await self.starts.settle(session_id, status, detail)
             self._cache.pop(session_id, None)
         return settled
@@ -135,7 +140,7 @@ class EventLog:
     async def end_unstarted(self, session_id: str, code: str, message: str) -> bool:
         """End a session whose start the relay refused after the caller stopped waiting: the
         server records `error` and `session_ended` (no relay_seq), so every viewer sees why."""
-        async with self._ingest_lock:
+        async with self.lock:
             if not await self.starts.settle(session_id, "ended", message):
                 return False
             self._cache.pop(session_id, None)
@@ -163,7 +168,7 @@ class EventLog:
 
     async def note_unanswered(self, session_id: str, detail: str) -> None:
         """Say why a session is still starting, unless its start was answered meanwhile."""
-        async with self._ingest_lock:
+        async with self.lock:
             await self.starts.note_unanswered(session_id, detail)
             self._cache.pop(session_id, None)
 

@@ -20,6 +20,7 @@ from server.domain.errors import (
     BadRequestError,
     ConflictError,
     NotFoundError,
+    StorageFullError,
     TetherError,
     UnavailableError,
 )
@@ -147,6 +148,8 @@ class Sessions:
             if replayed is not None:
                 return replayed
             raise UnavailableError("that relay is not connected")
+        if self._log.storage_full:  # its output could not be stored: do not start an agent
+            raise StorageFullError()
         session_id = secrets.token_hex(12)
         stamped = self._relays.stamp(
             msgspec.structs.replace(

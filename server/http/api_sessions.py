@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -19,6 +19,8 @@ from server.http.auth import principal, require_role
 
 class SessionList(msgspec.Struct):
     sessions: list[SessionView]
+    # "full" while the server's disk refuses writes (the app shows "Server storage full")
+    storage: Literal["ok", "full"] = "ok"
 
 
 class StartRequest(msgspec.Struct, kw_only=True):
@@ -52,10 +54,15 @@ class SessionsController(Controller):
 
     @get("/")
     async def list_sessions(
-        self, request: Request[Any, Any, Any], sessions: NamedDependency[Sessions]
+        self,
+        request: Request[Any, Any, Any],
+        sessions: NamedDependency[Sessions],
+        event_log: NamedDependency[EventLog],
     ) -> SessionList:
-        """The sessions of the workspaces you are granted."""
-        return SessionList(await sessions.visible_to(principal(request)))
+        """The sessions of the workspaces you are granted, and whether the server's storage is
+        full ("ok" or "full")."""
+        visible = await sessions.visible_to(principal(request))
+        return SessionList(visible, "full" if event_log.storage_full else "ok")
 
     @post("/", status_code=201, guards=[require_role(Role.OPERATOR)])
     async def start_session(

@@ -58,6 +58,8 @@ STATUS_OF_CODE: dict[ErrorCode, int] = {
     ErrorCode.BAD_AUDIO: 400,
     ErrorCode.VOICE_BUSY: 503,
     ErrorCode.VOICE_DISABLED: 404,
+    ErrorCode.STORAGE_FULL: 507,
+    ErrorCode.STORAGE_BUSY: 503,
     ErrorCode.INTERNAL: 500,
 }
 _CODE_OF_STATUS = {

@@ -4,7 +4,9 @@ The relay's `relay_info` carries its marks; the server answers `committed` after
 with its own (server/domain/reconcile.py), and the relay streams nothing before that answer.
 
 Each `events` frame is committed in one transaction before its `ack` is sent, so an acked event
-is durable; a resend after a crash or a cut connection is skipped by the event log.
+is durable; a resend after a crash or a cut connection is skipped by the event log. A disk that
+is full (or a write lock another process holds) does not end the link: the frames stay unacked,
+so the relay keeps them and stops sending, and the commit is retried until it succeeds.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from litestar.di import NamedDependency
 
 from protocol import messages as m
 from protocol.codes import ErrorCode
-from server.domain.events import EventLog
+from server.domain.errors import StorageBusyError, StorageFullError
+from server.domain.events import EventLog, IngestResult
 from server.domain.reconcile import reconcile
 from server.domain.relays import Relays
 from server.http.auth import bearer_token
@@ -45,6 +48,8 @@ log = logging.getLogger(__name__)
 OUTBOUND_FRAMES = 4096  # acks and commands queued for one relay before its link is reset
 INGEST_QUEUE_FRAMES = 16  # events frames read ahead of the commit under way
 INGEST_MAX_BYTES = 512 << 10  # relay frames committed in one transaction, in bytes at most
+STORAGE_RETRY_FIRST_S = 0.2  # a commit the disk refused is tried again after this, doubling
+STORAGE_RETRY_MAX_S = 5.0  # to at most this: how late ingestion notices freed space
 decode: MessageDecoder[m.RelayMessage] = MessageDecoder(m.RelayMessage)
 _encoder = msgspec.json.Encoder()
 
@@ -108,7 +113,8 @@ async def relay_socket(
             relays.attach(relay.id, link)
             attached = True
             log.info("relay %s (%s) connected from %s", relay.name, relay.id, client)
-            await relays.record_connected(relay, client)
+            with contextlib.suppress(StorageFullError):  # the link matters more than the note
+                await relays.record_connected(relay, client)
             await _receive(conn, relays, relay.id, ingest, event_log)
     finally:
         if attached:
@@ -135,7 +141,8 @@ async def _receive(
         elif isinstance(message, m.CommandResult):
             await relays.resolve(relay_id, message)
         elif isinstance(message, m.RelayInfo):
-            await relays.record_info(relay_id, message)
+            with contextlib.suppress(StorageFullError):  # kept from the next connection on
+                await relays.record_info(relay_id, message)
             marks = await reconcile(event_log, relays.audit, relay_id, message.sessions)
             ingest.send(m.Committed(sessions=marks))
         else:
@@ -157,6 +164,7 @@ class _Ingest:
         self._link = link
         self.frames: asyncio.Queue[tuple[m.Events, int] | None] = asyncio.Queue(INGEST_QUEUE_FRAMES)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def send(self, message: m.ServerToRelay) -> None:
         self._link.send(_encoder.encode(message))
@@ -168,6 +176,7 @@ class _Ingest:
     async def stop(self) -> None:
         if self._task is None:
             return
+        self._stopping.set()
         while not self.frames.empty():
             self.frames.get_nowait()
         self.frames.put_nowait(None)
@@ -192,7 +201,9 @@ class _Ingest:
                     break
                 events += more[0].events
                 size += more[1]
-            result = await self._event_log.ingest(self._relay_id, events)
+            result = await self._commit(events)
+            if result is None:
+                return
             if result.acked:
                 self._link.send(_encoder.encode(m.Ack(acked=result.acked)))
             if result.gaps:
@@ -207,3 +218,19 @@ class _Ingest:
                         )
                     )
                 )
+
+    async def _commit(self, events: list[m.RelayEvent]) -> IngestResult | None:
+        """Ingest, waiting out a full disk or a lock held elsewhere; None when the link ends
+        first (the frames were never acked: the relay sends them again)."""
+        delay = STORAGE_RETRY_FIRST_S
+        while True:
+            try:
+                return await self._event_log.ingest(self._relay_id, events)
+            except (StorageFullError, StorageBusyError):
+                pass  # the database logs the state change once
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._stopping.wait()
+            if self._stopping.is_set():
+                return None
+            delay = min(STORAGE_RETRY_MAX_S, delay * 2)

@@ -11,12 +11,14 @@ import contextlib
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+
+from server.store.faults import StorageHealth, classify
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,8 @@ class Database:
         self.reader = reader
         self._checkpointer = checkpointer
         self._write_lock = asyncio.Lock()
+        self.storage = StorageHealth()
+        self._checkpoint_failing = False
         self._checkpoints = asyncio.get_running_loop().create_task(self._checkpoint_forever())
 
     @classmethod
@@ -124,19 +128,36 @@ class Database:
     async def write_one(self, sql: str, parameters: Sequence[Any]) -> None:
         """One statement, atomic on its own (triggers included): a single round trip."""
         async with self._write_lock:
-            await self.writer.execute(sql, parameters)
+            with self._faults():
+                await self.writer.execute(sql, parameters)
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction; commits on success, rolls back on error."""
+        """One write transaction; commits on success, rolls back on error (a full disk or a
+        lock held elsewhere: StorageFullError or StorageBusyError, see store/faults.py)."""
         async with self._write_lock:
-            await self.writer.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.writer
-            except BaseException:
-                await self.writer.execute("ROLLBACK")
+            with self._faults():
+                await self.writer.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.writer
+                    await self.writer.execute("COMMIT")
+                except BaseException:
+                    if self.writer.in_transaction:  # SQLite may have rolled back already
+                        await self.writer.execute("ROLLBACK")
+                    raise
+
+    @contextlib.contextmanager
+    def _faults(self) -> Iterator[None]:
+        """Storage faults become domain errors here, and the app learns of a full disk."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            error = classify(exc)
+            if error is None:
                 raise
-            await self.writer.execute("COMMIT")
+            self.storage.refused(error)
+            raise error from exc
+        self.storage.wrote()
 
     async def _checkpoint_forever(self) -> None:
         while True:
@@ -144,7 +165,11 @@ class Database:
             try:
                 await self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error as exc:
-                log.warning("checkpoint failed: %s", exc)
+                if not self._checkpoint_failing:  # once, not every second of a full disk
+                    log.warning("checkpoint failed: %s", exc)
+                self._checkpoint_failing = True
+            else:
+                self._checkpoint_failing = False
 
     async def close(self) -> None:
         self._checkpoints.cancel()

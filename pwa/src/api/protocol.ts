@@ -49,6 +49,8 @@ export const ErrorCode = {
   BAD_AUDIO: "bad_audio",
   VOICE_BUSY: "voice_busy",
   VOICE_DISABLED: "voice_disabled",
+  STORAGE_FULL: "storage_full",
+  STORAGE_BUSY: "storage_busy",
   INTERNAL: "internal",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

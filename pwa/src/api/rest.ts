@@ -187,6 +187,7 @@ export type Role = "owner" | "admin" | "operator" | "viewer";
 
 export interface SessionList {
   sessions: SessionView[];
+  storage?: "ok" | "full";
 }
 
 export interface SessionView {

@@ -24,6 +24,8 @@ export const sessionsState = signal<LoadState>("idle");
 export const sessionsError = signal<string>("");
 /** True while the list shown comes from the cache, not (yet) from the server. */
 export const sessionsFromCache = signal(false);
+/** True while the server says its disk is full (its writes wait; the app shows a banner). */
+export const serverStorageFull = signal(false);
 
 export function sessionById(id: string): SessionView | undefined {
   return sessions.value.find((s) => s.id === id);
@@ -42,6 +44,7 @@ export function refreshSessions(): Promise<void> {
         sessionsState.value = "ready";
         sessionsError.value = "";
         sessionsFromCache.value = false;
+        serverStorageFull.value = list.storage === "full";
       });
       void cache.saveSessions(list.sessions);
       syncBackgroundFollows();

@@ -1,11 +1,12 @@
-// The app shell: header (name, connection state, account), the offline banner, the "update
-// available" prompt, the screen, and the navigation (bottom bar on phones, top on wide screens).
+// The app shell: header (name, connection state, account), the offline and storage banners, the
+// "update available" prompt, the screen, and the navigation (bottom bar on phones, top on wide
+// screens).
 import type { ComponentChildren } from "preact";
 import { authState, hasRole, me } from "../../app/auth";
 import { browserOnline, connection, connectionDetail, type ConnectionState } from "../../app/connection";
 import { applyUpdate, dismissUpdate, updateAvailable } from "../../app/pwa";
 import { here } from "../../app/router";
-import { pendingCount, sessionsFromCache } from "../../app/sessions";
+import { pendingCount, serverStorageFull, sessionsFromCache } from "../../app/sessions";
 import { AdminIcon, ApprovalsIcon, NewIcon, SessionsIcon, SettingsIcon, TetherMark } from "./icons";
 import "./shell.css";
 
@@ -45,6 +46,16 @@ function OfflineBanner() {
       {sessionsFromCache.value || authState.value === "unreachable"
         ? "Showing what this device saw last; it updates when you are back online."
         : "Live updates resume when you are back online."}
+    </div>
+  );
+}
+
+function StorageBanner() {
+  if (!serverStorageFull.value) return null;
+  return (
+    <div class="banner banner-storage" role="alert">
+      Server storage full. New output waits on the agent hosts and nothing is lost; it arrives once space is
+      freed on the server.
     </div>
   );
 }
@@ -158,6 +169,7 @@ export function Shell({
         ) : null}
       </header>
       <OfflineBanner />
+      <StorageBanner />
       <UpdatePrompt />
       <main id="main" class="main" tabIndex={-1}>
         {children}
