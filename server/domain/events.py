@@ -75,6 +75,11 @@ class EventLog:
         self._cache: dict[str, SessionRecord] = {}  # sessions touched by this process, as committed
         self._ingest_lock = asyncio.Lock()
 
+    @property
+    def page_size(self) -> int:
+        """Of the database: what a commit writes per page it changes (for group commit)."""
+        return self._db.page_size
+
     async def session(self, session_id: str) -> SessionRecord | None:
         cached = self._cache.get(session_id)
         if cached is not None:

@@ -1,0 +1,128 @@
+"""Keeping the WAL bounded: when to copy it into the database, and how to make SQLite start it over.
+
+A PASSIVE checkpoint copies committed pages into the database but never resets the WAL while
+writes go on: the writer keeps appending, so the file only grows (to the old 256 MB backstop
+under a steady trickle). The WAL starts over only when a checkpoint has copied every frame and
+no writer is between it and the reset, so the last pass is a TRUNCATE made while holding the
+app's write lock. To keep that pause short, PASSIVE passes first copy the bulk while ingestion
+goes on; the locked pass has only the frames committed since.
+
+Checkpoints go by the WAL's size, not by the clock: each checkpoint writes every page changed
+since the previous one, so checkpointing a trickle every second rewrote the same pages sixty
+times a minute. A quiet WAL is still checkpointed after IDLE_CHECKPOINT_S, so the database file
+is up to date and the WAL empty whenever the server is idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+WAL_CHECKPOINT_BYTES = 16 << 20  # a checkpoint starts once the WAL holds this much
+WAL_LIMIT_BYTES = 64 << 20  # the bound: journal_size_limit, and the writer's own backstop
+CHECK_INTERVAL_S = 0.1  # how often the WAL's size is looked at while writes go on
+IDLE_CHECKPOINT_S = 1.0  # a WAL untouched this long is checkpointed whatever its size
+CATCH_UP_FRAMES = 256  # PASSIVE passes go on until at most this many frames are left ...
+PASSIVE_PASSES = 4  # ... or this many passes were made
+RESET_BUSY_TIMEOUT_MS = 100  # the locked pass waits this long at most for a reader to finish
+SLOW_RESET_S = 0.1  # a locked pass longer than this is logged: ingestion waited for it
+
+
+def checkpoint_due(wal_bytes: int, idle_s: float) -> bool:
+    """Whether the WAL should be checkpointed now: it is big, or it holds anything and no write
+    happened for IDLE_CHECKPOINT_S."""
+    return wal_bytes >= WAL_CHECKPOINT_BYTES or (wal_bytes > 0 and idle_s >= IDLE_CHECKPOINT_S)
+
+
+def wal_size(wal: Path) -> int:
+    try:
+        return wal.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+class Checkpointer:
+    """Checkpoints the WAL of one database from a connection of its own.
+
+    `wrote()` is called after every write; it wakes the checkpointer, which otherwise sleeps.
+    `max_reset_s` is the longest ingestion has waited for a locked pass (for tests and logs).
+    """
+
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        wal: Path,
+        write_lock: Callable[[], AbstractAsyncContextManager[object]],
+    ) -> None:
+        self.conn = conn
+        self._wal = wal
+        self._write_lock = write_lock
+        self._dirty = asyncio.Event()
+        self._last_write = time.monotonic()
+        self.checkpoints = 0
+        self.max_reset_s = 0.0
+
+    def wrote(self) -> None:
+        self._last_write = time.monotonic()
+        self._dirty.set()
+
+    async def run(self) -> None:
+        await self.conn.execute(f"PRAGMA busy_timeout={RESET_BUSY_TIMEOUT_MS}")
+        while True:
+            await self._dirty.wait()
+            await asyncio.sleep(CHECK_INTERVAL_S)
+            written_at = self._last_write
+            if not checkpoint_due(wal_size(self._wal), time.monotonic() - written_at):
+                continue
+            try:
+                await self.checkpoint()
+            except sqlite3.Error as exc:
+                log.warning("checkpoint failed: %s", exc)
+                continue
+            if self._last_write == written_at and wal_size(self._wal) == 0:
+                self._dirty.clear()  # nothing written since: sleep until the next write
+
+    async def checkpoint(self) -> bool:
+        """Copy the WAL into the database and empty it; False if a reader kept it from being
+        emptied (the next check, CHECK_INTERVAL_S later, tries again)."""
+        for _ in range(PASSIVE_PASSES):
+            _, frames, copied = await self._pragma("PRAGMA wal_checkpoint(PASSIVE)")
+            if frames - copied <= CATCH_UP_FRAMES:
+                break
+        else:
+            # A reader's snapshot keeps frames from being copied: taking the write lock now
+            # would only hold ingestion while the reset waits for that reader.
+            return False
+        async with self._write_lock():
+            start = time.monotonic()
+            busy, _, _ = await self._pragma("PRAGMA wal_checkpoint(TRUNCATE)")
+            held = time.monotonic() - start
+        self.checkpoints += 1
+        self.max_reset_s = max(self.max_reset_s, held)
+        if held > SLOW_RESET_S:
+            log.warning("WAL reset held writes for %.0f ms", held * 1000)
+        return not busy
+
+    async def _pragma(self, sql: str) -> tuple[int, int, int]:
+        async with self.conn.execute(sql) as cursor:
+            row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1]), int(row[2])
+
+
+def limit_pragmas(page_size: int) -> list[str]:
+    """Pragmas every connection gets: the WAL is cut back to WAL_LIMIT_BYTES after a reset, and
+    should the checkpointer fall behind, the writer checkpoints itself past that size."""
+    return [
+        f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}",
+        f"PRAGMA wal_autocheckpoint={WAL_LIMIT_BYTES // page_size}",
+    ]

@@ -1,0 +1,268 @@
+"""The write path: when a relay's frames are committed, when the WAL is checkpointed, and that
+the event log's reads find the same chunks along the primary key as they did by index."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from protocol import messages as m
+from server.http import group_commit
+from server.http.group_commit import GROUP_COMMIT_MAX_S, GroupCommit, Queued
+from server.store import checkpoints
+from server.store.checkpoints import (
+    IDLE_CHECKPOINT_S,
+    RESET_BUSY_TIMEOUT_MS,
+    WAL_CHECKPOINT_BYTES,
+    checkpoint_due,
+)
+from server.store.db import PAGE_SIZE, Database
+from server.store.events_store import EventsStore
+from tests.harness import wait_until_async
+
+PAGE = 4096
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _frame(session_ids: list[str], size: int) -> tuple[m.Events, int]:
+    events = [
+        m.RelayEvent(session_id=sid, relay_seq=1, ts=0.0, event=m.TerminalOutput(data=b"x"))
+        for sid in session_ids
+    ]
+    return m.Events(events=events), size
+
+
+# --------------------------------------------------------------------------- grouping rule
+
+
+def _one_session_worth() -> int:
+    """Bytes that justify a commit of one session at once."""
+    pages = group_commit.PAGES_PER_SESSION + group_commit.OVERHEAD_PAGES
+    return math.ceil(group_commit.FILL * pages * PAGE)
+
+
+def test_a_burst_commits_at_once_even_right_after_a_commit() -> None:
+    clock = FakeClock()
+    rule = GroupCommit(PAGE, clock)
+    rule.committed()
+    full = _one_session_worth()
+    assert rule.wait_s(full, 1) == 0.0
+    assert rule.wait_s(full - 1, 1) == pytest.approx(GROUP_COMMIT_MAX_S)
+
+
+def test_a_lone_line_after_a_quiet_spell_commits_at_once() -> None:
+    clock = FakeClock()
+    rule = GroupCommit(PAGE, clock)
+    assert rule.wait_s(100, 1) == 0.0  # no commit yet
+    rule.committed()
+    clock.now += GROUP_COMMIT_MAX_S
+    assert rule.wait_s(100, 1) == 0.0
+
+
+def test_a_trickle_waits_out_the_rest_of_the_window() -> None:
+    clock = FakeClock()
+    rule = GroupCommit(PAGE, clock)
+    rule.committed()
+    clock.now += GROUP_COMMIT_MAX_S / 4
+    assert rule.wait_s(100, 1) == pytest.approx(GROUP_COMMIT_MAX_S * 3 / 4)
+
+
+def test_more_sessions_need_more_bytes_for_a_commit_at_once() -> None:
+    clock = FakeClock()
+    rule = GroupCommit(PAGE, clock)
+    rule.committed()
+    enough_for_one = _one_session_worth()
+    assert rule.wait_s(enough_for_one, 1) == 0.0
+    assert rule.wait_s(enough_for_one, 20) > 0.0
+    big_pages = GroupCommit(8 * PAGE, clock)
+    big_pages.committed()
+    assert big_pages.wait_s(enough_for_one, 1) > 0.0
+
+
+def test_gather_takes_the_frames_that_arrive_while_it_waits() -> None:
+    async def run() -> tuple[list[m.RelayEvent] | None, float]:
+        queue: asyncio.Queue[Queued] = asyncio.Queue()
+        rule = GroupCommit(PAGE)
+        queue.put_nowait(_frame(["a"], 10))
+        assert await rule.gather(queue) is not None  # the first commit goes at once
+        queue.put_nowait(_frame(["a"], 10))
+        loop = asyncio.get_running_loop()
+        loop.call_later(GROUP_COMMIT_MAX_S / 4, queue.put_nowait, _frame(["b"], 10))
+        start = time.monotonic()
+        events = await rule.gather(queue)
+        return events, time.monotonic() - start
+
+    events, waited = asyncio.run(run())
+    assert events is not None
+    assert [e.session_id for e in events] == ["a", "b"]
+    assert waited >= GROUP_COMMIT_MAX_S * 0.9
+
+
+def test_gather_commits_a_burst_without_waiting() -> None:
+    async def run() -> list[m.RelayEvent] | None:
+        queue: asyncio.Queue[Queued] = asyncio.Queue()
+        rule = GroupCommit(PAGE)
+        queue.put_nowait(_frame(["a"], 10))
+        await rule.gather(queue)
+        queue.put_nowait(_frame(["a"], 200_000))
+        async with asyncio.timeout(GROUP_COMMIT_MAX_S / 2):
+            return await rule.gather(queue)
+
+    assert asyncio.run(run()) is not None
+
+
+def test_gather_leaves_what_it_holds_unacked_when_the_connection_ends() -> None:
+    async def run() -> tuple[list[m.RelayEvent] | None, Queued]:
+        queue: asyncio.Queue[Queued] = asyncio.Queue()
+        rule = GroupCommit(PAGE)
+        queue.put_nowait(_frame(["a"], 10))
+        await rule.gather(queue)
+        queue.put_nowait(_frame(["a"], 10))
+        asyncio.get_running_loop().call_later(0.01, queue.put_nowait, None)
+        return await rule.gather(queue), queue.get_nowait()
+
+    assert asyncio.run(run()) == (None, None)
+
+
+# --------------------------------------------------------------------------- checkpoint policy
+
+
+def test_checkpoints_go_by_wal_size_while_writes_go_on() -> None:
+    assert not checkpoint_due(WAL_CHECKPOINT_BYTES - 1, idle_s=0.0)
+    assert checkpoint_due(WAL_CHECKPOINT_BYTES, idle_s=0.0)
+
+
+def test_a_quiet_wal_is_checkpointed_whatever_its_size() -> None:
+    assert not checkpoint_due(4096, idle_s=IDLE_CHECKPOINT_S / 2)
+    assert checkpoint_due(4096, idle_s=IDLE_CHECKPOINT_S)
+    assert not checkpoint_due(0, idle_s=IDLE_CHECKPOINT_S * 10)
+
+
+async def _write_steadily(db: Database, stop: asyncio.Event) -> None:
+    """Small commits back to back, as a trickle makes them: the writer never pauses."""
+    n = 0
+    while not stop.is_set():
+        n += 1
+        await db.write_one(
+            "INSERT INTO relays (id, name, token_hash, created_at, info) VALUES (?, ?, ?, ?, ?)",
+            (f"r{n}", f"relay {n}", f"hash {n}", 0.0, b"x" * 2000),
+        )
+        await asyncio.sleep(0.001)
+
+
+def _wal(path: Path) -> int:
+    wal = path.with_name(path.name + "-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+def test_the_wal_is_emptied_under_continuous_writes_and_stays_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threshold = 256 << 10
+    monkeypatch.setattr(checkpoints, "WAL_CHECKPOINT_BYTES", threshold)
+    path = tmp_path / "tether.sqlite3"
+
+    async def run() -> tuple[int, int, int]:
+        db = await Database.open(path)
+        stop = asyncio.Event()
+        writer = asyncio.create_task(_write_steadily(db, stop))
+        peak = 0
+        try:
+            while db.checkpointer.checkpoints < 3:
+                peak = max(peak, _wal(path))
+                await asyncio.sleep(0.005)
+                assert not writer.done()
+            return peak, db.checkpointer.checkpoints, db.page_size
+        finally:
+            stop.set()
+            await writer
+            await db.close()
+
+    peak, done, page_size = asyncio.run(asyncio.wait_for(run(), 30))
+    assert page_size == PAGE_SIZE
+    assert done >= 3  # the writer never paused, and the WAL was still emptied
+    # the size is looked at every CHECK_INTERVAL_S: it may grow by that much of writing past it
+    assert peak < threshold + (4 << 20)
+
+
+def test_a_reader_holds_the_wal_back_only_while_it_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkpoints, "WAL_CHECKPOINT_BYTES", 64 << 10)
+    path = tmp_path / "tether.sqlite3"
+
+    async def run() -> None:
+        db = await Database.open(path)
+        reader = sqlite3.connect(path, isolation_level=None)
+        stop = asyncio.Event()
+        writer = asyncio.create_task(_write_steadily(db, stop))
+        try:
+            reader.execute("BEGIN")
+            reader.execute("SELECT COUNT(*) FROM relays").fetchone()  # a snapshot, held
+            await wait_until_async(lambda: _wal(path) > 512 << 10, 20, "the WAL to grow")
+            assert not writer.done()
+            assert db.checkpointer.max_reset_s < RESET_BUSY_TIMEOUT_MS / 1000  # never waited out
+            reader.execute("COMMIT")
+            stop.set()
+            await writer
+            await wait_until_async(lambda: _wal(path) == 0, 20, "the WAL to be emptied")
+        finally:
+            stop.set()
+            reader.close()
+            await db.close()
+
+    asyncio.run(run())
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def test_chunks_after_any_seq_along_the_primary_key(tmp_path: Path) -> None:
+    async def run() -> dict[int, list[tuple[int, int]]]:
+        db = await Database.open(tmp_path / "tether.sqlite3")
+        try:
+            await db.write_one(
+                "INSERT INTO relays (id, name, token_hash, created_at) VALUES ('r', 'r', 'h', 0)",
+                (),
+            )
+            for sid in ("s", "t"):
+                await db.write_one(
+                    "INSERT INTO sessions (id, relay_id, epoch, created_at, last_activity_at) "
+                    "VALUES (?, 'r', 'e', 0, 0)",
+                    (sid,),
+                )
+            store = EventsStore(db)
+            spans = [(1, 1), (2, 5), (6, 6), (7, 10)]
+            for sid in ("s", "t"):
+                rows = [(sid, a, b, a, b, 0.0, b"{}") for a, b in spans]
+                await store.append(rows, [])
+            return {
+                after: [(c.first_seq, c.last_seq) for c in await store.chunks("s", after, 10)]
+                for after in (0, 1, 3, 5, 6, 9, 10, 11)
+            }
+        finally:
+            await db.close()
+
+    found = asyncio.run(run())
+    assert found == {
+        0: [(1, 1), (2, 5), (6, 6), (7, 10)],
+        1: [(2, 5), (6, 6), (7, 10)],
+        3: [(2, 5), (6, 6), (7, 10)],
+        5: [(6, 6), (7, 10)],
+        6: [(7, 10)],
+        9: [(7, 10)],
+        10: [],
+        11: [],
+    }
