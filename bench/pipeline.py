@@ -1,6 +1,7 @@
 """Tether's pipeline benchmark: a real server, measured from the outside over its real sockets.
 
-    .venv/bin/python bench/pipeline.py [--compression deflate|none] [--trickle-only]
+    .venv/bin/python bench/pipeline.py [--compression deflate|none]
+                                        [--trickle-only | --no-trickle]
 
 What it measures, in order (docs/performance.md explains each and keeps the last results):
 
@@ -338,7 +339,7 @@ async def replay_phase(
     )
 
 
-async def bench(compression: str) -> dict[str, float]:
+async def bench(compression: str, with_trickle: bool) -> dict[str, float]:
     offer = None if compression == "none" else compression
     print(
         f"Tether pipeline bench: terminal_output events of {PAYLOAD_BYTES} bytes, relay frames "
@@ -380,7 +381,8 @@ async def bench(compression: str) -> dict[str, float]:
             )
             await replay_phase(server, session_id, epoch, offer, results)
             print(f"RSS after the bench      {server.rss_mb():8.1f} MB")
-    await trickle.trickle_phase(results)
+    if with_trickle:
+        await trickle.trickle_phase(results)
     return results
 
 
@@ -398,12 +400,17 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="run only the trickle scenarios (write amplification and WAL size, 2 minutes)",
     )
+    parser.add_argument(
+        "--no-trickle",
+        action="store_true",
+        help="skip the trickle scenarios (to compare bursts, latency and replay quickly)",
+    )
     args = parser.parse_args(argv)
     if args.trickle_only:
         results: dict[str, float] = {}
         asyncio.run(trickle.trickle_phase(results))
     else:
-        results = asyncio.run(bench(args.compression))
+        results = asyncio.run(bench(args.compression, not args.no_trickle))
     print()
     for key in (k for k in TARGETS if k in results):
         print(f"{key:40} {results[key]:12.3f}  {verdict(key, results[key])}")

@@ -5,12 +5,13 @@ log, its row in `sessions`, now and then an interior page. A relay reading a PTY
 line, so committing each frame as it comes writes a few pages to store a hundred bytes.
 
 The rule: commit at once when the waiting frames fill at least FILL of the pages the commit
-will write (PAGES_PER_SESSION per session touched, plus OVERHEAD_PAGES), or when
-GROUP_COMMIT_MAX_S has passed since the previous commit; otherwise wait for more frames until one
-of the two holds. So a burst commits at once (its frames are tens of KB), a lone line after a
-quiet spell commits at once (the previous commit is long past: a keystroke's echo is not held),
-and a steady trickle is committed at least every GROUP_COMMIT_MAX_S, the longest a trickling
-line waits to be acked and shown.
+will write (PAGES_PER_SESSION per session touched, plus OVERHEAD_PAGES), or when frames come
+sparsely (the last two were over PAUSE_S apart: a person typing, a slow log, the first line after
+a quiet spell), so an echo is never held. Otherwise the relay is streaming lines: wait for more,
+until the stream pauses (nothing for PAUSE_S) or GROUP_COMMIT_MAX_S has passed since the previous
+commit. A burst commits at once (its frames are tens of KB); the end of a quick run of lines
+waits PAUSE_S; a steady trickle is committed at least every GROUP_COMMIT_MAX_S, the longest a
+trickling line waits to be acked.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ FILL = 0.2  # waiting bytes / bytes of pages written that justify a commit at on
 # and as the leaf fills its siblings and parent (2.7 on average); plus `sessions` and the rest.
 PAGES_PER_SESSION = 3
 OVERHEAD_PAGES = 2
+# Frames further apart than this are not a stream worth waiting for, and a stream that sent
+# nothing for this long has paused. One constant for both: a gap that long ends a batch.
+PAUSE_S = 0.05
 MAX_BYTES = 512 << 10  # relay frames committed in one transaction, in bytes at most
 
 Queued = tuple[m.Events, int] | None  # a frame and its size; None: the connection is ending
@@ -40,6 +44,14 @@ class GroupCommit:
         self._page_size = page_size
         self._clock = clock
         self._last_commit = -math.inf
+        self._last_arrival = -math.inf
+        self._gap = math.inf  # between the last two frames taken
+
+    def arrived(self) -> None:
+        """A frame was taken from the queue."""
+        now = self._clock()
+        self._gap = now - self._last_arrival
+        self._last_arrival = now
 
     def committed(self) -> None:
         """A transaction's events were taken: the window for the next one starts now."""
@@ -48,15 +60,17 @@ class GroupCommit:
     def wait_s(self, size: int, sessions: int) -> float:
         """How much longer to wait for frames: 0 means commit now."""
         pages = PAGES_PER_SESSION * sessions + OVERHEAD_PAGES
-        if size >= MAX_BYTES or size >= FILL * pages * self._page_size:
+        if size >= MAX_BYTES or size >= FILL * pages * self._page_size or self._gap > PAUSE_S:
             return 0.0
-        return max(0.0, self._last_commit + GROUP_COMMIT_MAX_S - self._clock())
+        until = min(self._last_commit + GROUP_COMMIT_MAX_S, self._last_arrival + PAUSE_S)
+        return max(0.0, until - self._clock())
 
     async def gather(self, queue: asyncio.Queue[Queued]) -> list[m.RelayEvent] | None:
         """The events of the next transaction, taken from `queue`; None once it ends."""
         first = await queue.get()
         if first is None:
             return None
+        self.arrived()
         events, size = list(first[0].events), first[1]
         sessions = {item.session_id for item in events}
         while size < MAX_BYTES:
@@ -74,6 +88,7 @@ class GroupCommit:
             if more is None:  # the connection is ending: what was gathered is left unacked
                 queue.put_nowait(None)
                 return None
+            self.arrived()
             events += more[0].events
             size += more[1]
             sessions.update(item.session_id for item in more[0].events)

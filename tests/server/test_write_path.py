@@ -53,42 +53,67 @@ def _one_session_worth() -> int:
     return math.ceil(group_commit.FILL * pages * PAGE)
 
 
-def test_a_burst_commits_at_once_even_right_after_a_commit() -> None:
+def _streaming(gap_s: float) -> tuple[FakeClock, GroupCommit]:
+    """A rule that has just committed, fed frames `gap_s` apart."""
     clock = FakeClock()
     rule = GroupCommit(PAGE, clock)
+    rule.arrived()
     rule.committed()
-    full = _one_session_worth()
-    assert rule.wait_s(full, 1) == 0.0
-    assert rule.wait_s(full - 1, 1) == pytest.approx(GROUP_COMMIT_MAX_S)
+    clock.now += gap_s
+    rule.arrived()
+    return clock, rule
+
+
+def test_a_burst_commits_at_once_even_amid_a_stream() -> None:
+    _, rule = _streaming(0.005)
+    assert rule.wait_s(_one_session_worth(), 1) == 0.0
+    assert rule.wait_s(_one_session_worth() - 1, 1) > 0.0
 
 
 def test_a_lone_line_after_a_quiet_spell_commits_at_once() -> None:
     clock = FakeClock()
     rule = GroupCommit(PAGE, clock)
-    assert rule.wait_s(100, 1) == 0.0  # no commit yet
-    rule.committed()
-    clock.now += GROUP_COMMIT_MAX_S
+    rule.arrived()
+    assert rule.wait_s(100, 1) == 0.0  # nothing came before
+    _, rule = _streaming(60.0)
     assert rule.wait_s(100, 1) == 0.0
 
 
-def test_a_trickle_waits_out_the_rest_of_the_window() -> None:
-    clock = FakeClock()
-    rule = GroupCommit(PAGE, clock)
-    rule.committed()
-    clock.now += GROUP_COMMIT_MAX_S / 4
-    assert rule.wait_s(100, 1) == pytest.approx(GROUP_COMMIT_MAX_S * 3 / 4)
+def test_keystrokes_are_never_held() -> None:
+    _, rule = _streaming(group_commit.PAUSE_S * 1.5)  # fast typing: 13 keys a second
+    assert rule.wait_s(10, 1) == 0.0
+
+
+def test_a_steady_trickle_waits_for_company_at_most_the_window() -> None:
+    clock, rule = _streaming(0.005)
+    for _ in range(200):  # it keeps coming: the window since the last commit bounds the wait
+        clock.now += 0.005
+        rule.arrived()
+        wait = rule.wait_s(100, 1)
+        assert wait <= GROUP_COMMIT_MAX_S
+        if wait == 0.0:
+            break
+    assert clock.now - 1000.0 == pytest.approx(GROUP_COMMIT_MAX_S, abs=0.006)
+
+
+def test_the_end_of_a_stream_waits_only_for_a_pause() -> None:
+    for gap in (0.0, 0.004):  # frames read together, or a few milliseconds apart
+        clock, rule = _streaming(gap)
+        assert rule.wait_s(100, 1) == pytest.approx(group_commit.PAUSE_S)
+        clock.now += group_commit.PAUSE_S + 1e-9
+        assert rule.wait_s(100, 1) == 0.0
 
 
 def test_more_sessions_need_more_bytes_for_a_commit_at_once() -> None:
-    clock = FakeClock()
-    rule = GroupCommit(PAGE, clock)
-    rule.committed()
-    enough_for_one = _one_session_worth()
-    assert rule.wait_s(enough_for_one, 1) == 0.0
-    assert rule.wait_s(enough_for_one, 20) > 0.0
+    clock, rule = _streaming(0.005)
+    assert rule.wait_s(_one_session_worth(), 1) == 0.0
+    assert rule.wait_s(_one_session_worth(), 20) > 0.0
     big_pages = GroupCommit(8 * PAGE, clock)
+    big_pages.arrived()
     big_pages.committed()
-    assert big_pages.wait_s(enough_for_one, 1) > 0.0
+    clock.now += 0.005
+    big_pages.arrived()
+    assert big_pages.wait_s(_one_session_worth(), 1) > 0.0
 
 
 def test_gather_takes_the_frames_that_arrive_while_it_waits() -> None:
@@ -97,17 +122,19 @@ def test_gather_takes_the_frames_that_arrive_while_it_waits() -> None:
         rule = GroupCommit(PAGE)
         queue.put_nowait(_frame(["a"], 10))
         assert await rule.gather(queue) is not None  # the first commit goes at once
-        queue.put_nowait(_frame(["a"], 10))
+        queue.put_nowait(_frame(["a"], 10))  # right after it: a stream
         loop = asyncio.get_running_loop()
-        loop.call_later(GROUP_COMMIT_MAX_S / 4, queue.put_nowait, _frame(["b"], 10))
+        gap = group_commit.PAUSE_S / 4
+        for i in range(1, 4):
+            loop.call_later(gap * i, queue.put_nowait, _frame(["b"], 10))
         start = time.monotonic()
         events = await rule.gather(queue)
         return events, time.monotonic() - start
 
     events, waited = asyncio.run(run())
     assert events is not None
-    assert [e.session_id for e in events] == ["a", "b"]
-    assert waited >= GROUP_COMMIT_MAX_S * 0.9
+    assert [e.session_id for e in events] == ["a", "b", "b", "b"]
+    assert waited >= 3 * group_commit.PAUSE_S / 4
 
 
 def test_gather_commits_a_burst_without_waiting() -> None:
@@ -116,7 +143,7 @@ def test_gather_commits_a_burst_without_waiting() -> None:
         rule = GroupCommit(PAGE)
         queue.put_nowait(_frame(["a"], 10))
         await rule.gather(queue)
-        queue.put_nowait(_frame(["a"], 200_000))
+        queue.put_nowait(_frame(["a"], 200_000))  # right after it, but big
         async with asyncio.timeout(GROUP_COMMIT_MAX_S / 2):
             return await rule.gather(queue)
 
@@ -130,7 +157,7 @@ def test_gather_leaves_what_it_holds_unacked_when_the_connection_ends() -> None:
         queue.put_nowait(_frame(["a"], 10))
         await rule.gather(queue)
         queue.put_nowait(_frame(["a"], 10))
-        asyncio.get_running_loop().call_later(0.01, queue.put_nowait, None)
+        asyncio.get_running_loop().call_later(0.001, queue.put_nowait, None)
         return await rule.gather(queue), queue.get_nowait()
 
     assert asyncio.run(run()) == (None, None)
