@@ -31,9 +31,12 @@ WAL_CHECKPOINT_BYTES = 16 << 20  # a checkpoint starts once the WAL holds this m
 WAL_LIMIT_BYTES = 64 << 20  # the bound: journal_size_limit, and the writer's own backstop
 CHECK_INTERVAL_S = 0.1  # how often the WAL's size is looked at while writes go on
 IDLE_CHECKPOINT_S = 1.0  # a WAL untouched this long is checkpointed whatever its size
-CATCH_UP_FRAMES = 256  # PASSIVE passes go on until at most this many frames are left ...
+CATCH_UP_FRAMES = 128  # PASSIVE passes go on until at most this many frames are left ...
 PASSIVE_PASSES = 4  # ... or this many passes were made
-RESET_BUSY_TIMEOUT_MS = 100  # the locked pass waits this long at most for a reader to finish
+# Past this size the locked pass is made even when the PASSIVE ones could not catch up (a reader
+# or a burst outpacing them): the bound matters more than a longer pause.
+WAL_FORCE_BYTES = 2 * WAL_CHECKPOINT_BYTES
+RESET_BUSY_TIMEOUT_MS = 25  # the locked pass waits this long at most for a reader to finish
 SLOW_RESET_S = 0.1  # a locked pass longer than this is logged: ingestion waited for it
 
 
@@ -54,7 +57,8 @@ class Checkpointer:
     """Checkpoints the WAL of one database from a connection of its own.
 
     `wrote()` is called after every write; it wakes the checkpointer, which otherwise sleeps.
-    `max_reset_s` is the longest ingestion has waited for a locked pass (for tests and logs).
+    The counters and `max_reset_s`, the longest ingestion waited for a locked pass, are for
+    tests and bench/checkpoint.py.
     """
 
     def __init__(
@@ -64,11 +68,12 @@ class Checkpointer:
         write_lock: Callable[[], AbstractAsyncContextManager[object]],
     ) -> None:
         self.conn = conn
-        self._wal = wal
+        self.wal = wal
         self._write_lock = write_lock
         self._dirty = asyncio.Event()
         self._last_write = time.monotonic()
         self.checkpoints = 0
+        self.busy_resets = 0  # locked passes a reader kept from emptying the WAL
         self.max_reset_s = 0.0
 
     def wrote(self) -> None:
@@ -81,14 +86,14 @@ class Checkpointer:
             await self._dirty.wait()
             await asyncio.sleep(CHECK_INTERVAL_S)
             written_at = self._last_write
-            if not checkpoint_due(wal_size(self._wal), time.monotonic() - written_at):
+            if not checkpoint_due(wal_size(self.wal), time.monotonic() - written_at):
                 continue
             try:
                 await self.checkpoint()
             except sqlite3.Error as exc:
                 log.warning("checkpoint failed: %s", exc)
                 continue
-            if self._last_write == written_at and wal_size(self._wal) == 0:
+            if self._last_write == written_at and wal_size(self.wal) == 0:
                 self._dirty.clear()  # nothing written since: sleep until the next write
 
     async def checkpoint(self) -> bool:
@@ -99,14 +104,16 @@ class Checkpointer:
             if frames - copied <= CATCH_UP_FRAMES:
                 break
         else:
-            # A reader's snapshot keeps frames from being copied: taking the write lock now
-            # would only hold ingestion while the reset waits for that reader.
-            return False
+            if wal_size(self.wal) < WAL_FORCE_BYTES:
+                # A reader's snapshot keeps frames from being copied, or writes outpace the
+                # copy: taking the write lock now would hold ingestion for long.
+                return False
         async with self._write_lock():
             start = time.monotonic()
             busy, _, _ = await self._pragma("PRAGMA wal_checkpoint(TRUNCATE)")
             held = time.monotonic() - start
         self.checkpoints += 1
+        self.busy_resets += busy
         self.max_reset_s = max(self.max_reset_s, held)
         if held > SLOW_RESET_S:
             log.warning("WAL reset held writes for %.0f ms", held * 1000)
