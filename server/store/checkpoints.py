@@ -1,16 +1,18 @@
-"""Keeping the WAL bounded: when to copy it into the database, and how to make SQLite start it over.
+"""Keeping the WAL bounded: when to copy it into the database, and how to start it over.
 
 A PASSIVE checkpoint copies committed pages into the database but never resets the WAL while
-writes go on: the writer keeps appending, so the file only grows (to the old 256 MB backstop
-under a steady trickle). The WAL starts over only when a checkpoint has copied every frame and
-no writer is between it and the reset, so the last pass is a TRUNCATE made while holding the
-app's write lock. To keep that pause short, PASSIVE passes first copy the bulk while ingestion
-goes on; the locked pass has only the frames committed since.
+writes go on: the writer keeps appending, so the file only grew (to the old 256 MB backstop
+under a steady trickle). SQLite starts the WAL over only once a checkpoint has copied every
+frame with no writer in between, so the last pass is a TRUNCATE made holding the app's write
+lock. To
+keep that pause short, PASSIVE passes first copy the bulk while ingestion goes on; the locked
+pass has only the frames committed since, and the fsync of the database that must precede the
+reset (bench/checkpoint.py measures the pause).
 
-Checkpoints go by the WAL's size, not by the clock: each checkpoint writes every page changed
-since the previous one, so checkpointing a trickle every second rewrote the same pages sixty
-times a minute. A quiet WAL is still checkpointed after IDLE_CHECKPOINT_S, so the database file
-is up to date and the WAL empty whenever the server is idle.
+Checkpoints go by what the WAL holds, not by the clock: each checkpoint writes every page
+changed since the previous one, so checkpointing a trickle every second rewrote the same pages
+sixty times a minute. A quiet WAL is still checkpointed after IDLE_CHECKPOINT_S, so the
+database file is up to date whenever the server is idle.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -32,12 +35,15 @@ WAL_LIMIT_BYTES = 64 << 20  # the bound: journal_size_limit, and the writer's ow
 CHECK_INTERVAL_S = 0.1  # how often the WAL's size is looked at while writes go on
 IDLE_CHECKPOINT_S = 1.0  # a WAL untouched this long is checkpointed whatever its size
 CATCH_UP_FRAMES = 128  # PASSIVE passes go on until at most this many frames are left ...
-PASSIVE_PASSES = 4  # ... or this many passes were made
-# Past this size the locked pass is made even when the PASSIVE ones could not catch up (a reader
-# or a burst outpacing them): the bound matters more than a longer pause.
-WAL_FORCE_BYTES = 2 * WAL_CHECKPOINT_BYTES
+PASSIVE_PASSES = 8  # ... or this many passes were made
+# Past this size the locked pass is made even when the PASSIVE ones could not catch up (a reader,
+# or a long burst outpacing them): the bound matters more than a pause. Bursts of the size a
+# relay sends (its window: 5,000 events, about 1.2 MB) end long before.
+WAL_FORCE_BYTES = 32 << 20
 RESET_BUSY_TIMEOUT_MS = 25  # the locked pass waits this long at most for a reader to finish
 SLOW_RESET_S = 0.1  # a locked pass longer than this is logged: ingestion waited for it
+_SHM_HEADER_BYTES = 100  # two copies of the WAL-index header, then the checkpoint info
+_WAL_FRAME_HEADER_BYTES = 24
 
 
 def checkpoint_due(wal_bytes: int, idle_s: float) -> bool:
@@ -46,11 +52,21 @@ def checkpoint_due(wal_bytes: int, idle_s: float) -> bool:
     return wal_bytes >= WAL_CHECKPOINT_BYTES or (wal_bytes > 0 and idle_s >= IDLE_CHECKPOINT_S)
 
 
-def wal_size(wal: Path) -> int:
+def wal_pending(shm: Path, page_size: int) -> int:
+    """Bytes in the WAL not yet copied into the database: frames in the WAL (mxFrame) less those
+    copied (nBackfill), read from the WAL-index header in the -shm file
+    (https://sqlite.org/walformat.html: native byte order, at offsets 16 and 96). The WAL file's
+    own size says nothing of what was copied already."""
     try:
-        return wal.stat().st_size
+        with shm.open("rb") as file:
+            head = file.read(_SHM_HEADER_BYTES)
     except FileNotFoundError:
         return 0
+    if len(head) < _SHM_HEADER_BYTES:
+        return 0
+    frames = int.from_bytes(head[16:20], sys.byteorder)
+    copied = int.from_bytes(head[96:100], sys.byteorder)
+    return max(0, frames - copied) * (page_size + _WAL_FRAME_HEADER_BYTES)
 
 
 class Checkpointer:
@@ -64,11 +80,13 @@ class Checkpointer:
     def __init__(
         self,
         conn: aiosqlite.Connection,
-        wal: Path,
+        database: Path,
+        page_size: int,
         write_lock: Callable[[], AbstractAsyncContextManager[object]],
     ) -> None:
         self.conn = conn
-        self.wal = wal
+        self._shm = database.with_name(database.name + "-shm")
+        self._page_size = page_size
         self._write_lock = write_lock
         self._dirty = asyncio.Event()
         self._last_write = time.monotonic()
@@ -86,28 +104,33 @@ class Checkpointer:
             await self._dirty.wait()
             await asyncio.sleep(CHECK_INTERVAL_S)
             written_at = self._last_write
-            if not checkpoint_due(wal_size(self.wal), time.monotonic() - written_at):
+            if not checkpoint_due(self.pending(), time.monotonic() - written_at):
                 continue
             try:
                 await self.checkpoint()
             except sqlite3.Error as exc:
                 log.warning("checkpoint failed: %s", exc)
                 continue
-            if self._last_write == written_at and wal_size(self.wal) == 0:
+            if self._last_write == written_at and self.pending() == 0:
                 self._dirty.clear()  # nothing written since: sleep until the next write
+
+    def pending(self) -> int:
+        """Bytes in the WAL not yet copied into the database."""
+        return wal_pending(self._shm, self._page_size)
 
     async def checkpoint(self) -> bool:
         """Copy the WAL into the database and empty it; False if a reader kept it from being
         emptied (the next check, CHECK_INTERVAL_S later, tries again)."""
+        left = 0
         for _ in range(PASSIVE_PASSES):
             _, frames, copied = await self._pragma("PRAGMA wal_checkpoint(PASSIVE)")
-            if frames - copied <= CATCH_UP_FRAMES:
+            left = frames - copied
+            if left <= CATCH_UP_FRAMES or self.pending() >= WAL_FORCE_BYTES:
                 break
         else:
-            if wal_size(self.wal) < WAL_FORCE_BYTES:
-                # A reader's snapshot keeps frames from being copied, or writes outpace the
-                # copy: taking the write lock now would hold ingestion for long.
-                return False
+            # A reader's snapshot keeps frames from being copied, or writes outpace the copy:
+            # taking the write lock now would hold ingestion for long.
+            return False
         async with self._write_lock():
             start = time.monotonic()
             busy, _, _ = await self._pragma("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -116,7 +139,7 @@ class Checkpointer:
         self.busy_resets += busy
         self.max_reset_s = max(self.max_reset_s, held)
         if held > SLOW_RESET_S:
-            log.warning("WAL reset held writes for %.0f ms", held * 1000)
+            log.warning("WAL reset held writes for %.0f ms (%d frames left)", held * 1000, left)
         return not busy
 
     async def _pragma(self, sql: str) -> tuple[int, int, int]:

@@ -117,9 +117,7 @@ class Database:
         self.writer, self.reader, checkpointer = conns
         self.page_size = page_size  # of this database, which may predate PAGE_SIZE
         self._write_lock = asyncio.Lock()
-        self.checkpointer = Checkpointer(
-            checkpointer, path.with_name(path.name + "-wal"), lambda: self._write_lock
-        )
+        self.checkpointer = Checkpointer(checkpointer, path, page_size, lambda: self._write_lock)
         self._checkpoints = asyncio.get_running_loop().create_task(self.checkpointer.run())
 
     @classmethod
