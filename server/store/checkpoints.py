@@ -40,6 +40,9 @@ PASSIVE_PASSES = 8  # ... or this many passes were made
 # or a long burst outpacing them): the bound matters more than a pause. Bursts of the size a
 # relay sends (its window: 5,000 events, about 1.2 MB) end long before.
 WAL_FORCE_BYTES = 32 << 20
+# Past this, writes wait until the checkpointer has emptied the WAL: the hard bound, reached only
+# when writes outpace the copy for long (a relay sending a big backlog at full speed).
+WAL_FULL_BYTES = 48 << 20
 RESET_BUSY_TIMEOUT_MS = 25  # the locked pass waits this long at most for a reader to finish
 SLOW_RESET_S = 0.1  # a locked pass longer than this is logged: ingestion waited for it
 _SHM_HEADER_BYTES = 100  # two copies of the WAL-index header, then the checkpoint info
@@ -89,10 +92,20 @@ class Checkpointer:
         self._page_size = page_size
         self._write_lock = write_lock
         self._dirty = asyncio.Event()
+        self._room = asyncio.Event()  # cleared while writes wait for the WAL to be emptied
+        self._room.set()
         self._last_write = time.monotonic()
         self.checkpoints = 0
         self.busy_resets = 0  # locked passes a reader kept from emptying the WAL
         self.max_reset_s = 0.0
+
+    async def room(self) -> None:
+        """Called before each write: waits while the WAL holds WAL_FULL_BYTES or more."""
+        if self._room.is_set() and self.pending() < WAL_FULL_BYTES:
+            return
+        self._room.clear()
+        self._dirty.set()
+        await self._room.wait()
 
     def wrote(self) -> None:
         self._last_write = time.monotonic()
@@ -111,6 +124,8 @@ class Checkpointer:
             except sqlite3.Error as exc:
                 log.warning("checkpoint failed: %s", exc)
                 continue
+            finally:
+                self._room.set()  # writers look again; they wait for the next pass if need be
             if self._last_write == written_at and self.pending() == 0:
                 self._dirty.clear()  # nothing written since: sleep until the next write
 
@@ -123,6 +138,8 @@ class Checkpointer:
         emptied (the next check, CHECK_INTERVAL_S later, tries again)."""
         left = 0
         for _ in range(PASSIVE_PASSES):
+            if not self._room.is_set():
+                break  # writers are waiting: straight to the locked pass
             _, frames, copied = await self._pragma("PRAGMA wal_checkpoint(PASSIVE)")
             left = frames - copied
             if left <= CATCH_UP_FRAMES or self.pending() >= WAL_FORCE_BYTES:

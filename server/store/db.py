@@ -134,6 +134,7 @@ class Database:
 
     async def write_one(self, sql: str, parameters: Sequence[Any]) -> None:
         """One statement, atomic on its own (triggers included): a single round trip."""
+        await self.checkpointer.room()
         async with self._write_lock:
             await self.writer.execute(sql, parameters)
         self.checkpointer.wrote()
@@ -141,6 +142,7 @@ class Database:
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction; commits on success, rolls back on error."""
+        await self.checkpointer.room()
         async with self._write_lock:
             await self.writer.execute("BEGIN IMMEDIATE")
             try:

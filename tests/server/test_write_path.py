@@ -242,6 +242,35 @@ def test_the_wal_is_emptied_under_continuous_writes_and_stays_bounded(
     assert peak < threshold + (4 << 20)
 
 
+def test_writes_wait_for_the_checkpointer_at_the_hard_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full = 512 << 10
+    monkeypatch.setattr(checkpoints, "WAL_CHECKPOINT_BYTES", 1 << 40)  # never by size alone
+    monkeypatch.setattr(checkpoints, "WAL_FULL_BYTES", full)
+    path = tmp_path / "tether.sqlite3"
+
+    async def run() -> tuple[int, int]:
+        db = await Database.open(path)
+        stop = asyncio.Event()
+        writer = asyncio.create_task(_write_steadily(db, stop))
+        peak = 0
+        try:
+            while db.checkpointer.checkpoints < 3:
+                peak = max(peak, _wal(path))
+                await asyncio.sleep(0.002)
+                assert not writer.done()
+            return peak, db.checkpointer.checkpoints
+        finally:
+            stop.set()
+            await writer
+            await db.close()
+
+    peak, done = asyncio.run(asyncio.wait_for(run(), 30))
+    assert done >= 3
+    assert peak <= full + 4 * (PAGE + 24)  # the write that crossed it, and no more
+
+
 def test_a_reader_holds_the_wal_back_only_while_it_reads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
