@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import msgspec
@@ -81,6 +82,7 @@ class RelayClient:
         self.sent: dict[str, int] = {}  # session -> highest relay_seq sent
         self.acked: dict[str, int] = {}  # session -> highest relay_seq acked
         self._progress = asyncio.Event()
+        self.on_ack: Callable[[], None] | None = None  # called as each ack arrives
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
@@ -112,6 +114,8 @@ class RelayClient:
                 if isinstance(message, m.Ack):
                     for sid, seq in message.acked.items():
                         self.acked[sid] = max(self.acked.get(sid, 0), seq)
+                    if self.on_ack is not None:
+                        self.on_ack()
                     self._progress.set()
                 elif isinstance(message, m.RelayError):
                     raise RelayLinkError(f"server refused events: {message.code} {message.message}")

@@ -93,6 +93,11 @@ class EventLog:
         """The last write found the server's disk full."""
         return self._db.storage.full
 
+    @property
+    def page_size(self) -> int:
+        """Of the database: what a commit writes per page it changes (for group commit)."""
+        return self._db.page_size
+
     async def session(self, session_id: str) -> SessionRecord | None:
         cached = self._cache.get(session_id)
         if cached is not None:

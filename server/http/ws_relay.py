@@ -40,6 +40,7 @@ from server.http.error_handlers import (
     ProtocolViolationError,
     socket_boundary,
 )
+from server.http.group_commit import GroupCommit, Queued
 from server.http.ws_conn import Conn, MessageDecoder, server_hello
 from server.settings import Settings
 
@@ -47,7 +48,6 @@ log = logging.getLogger(__name__)
 
 OUTBOUND_FRAMES = 4096  # acks and commands queued for one relay before its link is reset
 INGEST_QUEUE_FRAMES = 16  # events frames read ahead of the commit under way
-INGEST_MAX_BYTES = 512 << 10  # relay frames committed in one transaction, in bytes at most
 STORAGE_RETRY_FIRST_S = 0.2  # a commit the disk refused is tried again after this, doubling
 STORAGE_RETRY_MAX_S = 5.0  # to at most this: how late ingestion notices freed space
 decode: MessageDecoder[m.RelayMessage] = MessageDecoder(m.RelayMessage)
@@ -152,17 +152,19 @@ async def _receive(
 class _Ingest:
     """Commits a relay's `events` frames while the socket reads the next ones.
 
-    Frames that arrive during a commit are committed together in the next transaction (group
-    commit), then acked. The queue is bounded, so a relay can never get far ahead of the disk.
-    The task is never cancelled in the middle of a transaction: `stop()` lets it finish the one
-    under way; frames still queued are dropped unacked, and the relay sends them again.
+    Frames that arrive during a commit, or while a trickle waits for company, are committed
+    together in the next transaction (server/http/group_commit.py), then acked. The queue is
+    bounded, so a relay can never get far ahead of the disk. The task is never cancelled in the
+    middle of a transaction: `stop()` lets it finish the one under way; frames still queued or
+    gathered are dropped unacked, and the relay sends them again.
     """
 
     def __init__(self, event_log: EventLog, relay_id: str, link: _Link) -> None:
         self._event_log = event_log
         self._relay_id = relay_id
         self._link = link
-        self.frames: asyncio.Queue[tuple[m.Events, int] | None] = asyncio.Queue(INGEST_QUEUE_FRAMES)
+        self.frames: asyncio.Queue[Queued] = asyncio.Queue(INGEST_QUEUE_FRAMES)
+        self._group = GroupCommit(event_log.page_size)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -189,18 +191,7 @@ class _Ingest:
             self._link.conn.close_soon(INGEST_FAILED)
 
     async def _run(self) -> None:
-        while True:
-            first = await self.frames.get()
-            if first is None:
-                return
-            events, size = list(first[0].events), first[1]
-            while not self.frames.empty() and size < INGEST_MAX_BYTES:
-                more = self.frames.get_nowait()
-                if more is None:
-                    self.frames.put_nowait(None)
-                    break
-                events += more[0].events
-                size += more[1]
+        while (events := await self._group.gather(self.frames)) is not None:
             result = await self._commit(events)
             if result is None:
                 return

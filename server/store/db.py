@@ -18,13 +18,12 @@ from typing import Any
 
 import aiosqlite
 
+from server.store.checkpoints import Checkpointer, limit_pragmas
 from server.store.faults import StorageHealth, classify
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 32768  # bytes; see _configure
-CHECKPOINT_INTERVAL_S = 1.0  # how often the WAL is copied into the database, off the write path
-WAL_BACKSTOP_PAGES = 8192  # 256 MB of WAL: the writer checkpoints itself only past this
+PAGE_SIZE = 4096  # bytes, for new databases; see _configure
 BUSY_TIMEOUT_MS = 5000  # another process (the admin CLI) may briefly hold the write lock
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -52,15 +51,25 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 def _configure(conn: sqlite3.Connection) -> None:
-    # Chunks are blobs of tens to hundreds of KB: big pages mean short overflow chains. Takes
-    # effect only on a new database, before WAL mode is switched on.
+    # Every commit writes each page it changes whole to the WAL: a trickle of small commits
+    # writes pages, not events, so pages are small. Bursts commit chunks of tens to hundreds of
+    # KB as overflow chains, written once each whatever the page size. Takes effect only on a
+    # new database, before WAL mode is switched on; an existing one keeps its page size.
     conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
     conn.execute("PRAGMA journal_mode=WAL")
-    # Durable across process crashes; WAL is fsynced at checkpoints only.
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
+    for pragma in _pragmas(conn.execute("PRAGMA page_size").fetchone()[0]):
+        conn.execute(pragma)
+
+
+def _pragmas(page_size: int) -> list[str]:
+    """Every connection's settings. synchronous=NORMAL: durable across process crashes, the
+    WAL is fsynced at checkpoints only."""
+    return [
+        "PRAGMA synchronous=NORMAL",
+        "PRAGMA foreign_keys=ON",
+        f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+        *limit_pragmas(page_size),
+    ]
 
 
 def migrate(path: Path) -> int:
@@ -95,46 +104,49 @@ class Database:
     """The open database: a writer, a reader, and a checkpointer connection.
 
     The writer never copies the WAL back into the database itself (that would stall ingestion
-    for as long as the copy takes); the checkpointer does it every CHECKPOINT_INTERVAL_S with a
-    PASSIVE checkpoint, which never blocks the writer or readers. The writer's own automatic
-    checkpoint stays as a backstop should the checkpointer fall behind.
+    for as long as the copy takes); the checkpointer does it off the write path, by WAL size
+    (server/store/checkpoints.py). The writer's own automatic checkpoint stays as a backstop
+    should the checkpointer fall behind.
     """
 
     def __init__(
         self,
-        writer: aiosqlite.Connection,
-        reader: aiosqlite.Connection,
-        checkpointer: aiosqlite.Connection,
+        path: Path,
+        page_size: int,
+        conns: tuple[aiosqlite.Connection, aiosqlite.Connection, aiosqlite.Connection],
     ) -> None:
-        self.writer = writer
-        self.reader = reader
-        self._checkpointer = checkpointer
+        self.writer, self.reader, checkpointer = conns
+        self.page_size = page_size  # of this database, which may predate PAGE_SIZE
         self._write_lock = asyncio.Lock()
         self.storage = StorageHealth()
-        self._checkpoint_failing = False
-        self._checkpoints = asyncio.get_running_loop().create_task(self._checkpoint_forever())
+        self.checkpointer = Checkpointer(checkpointer, path, page_size, lambda: self._write_lock)
+        self._checkpoints = asyncio.get_running_loop().create_task(self.checkpointer.run())
 
     @classmethod
     async def open(cls, path: Path) -> Database:
         migrate(path)
         conns = [await aiosqlite.connect(path, isolation_level=None) for _ in range(3)]
+        async with conns[0].execute("PRAGMA page_size") as cursor:
+            row = await cursor.fetchone()
+        page_size = int(row[0]) if row else PAGE_SIZE
         for conn in conns:
-            await conn.execute("PRAGMA synchronous=NORMAL")
-            await conn.execute("PRAGMA foreign_keys=ON")
-            await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            await conn.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
-        return cls(*conns)
+            for pragma in _pragmas(page_size):
+                await conn.execute(pragma)
+        return cls(path, page_size, (conns[0], conns[1], conns[2]))
 
     async def write_one(self, sql: str, parameters: Sequence[Any]) -> None:
         """One statement, atomic on its own (triggers included): a single round trip."""
+        await self.checkpointer.room()
         async with self._write_lock:
             with self._faults():
                 await self.writer.execute(sql, parameters)
+        self.checkpointer.wrote()
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction; commits on success, rolls back on error (a full disk or a
         lock held elsewhere: StorageFullError or StorageBusyError, see store/faults.py)."""
+        await self.checkpointer.room()
         async with self._write_lock:
             with self._faults():
                 await self.writer.execute("BEGIN IMMEDIATE")
@@ -145,6 +157,7 @@ class Database:
                     if self.writer.in_transaction:  # SQLite may have rolled back already
                         await self.writer.execute("ROLLBACK")
                     raise
+        self.checkpointer.wrote()
 
     @contextlib.contextmanager
     def _faults(self) -> Iterator[None]:
@@ -159,21 +172,9 @@ class Database:
             raise error from exc
         self.storage.wrote()
 
-    async def _checkpoint_forever(self) -> None:
-        while True:
-            await asyncio.sleep(CHECKPOINT_INTERVAL_S)
-            try:
-                await self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error as exc:
-                if not self._checkpoint_failing:  # once, not every second of a full disk
-                    log.warning("checkpoint failed: %s", exc)
-                self._checkpoint_failing = True
-            else:
-                self._checkpoint_failing = False
-
     async def close(self) -> None:
         self._checkpoints.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._checkpoints
-        for conn in (self.writer, self.reader, self._checkpointer):
+        for conn in (self.writer, self.reader, self.checkpointer.conn):
             await conn.close()

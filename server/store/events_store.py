@@ -17,6 +17,16 @@ _INSERT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 
+# A session's chunks never overlap, so they are in the same order by first_seq as by last_seq:
+# the scan starts at the chunk holding seq `after` (the last one starting at or before it) and
+# runs along the primary key.
+_CHUNKS_AFTER = (
+    "SELECT first_seq, last_seq, body FROM event_chunks "
+    "WHERE session_id = ?1 AND last_seq > ?2 AND first_seq >= COALESCE("
+    "(SELECT MAX(first_seq) FROM event_chunks WHERE session_id = ?1 AND first_seq <= ?2), 0) "
+    "ORDER BY first_seq LIMIT ?3"
+)
+
 
 class EventsStore:
     def __init__(self, db: Database) -> None:
@@ -36,10 +46,6 @@ class EventsStore:
     async def chunks(self, session_id: str, after: int, limit: int) -> list[Chunk]:
         """Up to `limit` chunks holding events with seq > after, oldest first (the first may
         also hold older events: cut it with Chunk.after)."""
-        async with self._db.reader.execute(
-            "SELECT first_seq, last_seq, body FROM event_chunks "
-            "WHERE session_id = ? AND last_seq > ? ORDER BY last_seq LIMIT ?",
-            (session_id, after, limit),
-        ) as cursor:
+        async with self._db.reader.execute(_CHUNKS_AFTER, (session_id, after, limit)) as cursor:
             rows = await cursor.fetchall()
         return [Chunk(first, last, body) for first, last, body in rows]
