@@ -109,7 +109,7 @@ async def relay_socket(
             relays.attach(relay.id, link)
             attached = True
             log.info("relay %s (%s) connected from %s", relay.name, relay.id, client)
-            with contextlib.suppress(StorageFullError):  # the link matters more than the note
+            with contextlib.suppress(StorageFullError, StorageBusyError):  # the link comes first
                 await relays.record_connected(relay, client)
             await _receive(conn, relays, relay.id, ingest)
     finally:
@@ -135,7 +135,7 @@ async def _receive(conn: Conn, relays: Relays, relay_id: str, ingest: _Ingest) -
         elif isinstance(message, m.CommandResult):
             relays.resolve(relay_id, message)
         elif isinstance(message, m.RelayInfo):
-            with contextlib.suppress(StorageFullError):  # kept from the next connection on
+            with contextlib.suppress(StorageFullError, StorageBusyError):  # kept next time
                 await relays.record_info(relay_id, message)
         else:
             raise ProtocolViolationError(HELLO_TWICE)
