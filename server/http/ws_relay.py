@@ -113,7 +113,7 @@ async def relay_socket(
             relays.attach(relay.id, link)
             attached = True
             log.info("relay %s (%s) connected from %s", relay.name, relay.id, client)
-            with contextlib.suppress(StorageFullError):  # the link matters more than the note
+            with contextlib.suppress(StorageFullError, StorageBusyError):  # the link comes first
                 await relays.record_connected(relay, client)
             await _receive(conn, relays, relay.id, ingest, event_log)
     finally:
@@ -141,7 +141,7 @@ async def _receive(
         elif isinstance(message, m.CommandResult):
             await relays.resolve(relay_id, message)
         elif isinstance(message, m.RelayInfo):
-            with contextlib.suppress(StorageFullError):  # kept from the next connection on
+            with contextlib.suppress(StorageFullError, StorageBusyError):  # kept next time
                 await relays.record_info(relay_id, message)
             marks = await reconcile(event_log, relays.audit, relay_id, message.sessions)
             ingest.send(m.Committed(sessions=marks))

@@ -7,7 +7,9 @@
 
 Anything else stays a sqlite3 error: a bug, or a fault nobody can act on, logged with its
 traceback at the boundary. `StorageHealth` remembers whether the disk is full, for the app's
-"Server storage full" banner, and logs one line when that changes.
+"Server storage full" banner, and logs one line when that changes. `disk_full` recognises a full
+disk in whatever form it reaches `tether serve` (which then says so in one line), and
+`require_room_to_start` refuses to start with almost no space left.
 """
 
 from __future__ import annotations

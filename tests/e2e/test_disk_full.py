@@ -232,6 +232,30 @@ def test_damaged_outbox_stops_the_relay_with_one_line(tmp_path: Path, damage: st
     assert "lost" in lines[0]
 
 
+def test_outbox_damaged_while_running_stops_the_relay_with_one_line(stack: Stack) -> None:
+    session_id = stack.start_session(ticker(5, 0.01))
+    _wait_ended(stack, session_id, 30)
+    outbox = stack.relay.state_dir / "outbox.sqlite3"
+    wait_until(lambda: _unacked(outbox) == 0, 10, "every event acked")
+    _damage_table(outbox, "outbox")
+    with contextlib.suppress(urllib.error.HTTPError, OSError):
+        stack.start_session(ticker(5, 0.01))  # its first event is written to the damaged table
+    assert stack.relay.wait(30) == 1
+    said = stack.relay.log()
+    assert "Traceback" not in said, said[-3000:]
+    lines = [line for line in said.splitlines() if line.startswith("tether relay:")]
+    assert len(lines) == 1 and "is damaged" in lines[0] and str(outbox) in lines[0], said[-3000:]
+
+
+def _unacked(outbox: Path) -> int:
+    conn = sqlite3.connect(f"file:{outbox}?mode=ro", uri=True)
+    try:
+        (count,) = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()
+    finally:
+        conn.close()
+    return int(count)
+
+
 def _outbox_with_a_damaged_page(path: Path) -> None:
     """A real outbox holding events, then one of its table pages overwritten."""
     subprocess.run(
@@ -249,13 +273,23 @@ def _outbox_with_a_damaged_page(path: Path) -> None:
         check=True,
         cwd=ROOT,
     )
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    (page_size,) = conn.execute("PRAGMA page_size").fetchone()
-    (root,) = conn.execute(
-        "SELECT rootpage FROM sqlite_master WHERE name = 'relay_sessions'"
-    ).fetchone()
-    conn.close()
-    with path.open("r+b") as out:
-        out.seek((root - 1) * page_size)
-        out.write(b"\xff" * page_size)
+    _damage_table(path, "relay_sessions")
+
+
+def _damage_table(path: Path, table: str) -> None:
+    """Overwrite the root page of `table` in the database file, then write through another
+    connection so that whoever has the file open reads its pages again."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the main file
+        (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+        (root,) = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)
+        ).fetchone()
+        with path.open("r+b") as out:
+            out.seek((root - 1) * page_size)
+            out.write(b"\xff" * page_size)
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        conn.execute(f"PRAGMA user_version = {version}")  # a write: other caches are dropped
+    finally:
+        conn.close()
