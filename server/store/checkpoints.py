@@ -107,6 +107,10 @@ class Checkpointer:
         self._dirty.set()
         await self._room.wait()
 
+    def release(self) -> None:
+        """Let waiting writers go (the database is closing)."""
+        self._room.set()
+
     def wrote(self) -> None:
         self._last_write = time.monotonic()
         self._dirty.set()
@@ -123,6 +127,9 @@ class Checkpointer:
                 await self.checkpoint()
             except sqlite3.Error as exc:
                 log.warning("checkpoint failed: %s", exc)
+                continue
+            except Exception:  # this loop must outlive any one failure: writers may wait on it
+                log.exception("checkpoint failed")
                 continue
             finally:
                 self._room.set()  # writers look again; they wait for the next pass if need be

@@ -174,6 +174,7 @@ class Database:
 
     async def close(self) -> None:
         self._checkpoints.cancel()
+        self.checkpointer.release()
         with contextlib.suppress(asyncio.CancelledError):
             await self._checkpoints
         for conn in (self.writer, self.reader, self.checkpointer.conn):
