@@ -13,6 +13,7 @@ pruned.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -26,6 +27,8 @@ RETENTION_S = 86400.0  # a day: the server re-sends unanswered starts at the nex
 PRUNE_EVERY = 100  # commands remembered between two prunes
 BUSY_TIMEOUT_S = 5.0  # another process (an operator's sqlite3 shell) holding a lock
 MAX_MESSAGE_CHARS = 1000  # a refusal's message, as remembered
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS commands (
@@ -45,6 +48,7 @@ class CommandMemory:
         self._conn = conn
         self._clock = clock
         self._since_prune = 0
+        self._refused = False  # the last write failed (disk full): logged once
 
     @classmethod
     def open(cls, state_dir: Path, *, clock: Callable[[], float] = time.time) -> CommandMemory:
@@ -73,19 +77,32 @@ class CommandMemory:
         return CommandResult(command_id=command_id, ok=bool(row[0]), code=row[1], message=row[2])
 
     def remember(self, result: CommandResult, *, durable: bool = True) -> None:
-        """Keep an outcome; `durable`: on disk (fsync) before this returns, power cut included."""
-        self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        self._conn.execute(
-            "INSERT OR REPLACE INTO commands (command_id, ok, code, message, at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (
-                result.command_id,
-                int(result.ok),
-                result.code,
-                result.message[:MAX_MESSAGE_CHARS],
-                self._clock(),
-            ),
-        )
+        """Keep an outcome; `durable`: on disk (fsync) before this returns, power cut included.
+
+        A disk that refuses the write (full, locked) does not fail the command: its answer still
+        goes out, logged once per episode. Nothing runs twice because of it: a start the server
+        re-sends later is past its deadline and refused unrun."""
+        try:
+            self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            self._conn.execute(
+                "INSERT OR REPLACE INTO commands (command_id, ok, code, message, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    result.command_id,
+                    int(result.ok),
+                    result.code,
+                    result.message[:MAX_MESSAGE_CHARS],
+                    self._clock(),
+                ),
+            )
+        except sqlite3.Error as exc:
+            if not self._refused:
+                log.warning("command memory: cannot write (%s); answers not remembered", exc)
+            self._refused = True
+            return
+        if self._refused:
+            log.warning("command memory: writing again")
+            self._refused = False
         self._since_prune += 1
         if self._since_prune >= PRUNE_EVERY:
             self.prune()
