@@ -24,7 +24,7 @@ from collections.abc import Callable
 from protocol import messages as m
 
 GROUP_COMMIT_MAX_S = 0.5  # a steady trickle commits at least this often; see docs/performance.md
-FILL = 0.2  # waiting bytes / bytes of pages written that justify a commit at once
+FILL = 0.1  # waiting bytes / bytes of pages written that justify a commit at once
 # Pages a commit writes, measured on 4 KiB pages: per session touched its leaf of event_chunks,
 # and as the leaf fills its siblings and parent (2.7 on average); plus `sessions` and the rest.
 PAGES_PER_SESSION = 3
