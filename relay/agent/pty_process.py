@@ -56,7 +56,16 @@ class PtyProcess:
 
         def in_child() -> None:  # errors here reach the parent through ptyprocess's pipe
             os.chdir(cwd)
-            for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores these; the child must not
+            # Python ignores SIGPIPE and SIGXFSZ; a relay started with nohup or as a background
+            # job ignores SIGHUP or SIGINT and SIGQUIT. A program in a terminal expects none of
+            # that: Ctrl-C and hang-ups must reach it.
+            for sig in (
+                signal.SIGPIPE,
+                signal.SIGXFSZ,
+                signal.SIGHUP,
+                signal.SIGINT,
+                signal.SIGQUIT,
+            ):
                 signal.signal(sig, signal.SIG_DFL)
 
         try:

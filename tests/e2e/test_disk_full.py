@@ -250,7 +250,7 @@ def test_outbox_damaged_while_running_stops_the_relay_with_one_line(stack: Stack
 def _unacked(outbox: Path) -> int:
     conn = sqlite3.connect(f"file:{outbox}?mode=ro", uri=True)
     try:
-        (count,) = conn.execute("SELECT COUNT(*) FROM outbox").fetchone()
+        (count,) = conn.execute("SELECT COUNT(*) FROM outbox WHERE acked_at IS NULL").fetchone()
     finally:
         conn.close()
     return int(count)

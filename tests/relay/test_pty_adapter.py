@@ -162,6 +162,31 @@ def test_stop_hangs_up_the_process(workspace: Path) -> None:
     assert _run(adapter, drive) == -signal.SIGHUP
 
 
+def test_a_relay_that_ignores_interrupt_and_hangup_does_not_pass_that_on(workspace: Path) -> None:
+    """A relay started with nohup, or as a background job of a script, ignores SIGHUP or SIGINT;
+    its sessions' programs must still get Ctrl-C and hang-ups."""
+    ignored = (signal.SIGHUP, signal.SIGINT)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in ignored}
+    try:
+        adapter = _adapter(workspace, SLEEPER)
+
+        async def drive(a: PtyAdapter) -> None:
+            await wait_until_async(lambda: "asleep" in _sink(a).text(), 5, "the sleep to start")
+            await a.interrupt()
+
+        assert _run(adapter, drive) == -signal.SIGINT
+        adapter = _adapter(workspace, SLEEPER)
+
+        async def hang_up(a: PtyAdapter) -> None:
+            await wait_until_async(lambda: "asleep" in _sink(a).text(), 5, "the sleep to start")
+            await a.stop(grace_s=1.0)
+
+        assert _run(adapter, hang_up) == -signal.SIGHUP
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def test_stop_kills_a_process_that_ignores_hangup_and_term(workspace: Path) -> None:
     script = "trap '' HUP TERM; echo armed; while :; do sleep 0.05; done"
     adapter = _adapter(workspace, ["sh", "-c", script])
