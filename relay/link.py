@@ -53,8 +53,15 @@ from protocol.messages import RelayError as ServerRelayError
 from protocol.version import PROTOCOL_VERSION, SOFTWARE_VERSION, SUPPORTED_PROTOCOL_VERSIONS
 from relay.command_store import CommandMemory
 from relay.commands import CommandGate, ServerClock
-from relay.errors import CommandError, LinkError, LinkStoppedError, OutboxCorruptError
+from relay.errors import (
+    CommandError,
+    LinkError,
+    LinkStoppedError,
+    OutboxCorruptError,
+    OutboxError,
+)
 from relay.outbox import Outbox
+from relay.outbox_faults import reason
 from relay.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -320,7 +327,12 @@ class Link:
         )
         await ws.send(_encoder.encode(info), text=True)
         committed = await self._await_committed(ws)
-        self._outbox.reconcile(committed.sessions)
+        try:
+            self._outbox.reconcile(committed.sessions)
+        except OutboxCorruptError:
+            raise
+        except OutboxError as exc:  # a full disk: try the handshake again after the backoff
+            raise LinkError(f"cannot apply the server's marks: {reason(exc)}") from exc
         log.debug("server's marks applied for %d sessions", len(committed.sessions))
 
     async def _await_committed(self, ws: ClientConnection) -> Committed:

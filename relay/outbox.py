@@ -332,36 +332,42 @@ class Outbox:
         return window.marks(self._conn, self._clock() - self._keep.seconds)
 
     def reconcile(self, committed: dict[str, int]) -> None:
-        """Apply the server's `committed` answer: number above its marks, resend above them."""
+        """Apply the server's `committed` answer: number above its marks, resend above them.
+
+        Memory follows the database only once the transaction committed; a write the disk
+        refuses (or events still buffered after a refused flush, which would keep their old
+        numbers) raises OutboxError, and the handshake is tried again later."""
         self.flush()
+        if self._buffer:
+            raise OutboxError("outbox: cannot write the events waiting to be numbered")
         now = self._clock()
+        done: list[tuple[str, int, window.Rewound]] = []
         with self._transaction():
             for session_id, seq in committed.items():
                 session = self._sessions.get(session_id)
-                if session is not None:
-                    self._reconcile_session(session_id, session, seq, now)
-            self._prune(now)
+                if session is None:
+                    continue
+                first_answer = session_id in self._unconfirmed
+                rewound = window.rewind(
+                    self._conn,
+                    session_id,
+                    seq,
+                    last_relay_seq=session.last_relay_seq,
+                    renumber_after=self._earlier_life_id if first_answer else None,
+                    now=now,
+                )
+                done.append((session_id, seq, rewound))
+            kept = self._kept_bytes - sum(r.reopened_bytes for *_, r in done)
+            pruned = window.prune(self._conn, self._keep, kept, now)
+        for session_id, seq, rewound in done:
+            session = self._sessions[session_id]
+            self._unconfirmed.discard(session_id)
+            self._pending_bytes += rewound.reopened_bytes + rewound.grown_bytes
+            self._kept_bytes -= rewound.reopened_bytes
+            session.acked_through = seq  # above it: reopened, renumbered or never sent
+            session.last_relay_seq = rewound.last_relay_seq
+        self._kept_bytes -= pruned
         self._update_full()
-
-    def _reconcile_session(self, session_id: str, session: _Session, seq: int, now: float) -> None:
-        first_answer = session_id in self._unconfirmed
-        self._unconfirmed.discard(session_id)
-        done = window.rewind(
-            self._conn,
-            session_id,
-            seq,
-            last_relay_seq=session.last_relay_seq,
-            renumber_after=self._earlier_life_id if first_answer else None,
-            now=now,
-        )
-        self._pending_bytes += done.reopened_bytes + done.grown_bytes
-        self._kept_bytes -= done.reopened_bytes
-        session.acked_through = seq  # above it: reopened, renumbered or never sent
-        session.last_relay_seq = done.last_relay_seq
-
-    def _prune(self, now: float) -> None:
-        """Inside a transaction: drop kept rows past the window (costs what it deletes)."""
-        self._kept_bytes -= window.prune(self._conn, self._keep, self._kept_bytes, now)
 
     def read_batch(self, after_id: int, *, max_events: int, max_bytes: int) -> list[OutboxRow]:
         """Unacked committed rows with id > after_id, oldest first, within both limits (at

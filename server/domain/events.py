@@ -1,9 +1,10 @@
 """The durable event log: ingestion from relays, per-session numbering, history for replay.
 
 Ingestion is at-least-once from the relay and idempotent here: an event whose relay_seq is not
-above the session's last committed relay_seq is a resend and is skipped (a unique index on
-(session_id, relay_seq) backs this up). An event that skips ahead is refused, and the relay is
-told to reconnect and resend from its oldest unacked event, so nothing is ever skipped over.
+above the session's last committed relay_seq is a resend and is skipped (numbering works from
+committed state only, one ingest at a time, under `lock`). An event that skips ahead is refused,
+and the relay is told to reconnect; the next handshake compares marks (server/domain/reconcile.py),
+so nothing is ever skipped over silently.
 Each accepted event gets the session's next seq inside the same transaction, so seq has no
 gaps. Only after the commit are events put in the ring and published, so a viewer never sees an
 event that could still be lost.

@@ -25,6 +25,7 @@ from server.domain.events import EventLog
 
 log = logging.getLogger(__name__)
 
+MAX_RELAY_SEQ = 2**62  # numbers past this cannot come from a real relay (SQLite holds 2**63 - 1)
 LOST_REASON = "the server lost these events and the relay no longer keeps them"
 LOST_END_REASON = LOST_REASON + "; the session ended among them"
 
@@ -47,7 +48,7 @@ async def _reconcile_one(
     event_log: EventLog, audit: Audit, relay_id: str, mark: m.SessionMark
 ) -> int | None:
     sid = mark.session_id
-    if not 1 <= mark.first_kept_seq <= mark.last_relay_seq + 1:
+    if not 1 <= mark.first_kept_seq <= mark.last_relay_seq + 1 <= MAX_RELAY_SEQ:
         log.warning("relay %s sent an impossible mark for session %s: ignored", relay_id, sid)
         return None
     record = await event_log.session(sid)

@@ -267,11 +267,9 @@ class Relays:
         """Send a command now; the returned awaitable gives the relay's answer or raises.
 
         Sending happens before this returns, so commands dispatched in order reach the relay
-        in order even when their answers are awaited concurrently. A command not stamped yet
-        (see `stamp`) is stamped here.
+        in order even when their answers are awaited concurrently. The command must come from
+        `stamp` (a viewer's own command_id or deadline never reaches a relay).
         """
-        if not command.command_id:
-            command = self.stamp(command)
         command_id = command.command_id
         future: asyncio.Future[m.CommandResult] = asyncio.get_running_loop().create_future()
         self._pending[command_id] = (relay_id, future)
@@ -281,9 +279,6 @@ class Relays:
             del self._pending[command_id]
             raise
         return self._answer(command_id, future)
-
-    async def command(self, relay_id: str, command: m.SessionCommand) -> m.CommandResult:
-        return await self.dispatch(relay_id, command)
 
     async def _answer(
         self, command_id: str, future: asyncio.Future[m.CommandResult]

@@ -20,6 +20,7 @@ from server.domain.errors import (
     BadRequestError,
     ConflictError,
     NotFoundError,
+    StorageBusyError,
     StorageFullError,
     TetherError,
     UnavailableError,
@@ -178,7 +179,10 @@ class Sessions:
         except TetherError:  # refused by the relay: it did not run
             await self._log.discard_session(session_id)
             raise
-        await self._log.settle_start(session_id, None, "")
+        try:
+            await self._log.settle_start(session_id, None, "")
+        except (StorageFullError, StorageBusyError):  # it runs: settled on the next re-send
+            _log.warning("session %s started; its start not settled: storage refused", session_id)
         return Started(session_id=session_id, answered=True)
 
     async def _replay(self, key: KeyedStart | None) -> Started | None:
@@ -235,7 +239,9 @@ class Sessions:
             raise BadRequestError(f"message over {MAX_INPUT_CHARS} characters")
         if isinstance(command, m.Resize):
             _check_size(command.cols, command.rows)
-        return self._relays.dispatch(record.relay_id, command)
+        # stamped here, always: a viewer's own command_id would be answered from the relay's
+        # memory without running, and its deadline of 0 would switch the deadline off
+        return self._relays.dispatch(record.relay_id, self._relays.stamp(command))
 
 
 def _check_start(command: m.StartSession) -> None:

@@ -139,7 +139,9 @@ async def _receive(
         if isinstance(message, m.Events):
             await ingest.frames.put((message, len(data)))  # waits while the queue is full
         elif isinstance(message, m.CommandResult):
-            await relays.resolve(relay_id, message)
+            # a late answer the disk cannot record stays pending: the start is sent again
+            with contextlib.suppress(StorageFullError, StorageBusyError):
+                await relays.resolve(relay_id, message)
         elif isinstance(message, m.RelayInfo):
             with contextlib.suppress(StorageFullError, StorageBusyError):  # kept next time
                 await relays.record_info(relay_id, message)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from protocol import messages as m
-from tests.harness import Stack, Viewer, running, wait_until
+from tests.harness import Stack, Viewer, running, terminal_text, wait_until
 
 COMMAND_TIMEOUT_S = 1.0  # the server's command_timeout_s here: a start waits this long
 
@@ -222,3 +222,37 @@ def test_a_start_retried_on_the_socket_with_the_same_key_gives_one_session(
     assert _sessions(stack) == [first.session_id]
     wait_until(lambda: _runs(marker) == 1, 30, "the agent to run")
     wait_until(lambda: _started_events(stack, first.session_id) == 1, 30, "session_started")
+
+
+@pytest.mark.timeout(120)
+def test_a_viewers_own_command_id_and_deadline_never_reach_the_relay(stack: Stack) -> None:
+    """A viewer that reuses a command id (and switches its deadline off) would have the relay
+    answer the second command from memory without running it: the server stamps every one."""
+    session_id = stack.start_session(["cat"])
+
+    async def scenario() -> str:
+        viewer = await Viewer.open(stack.server.url)
+        try:
+            await viewer.subscribe(session_id)
+            for n, text in enumerate(("first-line\n", "second-line\n"), start=1):
+                sent = m.SendInput(
+                    session_id=session_id,
+                    data=text,
+                    command_id="chosen-by-the-viewer",
+                    deadline=0.0,
+                    request_id=f"r{n}",
+                )
+                await viewer.send(sent)
+                await viewer.until(lambda n=n: len(viewer.results) == n)
+            assert all(r.ok for r in viewer.results), viewer.results
+
+            def shown() -> str:
+                return terminal_text(viewer.events.get(session_id, []))
+
+            await viewer.until(lambda: "second-line" in shown())
+            return shown()
+        finally:
+            await viewer.close()
+
+    shown = asyncio.run(scenario())
+    assert "first-line" in shown and "second-line" in shown

@@ -16,7 +16,7 @@ import pytest
 
 from protocol import messages as m
 from protocol.codes import ErrorCode
-from relay.errors import CommandError, OutboxCorruptError
+from relay.errors import CommandError, OutboxCorruptError, OutboxError
 from relay.outbox import Outbox
 from tests.harness import wait_until_async
 
@@ -121,3 +121,35 @@ def test_a_session_the_outbox_cannot_record_is_refused(tmp_path: Path) -> None:
     assert "cannot write its outbox" in caught.value.message
     outbox.open_session("s", agent="pty", workspace="w")
     outbox.close()
+
+
+def test_a_handshake_the_disk_refuses_changes_nothing_until_it_is_written(
+    tmp_path: Path,
+) -> None:
+    """The server's marks are applied to memory only once the database took them: a refused
+    write leaves the outbox as it was, and the next handshake applies them whole."""
+    outbox = Outbox.open(tmp_path)
+    outbox.open_session("s", agent="pty", workspace="w")
+    for n in range(3):
+        outbox.append("s", m.TerminalOutput(data=f"{n}".encode()))
+    outbox.flush()
+    outbox.ack({"s": 3})
+    outbox.close()
+    outbox = Outbox.open(tmp_path)  # a restarted relay: the server's first answer is awaited
+    before = (outbox._pending_bytes, set(outbox._unconfirmed))
+    assert before[1] == {"s"}
+    other = sqlite3.connect(tmp_path / "outbox.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    outbox._conn.execute("PRAGMA busy_timeout=50")
+    with pytest.raises(OutboxError):
+        outbox.reconcile({"s": 1})  # the server lost relay_seq 2 and 3
+    assert (outbox._pending_bytes, set(outbox._unconfirmed)) == before
+    other.execute("ROLLBACK")
+    outbox.reconcile({"s": 1})
+    assert [row.relay_seq for row in outbox.read_batch(0, max_events=10, max_bytes=1 << 20)] == [
+        2,
+        3,
+    ]
+    assert "s" not in outbox._unconfirmed
+    outbox.close()
+    other.close()
