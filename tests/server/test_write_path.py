@@ -212,12 +212,9 @@ def _wal(path: Path) -> int:
     return wal.stat().st_size if wal.exists() else 0
 
 
-def test_the_wal_is_emptied_under_continuous_writes_and_stays_bounded(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    threshold = 256 << 10
-    monkeypatch.setattr(checkpoints, "WAL_CHECKPOINT_BYTES", threshold)
-    path = tmp_path / "tether.sqlite3"
+def _watch_wal(path: Path, every_s: float) -> tuple[int, int, int]:
+    """Write steadily until the checkpointer has emptied the WAL three times; returns the
+    WAL's peak size seen (sampled every `every_s`), the checkpoints made and the page size."""
 
     async def run() -> tuple[int, int, int]:
         db = await Database.open(path)
@@ -227,7 +224,7 @@ def test_the_wal_is_emptied_under_continuous_writes_and_stays_bounded(
         try:
             while db.checkpointer.checkpoints < 3:
                 peak = max(peak, _wal(path))
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(every_s)
                 assert not writer.done()
             return peak, db.checkpointer.checkpoints, db.page_size
         finally:
@@ -235,7 +232,15 @@ def test_the_wal_is_emptied_under_continuous_writes_and_stays_bounded(
             await writer
             await db.close()
 
-    peak, done, page_size = asyncio.run(asyncio.wait_for(run(), 30))
+    return asyncio.run(asyncio.wait_for(run(), 30))
+
+
+def test_the_wal_is_emptied_under_continuous_writes_and_stays_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threshold = 256 << 10
+    monkeypatch.setattr(checkpoints, "WAL_CHECKPOINT_BYTES", threshold)
+    peak, done, page_size = _watch_wal(tmp_path / "tether.sqlite3", 0.005)
     assert page_size == PAGE_SIZE
     assert done >= 3  # the writer never paused, and the WAL was still emptied
     # the size is looked at every CHECK_INTERVAL_S: it may grow by that much of writing past it
@@ -248,25 +253,7 @@ def test_writes_wait_for_the_checkpointer_at_the_hard_bound(
     full = 512 << 10
     monkeypatch.setattr(checkpoints, "WAL_CHECKPOINT_BYTES", 1 << 40)  # never by size alone
     monkeypatch.setattr(checkpoints, "WAL_FULL_BYTES", full)
-    path = tmp_path / "tether.sqlite3"
-
-    async def run() -> tuple[int, int]:
-        db = await Database.open(path)
-        stop = asyncio.Event()
-        writer = asyncio.create_task(_write_steadily(db, stop))
-        peak = 0
-        try:
-            while db.checkpointer.checkpoints < 3:
-                peak = max(peak, _wal(path))
-                await asyncio.sleep(0.002)
-                assert not writer.done()
-            return peak, db.checkpointer.checkpoints
-        finally:
-            stop.set()
-            await writer
-            await db.close()
-
-    peak, done = asyncio.run(asyncio.wait_for(run(), 30))
+    peak, done, _ = _watch_wal(tmp_path / "tether.sqlite3", 0.002)
     assert done >= 3
     assert peak <= full + 4 * (PAGE + 24)  # the write that crossed it, and no more
 
