@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 import sys
 import time
@@ -55,21 +56,42 @@ def checkpoint_due(wal_bytes: int, idle_s: float) -> bool:
     return wal_bytes >= WAL_CHECKPOINT_BYTES or (wal_bytes > 0 and idle_s >= IDLE_CHECKPOINT_S)
 
 
-def wal_pending(shm: Path, page_size: int) -> int:
+class WalIndex:
     """Bytes in the WAL not yet copied into the database: frames in the WAL (mxFrame) less those
     copied (nBackfill), read from the WAL-index header in the -shm file
     (https://sqlite.org/walformat.html: native byte order, at offsets 16 and 96). The WAL file's
-    own size says nothing of what was copied already."""
-    try:
-        with shm.open("rb") as file:
-            head = file.read(_SHM_HEADER_BYTES)
-    except FileNotFoundError:
-        return 0
-    if len(head) < _SHM_HEADER_BYTES:
-        return 0
-    frames = int.from_bytes(head[16:20], sys.byteorder)
-    copied = int.from_bytes(head[96:100], sys.byteorder)
-    return max(0, frames - copied) * (page_size + _WAL_FRAME_HEADER_BYTES)
+    own size says nothing of what was copied already.
+
+    The -shm file is opened once and closed only after every connection to the database is:
+    closing any descriptor of a file drops all of this process's POSIX locks on it (fcntl(2)),
+    SQLite's among them. Another process opening the database (a backup, the sqlite3 shell)
+    would then think itself the first, truncate the -shm under this process's mapping (SIGBUS)
+    and rebuild the index.
+    """
+
+    def __init__(self, database: Path, page_size: int) -> None:
+        self._path = database.with_name(database.name + "-shm")
+        self._page_size = page_size
+        self._fd: int | None = None
+
+    def pending(self) -> int:
+        if self._fd is None:
+            try:
+                self._fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                return 0  # no connection has read the database in WAL mode yet
+        head = os.pread(self._fd, _SHM_HEADER_BYTES, 0)
+        if len(head) < _SHM_HEADER_BYTES:
+            return 0
+        frames = int.from_bytes(head[16:20], sys.byteorder)
+        copied = int.from_bytes(head[96:100], sys.byteorder)
+        return max(0, frames - copied) * (self._page_size + _WAL_FRAME_HEADER_BYTES)
+
+    def close(self) -> None:
+        """Only once every connection to the database is closed (see above)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class Checkpointer:
@@ -88,8 +110,7 @@ class Checkpointer:
         write_lock: Callable[[], AbstractAsyncContextManager[object]],
     ) -> None:
         self.conn = conn
-        self._shm = database.with_name(database.name + "-shm")
-        self._page_size = page_size
+        self.wal = WalIndex(database, page_size)
         self._write_lock = write_lock
         self._dirty = asyncio.Event()
         self._room = asyncio.Event()  # cleared while writes wait for the WAL to be emptied
@@ -138,7 +159,7 @@ class Checkpointer:
 
     def pending(self) -> int:
         """Bytes in the WAL not yet copied into the database."""
-        return wal_pending(self._shm, self._page_size)
+        return self.wal.pending()
 
     async def checkpoint(self) -> bool:
         """Copy the WAL into the database and empty it; False if a reader kept it from being

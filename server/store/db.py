@@ -179,3 +179,4 @@ class Database:
             await self._checkpoints
         for conn in (self.writer, self.reader, self.checkpointer.conn):
             await conn.close()
+        self.checkpointer.wal.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 import sqlite3
+import sys
 import time
 from pathlib import Path
 
@@ -185,14 +186,51 @@ def test_what_the_wal_holds_is_read_from_its_index(tmp_path: Path) -> None:
     conn.execute("CREATE TABLE t (x BLOB)")
     for _ in range(20):
         conn.execute("INSERT INTO t VALUES (randomblob(3000))")
-    shm = path.with_name(path.name + "-shm")
+    index = checkpoints.WalIndex(path, PAGE)
     wal_header = 32
-    assert checkpoints.wal_pending(shm, PAGE) == _wal(path) - wal_header > 20 * 3000
+    assert index.pending() == _wal(path) - wal_header > 20 * 3000
     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-    assert checkpoints.wal_pending(shm, PAGE) == 0
+    assert index.pending() == 0
     conn.execute("INSERT INTO t VALUES (randomblob(3000))")
-    assert 0 < checkpoints.wal_pending(shm, PAGE) <= 4 * (PAGE + 24)  # a few pages, not the WAL
+    assert 0 < index.pending() <= 4 * (PAGE + 24)  # a few pages, not the WAL
     conn.close()
+    index.close()
+
+
+# SQLite's "DMS" byte in the -shm file (src/os_unix.c: UNIX_SHM_BASE + SQLITE_SHM_NLOCK): every
+# process with the database open holds a shared lock on it; one that gets it exclusively thinks
+# itself the first, truncates the -shm and rebuilds the index under the others.
+_TRY_DMS_EXCLUSIVE = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+try:
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)
+except OSError:
+    sys.exit(3)
+"""
+
+
+def test_reading_the_wal_index_keeps_sqlites_locks(tmp_path: Path) -> None:
+    """Another process opening the database (a backup, the sqlite3 shell) must see this one."""
+    path = tmp_path / "tether.sqlite3"
+
+    async def run() -> int:
+        db = await Database.open(path)
+        try:
+            for n in range(3):
+                await db.write_one(
+                    "INSERT INTO relays (id, name, token_hash, created_at) VALUES (?1, ?1, ?1, 0)",
+                    (f"r{n}",),
+                )
+                assert db.checkpointer.pending() > 0
+            other = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", _TRY_DMS_EXCLUSIVE, f"{path}-shm"
+            )
+            return await asyncio.wait_for(other.wait(), 30)
+        finally:
+            await db.close()
+
+    assert asyncio.run(run()) == 3, "another process could take the -shm for its own"
 
 
 async def _write_steadily(db: Database, stop: asyncio.Event) -> None:
