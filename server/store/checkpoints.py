@@ -35,6 +35,9 @@ WAL_CHECKPOINT_BYTES = 16 << 20  # a checkpoint starts once the WAL holds this m
 WAL_LIMIT_BYTES = 64 << 20  # the bound: journal_size_limit, and the writer's own backstop
 CHECK_INTERVAL_S = 0.1  # how often the WAL's size is looked at while writes go on
 IDLE_CHECKPOINT_S = 1.0  # a WAL untouched this long is checkpointed whatever its size
+# A WAL past WAL_CHECKPOINT_BYTES waits for a pause in writes this long: a checkpoint in the middle
+# of a burst competes with it for the disk and the CPU, and its last pass holds the write lock.
+QUIET_S = 0.05
 CATCH_UP_FRAMES = 128  # PASSIVE passes go on until at most this many frames are left ...
 PASSIVE_PASSES = 8  # ... or this many passes were made
 # Past this size the locked pass is made even when the PASSIVE ones could not catch up (a reader,
@@ -51,9 +54,14 @@ _WAL_FRAME_HEADER_BYTES = 24
 
 
 def checkpoint_due(wal_bytes: int, idle_s: float) -> bool:
-    """Whether the WAL should be checkpointed now: it is big, or it holds anything and no write
-    happened for IDLE_CHECKPOINT_S."""
-    return wal_bytes >= WAL_CHECKPOINT_BYTES or (wal_bytes > 0 and idle_s >= IDLE_CHECKPOINT_S)
+    """Whether the WAL should be checkpointed now, `idle_s` after the last write: it is big and
+    writes paused for QUIET_S, it is past WAL_FORCE_BYTES whatever the writes do, or it holds
+    anything and no write happened for IDLE_CHECKPOINT_S."""
+    if wal_bytes >= WAL_FORCE_BYTES:
+        return True
+    if wal_bytes >= WAL_CHECKPOINT_BYTES:
+        return idle_s >= QUIET_S
+    return wal_bytes > 0 and idle_s >= IDLE_CHECKPOINT_S
 
 
 class WalIndex:

@@ -18,7 +18,9 @@ from server.http.group_commit import GROUP_COMMIT_MAX_S, GroupCommit, Queued
 from server.store import checkpoints
 from server.store.checkpoints import (
     IDLE_CHECKPOINT_S,
+    QUIET_S,
     WAL_CHECKPOINT_BYTES,
+    WAL_FORCE_BYTES,
     checkpoint_due,
 )
 from server.store.db import PAGE_SIZE, Database
@@ -166,9 +168,11 @@ def test_gather_leaves_what_it_holds_unacked_when_the_connection_ends() -> None:
 # --------------------------------------------------------------------------- checkpoint policy
 
 
-def test_checkpoints_go_by_wal_size_while_writes_go_on() -> None:
-    assert not checkpoint_due(WAL_CHECKPOINT_BYTES - 1, idle_s=0.0)
-    assert checkpoint_due(WAL_CHECKPOINT_BYTES, idle_s=0.0)
+def test_checkpoints_go_by_wal_size_and_wait_for_a_pause_in_writes() -> None:
+    assert not checkpoint_due(WAL_CHECKPOINT_BYTES - 1, idle_s=QUIET_S)
+    assert not checkpoint_due(WAL_CHECKPOINT_BYTES, idle_s=0.0)  # in the middle of a burst
+    assert checkpoint_due(WAL_CHECKPOINT_BYTES, idle_s=QUIET_S)
+    assert checkpoint_due(WAL_FORCE_BYTES, idle_s=0.0)  # a burst that goes on and on
 
 
 def test_a_quiet_wal_is_checkpointed_whatever_its_size() -> None:
@@ -276,13 +280,14 @@ def _watch_wal(path: Path, every_s: float) -> tuple[int, int, int]:
 def test_the_wal_is_emptied_under_continuous_writes_and_stays_bounded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    threshold = 256 << 10
-    monkeypatch.setattr(checkpoints, "WAL_CHECKPOINT_BYTES", threshold)
+    force = 512 << 10
+    monkeypatch.setattr(checkpoints, "WAL_CHECKPOINT_BYTES", force // 2)
+    monkeypatch.setattr(checkpoints, "WAL_FORCE_BYTES", force)
     peak, done, page_size = _watch_wal(tmp_path / "tether.sqlite3", 0.005)
     assert page_size == PAGE_SIZE
     assert done >= 3  # the writer never paused, and the WAL was still emptied
     # the size is looked at every CHECK_INTERVAL_S: it may grow by that much of writing past it
-    assert peak < threshold + (4 << 20)
+    assert peak < force + (4 << 20)
 
 
 def test_writes_wait_for_the_checkpointer_at_the_hard_bound(
