@@ -24,6 +24,7 @@ from server.settings import Settings, SettingsError, load
 from server.store.audit_store import read_entries, read_head
 from server.store.db import Database, StoreError
 from server.store.faults import disk_full, require_room_to_start
+from tether.private_files import keep_private
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +99,7 @@ def main(argv: list[str]) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        if args.command == "serve":
-            return asyncio.run(serve(settings))
-        if args.command == "audit":
-            return verify_audit(settings)
-        if args.token_command == "revoke":
-            return asyncio.run(revoke_relay_token(settings, args.name))
-        return asyncio.run(create_relay_token(settings, args.name))
+        return _run(args, settings)
     except StoreError as exc:
         print(f"tether: {exc}", file=sys.stderr)
         return 2
@@ -119,6 +114,18 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command in ("serve", "admin"):  # both write the database
+        keep_private(settings.data_dir)
+    if args.command == "serve":
+        return asyncio.run(serve(settings))
+    if args.command == "audit":
+        return verify_audit(settings)
+    if args.token_command == "revoke":
+        return asyncio.run(revoke_relay_token(settings, args.name))
+    return asyncio.run(create_relay_token(settings, args.name))
 
 
 def _env_path(value: str | None) -> Path | None:
@@ -182,7 +189,6 @@ def verify_audit(settings: Settings) -> int:
 
 
 async def serve(settings: Settings) -> int:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     require_room_to_start(settings.data_dir)
     core = await open_core(settings)
     try:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from server.domain.relays import Relays
 from server.settings import Settings
+from tether.private_files import inherited_umask
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,10 @@ async def supervise(
     env = {**environ, "TETHER_RELAY_TOKEN": token}  # not on the command line: ps shows argv
     while True:
         process = await asyncio.create_subprocess_exec(
-            *relay_argv(settings, workspaces), env=env, preexec_fn=_die_with_parent
+            *relay_argv(settings, workspaces),
+            env=env,
+            preexec_fn=_die_with_parent,
+            umask=inherited_umask(),  # the relay keeps its state private itself; its agents not
         )
         try:
             code = await process.wait()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from server.domain.errors import BadRequestError, NotFoundError
-from server.domain.identity.context import Caller, IdentityContext, clean_name
+from server.domain.identity.context import Caller, IdentityContext
 from server.domain.identity.records import BrowserSessionRecord, PasskeyRecord
 from server.domain.identity.roles import Principal
+from server.domain.names import clean_name
 
 
 class Account(IdentityContext):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +15,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from server.domain.audit import Audit
-from server.domain.errors import BadRequestError, UnauthorizedError
+from server.domain.errors import UnauthorizedError
 from server.domain.identity import ceremonies
 from server.domain.identity.browser_sessions import OpenSockets, Timeouts
 from server.domain.identity.console_token import ConsoleToken
@@ -28,7 +27,6 @@ from server.store.identity_store import IdentityStore
 
 RP_NAME = "Tether"
 CHALLENGE_TTL_S = 300.0  # a passkey prompt answered later than this must start over
-MAX_NAME_CHARS = 64  # user and passkey names
 
 
 class Caller(msgspec.Struct, frozen=True, kw_only=True):
@@ -55,13 +53,6 @@ class IdentityConfig:
     @property
     def rp_id(self) -> str:
         return urlsplit(self.origin).hostname or ""
-
-
-def clean_name(name: str, what: str) -> str:
-    name = unicodedata.normalize("NFC", name).strip()
-    if not 1 <= len(name) <= MAX_NAME_CHARS or not name.isprintable():
-        raise BadRequestError(f"{what} must be 1-{MAX_NAME_CHARS} printable characters")
-    return name
 
 
 class IdentityContext:

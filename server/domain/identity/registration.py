@@ -13,12 +13,12 @@ from server.domain.identity.context import (
     RP_NAME,
     Caller,
     Login,
-    clean_name,
 )
 from server.domain.identity.invites import Invites
 from server.domain.identity.records import ChallengeRecord, PasskeyRecord, UserRecord
 from server.domain.identity.roles import Principal
 from server.domain.identity.tokens import new_handle
+from server.domain.names import clean_name
 
 
 class Registration(Invites):
