@@ -16,7 +16,7 @@ import uvicorn
 from protocol.messages import MAX_FRAME_BYTES
 from server import local_relay
 from server.app import create_app, open_core, relays_of
-from server.domain import audit
+from server.domain import actors, audit
 from server.domain.core import Core
 from server.domain.errors import TetherError
 from server.domain.relays import REVOCATION_CHECK_INTERVAL_S
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 WS_PING_INTERVAL_S = 20.0  # under typical proxy idle timeouts
 WS_PING_TIMEOUT_S = 20.0
-CLI_ACTOR = "cli"  # who audit entries name for what the admin CLI does (it has shell access)
+CLI_ACTOR = actors.CLI  # what the admin CLI does (it has shell access)
 
 
 def _parser() -> argparse.ArgumentParser:

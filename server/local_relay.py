@@ -14,6 +14,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from server.domain import actors
 from server.domain.relays import Relays
 from server.settings import Settings
 from tether.private_files import inherited_umask
@@ -33,7 +34,7 @@ async def local_relay_token(settings: Settings, relays: Relays) -> str:
         token = path.read_text().strip()
         if await relays.authenticate(token) is not None:
             return token
-    _, token = await relays.create(await relays.free_name(LOCAL_RELAY_NAME), actor="system")
+    _, token = await relays.create(await relays.free_name(LOCAL_RELAY_NAME), actor=actors.SYSTEM)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")

@@ -23,6 +23,7 @@ import logging
 import msgspec
 
 from protocol import messages as m
+from server.domain import actors
 from server.domain.audit import Audit
 from server.domain.events import EventLog
 
@@ -87,7 +88,7 @@ async def _reconcile_one(
     last = await event_log.log_gap(relay_id, sid, lost, ends=ends)
     await audit.record(
         "events_lost",
-        actor=f"relay:{relay_id}",
+        actor=actors.relay(relay_id),
         target=sid,
         details={
             "first_relay_seq": lost.first_relay_seq,

@@ -21,6 +21,7 @@ import msgspec
 
 from protocol import messages as m
 from protocol.codes import ErrorCode
+from server.domain import actors
 from server.domain.audit import Audit
 from server.domain.errors import (
     BadRequestError,
@@ -204,7 +205,7 @@ class Relays:
             return
         await self.audit.record(
             "relay_connected",
-            actor=f"relay:{relay.id}",
+            actor=actors.relay(relay.id),
             target=relay.id,
             ip=ip,
             details={"name": relay.name},
@@ -220,7 +221,7 @@ class Relays:
         hint = token[:TOKEN_HINT_CHARS] + "…" if token else ""
         await self.audit.record(
             "relay_connection_refused",
-            actor="anonymous",
+            actor=actors.ANONYMOUS,
             ip=ip,
             details={"reason": reason, "token_hint": hint},
         )

@@ -252,6 +252,19 @@ class AuthController(Controller):
         await identity.rename_passkey(who, caller_of(request), passkey_id, data.name)
         return PasskeyList([_passkey_view(p) for p in await identity.passkeys(who)])
 
+    @post(
+        "/passkeys/{passkey_id:str}/reapprove",
+        status_code=204,
+        guards=[require_role(Role.VIEWER)],
+    )
+    async def reapprove_passkey(
+        self, request: Request[Any, Any, Any], identity: NamedDependency[Identity], passkey_id: str
+    ) -> None:
+        """Let a passkey flagged for a signature counter that went backwards sign in again:
+        its owner, signed in with another passkey, or an owner or admin who may manage its
+        user. The stored counter starts again from the next sign-in."""
+        await identity.reapprove_passkey(principal(request), caller_of(request), passkey_id)
+
     @delete("/passkeys/{passkey_id:str}", status_code=204, guards=[require_role(Role.VIEWER)])
     async def revoke_passkey(
         self, request: Request[Any, Any, Any], identity: NamedDependency[Identity], passkey_id: str

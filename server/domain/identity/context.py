@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from server.domain import actors
 from server.domain.audit import Audit
 from server.domain.errors import UnauthorizedError
 from server.domain.identity import ceremonies
@@ -83,10 +84,11 @@ class IdentityContext:
             role=user.role,
             grants=user.grants,
             session_id=session.id,
+            passkey_id=session.passkey_id,
             expires_at=self.config.timeouts.expires_at(session),
         )
 
-    async def _start_session(self, user: UserRecord, caller: Caller) -> Login:
+    async def _start_session(self, user: UserRecord, caller: Caller, passkey_id: str) -> Login:
         cookie = new_secret()
         now = self.clock()
         session = BrowserSessionRecord(
@@ -96,6 +98,7 @@ class IdentityContext:
             last_seen_at=now,
             ip=caller.ip,
             device=caller.device,
+            passkey_id=passkey_id,
         )
         await self.store.create_session(session, hash_secret(cookie))
         return Login(self._principal(user, session), cookie)
@@ -131,10 +134,11 @@ class IdentityContext:
             details=details,
         )
 
-    async def _refused(self, action: str, who: str, caller: Caller, why: object) -> None:
+    async def _refused(self, action: str, actor: str, caller: Caller, why: object) -> None:
+        """Audit a refusal; `actor` from server/domain/actors.py, "" for anonymous."""
         await self.audit.record(
             action,
-            actor=who or "anonymous",
+            actor=actor or actors.ANONYMOUS,
             ip=caller.ip,
             device=caller.device,
             details={"reason": str(why)[:300]},
