@@ -12,9 +12,8 @@ from litestar.testing import AsyncTestClient
 
 from server.domain.core import Core
 from server.domain.identity.service import CHALLENGE_TTL_S
-from server.http.auth import SESSION_COOKIE
 from tests.fakes.authenticator import FLAG_UP, SoftAuthenticator
-from tests.server.identity_app import ORIGIN, as_user, owner, register, running_app
+from tests.server.identity_app import COOKIE, ORIGIN, as_user, owner, register, running_app
 
 Scenario = Callable[[AsyncTestClient[Any], Core], Awaitable[None]]
 
@@ -67,7 +66,7 @@ def test_setup_link_registers_the_owner_who_then_signs_in(tmp_path: Path) -> Non
         set_cookie = response.headers["set-cookie"].lower()
         for attribute in ("httponly", "secure", "samesite=strict", "path=/"):
             assert attribute in set_cookie
-        assert len(response.cookies[SESSION_COOKIE]) >= 43  # 256 bits, base64url
+        assert len(response.cookies[COOKIE]) >= 43  # 256 bits, base64url
 
     run(tmp_path, scenario)
     assert {"auth.setup_completed", "auth.login"} <= set(audit_actions(tmp_path))
@@ -280,7 +279,7 @@ def test_sessions_time_out_when_idle_and_absolutely(tmp_path: Path) -> None:
         assert (await client.get("/api/auth/me", headers=as_user(cookie))).status_code == 401
         core.identity.clock = real_clock
         response = await login(client, key.login(await login_options(client)))
-        fresh = response.cookies[SESSION_COOKIE]
+        fresh = response.cookies[COOKIE]
         start = real_clock()
         step = timeouts.idle_s / 2
         elapsed = 0.0
