@@ -26,7 +26,6 @@ from relay.link import CLOSE_TIMEOUT_S, Link, LinkState
 from relay.outbox import Outbox, Retention
 from relay.settings import Settings
 from relay.supervisor import Supervisor
-from tether.private_files import keep_private
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +37,8 @@ EXIT_STOPPED = 2  # the server told this relay not to come back (bad token, supe
 
 @contextlib.contextmanager
 def lock_state_dir(state_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock so two relays never share one outbox; the directory and its
-    files are the relay's user's alone (tether/private_files.py)."""
-    keep_private(state_dir)
+    """Hold an exclusive lock so two relays never share one outbox."""
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:

@@ -405,5 +405,7 @@ def _apply(record: SessionRecord, event: m.Event, workspaces: frozenset[str]) ->
         if not record.workspace and event.workspace in workspaces:
             record.workspace = event.workspace
         elif event.workspace != record.workspace:
-            log.warning("session %s: a session_started may not move its workspace", record.id)
+            log.warning(
+                "session %s keeps workspace %r: a relay cannot move it", record.id, record.workspace
+            )
         record.title = event.title or " ".join(event.command) or record.agent
