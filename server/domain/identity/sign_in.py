@@ -77,15 +77,7 @@ class SignIn(IdentityContext):
             raise UnauthorizedError("this passkey is not registered with this Tether")
         user = await self.store.user(passkey.user_id)
         assert user is not None
-        refusal = (
-            "revoked passkey"
-            if passkey.revoked_at is not None
-            else "flagged passkey"
-            if passkey.flagged_at is not None
-            else "disabled user"
-            if user.disabled_at is not None
-            else ""
-        )
+        refusal = _refusal(passkey, user)
         if refusal:
             await self._refused("auth.login_failed", actors.user(user.id), caller, refusal)
             raise UnauthorizedError(_REFUSALS[refusal])
@@ -116,7 +108,18 @@ class SignIn(IdentityContext):
         )
 
 
-_REFUSALS = {
+def _refusal(passkey: PasskeyRecord, user: UserRecord) -> str:
+    """Why this passkey may not sign in ("" when it may), as the audit log says it."""
+    if passkey.revoked_at is not None:
+        return "revoked passkey"
+    if passkey.flagged_at is not None:
+        return "flagged passkey"
+    if user.disabled_at is not None:
+        return "disabled user"
+    return ""
+
+
+_REFUSALS = {  # what the person signing in is told, by refusal
     "revoked passkey": "this passkey was revoked; sign in with another one",
     "flagged passkey": (
         "this passkey is flagged (its signature counter once went backwards, so it may have "
