@@ -1,4 +1,4 @@
-// /settings: your passkeys (rename, revoke, add), your signed-in browsers, sign out.
+// /settings: your passkeys (rename, revoke, re-approve a flagged one, add), your signed-in browsers, sign out.
 // The theme follows the system (prefers-color-scheme): nothing to set here.
 
 import { useEffect, useState } from "preact/hooks";
