@@ -15,11 +15,13 @@ import signal
 import socket
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 from relay import enrol
 from relay.app import EXIT_STOPPED, run_relay
 from relay.errors import ConfigError, RelayError, StateDirBusyError
 from relay.settings import ENV_PREFIX, Settings, config_path, load, token_file_path
+from tether.private_files import keep_private
 
 EXIT_CONFIG = 2
 
@@ -116,6 +118,11 @@ def main(argv: list[str]) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    try:
+        keep_private(Path(settings.state_dir))  # before anything in it is opened
+    except OSError as exc:
+        print(f"tether relay: state dir {settings.state_dir}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         return asyncio.run(_serve(settings, _child_env(env)))
     except StateDirBusyError as exc:

@@ -16,7 +16,7 @@ import uvicorn
 from protocol.messages import MAX_FRAME_BYTES
 from server import local_relay
 from server.app import create_app, open_core, relays_of
-from server.domain import audit
+from server.domain import actors, audit
 from server.domain.core import Core
 from server.domain.errors import TetherError
 from server.domain.relays import REVOCATION_CHECK_INTERVAL_S
@@ -24,12 +24,13 @@ from server.settings import Settings, SettingsError, load
 from server.store.audit_store import read_entries, read_head
 from server.store.db import Database, StoreError
 from server.store.faults import disk_full, require_room_to_start
+from tether.private_files import keep_private
 
 log = logging.getLogger(__name__)
 
 WS_PING_INTERVAL_S = 20.0  # under typical proxy idle timeouts
 WS_PING_TIMEOUT_S = 20.0
-CLI_ACTOR = "cli"  # who audit entries name for what the admin CLI does (it has shell access)
+CLI_ACTOR = actors.CLI  # what the admin CLI does (it has shell access)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -98,13 +99,7 @@ def main(argv: list[str]) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        if args.command == "serve":
-            return asyncio.run(serve(settings))
-        if args.command == "audit":
-            return verify_audit(settings)
-        if args.token_command == "revoke":
-            return asyncio.run(revoke_relay_token(settings, args.name))
-        return asyncio.run(create_relay_token(settings, args.name))
+        return _run(args, settings)
     except StoreError as exc:
         print(f"tether: {exc}", file=sys.stderr)
         return 2
@@ -119,6 +114,18 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command in ("serve", "admin"):  # both write the database
+        keep_private(settings.data_dir)
+    if args.command == "serve":
+        return asyncio.run(serve(settings))
+    if args.command == "audit":
+        return verify_audit(settings)
+    if args.token_command == "revoke":
+        return asyncio.run(revoke_relay_token(settings, args.name))
+    return asyncio.run(create_relay_token(settings, args.name))
 
 
 def _env_path(value: str | None) -> Path | None:
@@ -182,7 +189,6 @@ def verify_audit(settings: Settings) -> int:
 
 
 async def serve(settings: Settings) -> int:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     require_room_to_start(settings.data_dir)
     core = await open_core(settings)
     try:

@@ -14,8 +14,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from server.domain import actors
 from server.domain.relays import Relays
 from server.settings import Settings
+from tether.private_files import inherited_umask
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ async def local_relay_token(settings: Settings, relays: Relays) -> str:
         token = path.read_text().strip()
         if await relays.authenticate(token) is not None:
             return token
-    _, token = await relays.create(await relays.free_name(LOCAL_RELAY_NAME), actor="system")
+    _, token = await relays.create(await relays.free_name(LOCAL_RELAY_NAME), actor=actors.SYSTEM)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
@@ -65,7 +67,10 @@ async def supervise(
     env = {**environ, "TETHER_RELAY_TOKEN": token}  # not on the command line: ps shows argv
     while True:
         process = await asyncio.create_subprocess_exec(
-            *relay_argv(settings, workspaces), env=env, preexec_fn=_die_with_parent
+            *relay_argv(settings, workspaces),
+            env=env,
+            preexec_fn=_die_with_parent,
+            umask=inherited_umask(),  # the relay keeps its state private itself; its agents not
         )
         try:
             code = await process.wait()

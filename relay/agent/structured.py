@@ -31,6 +31,7 @@ from relay.agent.adapters.base import Adapter, EventSink, SessionSpec
 from relay.agent.translator import Translator
 from relay.agent.workspace_files import WorkspaceFiles
 from relay.errors import CommandError, SpawnError
+from tether.private_files import inherited_umask
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ class StructuredAdapter(Adapter):
                 cwd=self.spec.workspace.path,
                 env=dict(self.spec.env),
                 start_new_session=True,
+                umask=inherited_umask(),  # the relay's own is private; the agent's files are not
                 limit=MAX_LINE_BYTES,
             )
         except OSError as exc:

@@ -22,6 +22,7 @@ import secrets
 import time
 from collections.abc import Callable
 
+from server.domain import actors
 from server.domain.audit import Audit
 from server.domain.errors import BadRequestError, NotFoundError, RateLimitedError
 from server.domain.ratelimit import RateLimiter
@@ -117,7 +118,7 @@ class Enrolments:
             )
         await self._audit.record(
             "relay_enrolment_requested",
-            actor="anonymous",
+            actor=actors.ANONYMOUS,
             target=enrolment_id,
             ip=ip,
             device=device,
@@ -211,7 +212,7 @@ class Enrolments:
         assert record.relay_id is not None
         await self._audit.record(
             "relay_token_created",
-            actor=f"enrolment:{record.id}",
+            actor=actors.enrolment(record.id),
             target=record.relay_id,
             ip=ip,
             details={"name": record.name, "via": "enrolment", "approved_by": record.decided_by},

@@ -24,13 +24,13 @@ from server.domain.identity.roles import Grant, Principal, Role
 from server.domain.identity.service import Caller, Identity, Login
 from server.domain.relays import Relays
 from server.http.auth import (
-    SESSION_COOKIE,
     client_ip,
     device,
     maybe_principal,
     principal,
     refuse_cross_site,
     require_role,
+    session_cookie,
 )
 from server.settings import Settings
 
@@ -124,22 +124,24 @@ def _passkey_view(p: PasskeyRecord) -> PasskeyView:
     )
 
 
-def _signed_in(settings: Settings, login: Login) -> Response[Me]:
-    """The session cookie: HttpOnly, SameSite=Strict, Secure except on plain http://localhost."""
-    return Response(
-        me(login.principal),
-        cookies=[
-            Cookie(
-                key=SESSION_COOKIE,
-                value=login.cookie,
-                path="/",
-                httponly=True,
-                secure=settings.origin.startswith("https://"),
-                samesite="strict",
-                max_age=int(settings.session_absolute_timeout_s),
-            )
-        ],
+def _cookie(settings: Settings, value: str, max_age: int) -> Cookie:
+    """The session cookie: HttpOnly, SameSite=Strict, Path=/, no Domain; on https Secure and
+    named with the `__Host-` prefix (plain http://localhost goes without: browsers drop Secure
+    cookies there)."""
+    return Cookie(
+        key=session_cookie(settings),
+        value=value,
+        path="/",
+        httponly=True,
+        secure=settings.origin.startswith("https://"),
+        samesite="strict",
+        max_age=max_age,
     )
+
+
+def _signed_in(settings: Settings, login: Login) -> Response[Me]:
+    max_age = int(settings.session_absolute_timeout_s)
+    return Response(me(login.principal), cookies=[_cookie(settings, login.cookie, max_age)])
 
 
 class AuthController(Controller):
@@ -217,13 +219,15 @@ class AuthController(Controller):
 
     @post("/logout", status_code=204, guards=[require_role(Role.VIEWER)])
     async def logout(
-        self, request: Request[Any, Any, Any], identity: NamedDependency[Identity]
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        identity: NamedDependency[Identity],
     ) -> Response[None]:
         """End this browser session; its open WebSockets close at once."""
         await identity.logout(principal(request), caller_of(request))
-        response: Response[None] = Response(None, status_code=204)
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        return response
+        # set expired with the same attributes: a `__Host-` cookie is replaced only by a Secure one
+        return Response(None, status_code=204, cookies=[_cookie(settings, "", 0)])
 
     @get("/me", guards=[require_role(Role.VIEWER)])
     async def whoami(self, request: Request[Any, Any, Any]) -> Me:
@@ -247,6 +251,19 @@ class AuthController(Controller):
         who = principal(request)
         await identity.rename_passkey(who, caller_of(request), passkey_id, data.name)
         return PasskeyList([_passkey_view(p) for p in await identity.passkeys(who)])
+
+    @post(
+        "/passkeys/{passkey_id:str}/reapprove",
+        status_code=204,
+        guards=[require_role(Role.VIEWER)],
+    )
+    async def reapprove_passkey(
+        self, request: Request[Any, Any, Any], identity: NamedDependency[Identity], passkey_id: str
+    ) -> None:
+        """Let a passkey flagged for a signature counter that went backwards sign in again:
+        its owner, signed in with another passkey, or an owner or admin who may manage its
+        user. The stored counter starts again from the next sign-in."""
+        await identity.reapprove_passkey(principal(request), caller_of(request), passkey_id)
 
     @delete("/passkeys/{passkey_id:str}", status_code=204, guards=[require_role(Role.VIEWER)])
     async def revoke_passkey(

@@ -74,7 +74,7 @@ class Approved(msgspec.Struct, kw_only=True):
 
 
 def _actor(request: Request[Any, Any, Any]) -> str:
-    return f"user:{principal(request).user_id}"
+    return principal(request).actor
 
 
 _ADMIN = require_role(Role.ADMIN)

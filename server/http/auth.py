@@ -2,7 +2,7 @@
 
 Two credentials reach the viewer API:
 
-- a browser session: the `tether_session` cookie, set after a passkey login;
+- a browser session: the session cookie (`session_cookie`), set after a passkey login;
 - the console token: `Authorization: Bearer <data_dir/console.token>`, accepted only from a
   loopback address, acting as the owner (`tether attach` on the server's machine).
 
@@ -12,8 +12,9 @@ Principal in the connection's scope; `principal()` reads it and the guards check
     guards=[require_role(Role.ADMIN)]      # 401 without credentials, 403 below admin
 
 Cookie-authenticated requests that change state must come from Tether's own origin (Origin, or
-Fetch Metadata when a browser omits Origin); bearer requests carry no ambient authority and are
-exempt. Relays authenticate on their own socket with their relay token (ws_relay.py).
+Fetch Metadata when a browser omits Origin); bearer requests carry no ambient authority and send
+no Origin, and one that does must send the public origin. Relays authenticate on their own
+socket with their relay token (ws_relay.py).
 """
 
 from __future__ import annotations
@@ -30,9 +31,18 @@ from server.domain.identity.roles import Principal, Role
 from server.settings import Settings
 
 SESSION_COOKIE = "tether_session"
+# On https the `__Host-` prefix makes browsers take the cookie only when it is Secure, Path=/
+# and has no Domain: no sibling subdomain, and no plain-http page, can set or shadow it.
+HOST_PREFIX = "__Host-"
 _PRINCIPAL = "tether.principal"  # key in the ASGI scope
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 Guard = Any  # a Litestar guard: (connection, route handler) -> None
+
+
+def session_cookie(settings: Settings) -> str:
+    """The session cookie's name for this public origin."""
+    secure = settings.origin.startswith("https://")
+    return HOST_PREFIX + SESSION_COOKIE if secure else SESSION_COOKIE
 
 
 def is_loopback(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
@@ -109,6 +119,8 @@ def require_role(role: Role | str) -> Guard:
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         caller = principal(connection)
         settings: Settings = connection.app.state.settings
+        if caller.via != "session" and not _bearer_origin_allowed(connection, settings):
+            raise PermissionDeniedException(f"cross-origin request refused; use {settings.origin}")
         if (
             caller.via == "session"
             and getattr(connection, "method", "GET") not in _SAFE_METHODS
@@ -120,6 +132,13 @@ def require_role(role: Role | str) -> Guard:
 
     guard.__name__ = f"require_{needed.value}"
     return guard
+
+
+def _bearer_origin_allowed(
+    connection: ASGIConnection[Any, Any, Any, Any], settings: Settings
+) -> bool:
+    """A bearer client sends no Origin; one that does must send the public origin."""
+    return "origin" not in connection.headers or origin_matches(connection, settings)
 
 
 async def refuse_cross_site(
@@ -140,9 +159,9 @@ class AuthenticationMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
-            core = scope["app"].state.core
-            found = await core.identity.authenticate(
-                cookie=connection.cookies.get(SESSION_COOKIE, ""),
+            state = scope["app"].state
+            found = await state.core.identity.authenticate(
+                cookie=connection.cookies.get(session_cookie(state.settings), ""),
                 bearer=bearer_token(connection),
                 loopback=is_loopback(connection),
             )

@@ -46,6 +46,8 @@ ROUTES: dict[str, str] = {
     "GET /api/auth/passkeys": "viewer",
     "PATCH /api/auth/passkeys/{passkey_id:str}": "viewer",
     "DELETE /api/auth/passkeys/{passkey_id:str}": "viewer",
+    # its owner from another passkey, or an admin; the domain checks which (test_boundaries.py)
+    "POST /api/auth/passkeys/{passkey_id:str}/reapprove": "viewer",
     "GET /api/auth/sessions": "viewer",
     "DELETE /api/auth/sessions/{session_id:str}": "viewer",
     "GET /api/users": "admin",

@@ -127,6 +127,7 @@ export const listPasskeys = () => api<PasskeyList>("GET", "/api/auth/passkeys").
 export const renamePasskey = (id: string, name: string) =>
   api<PasskeyList>("PATCH", `/api/auth/passkeys/${enc(id)}`, { name }).then((r) => r.passkeys);
 export const revokePasskey = (id: string) => api<void>("DELETE", `/api/auth/passkeys/${enc(id)}`);
+export const reapprovePasskey = (id: string) => api<void>("POST", `/api/auth/passkeys/${enc(id)}/reapprove`);
 export const listBrowserSessions = () =>
   api<BrowserSessionList>("GET", "/api/auth/sessions").then((r) => r.sessions);
 export const revokeBrowserSession = (id: string) => api<void>("DELETE", `/api/auth/sessions/${enc(id)}`);

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
 
+from server.domain import actors
 from server.domain.audit import Audit
-from server.domain.errors import BadRequestError, UnauthorizedError
+from server.domain.errors import UnauthorizedError
 from server.domain.identity import ceremonies
 from server.domain.identity.browser_sessions import OpenSockets, Timeouts
 from server.domain.identity.console_token import ConsoleToken
@@ -28,7 +28,6 @@ from server.store.identity_store import IdentityStore
 
 RP_NAME = "Tether"
 CHALLENGE_TTL_S = 300.0  # a passkey prompt answered later than this must start over
-MAX_NAME_CHARS = 64  # user and passkey names
 
 
 class Caller(msgspec.Struct, frozen=True, kw_only=True):
@@ -55,13 +54,6 @@ class IdentityConfig:
     @property
     def rp_id(self) -> str:
         return urlsplit(self.origin).hostname or ""
-
-
-def clean_name(name: str, what: str) -> str:
-    name = unicodedata.normalize("NFC", name).strip()
-    if not 1 <= len(name) <= MAX_NAME_CHARS or not name.isprintable():
-        raise BadRequestError(f"{what} must be 1-{MAX_NAME_CHARS} printable characters")
-    return name
 
 
 class IdentityContext:
@@ -92,10 +84,11 @@ class IdentityContext:
             role=user.role,
             grants=user.grants,
             session_id=session.id,
+            passkey_id=session.passkey_id,
             expires_at=self.config.timeouts.expires_at(session),
         )
 
-    async def _start_session(self, user: UserRecord, caller: Caller) -> Login:
+    async def _start_session(self, user: UserRecord, caller: Caller, passkey_id: str) -> Login:
         cookie = new_secret()
         now = self.clock()
         session = BrowserSessionRecord(
@@ -105,6 +98,7 @@ class IdentityContext:
             last_seen_at=now,
             ip=caller.ip,
             device=caller.device,
+            passkey_id=passkey_id,
         )
         await self.store.create_session(session, hash_secret(cookie))
         return Login(self._principal(user, session), cookie)
@@ -140,10 +134,11 @@ class IdentityContext:
             details=details,
         )
 
-    async def _refused(self, action: str, who: str, caller: Caller, why: object) -> None:
+    async def _refused(self, action: str, actor: str, caller: Caller, why: object) -> None:
+        """Audit a refusal; `actor` from server/domain/actors.py, "" for anonymous."""
         await self.audit.record(
             action,
-            actor=who or "anonymous",
+            actor=actor or actors.ANONYMOUS,
             ip=caller.ip,
             device=caller.device,
             details={"reason": str(why)[:300]},

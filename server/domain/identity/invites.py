@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from server.domain import actors
 from server.domain.errors import BadRequestError, NotFoundError, UnauthorizedError
 from server.domain.identity.context import Caller, IdentityContext
 from server.domain.identity.records import InviteRecord
@@ -20,7 +21,7 @@ class Invites(IdentityContext):
         if await self.store.count_users() > 0:
             return None
         token = await self._invite("setup", Role.OWNER, ALL_WORKSPACES, "", SETUP_TTL_S)
-        await self.audit.record("auth.setup_link_created", actor="server", target="owner")
+        await self.audit.record("auth.setup_link_created", actor=actors.SYSTEM, target="owner")
         return f"{self.config.origin}/setup#{token}"
 
     async def _invite(

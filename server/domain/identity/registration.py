@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from server.domain import actors
 from server.domain.errors import BadRequestError, ForbiddenError, UnauthorizedError
 from server.domain.identity import ceremonies
 from server.domain.identity.context import (
@@ -13,12 +14,12 @@ from server.domain.identity.context import (
     RP_NAME,
     Caller,
     Login,
-    clean_name,
 )
 from server.domain.identity.invites import Invites
 from server.domain.identity.records import ChallengeRecord, PasskeyRecord, UserRecord
 from server.domain.identity.roles import Principal
 from server.domain.identity.tokens import new_handle
+from server.domain.names import clean_name
 
 
 class Registration(Invites):
@@ -82,7 +83,7 @@ class Registration(Invites):
                 origin=self.config.origin,
             )
         except ceremonies.PasskeyRefusedError as exc:
-            await self._refused("auth.register_failed", challenge.user_name, caller, exc)
+            await self._refused("auth.register_failed", actors.user(challenge.user_id), caller, exc)
             raise
         if await self.store.passkey_by_credential(credential_id) is not None:
             raise BadRequestError("this passkey is already registered")
@@ -115,12 +116,12 @@ class Registration(Invites):
         action = "auth.setup_completed" if invite.kind == "setup" else "invite.accepted"
         await self.audit.record(
             action,
-            actor=user.name,
+            actor=actors.user(user.id),
             target=user.id,
             ip=caller.ip,
             device=caller.device,
             details={"invite": invite.id, "role": user.role.value, "passkey": passkey.id},
         )
-        login = await self._start_session(user, caller)
+        login = await self._start_session(user, caller, passkey.id)
         await self._log("auth.login", login.principal, caller, user.id, {"passkey": passkey.id})
         return login

@@ -1,4 +1,4 @@
-// /settings: your passkeys (rename, revoke, add), your signed-in browsers, sign out.
+// /settings: your passkeys (rename, revoke, re-approve a flagged one, add), your signed-in browsers, sign out.
 // The theme follows the system (prefers-color-scheme): nothing to set here.
 
 import { useEffect, useState } from "preact/hooks";
@@ -11,6 +11,7 @@ import {
   listBrowserSessions,
   listPasskeys,
   passkeyBlocker,
+  reapprovePasskey,
   renamePasskey,
   revokeBrowserSession,
   revokePasskey,
@@ -113,6 +114,16 @@ function Passkeys() {
                   `Revoked ${key.name}: it no longer signs you in.`,
                 )
               }
+              onReapprove={() =>
+                act(
+                  key.id,
+                  async () => {
+                    await reapprovePasskey(key.id);
+                    await load();
+                  },
+                  `Re-approved ${key.name}: it signs you in again.`,
+                )
+              }
             />
           ))}
         </ul>
@@ -133,11 +144,13 @@ function PasskeyItem({
   busy,
   onRename,
   onRevoke,
+  onReapprove,
 }: {
   passkey: Passkey;
   busy: boolean;
   onRename: (name: string) => void;
   onRevoke: () => void;
+  onReapprove: () => void;
 }) {
   const [editing, setEditing] = useState(false);
   const [name, setName] = useState(passkey.name);
@@ -159,8 +172,8 @@ function PasskeyItem({
       </p>
       {passkey.flagged && (
         <p class="small">
-          Its signature counter went backwards once: someone may hold a copy. Revoke it if you did not expect
-          that.
+          Its signature counter went backwards once: someone may hold a copy, so it cannot sign in. Revoke it,
+          or re-approve it if you restored it yourself (from this browser, signed in with another passkey).
         </p>
       )}
       {editing ? (
@@ -217,6 +230,16 @@ function PasskeyItem({
             busy={busy}
             onConfirm={onRevoke}
           />
+          {passkey.flagged && (
+            <ConfirmButton
+              text="Re-approve"
+              label={`Re-approve passkey ${passkey.name}`}
+              question={`Let ${passkey.name} sign in again? Only if you know why its counter went backwards.`}
+              confirmLabel={`Yes, re-approve ${passkey.name}`}
+              busy={busy}
+              onConfirm={onReapprove}
+            />
+          )}
         </div>
       )}
     </li>
