@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import socket
 import sys
 from collections.abc import Mapping
 
+from protocol.redaction import configure_logging
 from relay import enrol
 from relay.app import EXIT_STOPPED, run_relay
 from relay.errors import ConfigError, RelayError, StateDirBusyError
@@ -112,10 +112,7 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"tether relay: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level)
     try:
         return asyncio.run(_serve(settings, _child_env(env)))
     except StateDirBusyError as exc:

@@ -14,6 +14,9 @@ Principal in the connection's scope; `principal()` reads it and the guards check
 Cookie-authenticated requests that change state must come from Tether's own origin (Origin, or
 Fetch Metadata when a browser omits Origin); bearer requests carry no ambient authority and are
 exempt. Relays authenticate on their own socket with their relay token (ws_relay.py).
+
+The caller's address is decided once, by the middleware, from the `trusted_proxies` setting
+(client_address.py); `client_ip` and `is_loopback` read what it decided.
 """
 
 from __future__ import annotations
@@ -27,17 +30,24 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from server.domain.identity.roles import Principal, Role
+from server.http.client_address import TrustedProxies, forwarding_headers
 from server.settings import Settings
 
 SESSION_COOKIE = "tether_session"
 _PRINCIPAL = "tether.principal"  # key in the ASGI scope
+_PROXIED = "tether.proxied"  # scope key: forwarding headers came from an untrusted peer
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Bodies the public routes (sign-in, registration, enrolment) accept: what a WebAuthn response
+# needs (a registration with a packed attestation and its certificate chain stays under 8 KiB).
+# A larger declared length gets 413 before the body is read; a chunked one, once it passes this.
+PUBLIC_MAX_BODY_BYTES = 16 << 10
 Guard = Any  # a Litestar guard: (connection, route handler) -> None
 
 
 def is_loopback(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """The caller is on this machine: a loopback address that no untrusted proxy forwarded."""
     client = connection.client
-    if client is None:
+    if client is None or connection.scope.get(_PROXIED, True):
         return False
     try:
         return ipaddress.ip_address(client.host).is_loopback
@@ -139,6 +149,7 @@ class AuthenticationMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
+            _resolve_client(scope, scope["app"].state.trusted_proxies)
             connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
             core = scope["app"].state.core
             found = await core.identity.authenticate(
@@ -148,3 +159,11 @@ class AuthenticationMiddleware:
             )
             scope[_PRINCIPAL] = found  # type: ignore[literal-required]
         await self.app(scope, receive, send)
+
+
+def _resolve_client(scope: Scope, trusted: TrustedProxies) -> None:
+    """Replace the scope's client address by the one `trusted_proxies` yields (see module doc)."""
+    peer, port = scope.get("client") or ("", 0)
+    found = trusted.resolve(peer, forwarding_headers(scope.get("headers", ())))
+    scope["client"] = (found.host, port)
+    scope[_PROXIED] = found.proxied  # type: ignore[literal-required]
