@@ -111,7 +111,7 @@ def _enrol(server: ServerProcess, owner: Browser, secrets: list[str]) -> str:
 
 def _parts(secret: str) -> list[str]:
     """The secret, its random part, and runs of it long enough to identify it."""
-    body = PREFIXED.sub("", secret).replace("-", "")
+    body = PREFIXED.sub("", secret)
     return [secret, body, body[:PART_CHARS], body[-PART_CHARS:]]
 
 
@@ -175,9 +175,9 @@ def test_a_debug_run_logs_no_credential(tmp_path: Path) -> None:
     logs = {"server log": server.log(), "server output": server.printed()}
     logs.update({f"relay {r.state_dir.name} log": r.log() for r in relays})
     # the handshake lines that carried the credentials were written, with the values redacted
-    assert "Authorization: [redacted]" in logs["server log"]
-    assert "Cookie: [redacted]" in logs["server log"]
-    assert "Authorization: [redacted]" in logs["relay made log"]
+    assert "authorization: [redacted]" in logs["server log"].lower()
+    assert "cookie: [redacted]" in logs["server log"].lower()
+    assert "authorization: [redacted]" in logs["relay made log"].lower()
     assert all(secrets) and len(secrets) == 15, secrets
     for secret in secrets:
         for part in _parts(secret):
