@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.harness import ROOT, ServerProcess, tether_argv
+from tests.harness import ROOT, ServerProcess, free_port, tether_argv
 
 ATTEMPTS_PER_MINUTE = 5
 PROXY_ADDRESS = "127.0.0.2"  # a proxy on this machine, not on the address the server trusts
@@ -138,7 +138,14 @@ def test_with_trusted_proxies_the_forwarded_address_is_used(
 
 def test_a_trusted_proxy_that_is_not_an_address_stops_the_server(tmp_path: Path) -> None:
     done = subprocess.run(
-        tether_argv("serve", "--data-dir", str(tmp_path / "data"), "--no-local-relay"),
+        tether_argv(
+            "serve",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--port",
+            str(free_port()),
+            "--no-local-relay",
+        ),
         env={**os.environ, "TETHER_TRUSTED_PROXIES": "caddy"},
         capture_output=True,
         text=True,
