@@ -37,7 +37,7 @@ from server.http.api_relays import RelaysController
 from server.http.api_sessions import SessionsController
 from server.http.api_users import InvitesController, UsersController
 from server.http.api_voice import voice_controller
-from server.http.auth import AuthenticationMiddleware
+from server.http.auth import AuthenticationMiddleware, refuse_large_body
 from server.http.client_address import TrustedProxies
 from server.http.error_handlers import ERROR_RESPONSES, HANDLERS
 from server.http.pwa import pwa_handlers
@@ -175,6 +175,7 @@ def create_app(settings: Settings, core: Core | None = None) -> Litestar:
         ],
         dependencies=DEPENDENCIES,
         middleware=[AuthenticationMiddleware],
+        guards=[refuse_large_body],
         request_class=TetherRequest,
         before_send=[security_headers(settings.origin)],
         lifespan=[lifespan],
