@@ -11,13 +11,14 @@ line is formatted, tracebacks included, and then rewritten by `redact` before it
     t?_ + 16 chars     Tether's prefixed secrets: relay (tr_), console (tc_), invite and setup
                        (ti_), enrolment poll handle (te_) tokens, and any later t?_ kind
     tether_session=    the browser session cookie, wherever it is quoted
-    43-char base64url  an unprefixed 256-bit secret (secrets.token_urlsafe(32)): session ids,
-                       WebAuthn challenges
+    43+ base64url      an unprefixed secret of 256 bits or more (secrets.token_urlsafe(32) and
+                       longer): session ids, WebAuthn challenges (and stored hashes of secrets)
     ABCD-EFGH          an enrolment code, and the code segment of an approve/deny path
     user:pass@         credentials inside a URL
 
 `configure_logging` installs it on the root handler; both `tether serve` and `tether relay`
-call it (server/cli.py, relay/cli.py) and add no other handler.
+call it (server/cli.py, relay/cli.py) and add no other handler. Libraries that log the data
+they carry at DEBUG are kept at INFO there (QUIET_LOGGERS), so that data is not logged at all.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ import re
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 REDACTED = "[redacted]"
+QUIET_LOGGERS = {
+    # every SQL statement with its parameters: challenges, token hashes, users' names, events
+    "aiosqlite": logging.INFO,
+}
 _CODE_CHARS = "A-HJKMNP-Z2-9"  # server/domain/enrolment.py CODE_ALPHABET as a character class
 _SECRET_CHARS = "A-Za-z0-9_-"
 
@@ -41,7 +46,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"\b(t[a-z]_)[{_SECRET_CHARS}]{{16,}}"), rf"\1{REDACTED}"),
     (re.compile(r"(tether_session=)[^;\s'\"]*"), rf"\1{REDACTED}"),
     (
-        re.compile(rf"(?<![{_SECRET_CHARS}])[{_SECRET_CHARS}]{{43}}(?![{_SECRET_CHARS}])"),
+        re.compile(rf"(?<![{_SECRET_CHARS}])[{_SECRET_CHARS}]{{43,}}(?![{_SECRET_CHARS}])"),
         REDACTED,
     ),
     (re.compile(r"(/enrolments/)[^/\s'\"]+(/(?:approve|deny))"), rf"\1{REDACTED}\2"),
@@ -69,3 +74,5 @@ def configure_logging(level: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(RedactingFormatter(FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    for name, floor in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(floor, logging.getLogger().level))

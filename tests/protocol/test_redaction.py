@@ -24,6 +24,7 @@ SECRET = secrets.token_urlsafe(32)
         (f"opened http://localhost:8765/setup#ti_{SECRET}", "/setup#ti_"),
         (f"poll handle te_{SECRET} unknown", "poll handle te_"),
         (f"session {SECRET} ended", "session "),
+        (f"challenge ('{secrets.token_urlsafe(64)}', 'register')", "'register'"),
         ("POST /api/relays/enrolments/ABCDEFGH/approve 500", "/approve 500"),
         ("the code ABCD-EFGH expired", "the code "),
         ("connected to https://me:hunter2@tether.example/ws/relay", "tether.example/ws/relay"),
