@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import socket
@@ -17,6 +16,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from protocol.redaction import configure_logging
 from relay import enrol
 from relay.app import EXIT_STOPPED, run_relay
 from relay.errors import ConfigError, RelayError, StateDirBusyError
@@ -114,10 +114,7 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"tether relay: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level)
     try:
         keep_private(Path(settings.state_dir))  # before anything in it is opened
     except OSError as exc:

@@ -36,10 +36,12 @@ from server.http.api_enrolment import EnrolmentController, RelayAdminController
 from server.http.api_relays import RelaysController
 from server.http.api_sessions import SessionsController
 from server.http.api_users import InvitesController, UsersController
-from server.http.api_voice import VoiceController
-from server.http.auth import AuthenticationMiddleware
+from server.http.api_voice import voice_controller
+from server.http.auth import AuthenticationMiddleware, refuse_large_body
+from server.http.client_address import TrustedProxies
 from server.http.error_handlers import ERROR_RESPONSES, HANDLERS
 from server.http.pwa import pwa_handlers
+from server.http.request import TetherRequest
 from server.http.security_headers import security_headers
 from server.http.ws_client import client_socket
 from server.http.ws_relay import relay_socket
@@ -166,17 +168,21 @@ def create_app(settings: Settings, core: Core | None = None) -> Litestar:
             RelaysController,
             EnrolmentController,
             RelayAdminController,
-            VoiceController,
+            voice_controller(settings.voice_max_clip_bytes),
             relay_socket,
             client_socket,
             *pwa_handlers(settings),
         ],
         dependencies=DEPENDENCIES,
         middleware=[AuthenticationMiddleware],
+        guards=[refuse_large_body],
+        request_class=TetherRequest,
         before_send=[security_headers(settings.origin)],
         lifespan=[lifespan],
         exception_handlers=HANDLERS,
-        state=State({"settings": settings}),
+        state=State(
+            {"settings": settings, "trusted_proxies": TrustedProxies(settings.trusted_proxies)}
+        ),
         openapi_config=OpenAPIConfig(title="Tether", version=SOFTWARE_VERSION, path="/api/schema"),
         debug=False,
         logging_config=None,  # server/cli.py configures logging

@@ -14,6 +14,7 @@ from typing import Any
 import uvicorn
 
 from protocol.messages import MAX_FRAME_BYTES
+from protocol.redaction import configure_logging
 from server import local_relay
 from server.app import create_app, open_core, relays_of
 from server.domain import actors, audit
@@ -94,10 +95,7 @@ def main(argv: list[str]) -> int:
     except SettingsError as exc:
         print(f"tether: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level)
     try:
         return _run(args, settings)
     except StoreError as exc:
@@ -211,8 +209,11 @@ async def _serve(settings: Settings, core: Core) -> int:
         ws_max_size=2 * MAX_FRAME_BYTES,  # the app closes frames over MAX_FRAME_BYTES itself
         ws_ping_interval=WS_PING_INTERVAL_S,
         ws_ping_timeout=WS_PING_TIMEOUT_S,
-        log_config=None,
-        access_log=False,
+        log_config=None,  # configure_logging (protocol/redaction.py) set up the handlers
+        access_log=False,  # request lines hold paths an admin's enrolment codes travel in
+        # Forwarded headers count only from trusted_proxies, decided in server/http/
+        # client_address.py; uvicorn's own handling would believe any loopback peer.
+        proxy_headers=False,
         lifespan="on",
     )
     server = uvicorn.Server(config)

@@ -214,7 +214,7 @@ class Relays:
     async def record_refused(self, token: str, ip: str) -> None:
         """Audit a refused connection, at most AUDITED_REFUSALS_PER_IP per address."""
         try:
-            self._refusals.check(ip)
+            self._refusals.check_address(ip)
         except RateLimitedError:
             return
         reason = "bad token" if token else "no token"

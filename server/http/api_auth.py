@@ -24,6 +24,7 @@ from server.domain.identity.roles import Grant, Principal, Role
 from server.domain.identity.service import Caller, Identity, Login
 from server.domain.relays import Relays
 from server.http.auth import (
+    PUBLIC_MAX_BODY_BYTES,
     client_ip,
     device,
     maybe_principal,
@@ -147,6 +148,7 @@ def _signed_in(settings: Settings, login: Login) -> Response[Me]:
 class AuthController(Controller):
     path = "/api/auth"
     guards = [refuse_cross_site]
+    request_max_body_size = PUBLIC_MAX_BODY_BYTES
 
     @post("/link", status_code=200)
     async def link(

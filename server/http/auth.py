@@ -15,6 +15,9 @@ Cookie-authenticated requests that change state must come from Tether's own orig
 Fetch Metadata when a browser omits Origin); bearer requests carry no ambient authority and send
 no Origin, and one that does must send the public origin. Relays authenticate on their own
 socket with their relay token (ws_relay.py).
+
+The caller's address is decided once, by the middleware, from the `trusted_proxies` setting
+(client_address.py); `client_ip` and `is_loopback` read what it decided.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from server.domain.identity.roles import Principal, Role
+from server.http.client_address import TrustedProxies, forwarding_headers
 from server.settings import Settings
 
 SESSION_COOKIE = "tether_session"
@@ -35,7 +40,12 @@ SESSION_COOKIE = "tether_session"
 # and has no Domain: no sibling subdomain, and no plain-http page, can set or shadow it.
 HOST_PREFIX = "__Host-"
 _PRINCIPAL = "tether.principal"  # key in the ASGI scope
+_PROXIED = "tether.proxied"  # scope key: forwarding headers came from an untrusted peer
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Bodies the public routes (sign-in, registration, enrolment) accept: what a WebAuthn response
+# needs (a registration with a packed attestation and its certificate chain stays under 8 KiB).
+# A larger declared length gets 413 before the body is read; a chunked one, once it passes this.
+PUBLIC_MAX_BODY_BYTES = 16 << 10
 Guard = Any  # a Litestar guard: (connection, route handler) -> None
 
 
@@ -46,8 +56,9 @@ def session_cookie(settings: Settings) -> str:
 
 
 def is_loopback(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """The caller is on this machine: a loopback address that no untrusted proxy forwarded."""
     client = connection.client
-    if client is None:
+    if client is None or connection.scope.get(_PROXIED, True):
         return False
     try:
         return ipaddress.ip_address(client.host).is_loopback
@@ -150,6 +161,18 @@ async def refuse_cross_site(
         raise PermissionDeniedException(f"cross-origin request refused; use {settings.origin}")
 
 
+async def refuse_large_body(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """App-wide guard: a declared body over the route's limit gets 413 before anything else,
+    also on routes whose handler never reads the body (Litestar checks only when it reads)."""
+    resolve = getattr(handler, "resolve_request_max_body_size", None)
+    declared = connection.headers.get("content-length", "")
+    limit = resolve() if resolve is not None else None
+    if limit is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestEntityTooLarge(f"the body is larger than this route accepts ({limit} bytes)")
+
+
 class AuthenticationMiddleware:
     """Resolves the caller of every HTTP request and WebSocket handshake (see module doc)."""
 
@@ -158,6 +181,7 @@ class AuthenticationMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
+            _resolve_client(scope, scope["app"].state.trusted_proxies)
             connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
             state = scope["app"].state
             found = await state.core.identity.authenticate(
@@ -167,3 +191,11 @@ class AuthenticationMiddleware:
             )
             scope[_PRINCIPAL] = found  # type: ignore[literal-required]
         await self.app(scope, receive, send)
+
+
+def _resolve_client(scope: Scope, trusted: TrustedProxies) -> None:
+    """Replace the scope's client address by the one `trusted_proxies` yields (see module doc)."""
+    peer, port = scope.get("client") or ("", 0)
+    found = trusted.resolve(peer, forwarding_headers(scope.get("headers", ())))
+    scope["client"] = (found.host, port)
+    scope[_PROXIED] = found.proxied  # type: ignore[literal-required]

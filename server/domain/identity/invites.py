@@ -78,7 +78,7 @@ class Invites(IdentityContext):
     async def link(self, caller: Caller, token: str) -> InviteRecord:
         """What a setup or invite link grants, for the page its holder opens (rate limited like
         registration, since it tells whether a token is valid)."""
-        self.register_limiter.check(caller.ip, "registration attempts")
+        self.register_limiter.check_address(caller.ip, "registration attempts")
         return await self._open_invite(token)
 
     async def _open_invite(self, token: str) -> InviteRecord:

@@ -28,7 +28,7 @@ class Registration(Invites):
     ) -> dict[str, Any]:
         """Options for a new user's first passkey (with a setup or invite link's token), or for
         another passkey of the signed-in user (`by`, no token)."""
-        self.register_limiter.check(caller.ip, "registration attempts")
+        self.register_limiter.check_address(caller.ip, "registration attempts")
         if token:
             invite = await self._open_invite(token)
             name = clean_name(user_name or ("owner" if invite.kind == "setup" else ""), "name")
@@ -71,7 +71,7 @@ class Registration(Invites):
     ) -> Login | None:
         """Verify a registration response. A new user gets a browser session (the Login); a
         signed-in user adding a passkey keeps theirs (None)."""
-        self.register_limiter.check(caller.ip, "registration attempts")
+        self.register_limiter.check_address(caller.ip, "registration attempts")
         challenge = await self._take_challenge(credential, "register", caller)
         if not challenge.invite_id and (by is None or by.user_id != challenge.user_id):
             raise UnauthorizedError("sign in as the user who asked to add this passkey")

@@ -34,7 +34,7 @@ class SignIn(IdentityContext):
         return self._principal(user, session)
 
     async def login_options(self, caller: Caller) -> dict[str, Any]:
-        self.login_limiter.check(caller.ip, "sign-in attempts")
+        self.login_limiter.check_address(caller.ip, "sign-in attempts")
         challenge, options = ceremonies.login_options(rp_id=self.config.rp_id)
         await self.store.purge_challenges(self.clock())
         await self.store.put_challenge(
@@ -45,7 +45,7 @@ class SignIn(IdentityContext):
         return options
 
     async def login(self, caller: Caller, credential: Mapping[str, Any]) -> Login:
-        self.login_limiter.check(caller.ip, "sign-in attempts")
+        self.login_limiter.check_address(caller.ip, "sign-in attempts")
         challenge = await self._take_challenge(credential, "login", caller)
         passkey, user = await self._usable_passkey(credential, caller)
         try:
