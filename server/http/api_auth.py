@@ -30,6 +30,7 @@ from server.http.auth import (
     maybe_principal,
     principal,
     refuse_cross_site,
+    refuse_terminal,
     require_role,
 )
 from server.settings import Settings
@@ -40,7 +41,7 @@ class Me(msgspec.Struct, kw_only=True):
     name: str
     role: Role
     grants: list[Grant]
-    via: str  # "session" or "console"
+    via: str  # "session", "console" or "terminal"
     session_id: str
 
 
@@ -93,6 +94,7 @@ class BrowserSessionView(msgspec.Struct, kw_only=True):
     ip: str
     device: str
     current: bool
+    kind: str  # "browser", or "terminal": a `tether login` token
 
 
 class BrowserSessionList(msgspec.Struct):
@@ -140,6 +142,9 @@ def _signed_in(settings: Settings, login: Login) -> Response[Me]:
             )
         ],
     )
+
+
+_VIEWER = require_role(Role.VIEWER)
 
 
 class AuthController(Controller):
@@ -236,7 +241,7 @@ class AuthController(Controller):
         held = await identity.passkeys(principal(request))
         return PasskeyList([_passkey_view(p) for p in held])
 
-    @patch("/passkeys/{passkey_id:str}", guards=[require_role(Role.VIEWER)])
+    @patch("/passkeys/{passkey_id:str}", guards=[_VIEWER, refuse_terminal])
     async def rename_passkey(
         self,
         request: Request[Any, Any, Any],
@@ -248,7 +253,7 @@ class AuthController(Controller):
         await identity.rename_passkey(who, caller_of(request), passkey_id, data.name)
         return PasskeyList([_passkey_view(p) for p in await identity.passkeys(who)])
 
-    @delete("/passkeys/{passkey_id:str}", status_code=204, guards=[require_role(Role.VIEWER)])
+    @delete("/passkeys/{passkey_id:str}", status_code=204, guards=[_VIEWER, refuse_terminal])
     async def revoke_passkey(
         self, request: Request[Any, Any, Any], identity: NamedDependency[Identity], passkey_id: str
     ) -> None:
@@ -259,15 +264,15 @@ class AuthController(Controller):
     async def sessions(
         self, request: Request[Any, Any, Any], identity: NamedDependency[Identity]
     ) -> BrowserSessionList:
-        """Your signed-in browsers."""
+        """Your signed-in browsers and terminals (`tether login`)."""
         who = principal(request)
         return BrowserSessionList([_session_view(s, who) for s in await identity.sessions(who)])
 
-    @delete("/sessions/{session_id:str}", status_code=204, guards=[require_role(Role.VIEWER)])
+    @delete("/sessions/{session_id:str}", status_code=204, guards=[_VIEWER, refuse_terminal])
     async def revoke_session(
         self, request: Request[Any, Any, Any], identity: NamedDependency[Identity], session_id: str
     ) -> None:
-        """Sign out one of your browsers; its open WebSockets close at once."""
+        """Sign out one of your browsers or terminals; its open WebSockets close at once."""
         await identity.revoke_session(principal(request), caller_of(request), session_id)
 
 
@@ -279,4 +284,5 @@ def _session_view(s: BrowserSessionRecord, who: Principal) -> BrowserSessionView
         ip=s.ip,
         device=s.device,
         current=s.id == who.session_id,
+        kind=s.kind,
     )

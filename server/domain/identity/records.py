@@ -50,6 +50,7 @@ class BrowserSessionRecord(msgspec.Struct, kw_only=True):
     ip: str = ""
     device: str = ""
     revoked_at: float | None = None
+    kind: str = "browser"  # or "terminal": a `tether login` token, sent as a bearer header
 
 
 class ChallengeRecord(msgspec.Struct, kw_only=True):
