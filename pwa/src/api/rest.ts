@@ -23,6 +23,7 @@ export interface BrowserSessionView {
   ip: string;
   device: string;
   current: boolean;
+  kind: string;
 }
 
 export interface CreatedInvite {
@@ -213,6 +214,38 @@ export interface StartRequest {
   prompt?: string;
   cols?: number;
   rows?: number;
+}
+
+export interface TerminalLoginApproval {
+  credential: Record<string, unknown>;
+}
+
+export interface TerminalLoginApproved {
+  name: string;
+}
+
+export interface TerminalLoginCreated {
+  code: string;
+  handle: string;
+  expires_at: number;
+  poll_interval_s: number;
+}
+
+export interface TerminalLoginPoll {
+  handle: string;
+}
+
+export interface TerminalLoginRequest {
+  name: string;
+}
+
+export interface TerminalLoginState {
+  status: string;
+  expires_at: number;
+  token?: string;
+  user_name?: string;
+  role?: string;
+  session_id?: string;
 }
 
 export interface Transcript {
