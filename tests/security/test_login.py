@@ -60,7 +60,7 @@ class CaddyProcess(_Child):
             "\tskip_install_trust\n"
             f"\thttp_port {free_port()}\n"
             f"\thttps_port {port}\n"
-            f"\tstorage file_system {self.storage}\n"
+            f"\tstorage file_system {{\n\t\troot {self.storage}\n\t}}\n"
             "}\n\n" + site
         )
         self.env = {
