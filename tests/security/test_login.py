@@ -20,6 +20,7 @@ import ssl
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -114,10 +115,10 @@ class Site:
         self.keys: dict[str, SoftAuthenticator] = {}
         self.cookies: dict[str, str] = {}
 
-    def call(self, who: str, method: str, path: str, **kwargs: object) -> httpx.Response:
+    def call(self, who: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         self.http.cookies.clear()
         headers = {"cookie": f"tether_session={self.cookies[who]}"}
-        return self.http.request(method, path, headers=headers, **kwargs)  # type: ignore[arg-type]
+        return self.http.request(method, path, headers=headers, **kwargs)
 
     def sign_up(self, who: str, token: str) -> None:
         options = self.http.post(
