@@ -50,6 +50,13 @@ def verify(settings: Settings, anchor_text: str | None) -> int:
             f"({verdict.count} entries before it are intact, last good hash {verdict.head})",
             file=sys.stderr,
         )
+        if chain_key is None:
+            print(
+                f"note: there is no audit key at {settings.audit_key_path}: if the log was "
+                "keyed, every keyed entry looks edited without it (restore the key file, or "
+                "point audit_key_file at it)",
+                file=sys.stderr,
+            )
         return 1
     print(f"ok: {verdict.count} entries, head {verdict.head}")
     print(_vouched(settings, chain_key, verdict.count))
