@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -48,8 +49,9 @@ CADDY_START_S = 30.0
 class CaddyProcess(_Child):
     """Caddy serving the repository's Caddyfile site on `port`, in front of `upstream`."""
 
-    def __init__(self, tmp: Path, port: int, upstream: int) -> None:
+    def __init__(self, tmp: Path, host: str, port: int, upstream: int) -> None:
         self.tmp = tmp
+        self.host = host
         self.port = port
         self.log_path = tmp / "caddy.log"
         self.storage = tmp / "caddy-data"
@@ -66,7 +68,7 @@ class CaddyProcess(_Child):
         )
         self.env = {
             **os.environ,
-            "TETHER_SITE": f"localhost:{port}",
+            "TETHER_SITE": f"{host}:{port}",
             "TETHER_UPSTREAM": f"127.0.0.1:{upstream}",
             "HOME": str(tmp / "caddy-home"),
             "XDG_DATA_HOME": str(tmp / "caddy-home"),
@@ -77,6 +79,10 @@ class CaddyProcess(_Child):
     @property
     def root_cert(self) -> Path:
         return self.storage / "pki" / "authorities" / "local" / "root.crt"
+
+    def trust(self) -> ssl.SSLContext:
+        """What a client that trusts Caddy's root (and nothing else) verifies with."""
+        return ssl.create_default_context(cafile=str(self.root_cert))
 
     def start(self) -> CaddyProcess:
         argv = ["caddy", "run", "--config", str(self.config), "--adapter", "caddyfile"]
@@ -92,7 +98,7 @@ class CaddyProcess(_Child):
             return False
         try:
             answer = httpx.get(
-                f"https://localhost:{self.port}/api/health", verify=str(self.root_cert), timeout=2
+                f"https://{self.host}:{self.port}/api/health", verify=self.trust(), timeout=2
             )
         except httpx.HTTPError:
             return False
@@ -105,11 +111,11 @@ class Site:
     def __init__(self, server: ServerProcess, caddy: CaddyProcess) -> None:
         self.server = server
         self.caddy = caddy
-        self.origin = f"https://localhost:{caddy.port}"
+        self.origin = f"https://{caddy.host}:{caddy.port}"
         self.http = httpx.Client(
             base_url=self.origin,
             headers={"origin": self.origin},
-            verify=str(caddy.root_cert),
+            verify=caddy.trust(),
             timeout=10,
         )
         self.keys: dict[str, SoftAuthenticator] = {}
@@ -140,14 +146,29 @@ class Site:
         return self.call(who, "POST", path, json={"credential": credential})
 
 
+def _lan_name() -> str:
+    """A name of this machine that is not `localhost` (the Caddyfile's LAN mode: a name the
+    phones resolve, like mybox.local): to the terminal client it is another machine."""
+    name = socket.gethostname().lower()
+    try:
+        socket.getaddrinfo(name, None)
+    except OSError:
+        return ""
+    return "" if name == "localhost" or name.endswith(".localhost") else name
+
+
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
+    host = _lan_name()
+    if not host:
+        pytest.skip("this machine's host name does not resolve: no LAN name to serve under")
     caddy_port = free_port()
     server = ServerProcess(
-        tmp_path / "data", extra=("--public-origin", f"https://localhost:{caddy_port}")
+        tmp_path / "data", extra=("--public-origin", f"https://{host}:{caddy_port}")
     )
     server.start()
-    caddy = CaddyProcess(tmp_path, caddy_port, server.port)
+    caddy = CaddyProcess(tmp_path, host, caddy_port, server.port)
+    s: Site | None = None
     try:
         caddy.start()
         s = Site(server, caddy)
@@ -160,6 +181,8 @@ def site(tmp_path: Path) -> Iterator[Site]:
         s.sign_up("opal", invite.json()["link"].split("#", 1)[1])
         yield s
     finally:
+        if s is not None:
+            s.http.close()
         caddy.stop()
         server.stop()
 
@@ -215,12 +238,12 @@ def test_login_through_caddy_is_approved_listed_and_revoked(site: Site, tmp_path
     assert [s["device"] for s in terminal] == ["tether login: laptop"]
 
     bearer = {"authorization": f"Bearer {token}"}
-    me = httpx.get(f"{site.origin}/api/auth/me", headers=bearer, verify=str(site.caddy.root_cert))
+    me = httpx.get(f"{site.origin}/api/auth/me", headers=bearer, verify=site.caddy.trust())
     assert me.json()["role"] == "operator" and me.json()["via"] == "terminal"
     another = httpx.post(
         f"{site.origin}/api/auth/terminal-logins",
         json={"name": "second"},
-        verify=str(site.caddy.root_cert),
+        verify=site.caddy.trust(),
     ).json()["code"]
     for method, path in (
         ("GET", "/api/users"),
@@ -233,21 +256,20 @@ def test_login_through_caddy_is_approved_listed_and_revoked(site: Site, tmp_path
             f"{site.origin}{path}",
             headers=bearer,
             json={"role": "viewer", "grants": []} if method == "POST" else None,
-            verify=str(site.caddy.root_cert),
+            verify=site.caddy.trust(),
         )
         assert answer.status_code == 403, (path, answer.text)
 
     asyncio.run(_revoked_while_watching(site, token, terminal[0]["id"]))
     after = _sessions(env, site.origin)
     assert after.returncode == 1 and "(unauthorized)" in after.stderr, after.stderr
-    me = httpx.get(f"{site.origin}/api/auth/me", headers=bearer, verify=str(site.caddy.root_cert))
+    me = httpx.get(f"{site.origin}/api/auth/me", headers=bearer, verify=site.caddy.trust())
     assert me.status_code == 401
 
 
 async def _revoked_while_watching(site: Site, token: str, session_id: str) -> None:
     """Revoking the terminal in the app closes the socket it has open, through Caddy."""
-    context = ssl.create_default_context(cafile=str(site.caddy.root_cert))
-    viewer = await Viewer.open(site.origin, token=token, ssl=context)
+    viewer = await Viewer.open(site.origin, token=token, ssl=site.caddy.trust())
     revoked = await asyncio.to_thread(
         site.call, "opal", "DELETE", f"/api/auth/sessions/{session_id}"
     )
@@ -260,7 +282,7 @@ def test_only_a_passkey_of_the_signed_in_user_approves(site: Site) -> None:
     asked = httpx.post(
         f"{site.origin}/api/auth/terminal-logins",
         json={"name": "intruder"},
-        verify=str(site.caddy.root_cert),
+        verify=site.caddy.trust(),
     )
     assert asked.status_code == 201, asked.text
     code = asked.json()["code"]
@@ -280,7 +302,7 @@ def test_only_a_passkey_of_the_signed_in_user_approves(site: Site) -> None:
     polled = httpx.post(
         f"{site.origin}/api/auth/terminal-logins/poll",
         json={"handle": asked.json()["handle"]},
-        verify=str(site.caddy.root_cert),
+        verify=site.caddy.trust(),
     )
     assert polled.json()["status"] == "pending"
 
@@ -288,7 +310,7 @@ def test_only_a_passkey_of_the_signed_in_user_approves(site: Site) -> None:
 def test_an_owners_terminal_token_acts_as_owner_but_manages_nothing(site: Site) -> None:
     """The decision of docs/security.md: the user's role and grants, no user, invite, relay,
     passkey or session management."""
-    verify = str(site.caddy.root_cert)
+    verify = site.caddy.trust()
     asked = httpx.post(
         f"{site.origin}/api/auth/terminal-logins", json={"name": "ci box"}, verify=verify
     ).json()
