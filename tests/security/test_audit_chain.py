@@ -89,7 +89,9 @@ def _forge_head(data_dir: Path, count: int, hash: str) -> None:
 def _rewrite_from(data_dir: Path, first: int, **changes: str) -> None:
     """Edit entry `first` and rehash it and every later entry; the head follows."""
     rows = [
-        tuple(changes.get(c, v) for c, v in zip(_COLUMNS, row, strict=True))
+        tuple(
+            changes.get(c, v) if row[0] == first else v for c, v in zip(_COLUMNS, row, strict=True)
+        )
         for row in _rows(data_dir)
     ]
     prev_hash = GENESIS if first == 1 else str(rows[first - 2][9])
@@ -119,11 +121,11 @@ def _broken(data_dir: Path, *extra: str) -> str:
 def data_dir(tmp_path: Path) -> Path:
     data = tmp_path / "data"
     _create_relays(data, *RELAYS)
-    assert (data / "audit.key").stat().st_mode & 0o777 == 0o600
     return data
 
 
 def test_an_intact_log_verifies_and_says_every_entry_is_keyed(data_dir: Path) -> None:
+    assert (data_dir / "audit.key").stat().st_mode & 0o777 == 0o600
     result = _tether(data_dir, "audit", "verify")
     assert result.returncode == 0, result.stderr
     assert f"ok: {len(RELAYS)} entries" in result.stdout
