@@ -24,6 +24,10 @@ from relay.settings import ENV_PREFIX, Settings, config_path, load, token_file_p
 from tether.private_files import keep_private
 
 EXIT_CONFIG = 2
+TOKEN_FLAG_WARNING = (
+    "tether relay: warning: --token puts the relay's token where every user of this machine "
+    "can read it (ps, /proc/PID/cmdline); use --token-file or TETHER_RELAY_TOKEN instead"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
         "in the config file (docs/config.md).",
     )
     parser.add_argument("--server", help="server base URL, http(s)://host[:port]")
-    parser.add_argument("--token", help="relay token (prefer TETHER_RELAY_TOKEN: flags show in ps)")
+    parser.add_argument(
+        "--token",
+        help="relay token; avoid: every user sees flags in ps (use --token-file, the file "
+        "`tether relay enroll` writes, or TETHER_RELAY_TOKEN)",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        default=None,
+        help="allow a plain http:// server on another machine (the token crosses in clear text)",
+    )
     parser.add_argument(
         "--token-file", dest="token_file", help="file holding the token (tether relay enroll)"
     )
@@ -65,6 +79,11 @@ def build_enrol_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", dest="config_file", help="config file to write the URL to")
     parser.add_argument("--token-file", dest="token_file", help="where to save the token")
     parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a plain http:// server on another machine (the token crosses in clear text)",
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         default=enrol.DEFAULT_TIMEOUT_S,
@@ -89,6 +108,7 @@ def enrol_main(argv: list[str]) -> int:
             config_path=config_file,
             token_path=token_file_path(flags, env),
             timeout_s=args.timeout,
+            insecure=args.insecure,
         )
     except enrol.EnrolError as exc:
         print(f"tether relay enroll: {exc}", file=sys.stderr)
@@ -109,6 +129,8 @@ def main(argv: list[str]) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
         return exc.code if isinstance(exc.code, int) else EXIT_CONFIG
     env = os.environ
+    if args.token is not None:
+        print(TOKEN_FLAG_WARNING, file=sys.stderr)
     try:
         settings = load(vars(args), env)
     except ConfigError as exc:

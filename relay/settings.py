@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from protocol.loopback import is_plain_remote
 from protocol.messages import MAX_FRAME_BYTES
 from relay.agent.config import DEFAULT_ENV_ALLOW, AgentConfig
 from relay.errors import ConfigError
@@ -55,6 +56,13 @@ class Settings:
         flag="--token",
         shown="required",
         secret=True,
+    )
+    insecure: bool = _setting(
+        False,
+        "Allow a plain http:// server that is not on this machine (the token would cross the "
+        "network in clear text). Off: such a server is refused.",
+        flag="--insecure",
+        shown="false",
     )
     token_file: str = _setting(
         "",
@@ -262,7 +270,9 @@ def _coerce(field: dataclasses.Field[Any], value: Any, origin: str, base: Path, 
     try:
         if field.name in ("workspaces", "env_allow", "agents"):
             return _coerce_collection(field.name, value, base, home)
-        if isinstance(default, bool) or isinstance(value, bool):
+        if isinstance(default, bool):
+            return _switch(value)
+        if isinstance(value, bool):
             raise ValueError("expected a number or text, not true/false")
         if isinstance(default, int):
             if isinstance(value, float):
@@ -338,6 +348,18 @@ def _bool(value: Any) -> bool:
     return value
 
 
+def _switch(value: Any) -> bool:
+    """A boolean setting: true/false in the file, True from a flag, 1/0 or true/false in text."""
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
 def _text_table(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         raise ValueError(f'expected a table of NAME = "value", got {type(value).__name__}')
@@ -362,6 +384,12 @@ def _validate_link(s: Settings) -> None:
         raise ConfigError("no server given: use --server URL or TETHER_RELAY_SERVER")
     if s.server.split("://", 1)[0] not in ("http", "https", "ws", "wss") or "://" not in s.server:
         raise ConfigError(f"server {s.server!r} must start with http:// or https://")
+    if is_plain_remote(s.server) and not s.insecure:
+        raise ConfigError(
+            f"server {s.server!r} is plain http:// on another machine: the relay's token would "
+            "cross the network unencrypted. Use https:// (Caddy in front, docs/deploy.md), or "
+            "allow it with --insecure (TETHER_RELAY_INSECURE=1)"
+        )
     if not s.token:
         raise ConfigError(
             f"no token given and no token file {s.token_file}: enrol this relay with "

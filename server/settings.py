@@ -69,6 +69,9 @@ class Settings:
     enrolment_ttl_s: float = _field(
         600.0, "Time an admin has to approve a relay's enrolment code before it expires."
     )
+    audit_key_file: str = _field(
+        "", "File holding the audit chain's key; empty means audit.key in the data directory."
+    )
     voice: bool = _field(True, "Transcribe voice prompts (POST /api/voice/transcriptions).")
     voice_model: str = _field(
         "", "faster-whisper model name or directory; empty means the bundled offline tiny.en."
@@ -98,6 +101,14 @@ class Settings:
     @property
     def audit_head_path(self) -> Path:
         return self.data_dir / "audit.head"
+
+    @property
+    def audit_key_path(self) -> Path:
+        return (
+            Path(self.audit_key_file).expanduser()
+            if self.audit_key_file
+            else (self.data_dir / "audit.key")
+        )
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}

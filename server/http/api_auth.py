@@ -30,6 +30,7 @@ from server.http.auth import (
     maybe_principal,
     principal,
     refuse_cross_site,
+    refuse_terminal,
     require_role,
     session_cookie,
 )
@@ -41,7 +42,7 @@ class Me(msgspec.Struct, kw_only=True):
     name: str
     role: Role
     grants: list[Grant]
-    via: str  # "session" or "console"
+    via: str  # "session", "console" or "terminal"
     session_id: str
 
 
@@ -94,6 +95,7 @@ class BrowserSessionView(msgspec.Struct, kw_only=True):
     ip: str
     device: str
     current: bool
+    kind: str  # "browser", or "terminal": a `tether login` token
 
 
 class BrowserSessionList(msgspec.Struct):
@@ -143,6 +145,9 @@ def _cookie(settings: Settings, value: str, max_age: int) -> Cookie:
 def _signed_in(settings: Settings, login: Login) -> Response[Me]:
     max_age = int(settings.session_absolute_timeout_s)
     return Response(me(login.principal), cookies=[_cookie(settings, login.cookie, max_age)])
+
+
+_VIEWER = require_role(Role.VIEWER)
 
 
 class AuthController(Controller):
@@ -242,7 +247,7 @@ class AuthController(Controller):
         held = await identity.passkeys(principal(request))
         return PasskeyList([_passkey_view(p) for p in held])
 
-    @patch("/passkeys/{passkey_id:str}", guards=[require_role(Role.VIEWER)])
+    @patch("/passkeys/{passkey_id:str}", guards=[_VIEWER, refuse_terminal])
     async def rename_passkey(
         self,
         request: Request[Any, Any, Any],
@@ -257,7 +262,7 @@ class AuthController(Controller):
     @post(
         "/passkeys/{passkey_id:str}/reapprove",
         status_code=204,
-        guards=[require_role(Role.VIEWER)],
+        guards=[_VIEWER, refuse_terminal],
     )
     async def reapprove_passkey(
         self, request: Request[Any, Any, Any], identity: NamedDependency[Identity], passkey_id: str
@@ -267,7 +272,7 @@ class AuthController(Controller):
         user. The stored counter starts again from the next sign-in."""
         await identity.reapprove_passkey(principal(request), caller_of(request), passkey_id)
 
-    @delete("/passkeys/{passkey_id:str}", status_code=204, guards=[require_role(Role.VIEWER)])
+    @delete("/passkeys/{passkey_id:str}", status_code=204, guards=[_VIEWER, refuse_terminal])
     async def revoke_passkey(
         self, request: Request[Any, Any, Any], identity: NamedDependency[Identity], passkey_id: str
     ) -> None:
@@ -278,15 +283,15 @@ class AuthController(Controller):
     async def sessions(
         self, request: Request[Any, Any, Any], identity: NamedDependency[Identity]
     ) -> BrowserSessionList:
-        """Your signed-in browsers."""
+        """Your signed-in browsers and terminals (`tether login`)."""
         who = principal(request)
         return BrowserSessionList([_session_view(s, who) for s in await identity.sessions(who)])
 
-    @delete("/sessions/{session_id:str}", status_code=204, guards=[require_role(Role.VIEWER)])
+    @delete("/sessions/{session_id:str}", status_code=204, guards=[_VIEWER, refuse_terminal])
     async def revoke_session(
         self, request: Request[Any, Any, Any], identity: NamedDependency[Identity], session_id: str
     ) -> None:
-        """Sign out one of your browsers; its open WebSockets close at once."""
+        """Sign out one of your browsers or terminals; its open WebSockets close at once."""
         await identity.revoke_session(principal(request), caller_of(request), session_id)
 
 
@@ -298,4 +303,5 @@ def _session_view(s: BrowserSessionRecord, who: Principal) -> BrowserSessionView
         ip=s.ip,
         device=s.device,
         current=s.id == who.session_id,
+        kind=s.kind,
     )

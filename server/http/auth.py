@@ -1,10 +1,13 @@
 """Who is calling, and the guards every route uses.
 
-Two credentials reach the viewer API:
+Three credentials reach the viewer API:
 
 - a browser session: the session cookie (`session_cookie`), set after a passkey login;
 - the console token: `Authorization: Bearer <data_dir/console.token>`, accepted only from a
-  loopback address, acting as the owner (`tether attach` on the server's machine).
+  loopback address, acting as the owner (`tether attach` on the server's machine);
+- a terminal token: `Authorization: Bearer tt_...` from `tether login`, acting as the user who
+  approved it, but never on the routes that manage users, invites, relays, passkeys or
+  sessions (`require_role` at admin or above, `refuse_terminal`).
 
 `AuthenticationMiddleware` resolves the caller once per request or socket and keeps the
 Principal in the connection's scope; `principal()` reads it and the guards check it:
@@ -47,6 +50,9 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # A larger declared length gets 413 before the body is read; a chunked one, once it passes this.
 PUBLIC_MAX_BODY_BYTES = 16 << 10
 Guard = Any  # a Litestar guard: (connection, route handler) -> None
+TERMINAL_REFUSED = (
+    "a terminal login cannot manage users, invites, relays, passkeys or sessions: use the app"
+)
 
 
 def session_cookie(settings: Settings) -> str:
@@ -138,6 +144,8 @@ def require_role(role: Role | str) -> Guard:
             and not same_origin_state_change(connection, settings)
         ):
             raise PermissionDeniedException(f"cross-origin request refused; use {settings.origin}")
+        if caller.via == "terminal" and needed.at_least(Role.ADMIN):
+            raise PermissionDeniedException(TERMINAL_REFUSED)
         if not caller.role.at_least(needed):
             raise PermissionDeniedException(f"{caller.name} is not {needed.value}")
 
@@ -150,6 +158,15 @@ def _bearer_origin_allowed(
 ) -> bool:
     """A bearer client sends no Origin; one that does must send the public origin."""
     return "origin" not in connection.headers or origin_matches(connection, settings)
+
+
+async def refuse_terminal(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard for the routes that manage credentials (passkeys, sessions, terminal logins)."""
+    found = maybe_principal(connection)
+    if found is not None and found.via == "terminal":
+        raise PermissionDeniedException(TERMINAL_REFUSED)
 
 
 async def refuse_cross_site(

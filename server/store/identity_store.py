@@ -22,7 +22,7 @@ _PASSKEY = (
     "revoked_at, flagged_at"
 )
 _INVITE = "id, kind, role, grants, created_by, created_at, expires_at, used_at, used_by, revoked_at"
-_SESSION = "id, user_id, created_at, last_seen_at, ip, device, revoked_at, passkey_id"
+_SESSION = "id, user_id, created_at, last_seen_at, ip, device, revoked_at, passkey_id, kind"
 _grants_encoder = msgspec.json.Encoder()
 
 
@@ -280,12 +280,18 @@ class IdentityStore:
                     session.ip,
                     session.device,
                     session.passkey_id,
+                    session.kind,
                 ),
             )
 
-    async def session_by_token_hash(self, token_hash: str) -> BrowserSessionRecord | None:
+    async def session_by_token_hash(
+        self, token_hash: str, kind: str = "browser"
+    ) -> BrowserSessionRecord | None:
+        """The session whose secret hashes to `token_hash`, if it is of `kind`: a terminal's
+        token is no cookie, a cookie no terminal's token."""
         row = await self._one(
-            f"SELECT {_SESSION} FROM browser_sessions WHERE token_hash = ?", (token_hash,)
+            f"SELECT {_SESSION} FROM browser_sessions WHERE token_hash = ? AND kind = ?",
+            (token_hash, kind),
         )
         return _session(row) if row else None
 

@@ -50,6 +50,10 @@ ROUTES: dict[str, str] = {
     "POST /api/auth/passkeys/{passkey_id:str}/reapprove": "viewer",
     "GET /api/auth/sessions": "viewer",
     "DELETE /api/auth/sessions/{session_id:str}": "viewer",
+    "POST /api/auth/terminal-logins": "public",  # `tether login` asks; its user approves
+    "POST /api/auth/terminal-logins/poll": "public",  # the terminal polls with its secret
+    "POST /api/auth/terminal-logins/{code:str}/options": "viewer",  # browser sessions only
+    "POST /api/auth/terminal-logins/{code:str}/approve": "viewer",  # and a fresh passkey
     "GET /api/users": "admin",
     "PATCH /api/users/{user_id:str}": "admin",
     "DELETE /api/users/{user_id:str}": "admin",

@@ -20,6 +20,7 @@ import type {
   Approved,
   RelayList,
   RelayView,
+  TerminalLoginApproved,
   UserList,
   UserView,
 } from "../api/rest";
@@ -119,6 +120,20 @@ export async function signInWithPasskey(): Promise<Me> {
   );
   const credential = await startAuthentication({ optionsJSON });
   return api<Me>("POST", "/api/auth/login/verify", { credential });
+}
+
+/** Approve a `tether login` code: a passkey prompt bound to that code, answered by one of the
+ * signed-in user's passkeys, signs that terminal in as them. Returns the terminal's name. */
+export async function approveTerminalLogin(code: string): Promise<string> {
+  const path = `/api/auth/terminal-logins/${enc(normaliseCode(code))}`;
+  const optionsJSON = await api<Parameters<typeof startAuthentication>[0]["optionsJSON"]>(
+    "POST",
+    `${path}/options`,
+    {},
+  );
+  const credential = await startAuthentication({ optionsJSON });
+  const approved = await api<TerminalLoginApproved>("POST", `${path}/approve`, { credential });
+  return approved.name;
 }
 
 // ------------------------------------------------------------------ own passkeys and sessions

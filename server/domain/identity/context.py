@@ -25,6 +25,7 @@ from server.domain.identity.roles import Principal
 from server.domain.identity.tokens import hash_secret, new_handle, new_secret
 from server.domain.ratelimit import RateLimiter
 from server.store.identity_store import IdentityStore
+from server.store.terminal_login_store import TerminalLoginStore
 
 RP_NAME = "Tether"
 CHALLENGE_TTL_S = 300.0  # a passkey prompt answered later than this must start over
@@ -62,12 +63,14 @@ class IdentityContext:
     def __init__(
         self,
         store: IdentityStore,
+        logins: TerminalLoginStore,
         audit: Audit,
         config: IdentityConfig,
         console_token: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        self.logins = logins  # `tether login` requests (terminal_logins.py)
         self.audit = audit
         self.config = config
         self.clock = clock

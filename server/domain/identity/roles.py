@@ -56,7 +56,7 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     grants: tuple[Grant, ...] = ()
     session_id: str = ""  # the browser session's public id; "" for the console token
     passkey_id: str = ""  # the passkey that signed the browser session in; "" when unknown
-    via: str = "session"  # "session" (cookie) or "console" (loopback bearer token)
+    via: str = "session"  # "session" (cookie), "console" (loopback bearer) or "terminal"
     expires_at: float = float("inf")  # the browser session's absolute timeout (unix time)
 
     @property

@@ -10,14 +10,18 @@ from server.domain.errors import UnauthorizedError
 from server.domain.identity import ceremonies
 from server.domain.identity.browser_sessions import TOUCH_INTERVAL_S
 from server.domain.identity.console_token import CONSOLE
-from server.domain.identity.context import CHALLENGE_TTL_S, Caller, IdentityContext, Login
+from server.domain.identity.context import CHALLENGE_TTL_S, Caller, Login
 from server.domain.identity.records import ChallengeRecord, PasskeyRecord, UserRecord
 from server.domain.identity.roles import Principal
+from server.domain.identity.terminal_logins import TOKEN_PREFIX as TERMINAL_TOKEN_PREFIX
+from server.domain.identity.terminal_logins import TerminalLogins
 from server.domain.identity.tokens import hash_secret
 
 
-class SignIn(IdentityContext):
+class SignIn(TerminalLogins):
     async def authenticate(self, *, cookie: str, bearer: str, loopback: bool) -> Principal | None:
+        if bearer.startswith(TERMINAL_TOKEN_PREFIX):
+            return await self.authenticate_terminal(bearer)
         if bearer:
             return CONSOLE if loopback and self._console.matches(bearer) else None
         if not cookie:

@@ -1,4 +1,5 @@
-// /settings: your passkeys (rename, revoke, re-approve a flagged one, add), your signed-in browsers, sign out.
+// /settings: your passkeys (rename, revoke, re-approve a flagged one, add), signing in a terminal
+// (`tether login`), your signed-in browsers and terminals, sign out.
 // The theme follows the system (prefers-color-scheme): nothing to set here.
 
 import { useEffect, useState } from "preact/hooks";
@@ -24,6 +25,7 @@ import { Notice, Spinner } from "../components/identity/notice";
 import { ROLE_LABEL } from "../components/identity/role";
 import { ago, fullDate } from "../components/when";
 import { browserLabel } from "../components/identity/browser_label";
+import { TerminalLogin } from "../components/identity/terminal_login";
 import "../../styles/identity.css";
 
 const NAME_MAX_CHARS = 64;
@@ -317,41 +319,45 @@ function Browsers() {
     void load();
   }, []);
   return (
-    <section class="id-section" aria-labelledby="browsers-h">
-      <h2 id="browsers-h">Signed-in browsers</h2>
-      {error && <Notice kind="error">{error}</Notice>}
-      {done && <Notice kind="ok">{done}</Notice>}
-      {sessions === null && !error && <Spinner label="Loading browsers…" />}
-      {sessions && (
-        <ul class="id-list" aria-label="Your signed-in browsers">
-          {sessions.map((s) => {
-            const label = browserLabel(s.device);
-            return (
-              <li class="id-item" key={s.id}>
-                <div class="id-item-head">
-                  <strong class="id-item-title">{label}</strong>
-                  {s.current && <span class="badge">this browser</span>}
-                </div>
-                <p class="muted small">
-                  {s.ip || "unknown address"} · signed in{" "}
-                  <time title={fullDate(s.created_at)}>{ago(s.created_at)}</time> · active{" "}
-                  <time title={fullDate(s.last_seen_at)}>{ago(s.last_seen_at)}</time>
-                </p>
-                {!s.current && (
-                  <ConfirmButton
-                    text="End session"
-                    label={`End session of ${label}, ${s.ip || "unknown address"}`}
-                    question={`End the session of ${label}? It is signed out and its open pages disconnect at once.`}
-                    confirmLabel="Yes, end it"
-                    busy={busyId === s.id}
-                    onConfirm={() => run(s.id, () => revokeBrowserSession(s.id), `${label} is signed out.`)}
-                  />
-                )}
-              </li>
-            );
-          })}
-        </ul>
-      )}
-    </section>
+    <>
+      <TerminalLogin onApproved={load} />
+      <section class="id-section" aria-labelledby="browsers-h">
+        <h2 id="browsers-h">Signed-in browsers and terminals</h2>
+        {error && <Notice kind="error">{error}</Notice>}
+        {done && <Notice kind="ok">{done}</Notice>}
+        {sessions === null && !error && <Spinner label="Loading browsers…" />}
+        {sessions && (
+          <ul class="id-list" aria-label="Your signed-in browsers and terminals">
+            {sessions.map((s) => {
+              const label = s.kind === "terminal" ? s.device : browserLabel(s.device);
+              return (
+                <li class="id-item" key={s.id}>
+                  <div class="id-item-head">
+                    <strong class="id-item-title">{label}</strong>
+                    {s.current && <span class="badge">this browser</span>}
+                    {s.kind === "terminal" && <span class="badge">terminal</span>}
+                  </div>
+                  <p class="muted small">
+                    {s.ip || "unknown address"} · signed in{" "}
+                    <time title={fullDate(s.created_at)}>{ago(s.created_at)}</time> · active{" "}
+                    <time title={fullDate(s.last_seen_at)}>{ago(s.last_seen_at)}</time>
+                  </p>
+                  {!s.current && (
+                    <ConfirmButton
+                      text="End session"
+                      label={`End session of ${label}, ${s.ip || "unknown address"}`}
+                      question={`End the session of ${label}? It is signed out and its open pages disconnect at once.`}
+                      confirmLabel="Yes, end it"
+                      busy={busyId === s.id}
+                      onConfirm={() => run(s.id, () => revokeBrowserSession(s.id), `${label} is signed out.`)}
+                    />
+                  )}
+                </li>
+              );
+            })}
+          </ul>
+        )}
+      </section>
+    </>
   );
 }
