@@ -16,12 +16,13 @@ import socket
 import sys
 from collections.abc import Mapping
 
-from relay import enrol
+from relay import enrol, self_protection
 from relay.app import EXIT_STOPPED, run_relay
 from relay.errors import ConfigError, RelayError, StateDirBusyError
 from relay.settings import ENV_PREFIX, Settings, config_path, load, token_file_path
 
 EXIT_CONFIG = 2
+TOKEN_VARIABLE = ENV_PREFIX + "TOKEN"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,7 +107,7 @@ def main(argv: list[str]) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
         return exc.code if isinstance(exc.code, int) else EXIT_CONFIG
-    env = os.environ
+    env = _guarded_environment()
     try:
         settings = load(vars(args), env)
     except ConfigError as exc:
@@ -124,6 +125,17 @@ def main(argv: list[str]) -> int:
     except RelayError as exc:
         print(f"tether relay: {exc}", file=sys.stderr)
         return 1
+
+
+def _guarded_environment() -> dict[str, str]:
+    """Our environment, after making this process non-dumpable and taking the token out of the
+    real one (relay/self_protection.py): only this mapping holds it from here on."""
+    self_protection.make_undumpable()
+    env = dict(os.environ)
+    token = self_protection.take_from_environment(TOKEN_VARIABLE)
+    if token is not None:
+        env[TOKEN_VARIABLE] = token
+    return env
 
 
 def _child_env(env: Mapping[str, str]) -> dict[str, str]:
