@@ -242,8 +242,9 @@ class RelayProcess(_Child):
         )
         for name, path in self.workspaces.items():
             argv += ["--workspace", f"{name}={path}"]
-        env = {**os.environ, **self.env, "TETHER_RELAY_TOKEN": self.token}
-        self._spawn(argv, env)
+        # Sandboxed PTY sessions run the tests' fake programs (tests/fakes): show the checkout.
+        env = {**os.environ, "TETHER_RELAY_SANDBOX_READ_ONLY": str(ROOT), **self.env}
+        self._spawn(argv, {**env, "TETHER_RELAY_TOKEN": self.token})
         return self
 
 

@@ -175,6 +175,8 @@ export interface RelayView {
   hostname: string;
   workspaces: Workspace[];
   agents: string[];
+  sandbox: string;
+  sandbox_note: string;
   created_at: number;
   last_seen_at: number | null;
 }
