@@ -120,10 +120,6 @@ class SessionSandbox:
     hooks_socket: str = ""  # this workspace's hooks socket, "" when there is none
     paths: AgentPaths = AgentPaths()
 
-    @property
-    def on(self) -> bool:
-        return self.confinement is not None
-
     def wrap(self, argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
         """`argv` as run inside the sandbox with `env`, or unchanged when not sandboxed."""
         if self.confinement is None:
@@ -140,10 +136,13 @@ class SessionSandbox:
         for path in self._writable(env):
             flags += ["--bind", path, path]
         flags += ["--bind", self.workspace, self.workspace]
-        for path in self._hidden():
-            flags += _hide(path)
+        hidden = self._hidden()
+        for path in hidden:
+            flags += ["--tmpfs", path] if os.path.isdir(path) else ["--ro-bind", "/dev/null", path]
         if self.hooks_socket and os.path.exists(self.hooks_socket):
             flags += ["--bind", self.hooks_socket, os.path.join(c.state_dir, "hooks.sock")]
+        for path in reversed(hidden):  # once every mount point in them is made
+            flags += ["--remount-ro", path] if os.path.isdir(path) else []
         flags += ["--chdir", self.workspace]
         return [c.bwrap, *flags, "--", *argv]
 
@@ -163,10 +162,12 @@ class SessionSandbox:
         assert self.confinement is not None
         wanted = [*self.confinement.read_only, *_path_dirs(env.get("PATH", ""))]
         system = [os.path.realpath(p) for p in SYSTEM_READ_ONLY]
+        homes = {os.path.realpath(h) for h in (env.get("HOME", ""), str(Path.home())) if h}
         return [
             path
             for path in _existing([*wanted, *install_roots(program)])
             if not any(_within(os.path.realpath(path), s) for s in system)
+            and not any(_within(home, os.path.realpath(path)) for home in homes)  # never a home
         ]
 
     def _writable(self, env: Mapping[str, str]) -> list[str]:
@@ -189,7 +190,8 @@ class SessionSandbox:
         mine = Path(self.workspace)
         wanted = [*self.confinement.hidden, *self.others]
         # A path that is the workspace or holds it cannot be hidden without hiding the workspace.
-        return _existing([p for p in wanted if Path(p) != mine and Path(p) not in mine.parents])
+        kept = [p for p in wanted if Path(p) != mine and Path(p) not in mine.parents]
+        return sorted(_existing(kept), key=lambda p: len(Path(p).parts))  # outer ones first
 
 
 def install_roots(executable: str) -> list[str]:
@@ -234,13 +236,6 @@ def _system_binds() -> list[str]:
         elif os.path.isdir(path):
             flags += ["--ro-bind", path, path]
     return flags
-
-
-def _hide(path: str) -> list[str]:
-    """An empty read-only directory, or /dev/null, over `path`."""
-    if os.path.isdir(path):
-        return ["--tmpfs", path, "--remount-ro", path]
-    return ["--ro-bind", "/dev/null", path]
 
 
 def _within(path: str, directory: str) -> bool:
