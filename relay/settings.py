@@ -127,6 +127,7 @@ class Settings:
         "auto",
         "How agents are confined: auto (bubblewrap where it works, else none, said at start and "
         "in the app), bwrap (required: sessions fail to start without it) or none.",
+        shown="auto",
     )
     workspace_sandbox: Mapping[str, str] = _setting(
         {},
