@@ -9,18 +9,18 @@ bubblewrap (docs/security.md, "Confinement").
 
 from __future__ import annotations
 
-import json
+import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from relay.agent.sandbox import probe
-from tests.harness import ROOT, Stack, running, wait_until
+from tests.harness import RelayProcess, Stack, running, wait_until
 
 BWRAP, WHY_NOT = probe()
+NO_CAPABILITIES = ["setpriv", "--bounding-set=-all", "--inh-caps=-all"]
 needs_bwrap = pytest.mark.skipif(not BWRAP, reason=f"no sandbox on this host: {WHY_NOT}")
 
 # Each line: a step of the attack and the shell command that succeeds only if the step works.
@@ -146,14 +146,26 @@ def test_a_relay_that_cannot_sandbox_starts_says_so_once_and_reports_it(tmp_path
     assert log.count("agents on this relay are not sandboxed") == 1, log
 
 
-def test_the_relay_is_not_dumpable() -> None:
-    """Other processes of its user cannot read its memory or /proc/<pid>/environ."""
-    code = (
-        "from relay.self_protection import dumpable, make_undumpable\n"
-        "import json; before = dumpable(); make_undumpable()\n"
-        "print(json.dumps([before, dumpable()]))"
+class _RelayWithoutCapabilities(RelayProcess):
+    """The relay as an ordinary user's process: no capabilities (root keeps none either)."""
+
+    def _spawn(self, argv: list[str], env: dict[str, str]) -> None:
+        super()._spawn([*NO_CAPABILITIES, *argv], env)
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is missing")
+def test_another_process_of_the_relays_user_cannot_read_its_environment(tmp_path: Path) -> None:
+    """Non-dumpable: a process of the same user (without root's capabilities, which read any
+    process) is refused /proc/<relay>/environ and /proc/<relay>/mem."""
+    stack = Stack(tmp_path)
+    relay = stack.relay
+    stack.relay = _RelayWithoutCapabilities(
+        relay.server_url, relay.token, relay.state_dir, relay.workspaces
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
-    ).stdout
-    assert json.loads(out) == [True, False]
+    with running(stack):
+        assert stack.relay.process is not None
+        pid = stack.relay.process.pid
+        for name in ("environ", "mem"):
+            read = [*NO_CAPABILITIES, "head", "-c", "1", f"/proc/{pid}/{name}"]
+            done = subprocess.run(read, capture_output=True, text=True, timeout=10, check=False)
+            assert done.returncode != 0 and "Permission denied" in done.stderr, (name, done)
