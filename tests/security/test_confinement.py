@@ -37,7 +37,6 @@ ATTACK = {
     "other workspace file": 'grep -q other-secret "$OTHER/secret.txt"',
     "other workspace hooks socket": '/usr/bin/python3 hook.py "$STATE/hooks.d/1.sock" "$OTHER"',
     "own hooks socket, other workspace": '/usr/bin/python3 hook.py "$STATE/hooks.sock" "$OTHER"',
-    "write outside the workspace": 'echo pwned > "$OUTSIDE/outside.txt"',
     "write into the other workspace": 'echo pwned > "$OTHER/pwned.txt"',
 }
 ALLOWED = {
@@ -90,8 +89,10 @@ def _script(stack: Stack) -> str:
     lines = [f"{name}='{value}'" for name, value in env.items()]
     for name, command in {**ATTACK, **ALLOWED}.items():
         lines.append(
-            f'if {command}; then r=succeeded; else r=failed; fi; echo "{name}: $r" >> report'
+            f"if {command}; then r=succeeded; else r=failed; fi; echo '{name}: '$r >> report"
         )
+    # Checked on the host: inside, /tmp is the sandbox's own and this lands there, or nowhere.
+    lines.append('echo pwned > "$OUTSIDE/outside.txt"')
     lines.append("touch done")
     return "\n".join(lines) + "\n"
 
