@@ -132,7 +132,7 @@ def _guarded_environment() -> dict[str, str]:
     real one (relay/self_protection.py): only this mapping holds it from here on."""
     self_protection.make_undumpable()
     env = dict(os.environ)
-    token = self_protection.take_from_environment(TOKEN_VARIABLE)
+    token = self_protection.take_from_environment(os.environ, TOKEN_VARIABLE)
     if token is not None:
         env[TOKEN_VARIABLE] = token
     return env

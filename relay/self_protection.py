@@ -3,9 +3,10 @@
 - Non-dumpable (`prctl(PR_SET_DUMPABLE, 0)`): other processes of the same user can no longer
   read /proc/<relay>/environ, /proc/<relay>/mem or ptrace it; only root can. Children get the
   flag reset by execve, so agents are ordinary processes.
-- The token leaves the environment: `TETHER_RELAY_TOKEN` is removed from os.environ (so no
-  child inherits it), and its value in the process's initial environment block, which
-  /proc/<relay>/environ keeps showing after unsetenv, is overwritten with zeros.
+- The token leaves the environment: `TETHER_RELAY_TOKEN` is removed from the process
+  environment that relay/cli.py hands in (unsetenv: no child inherits it), and its value in
+  the initial environment block, which /proc/<relay>/environ keeps showing after unsetenv, is
+  overwritten with zeros.
 
 Linux only; elsewhere both are skipped with a warning (the sandbox does not run there either).
 """
@@ -15,8 +16,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
-import os
 import sys
+from collections.abc import MutableMapping
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,10 @@ def dumpable() -> bool:
     return libc is None or bool(libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))
 
 
-def take_from_environment(name: str) -> str | None:
-    """Remove `name` from the environment and wipe its value from the initial environment
-    block; returns the value (None when it was not set)."""
-    value = os.environ.pop(name, None)  # unsetenv: no child inherits it
+def take_from_environment(environ: MutableMapping[str, str], name: str) -> str | None:
+    """Remove `name` from `environ` (the process's own) and wipe its value from the initial
+    environment block; returns the value (None when it was not set)."""
+    value = environ.pop(name, None)  # unsetenv: no child inherits it
     if value is not None:
         _wipe_initial(name)
     return value
