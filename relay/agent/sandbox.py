@@ -8,15 +8,18 @@ What a sandboxed agent sees (everything else does not exist in its mount namespa
                 in (for a CLI from npm, the directory holding its node_modules); the relay's
                 `sandbox_read_only` paths; the directories of its PATH
     private     an empty /tmp and an empty HOME (tmpfs, gone with the session); a new /proc that
-                shows only the sandbox's own processes (new PID namespace); a minimal /dev with
-                its own /dev/pts
+                shows only the sandbox's own processes (new PID namespace; not for a terminal,
+                see OWN_PIDS); a minimal /dev with its own /dev/pts
     hidden      the relay's state directory (outbox, hook sockets), its token and config file,
                 the `sandbox_hide` paths (the server's data directory for `tether serve`'s
                 relay) and other workspaces, even where they lie inside a visible directory
     bound in    the workspace's own Claude Code hooks socket, at `<state dir>/hooks.sock`
 
 The network is shared (agents need their model API). All capabilities are dropped and the agent
-runs in a new user namespace. The sandbox dies with the process that started it.
+runs in a new user namespace, so it cannot read the environment or memory of any process outside
+it, even one of its own user that sits in its /proc (a PTY session's): reading another process
+needs CAP_SYS_PTRACE in that process's user namespace. The sandbox dies with the process that
+started it.
 
 Terminals: no `--new-session`. A PTY session's terminal must stay its controlling terminal (job
 control, Ctrl-C); TIOCSTI (pushing keystrokes into a terminal) can only reach that terminal,
@@ -43,7 +46,10 @@ log = logging.getLogger(__name__)
 BWRAP = "bwrap"
 PROBE_TIMEOUT_S = 10.0  # a trivial sandboxed `true`; a host that needs longer has other trouble
 SYSTEM_READ_ONLY = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
-NAMESPACES = ("--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-cgroup-try")
+NAMESPACES = ("--unshare-user", "--unshare-ipc", "--unshare-cgroup-try")
+# Not for terminals: a shell's job control needs its terminal's session leader in its own PID
+# namespace (else "Cannot set tty process group"), and that leader is bwrap outside it.
+OWN_PIDS = "--unshare-pid"
 SANDBOX_MODES = ("auto", "bwrap", "none")
 
 
@@ -98,7 +104,7 @@ def probe(executable: str = BWRAP) -> tuple[str, str]:
     found = shutil.which(executable)
     if found is None:
         return "", f"{executable} is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
-    argv = [found, *_base_flags(), *_system_binds(), "--", "true"]
+    argv = [found, *_base_flags(), OWN_PIDS, *_system_binds(), "--", "true"]
     try:
         done = subprocess.run(argv, capture_output=True, timeout=PROBE_TIMEOUT_S, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -120,14 +126,17 @@ class SessionSandbox:
     hooks_socket: str = ""  # this workspace's hooks socket, "" when there is none
     paths: AgentPaths = AgentPaths()
 
-    def wrap(self, argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
-        """`argv` as run inside the sandbox with `env`, or unchanged when not sandboxed."""
+    def wrap(
+        self, argv: Sequence[str], env: Mapping[str, str], *, terminal: bool = False
+    ) -> list[str]:
+        """`argv` as run inside the sandbox with `env`, or unchanged when not sandboxed.
+        A `terminal` program keeps the host's PID namespace (see OWN_PIDS)."""
         if self.confinement is None:
             return list(argv)
         c = self.confinement
         program = self._program(argv[0] if argv else "", env)
         home = env.get("HOME", "")
-        flags = [*_base_flags(), *_system_binds()]
+        flags = [*_base_flags(), *([] if terminal else [OWN_PIDS]), *_system_binds()]
         flags += ["--tmpfs", "/tmp"]
         if home and home != "/":
             flags += ["--tmpfs", home]
