@@ -6,7 +6,9 @@ test("a relay whose agents are not sandboxed is warned of, with the reason", () 
   expect(sandboxWarning({ sandbox: "none", sandbox_note: "bwrap is not installed" })).toBe(
     "agents on this relay are not sandboxed: bwrap is not installed",
   );
-  expect(sandboxWarning({ sandbox: "none", sandbox_note: "" })).toBe("agents on this relay are not sandboxed");
+  expect(sandboxWarning({ sandbox: "none", sandbox_note: "" })).toBe(
+    "agents on this relay are not sandboxed",
+  );
 });
 
 test("a sandboxed relay, or one that does not say, gets no warning", () => {
