@@ -158,11 +158,12 @@ class SessionSandbox:
     def _program(self, name: str, env: Mapping[str, str]) -> str:
         """The program's path as the relay finds it; raises SpawnError when there is none (inside
         the sandbox bwrap would only fail later, as an exit status)."""
+        found: str | None = None
         if "/" in name:
-            found = os.path.join(self.workspace, name)
-            found = found if os.access(found, os.X_OK) and not os.path.isdir(found) else None
-        else:
-            found = shutil.which(name, path=env.get("PATH")) if name else None
+            path = os.path.join(self.workspace, name)
+            found = path if os.access(path, os.X_OK) and not os.path.isdir(path) else None
+        elif name:
+            found = shutil.which(name, path=env.get("PATH"))
         if found is None:
             raise SpawnError(f"cannot start {name!r}: no such program")
         return found
