@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from protocol.redaction import configure_logging
-from relay import enrol
+from relay import enrol, self_protection
 from relay.app import EXIT_STOPPED, run_relay
 from relay.errors import ConfigError, RelayError, StateDirBusyError
 from relay.settings import ENV_PREFIX, Settings, config_path, load, token_file_path
@@ -28,6 +28,7 @@ TOKEN_FLAG_WARNING = (
     "tether relay: warning: --token puts the relay's token where every user of this machine "
     "can read it (ps, /proc/PID/cmdline); use --token-file or TETHER_RELAY_TOKEN instead"
 )
+TOKEN_VARIABLE = ENV_PREFIX + "TOKEN"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,7 +129,7 @@ def main(argv: list[str]) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
         return exc.code if isinstance(exc.code, int) else EXIT_CONFIG
-    env = os.environ
+    env = _guarded_environment()
     if args.token is not None:
         print(TOKEN_FLAG_WARNING, file=sys.stderr)
     try:
@@ -150,6 +151,17 @@ def main(argv: list[str]) -> int:
     except RelayError as exc:
         print(f"tether relay: {exc}", file=sys.stderr)
         return 1
+
+
+def _guarded_environment() -> dict[str, str]:
+    """Our environment, after making this process non-dumpable and taking the token out of the
+    real one (relay/self_protection.py): only this mapping holds it from here on."""
+    self_protection.make_undumpable()
+    env = dict(os.environ)
+    token = self_protection.take_from_environment(os.environ, TOKEN_VARIABLE)
+    if token is not None:
+        env[TOKEN_VARIABLE] = token
+    return env
 
 
 def _child_env(env: Mapping[str, str]) -> dict[str, str]:

@@ -18,6 +18,7 @@ from typing import Any
 from protocol.loopback import is_plain_remote
 from protocol.messages import MAX_FRAME_BYTES
 from relay.agent.config import DEFAULT_ENV_ALLOW, AgentConfig
+from relay.agent.sandbox import SANDBOX_MODES
 from relay.errors import ConfigError
 from relay.workspaces import Workspace, parse_workspace_list, resolve_workspaces
 
@@ -129,6 +130,30 @@ class Settings:
         "Environment variables every agent gets from the relay's environment; nothing else "
         "passes (comma-separated in the environment variable).",
         shown=", ".join(DEFAULT_ENV_ALLOW),
+    )
+    sandbox: str = _setting(
+        "auto",
+        "How agents are confined: auto (bubblewrap where it works, else none, said at start and "
+        "in the app), bwrap (required: sessions fail to start without it) or none.",
+        shown="auto",
+    )
+    workspace_sandbox: Mapping[str, str] = _setting(
+        {},
+        "Per-workspace sandbox, name = auto, bwrap or none (name=mode,... in the environment); "
+        "an agent's own `sandbox` key wins over it.",
+        shown="none",
+    )
+    sandbox_read_only: tuple[str, ...] = _setting(
+        (),
+        "More directories sandboxed agents see read-only (toolchains outside /usr, e.g. /opt/go); "
+        "comma-separated in the environment.",
+        shown="none",
+    )
+    sandbox_hide: tuple[str, ...] = _setting(
+        (),
+        "Paths sandboxed agents never see even inside a visible directory (the state directory, "
+        "token and config file always); comma-separated in the environment.",
+        shown="none",
     )
     agents: Mapping[str, AgentConfig] = _setting(
         {},
@@ -268,8 +293,10 @@ def _coerce(field: dataclasses.Field[Any], value: Any, origin: str, base: Path, 
     """Turn a flag, environment or file value into the field's type, or raise ConfigError."""
     default = field.default
     try:
-        if field.name in ("workspaces", "env_allow", "agents"):
+        if field.name in ("workspaces", "env_allow", "agents", "workspace_sandbox"):
             return _coerce_collection(field.name, value, base, home)
+        if field.name in ("sandbox_read_only", "sandbox_hide"):
+            return _paths(value, base, home)
         if isinstance(default, bool):
             return _switch(value)
         if isinstance(value, bool):
@@ -293,12 +320,14 @@ def _coerce_collection(name: str, value: Any, base: Path, home: Path) -> Any:
         return resolve_workspaces(parse_workspace_list(value), base, home)
     if name == "env_allow":
         return tuple(_names(value.split(",") if isinstance(value, str) else value))
+    if name == "workspace_sandbox":
+        return dict(parse_workspace_list(value))
     if not isinstance(value, dict):
         raise ValueError("expected [agents.<name>] tables")
     return {agent: _agent(agent, table) for agent, table in value.items()}
 
 
-AGENT_KEYS = {"executable", "args", "model", "env", "environment", "secrets", "enabled"}
+AGENT_KEYS = {"executable", "args", "model", "env", "environment", "secrets", "enabled", "sandbox"}
 
 
 def _agent(name: str, table: Any) -> AgentConfig:
@@ -317,9 +346,16 @@ def _agent(name: str, table: Any) -> AgentConfig:
             environment=_text_table(table.get("environment", {})),
             secrets=_text_table(table.get("secrets", {})),
             enabled=_bool(table.get("enabled", True)),
+            sandbox=_text(table.get("sandbox", "")),
         )
     except ValueError as exc:
         raise ValueError(f"agents.{name}: {exc}") from None
+
+
+def _paths(value: Any, base: Path, home: Path) -> tuple[str, ...]:
+    """Absolute paths from a list, or from comma-separated text. Raises ValueError."""
+    items = [v for v in value.split(",") if v.strip()] if isinstance(value, str) else _list(value)
+    return tuple(str(base / _expand(_text(item).strip(), home)) for item in items)
 
 
 def _names(values: Any) -> list[str]:
@@ -376,6 +412,21 @@ def _expand(path: str, home: Path) -> Path:
 def _validate(s: Settings) -> None:
     _validate_link(s)
     _validate_limits(s)
+    _validate_sandbox(s)
+
+
+def _validate_sandbox(s: Settings) -> None:
+    """Sandbox modes are known ones, given for known workspaces."""
+    names = {w.name for w in s.workspaces}
+    chosen = {"sandbox": s.sandbox}
+    chosen |= {f"workspace_sandbox.{n}": mode for n, mode in s.workspace_sandbox.items()}
+    chosen |= {f"agents.{a.name}.sandbox": a.sandbox for a in s.agents.values() if a.sandbox}
+    for where, mode in chosen.items():
+        if mode not in SANDBOX_MODES:
+            raise ConfigError(f"{where} {mode!r} is not one of {', '.join(SANDBOX_MODES)}")
+    unknown = sorted(set(s.workspace_sandbox) - names)
+    if unknown:
+        raise ConfigError(f"workspace_sandbox names unknown workspace(s): {', '.join(unknown)}")
 
 
 def _validate_link(s: Settings) -> None:

@@ -106,7 +106,7 @@ class StructuredAdapter(Adapter):
         argv = self.argv()
         try:
             self._process = await asyncio.create_subprocess_exec(
-                *argv,
+                *self.spec.sandbox.wrap(argv, self.spec.env),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,

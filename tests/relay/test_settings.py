@@ -118,6 +118,8 @@ OK = {"TETHER_RELAY_SERVER": "https://h", "TETHER_RELAY_TOKEN": "t"}
             {**OK, "TETHER_RELAY_BATCH_MAX_BYTES": str(4 << 20)},
             "batch_max_bytes must be at most",
         ),
+        ({}, {**OK, "TETHER_RELAY_SANDBOX": "maybe"}, "sandbox 'maybe' is not one of"),
+        ({}, {**OK, "TETHER_RELAY_WORKSPACE_SANDBOX": "ghost=none"}, "unknown workspace"),
     ],
 )
 def test_bad_configuration_is_a_clear_error(
@@ -158,6 +160,22 @@ def test_insecure_comes_from_the_environment_or_the_file_too(home: Path) -> None
     _write_config(home, "insecure = false\n")
     with pytest.raises(ConfigError, match="plain http"):
         load(NO_FLAGS, env)
+
+
+def test_sandbox_settings_per_relay_workspace_and_agent(home: Path, tmp_path: Path) -> None:
+    _write_config(
+        home,
+        f'[workspaces]\napi = "{tmp_path}"\n[workspace_sandbox]\napi = "none"\n'
+        '[agents.codex]\nsandbox = "bwrap"\n',
+    )
+    env = _minimal(
+        home, TETHER_RELAY_SANDBOX_READ_ONLY="/opt/go,~/tools", TETHER_RELAY_SANDBOX_HIDE=""
+    )
+    s = load(NO_FLAGS, env)
+    assert (s.sandbox, dict(s.workspace_sandbox)) == ("auto", {"api": "none"})
+    assert s.agents["codex"].sandbox == "bwrap"
+    assert s.sandbox_read_only == ("/opt/go", str(home / "tools"))
+    assert s.sandbox_hide == ()
 
 
 def test_a_broken_or_misspelt_config_file_is_an_error(home: Path) -> None:
