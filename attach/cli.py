@@ -5,11 +5,12 @@
     tether attach --new --agent claude [--relay R] [--workspace W] [PROMPT...]   or an agent's
     tether sessions [--server URL]              the sessions, most recently active first
 
-The server URL comes from --server, else TETHER_URL, else http://127.0.0.1:8765. The client
-authenticates with the server's console token (accepted from loopback only, docs/security.md):
-TETHER_CONSOLE_TOKEN, else the file console.token in TETHER_DATA_DIR (default
-~/.local/share/tether), the server's data directory. This is the only module of the terminal
-client that reads the environment or the command line. Exit status:
+The server URL comes from --server, else TETHER_URL, else http://127.0.0.1:8765. A server on
+this machine gets the console token (TETHER_CONSOLE_TOKEN, else console.token in
+TETHER_DATA_DIR, default ~/.local/share/tether); any other server only the token `tether login
+URL` saved for it (attach/credentials.py, docs/security.md). This is the only module of the
+terminal client that reads the environment or the command line (with login.py's `main` for
+`tether login`). Exit status:
 0 on success (the session ended, or the user detached), 1 on an error, 2 on a usage error.
 """
 
@@ -20,19 +21,16 @@ import asyncio
 import os
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 
 from attach import selection, sessions_table, terminal
 from attach.attachment import attach
+from attach.credentials import credential
 from attach.errors import AttachError
 from attach.event_text import clean
-from attach.server_api import ServerApi, SessionInfo, viewer_socket_url
+from attach.server_api import ServerApi, SessionInfo, normalize_url, viewer_socket_url
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 URL_ENV = "TETHER_URL"
-TOKEN_ENV = "TETHER_CONSOLE_TOKEN"
-DATA_DIR_ENV = "TETHER_DATA_DIR"
-DEFAULT_DATA_DIR = "~/.local/share/tether"
 DEFAULT_SIZE = (80, 24)  # cols, rows of a session started without a terminal
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -96,8 +94,9 @@ def main(argv: list[str], environ: Mapping[str, str] = os.environ) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
-        token = console_token(environ)
-        api = ServerApi(options.server or environ.get(URL_ENV) or DEFAULT_URL, token)
+        base_url = normalize_url(options.server or environ.get(URL_ENV) or DEFAULT_URL)
+        token = credential(environ, base_url)
+        api = ServerApi(base_url, token)
         if command == "sessions":
             sys.stdout.write(sessions_table.render(api.sessions()))
             return 0
@@ -134,18 +133,6 @@ def _existing(
             file=sys.stderr,
         )
     return chosen
-
-
-def console_token(environ: Mapping[str, str]) -> str:
-    """The server's console token, or "" when this user cannot read it (then the server
-    answers 401 and the error says so)."""
-    if environ.get(TOKEN_ENV):
-        return environ[TOKEN_ENV].strip()
-    path = Path(environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR).expanduser() / "console.token"
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return ""
 
 
 def _start(

@@ -48,6 +48,22 @@ class RelayInfo(msgspec.Struct, kw_only=True):
     agents: list[str] = []
 
 
+class LoginRequested(msgspec.Struct, kw_only=True):
+    code: str
+    handle: str
+    expires_at: float
+    poll_interval_s: float = 2.0
+
+
+class LoginState(msgspec.Struct, kw_only=True):
+    status: str  # pending, approved, expired, collected
+    expires_at: float = 0.0
+    token: str = ""
+    user_name: str = ""
+    role: str = ""
+    session_id: str = ""
+
+
 class _Sessions(msgspec.Struct):
     sessions: list[SessionInfo]
 
@@ -114,6 +130,13 @@ class ServerApi:
             "rows": rows,
         }
         return self._call("POST", "/api/sessions", SessionInfo, body, START_TIMEOUT_S)
+
+    def request_login(self, name: str) -> LoginRequested:
+        """`tether login`: ask the server for a code its user approves in the app."""
+        return self._call("POST", "/api/auth/terminal-logins", LoginRequested, {"name": name})
+
+    def poll_login(self, handle: str) -> LoginState:
+        return self._call("POST", "/api/auth/terminal-logins/poll", LoginState, {"handle": handle})
 
     def _call(
         self,

@@ -296,6 +296,8 @@ class RelayInfo(_Msg, tag="relay_info"):
     live_sessions: list[str] = []
     pending_approvals: list[PendingApproval] = []  # still answerable after a reconnect
     sessions: list[SessionMark] = []  # every session live, with events kept, or lately ended
+    sandbox: str = ""  # how agents are confined: "bwrap", "none"; "" from relays before it
+    sandbox_note: str = ""  # why they are not (or where not), in words for the app
 
 
 class RelayEvent(msgspec.Struct, kw_only=True):

@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NoReturn
 
+from relay.agent import sandbox
+from relay.agent.sandbox import Confinement
 from relay.command_store import CommandMemory
 from relay.errors import LinkStoppedError, OutboxCorruptError, OutboxError, StateDirBusyError
 from relay.hooks.bridge import listen_for_hooks
@@ -63,7 +65,7 @@ async def run_relay(settings: Settings, parent_env: Mapping[str, str], stop: asy
         )
         memory = CommandMemory.open(state_dir)
         try:
-            supervisor = Supervisor(settings, outbox, parent_env)
+            supervisor = Supervisor(settings, outbox, parent_env, confined=_confine(settings))
             await supervisor.recover()
             link = Link(settings, outbox, supervisor, memory=memory)
             names = ", ".join(w.name for w in settings.workspaces) or "none"
@@ -73,6 +75,26 @@ async def run_relay(settings: Settings, parent_env: Mapping[str, str], stop: asy
         finally:
             memory.close()
             outbox.close()
+
+
+def _confine(settings: Settings) -> Confinement:
+    """Probe the sandbox once; say at start, once, when agents will run without it."""
+    modes = [settings.sandbox, *settings.workspace_sandbox.values()]
+    modes += [a.sandbox for a in settings.agents.values() if a.sandbox]
+    confined = sandbox.confinement(
+        wanted=any(mode != "none" for mode in modes),
+        state_dir=settings.state_dir,
+        hidden=[settings.token_file, settings.config_file, *settings.sandbox_hide],
+        read_only=settings.sandbox_read_only,
+    )
+    if settings.sandbox == "none":
+        log.warning("agents on this relay are not sandboxed: sandbox = none")
+    elif not confined.available:
+        required = "sessions that require it will not start; " if "bwrap" in modes else ""
+        log.warning("agents on this relay are not sandboxed: %s%s", required, confined.reason)
+    else:
+        log.info("agents run sandboxed with %s", confined.bwrap)
+    return confined
 
 
 async def _run_until_stopped(

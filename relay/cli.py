@@ -9,19 +9,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import socket
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
-from relay import enrol
+from protocol.redaction import configure_logging
+from relay import enrol, self_protection
 from relay.app import EXIT_STOPPED, run_relay
 from relay.errors import ConfigError, RelayError, StateDirBusyError
 from relay.settings import ENV_PREFIX, Settings, config_path, load, token_file_path
+from tether.private_files import keep_private
 
 EXIT_CONFIG = 2
+TOKEN_FLAG_WARNING = (
+    "tether relay: warning: --token puts the relay's token where every user of this machine "
+    "can read it (ps, /proc/PID/cmdline); use --token-file or TETHER_RELAY_TOKEN instead"
+)
+TOKEN_VARIABLE = ENV_PREFIX + "TOKEN"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +39,17 @@ def build_parser() -> argparse.ArgumentParser:
         "in the config file (docs/config.md).",
     )
     parser.add_argument("--server", help="server base URL, http(s)://host[:port]")
-    parser.add_argument("--token", help="relay token (prefer TETHER_RELAY_TOKEN: flags show in ps)")
+    parser.add_argument(
+        "--token",
+        help="relay token; avoid: every user sees flags in ps (use --token-file, the file "
+        "`tether relay enroll` writes, or TETHER_RELAY_TOKEN)",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        default=None,
+        help="allow a plain http:// server on another machine (the token crosses in clear text)",
+    )
     parser.add_argument(
         "--token-file", dest="token_file", help="file holding the token (tether relay enroll)"
     )
@@ -63,6 +80,11 @@ def build_enrol_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", dest="config_file", help="config file to write the URL to")
     parser.add_argument("--token-file", dest="token_file", help="where to save the token")
     parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a plain http:// server on another machine (the token crosses in clear text)",
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         default=enrol.DEFAULT_TIMEOUT_S,
@@ -87,6 +109,7 @@ def enrol_main(argv: list[str]) -> int:
             config_path=config_file,
             token_path=token_file_path(flags, env),
             timeout_s=args.timeout,
+            insecure=args.insecure,
         )
     except enrol.EnrolError as exc:
         print(f"tether relay enroll: {exc}", file=sys.stderr)
@@ -106,16 +129,20 @@ def main(argv: list[str]) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
         return exc.code if isinstance(exc.code, int) else EXIT_CONFIG
-    env = os.environ
+    env = _guarded_environment()
+    if args.token is not None:
+        print(TOKEN_FLAG_WARNING, file=sys.stderr)
     try:
         settings = load(vars(args), env)
     except ConfigError as exc:
         print(f"tether relay: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level)
+    try:
+        keep_private(Path(settings.state_dir))  # before anything in it is opened
+    except OSError as exc:
+        print(f"tether relay: state dir {settings.state_dir}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         return asyncio.run(_serve(settings, _child_env(env)))
     except StateDirBusyError as exc:
@@ -124,6 +151,17 @@ def main(argv: list[str]) -> int:
     except RelayError as exc:
         print(f"tether relay: {exc}", file=sys.stderr)
         return 1
+
+
+def _guarded_environment() -> dict[str, str]:
+    """Our environment, after making this process non-dumpable and taking the token out of the
+    real one (relay/self_protection.py): only this mapping holds it from here on."""
+    self_protection.make_undumpable()
+    env = dict(os.environ)
+    token = self_protection.take_from_environment(os.environ, TOKEN_VARIABLE)
+    if token is not None:
+        env[TOKEN_VARIABLE] = token
+    return env
 
 
 def _child_env(env: Mapping[str, str]) -> dict[str, str]:

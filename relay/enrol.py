@@ -24,6 +24,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, TextIO
 
+from protocol.loopback import is_plain_remote
 from relay.errors import ConfigError, RelayError
 
 HTTP_TIMEOUT_S = 10.0  # one request
@@ -77,6 +78,18 @@ def _error_message(exc: urllib.error.HTTPError) -> str:
         return f"the server answered HTTP {exc.code}: is this a Tether server?"
 
 
+def _checked_server(server: str, *, insecure: bool) -> str:
+    server = server.rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", server):
+        raise ConfigError(f"server {server!r} must be an http:// or https:// URL")
+    if is_plain_remote(server) and not insecure:
+        raise ConfigError(
+            f"server {server!r} is plain http:// on another machine: the relay's token would "
+            "cross the network unencrypted. Use https://, or allow it with --insecure"
+        )
+    return server
+
+
 def enrol(
     server: str,
     name: str,
@@ -84,11 +97,10 @@ def enrol(
     config_path: Path,
     token_path: Path,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    insecure: bool = False,
     out: TextIO = sys.stdout,
 ) -> int:
-    server = server.rstrip("/")
-    if not re.match(r"^https?://[^/\s]+", server):
-        raise ConfigError(f"server {server!r} must be an http:// or https:// URL")
+    server = _checked_server(server, insecure=insecure)
     base = f"{server}/api/relays/enrolments"
     try:
         created = _call(base, {"name": name})
@@ -131,7 +143,7 @@ def enrol(
             continue
         _end_progress(out)
         if status == "approved":
-            _save(server, str(polled["token"]), config_path, token_path)
+            _save(server, str(polled["token"]), config_path, token_path, insecure=insecure)
             print(
                 f"Approved: this relay is {polled['name']!r} (id {polled['relay_id']}).\n"
                 f"Token saved to {token_path} (mode 0600); server written to {config_path}.\n"
@@ -169,8 +181,9 @@ def _end_progress(out: TextIO) -> None:
         out.flush()
 
 
-def _save(server: str, token: str, config_path: Path, token_path: Path) -> None:
-    """Write the token file (0600), then point the config file at the server."""
+def _save(server: str, token: str, config_path: Path, token_path: Path, *, insecure: bool) -> None:
+    """Write the token file (0600), then point the config file at the server (and allow plain
+    http:// there when the enrolment was told --insecure)."""
     token_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     _write_atomically(token_path, token + "\n", 0o600)
     try:
@@ -180,6 +193,8 @@ def _save(server: str, token: str, config_path: Path, token_path: Path) -> None:
     except OSError as exc:
         raise EnrolError(f"cannot read {config_path}: {exc}; add server = {server!r}") from exc
     updated = set_top_level(text, "server", json.dumps(server))
+    if insecure:
+        updated = set_top_level(updated, "insecure", "true")
     try:
         if tomllib.loads(updated).get("server") != server:
             raise ValueError("server not set")

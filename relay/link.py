@@ -110,6 +110,8 @@ class CommandHandler(Protocol):
 
     def pending_approvals(self) -> list[PendingApproval]: ...
 
+    def sandbox_status(self) -> tuple[str, str]: ...
+
     async def handle(self, command: SessionCommand) -> None: ...
 
     def forget(self, session_id: str) -> None: ...
@@ -317,6 +319,7 @@ class Link:
             )
         log.info("server %s speaks protocol %d", reply.software_version, reply.protocol_version)
         self._commands.clock.sync(reply.time)
+        sandbox, sandbox_note = self._handler.sandbox_status()
         info = RelayInfo(
             hostname=self._settings.name,
             workspaces=[Workspace(name=w.name, path=w.path) for w in self._settings.workspaces],
@@ -324,6 +327,8 @@ class Link:
             live_sessions=self._handler.live_sessions(),
             pending_approvals=self._handler.pending_approvals(),
             sessions=self._outbox.marks(),
+            sandbox=sandbox,
+            sandbox_note=sandbox_note,
         )
         await ws.send(_encoder.encode(info), text=True)
         committed = await self._await_committed(ws)

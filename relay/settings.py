@@ -15,8 +15,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from protocol.loopback import is_plain_remote
 from protocol.messages import MAX_FRAME_BYTES
 from relay.agent.config import DEFAULT_ENV_ALLOW, AgentConfig
+from relay.agent.sandbox import SANDBOX_MODES
 from relay.errors import ConfigError
 from relay.workspaces import Workspace, parse_workspace_list, resolve_workspaces
 
@@ -55,6 +57,13 @@ class Settings:
         flag="--token",
         shown="required",
         secret=True,
+    )
+    insecure: bool = _setting(
+        False,
+        "Allow a plain http:// server that is not on this machine (the token would cross the "
+        "network in clear text). Off: such a server is refused.",
+        flag="--insecure",
+        shown="false",
     )
     token_file: str = _setting(
         "",
@@ -121,6 +130,30 @@ class Settings:
         "Environment variables every agent gets from the relay's environment; nothing else "
         "passes (comma-separated in the environment variable).",
         shown=", ".join(DEFAULT_ENV_ALLOW),
+    )
+    sandbox: str = _setting(
+        "auto",
+        "How agents are confined: auto (bubblewrap where it works, else none, said at start and "
+        "in the app), bwrap (required: sessions fail to start without it) or none.",
+        shown="auto",
+    )
+    workspace_sandbox: Mapping[str, str] = _setting(
+        {},
+        "Per-workspace sandbox, name = auto, bwrap or none (name=mode,... in the environment); "
+        "an agent's own `sandbox` key wins over it.",
+        shown="none",
+    )
+    sandbox_read_only: tuple[str, ...] = _setting(
+        (),
+        "More directories sandboxed agents see read-only (toolchains outside /usr, e.g. /opt/go); "
+        "comma-separated in the environment.",
+        shown="none",
+    )
+    sandbox_hide: tuple[str, ...] = _setting(
+        (),
+        "Paths sandboxed agents never see even inside a visible directory (the state directory, "
+        "token and config file always); comma-separated in the environment.",
+        shown="none",
     )
     agents: Mapping[str, AgentConfig] = _setting(
         {},
@@ -260,9 +293,13 @@ def _coerce(field: dataclasses.Field[Any], value: Any, origin: str, base: Path, 
     """Turn a flag, environment or file value into the field's type, or raise ConfigError."""
     default = field.default
     try:
-        if field.name in ("workspaces", "env_allow", "agents"):
+        if field.name in ("workspaces", "env_allow", "agents", "workspace_sandbox"):
             return _coerce_collection(field.name, value, base, home)
-        if isinstance(default, bool) or isinstance(value, bool):
+        if field.name in ("sandbox_read_only", "sandbox_hide"):
+            return _paths(value, base, home)
+        if isinstance(default, bool):
+            return _switch(value)
+        if isinstance(value, bool):
             raise ValueError("expected a number or text, not true/false")
         if isinstance(default, int):
             if isinstance(value, float):
@@ -283,12 +320,14 @@ def _coerce_collection(name: str, value: Any, base: Path, home: Path) -> Any:
         return resolve_workspaces(parse_workspace_list(value), base, home)
     if name == "env_allow":
         return tuple(_names(value.split(",") if isinstance(value, str) else value))
+    if name == "workspace_sandbox":
+        return dict(parse_workspace_list(value))
     if not isinstance(value, dict):
         raise ValueError("expected [agents.<name>] tables")
     return {agent: _agent(agent, table) for agent, table in value.items()}
 
 
-AGENT_KEYS = {"executable", "args", "model", "env", "environment", "secrets", "enabled"}
+AGENT_KEYS = {"executable", "args", "model", "env", "environment", "secrets", "enabled", "sandbox"}
 
 
 def _agent(name: str, table: Any) -> AgentConfig:
@@ -307,9 +346,16 @@ def _agent(name: str, table: Any) -> AgentConfig:
             environment=_text_table(table.get("environment", {})),
             secrets=_text_table(table.get("secrets", {})),
             enabled=_bool(table.get("enabled", True)),
+            sandbox=_text(table.get("sandbox", "")),
         )
     except ValueError as exc:
         raise ValueError(f"agents.{name}: {exc}") from None
+
+
+def _paths(value: Any, base: Path, home: Path) -> tuple[str, ...]:
+    """Absolute paths from a list, or from comma-separated text. Raises ValueError."""
+    items = [v for v in value.split(",") if v.strip()] if isinstance(value, str) else _list(value)
+    return tuple(str(base / _expand(_text(item).strip(), home)) for item in items)
 
 
 def _names(values: Any) -> list[str]:
@@ -338,6 +384,18 @@ def _bool(value: Any) -> bool:
     return value
 
 
+def _switch(value: Any) -> bool:
+    """A boolean setting: true/false in the file, True from a flag, 1/0 or true/false in text."""
+    if isinstance(value, bool):
+        return value
+    lowered = str(value).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
 def _text_table(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         raise ValueError(f'expected a table of NAME = "value", got {type(value).__name__}')
@@ -354,6 +412,21 @@ def _expand(path: str, home: Path) -> Path:
 def _validate(s: Settings) -> None:
     _validate_link(s)
     _validate_limits(s)
+    _validate_sandbox(s)
+
+
+def _validate_sandbox(s: Settings) -> None:
+    """Sandbox modes are known ones, given for known workspaces."""
+    names = {w.name for w in s.workspaces}
+    chosen = {"sandbox": s.sandbox}
+    chosen |= {f"workspace_sandbox.{n}": mode for n, mode in s.workspace_sandbox.items()}
+    chosen |= {f"agents.{a.name}.sandbox": a.sandbox for a in s.agents.values() if a.sandbox}
+    for where, mode in chosen.items():
+        if mode not in SANDBOX_MODES:
+            raise ConfigError(f"{where} {mode!r} is not one of {', '.join(SANDBOX_MODES)}")
+    unknown = sorted(set(s.workspace_sandbox) - names)
+    if unknown:
+        raise ConfigError(f"workspace_sandbox names unknown workspace(s): {', '.join(unknown)}")
 
 
 def _validate_link(s: Settings) -> None:
@@ -362,6 +435,12 @@ def _validate_link(s: Settings) -> None:
         raise ConfigError("no server given: use --server URL or TETHER_RELAY_SERVER")
     if s.server.split("://", 1)[0] not in ("http", "https", "ws", "wss") or "://" not in s.server:
         raise ConfigError(f"server {s.server!r} must start with http:// or https://")
+    if is_plain_remote(s.server) and not s.insecure:
+        raise ConfigError(
+            f"server {s.server!r} is plain http:// on another machine: the relay's token would "
+            "cross the network unencrypted. Use https:// (Caddy in front, docs/deploy.md), or "
+            "allow it with --insecure (TETHER_RELAY_INSECURE=1)"
+        )
     if not s.token:
         raise ConfigError(
             f"no token given and no token file {s.token_file}: enrol this relay with "

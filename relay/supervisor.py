@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import secrets
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import msgspec
 
@@ -41,7 +42,9 @@ from protocol.messages import (
 from relay.agent.adapters import ADAPTERS, with_acp_agents
 from relay.agent.adapters.base import Adapter, EventSink, SessionSpec
 from relay.agent.config import AgentConfig, offered_agents
+from relay.agent.sandbox import Confinement, SandboxUnavailableError, SessionSandbox, choose
 from relay.errors import CommandError, SpawnError
+from relay.hooks.bridge import workspace_socket
 from relay.outbox import Outbox
 from relay.settings import Settings
 from relay.workspaces import Workspace
@@ -94,8 +97,10 @@ class Supervisor:
         outbox: Outbox,
         parent_env: Mapping[str, str],
         adapters: Mapping[str, type[Adapter]] = ADAPTERS,
+        confined: Confinement | None = None,
     ) -> None:
         self._settings = settings
+        self._confined = confined or Confinement("", "not set up", (), (), settings.state_dir)
         self._outbox = outbox
         self._parent_env = dict(parent_env)
         self._adapters = with_acp_agents(adapters, settings.agents)
@@ -109,6 +114,16 @@ class Supervisor:
     @property
     def agents(self) -> list[str]:
         return list(self._agents)
+
+    def sandbox_status(self) -> tuple[str, str]:
+        """("bwrap" or "none", why not or where not) for relay_info: what the PWA warns of."""
+        exceptions = [f"workspace {n}" for n, m in self._settings.workspace_sandbox.items()]
+        exceptions += [f"agent {a.name}" for a in self._settings.agents.values() if a.sandbox]
+        if self._settings.sandbox == "none":
+            return "none", "turned off in the relay's settings"
+        if not self._confined.available:
+            return "none", self._confined.reason
+        return "bwrap", ("set per " + ", ".join(exceptions)) if exceptions else ""
 
     def live_sessions(self) -> list[str]:
         return list(self._sessions)
@@ -280,6 +295,7 @@ class Supervisor:
             env=config.child_env(self._parent_env, self._settings.env_allow),
             agent=config,
             resume=resume,
+            sandbox=self._sandbox(workspace, config, adapter_class),
         )
         sink = _Sink(self._outbox, session_id)
         adapter = adapter_class(spec, sink)
@@ -317,6 +333,26 @@ class Supervisor:
         session = _Session(session_id, adapter)
         self._sessions[session_id] = session
         session.watcher = asyncio.create_task(self._watch(session), name=f"session {session_id}")
+
+    def _sandbox(
+        self, workspace: Workspace, config: AgentConfig, adapter: type[Adapter]
+    ) -> SessionSandbox:
+        """How this session is confined: the agent's own setting, else the workspace's, else
+        the relay's. Raises SpawnError when bwrap is required and cannot run."""
+        s = self._settings
+        mode = config.sandbox or s.workspace_sandbox.get(workspace.name) or s.sandbox
+        try:
+            confined = choose(mode, self._confined)
+        except SandboxUnavailableError as exc:
+            raise SpawnError(str(exc)) from None
+        index = list(self._workspaces).index(workspace.name)
+        return SessionSandbox(
+            confined,
+            workspace=workspace.path,
+            others=tuple(w.path for w in self._workspaces.values() if w != workspace),
+            hooks_socket=str(workspace_socket(Path(s.state_dir), index)),
+            paths=adapter.sandbox_paths,
+        )
 
     async def _watch(self, session: _Session) -> None:
         """Run the adapter until its process is gone, then end the session."""

@@ -35,11 +35,14 @@ from server.http.api_auth import AuthController
 from server.http.api_enrolment import EnrolmentController, RelayAdminController
 from server.http.api_relays import RelaysController
 from server.http.api_sessions import SessionsController
+from server.http.api_terminal_login import TerminalLoginController
 from server.http.api_users import InvitesController, UsersController
-from server.http.api_voice import VoiceController
-from server.http.auth import AuthenticationMiddleware
+from server.http.api_voice import voice_controller
+from server.http.auth import AuthenticationMiddleware, refuse_large_body
+from server.http.client_address import TrustedProxies
 from server.http.error_handlers import ERROR_RESPONSES, HANDLERS
 from server.http.pwa import pwa_handlers
+from server.http.request import TetherRequest
 from server.http.security_headers import security_headers
 from server.http.ws_client import client_socket
 from server.http.ws_relay import relay_socket
@@ -49,6 +52,7 @@ from server.store.db import Database
 from server.store.enrolment_store import EnrolmentStore
 from server.store.identity_store import IdentityStore
 from server.store.relays_store import RelaysStore
+from server.store.terminal_login_store import TerminalLoginStore
 
 
 class Health(msgspec.Struct):
@@ -64,7 +68,7 @@ async def health() -> Health:
 
 
 def audit_of(settings: Settings, db: Database) -> Audit:
-    return Audit(AuditStore(db, settings.audit_head_path))
+    return Audit(AuditStore(db, settings.audit_head_path, settings.audit_key_path))
 
 
 def relays_of(settings: Settings, db: Database, audit: Audit | None = None) -> Relays:
@@ -82,7 +86,11 @@ def identity_of(settings: Settings, db: Database, audit: Audit) -> Identity:
         attempts_per_minute=settings.auth_attempts_per_minute,
     )
     return Identity(
-        IdentityStore(db), audit, config, console_token.load_or_create(settings.data_dir)
+        IdentityStore(db),
+        TerminalLoginStore(db),
+        audit,
+        config,
+        console_token.load_or_create(settings.data_dir),
     )
 
 
@@ -107,6 +115,7 @@ async def open_core(settings: Settings) -> Core:
         db, hub, Rings(settings.ring_events, settings.ring_bytes, settings.ring_sessions)
     )
     audit = audit_of(settings, db)
+    await audit.open()  # the chain key is made at first start, before anything is recorded
     relays = relays_of(settings, db, audit)
     enrolments = Enrolments(EnrolmentStore(db), relays, audit, settings.enrolment_ttl_s)
     identity = identity_of(settings, db, audit)
@@ -160,23 +169,28 @@ def create_app(settings: Settings, core: Core | None = None) -> Litestar:
         route_handlers=[
             health,
             AuthController,
+            TerminalLoginController,
             UsersController,
             InvitesController,
             SessionsController,
             RelaysController,
             EnrolmentController,
             RelayAdminController,
-            VoiceController,
+            voice_controller(settings.voice_max_clip_bytes),
             relay_socket,
             client_socket,
             *pwa_handlers(settings),
         ],
         dependencies=DEPENDENCIES,
         middleware=[AuthenticationMiddleware],
+        guards=[refuse_large_body],
+        request_class=TetherRequest,
         before_send=[security_headers(settings.origin)],
         lifespan=[lifespan],
         exception_handlers=HANDLERS,
-        state=State({"settings": settings}),
+        state=State(
+            {"settings": settings, "trusted_proxies": TrustedProxies(settings.trusted_proxies)}
+        ),
         openapi_config=OpenAPIConfig(title="Tether", version=SOFTWARE_VERSION, path="/api/schema"),
         debug=False,
         logging_config=None,  # server/cli.py configures logging

@@ -14,22 +14,23 @@ from typing import Any
 import uvicorn
 
 from protocol.messages import MAX_FRAME_BYTES
-from server import local_relay
+from protocol.redaction import configure_logging
+from server import audit_cli, local_relay
 from server.app import create_app, open_core, relays_of
-from server.domain import audit
+from server.domain import actors
 from server.domain.core import Core
 from server.domain.errors import TetherError
 from server.domain.relays import REVOCATION_CHECK_INTERVAL_S
 from server.settings import Settings, SettingsError, load
-from server.store.audit_store import read_entries, read_head
 from server.store.db import Database, StoreError
 from server.store.faults import disk_full, require_room_to_start
+from tether.private_files import keep_private
 
 log = logging.getLogger(__name__)
 
 WS_PING_INTERVAL_S = 20.0  # under typical proxy idle timeouts
 WS_PING_TIMEOUT_S = 20.0
-CLI_ACTOR = "cli"  # who audit entries name for what the admin CLI does (it has shell access)
+CLI_ACTOR = actors.CLI  # what the admin CLI does (it has shell access)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,8 +77,17 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--config", type=Path, help="TOML config file")
     audit.add_argument("--data-dir", dest="data_dir", help="data directory")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    audit_commands.add_parser(
+    verify = audit_commands.add_parser(
         "verify", help="check the audit log's hash chain; exit 1 at the first broken link"
+    )
+    verify.add_argument(
+        "--anchor",
+        metavar="FILE|VALUE",
+        help="an anchor `tether audit head` printed earlier (N:HASH, or a file holding it): "
+        "the log must still hold that entry with that hash",
+    )
+    audit_commands.add_parser(
+        "head", help="print the newest entry's number, hash and time, to keep elsewhere"
     )
     return parser
 
@@ -93,18 +103,9 @@ def main(argv: list[str]) -> int:
     except SettingsError as exc:
         print(f"tether: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level)
     try:
-        if args.command == "serve":
-            return asyncio.run(serve(settings))
-        if args.command == "audit":
-            return verify_audit(settings)
-        if args.token_command == "revoke":
-            return asyncio.run(revoke_relay_token(settings, args.name))
-        return asyncio.run(create_relay_token(settings, args.name))
+        return _run(args, settings)
     except StoreError as exc:
         print(f"tether: {exc}", file=sys.stderr)
         return 2
@@ -121,6 +122,20 @@ def main(argv: list[str]) -> int:
         return 1
 
 
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command in ("serve", "admin"):  # both write the database
+        keep_private(settings.data_dir)
+    if args.command == "serve":
+        return asyncio.run(serve(settings))
+    if args.command == "audit":
+        if args.audit_command == "head":
+            return audit_cli.head(settings)
+        return audit_cli.verify(settings, args.anchor)
+    if args.token_command == "revoke":
+        return asyncio.run(revoke_relay_token(settings, args.name))
+    return asyncio.run(create_relay_token(settings, args.name))
+
+
 def _env_path(value: str | None) -> Path | None:
     return Path(value).expanduser() if value else None
 
@@ -135,7 +150,13 @@ async def create_relay_token(settings: Settings, name: str) -> int:
     finally:
         await db.close()
     print(f"relay {name} ({relay_id}) registered. Its token, shown only this once:\n\n  {token}\n")
-    print(f"On the agent host: tether relay --server {settings.origin} --token {token}")
+    print(
+        "On the agent host, save it where only you can read it and start the relay:\n"
+        "  mkdir -p ~/.config/tether && (umask 077; cat > ~/.config/tether/relay.token)\n"
+        "  (paste the token, Enter, Ctrl-D), then\n"
+        f"  tether relay --server {settings.origin}\n"
+        "(never pass it with --token: every user of that machine sees command lines in ps)"
+    )
     return 0
 
 
@@ -160,29 +181,7 @@ async def revoke_relay_token(settings: Settings, name: str) -> int:
     return 0
 
 
-def verify_audit(settings: Settings) -> int:
-    """`tether audit verify`: 0 and a summary when the chain is whole, 1 at the first break."""
-    head = read_head(settings.audit_head_path)
-    verdict = audit.verify(read_entries(settings.database_path), head)
-    if not verdict.ok:
-        where = f"entry {verdict.broken_id}" if verdict.broken_id is not None else "the log"
-        print(
-            f"broken: {where}: {verdict.problem}\n"
-            f"({verdict.count} entries before it are intact, last good hash {verdict.head})",
-            file=sys.stderr,
-        )
-        return 1
-    print(f"ok: {verdict.count} entries, head {verdict.head}")
-    if verdict.unanchored:
-        print(
-            f"note: the newest {verdict.unanchored} entries come after the head file's anchor "
-            f"({settings.audit_head_path}); their links are intact"
-        )
-    return 0
-
-
 async def serve(settings: Settings) -> int:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     require_room_to_start(settings.data_dir)
     core = await open_core(settings)
     try:
@@ -205,8 +204,11 @@ async def _serve(settings: Settings, core: Core) -> int:
         ws_max_size=2 * MAX_FRAME_BYTES,  # the app closes frames over MAX_FRAME_BYTES itself
         ws_ping_interval=WS_PING_INTERVAL_S,
         ws_ping_timeout=WS_PING_TIMEOUT_S,
-        log_config=None,
-        access_log=False,
+        log_config=None,  # configure_logging (protocol/redaction.py) set up the handlers
+        access_log=False,  # request lines hold paths an admin's enrolment codes travel in
+        # Forwarded headers count only from trusted_proxies, decided in server/http/
+        # client_address.py; uvicorn's own handling would believe any loopback peer.
+        proxy_headers=False,
         lifespan="on",
     )
     server = uvicorn.Server(config)

@@ -14,8 +14,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from server.domain import actors
 from server.domain.relays import Relays
 from server.settings import Settings
+from tether.private_files import inherited_umask
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,7 @@ LOCAL_RELAY_NAME = "local"
 RESTART_DELAY_MAX_S = 30.0  # a relay that keeps crashing is retried at most this rarely
 STOP_GRACE_S = 5.0  # time the relay has to stop its sessions before it is killed
 PR_SET_PDEATHSIG = 1  # prctl option: signal the child when its parent thread exits
+HIDE_VARIABLE = "TETHER_RELAY_SANDBOX_HIDE"  # the relay's sandbox_hide setting
 
 
 async def local_relay_token(settings: Settings, relays: Relays) -> str:
@@ -32,7 +35,7 @@ async def local_relay_token(settings: Settings, relays: Relays) -> str:
         token = path.read_text().strip()
         if await relays.authenticate(token) is not None:
             return token
-    _, token = await relays.create(await relays.free_name(LOCAL_RELAY_NAME), actor="system")
+    _, token = await relays.create(await relays.free_name(LOCAL_RELAY_NAME), actor=actors.SYSTEM)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
@@ -63,9 +66,16 @@ async def supervise(
     """Run the local relay until cancelled, restarting it if it dies."""
     delay = 1.0
     env = {**environ, "TETHER_RELAY_TOKEN": token}  # not on the command line: ps shows argv
+    # The server's data directory (database, console token, keys) is never shown to agents,
+    # even when it lies inside a workspace (the default workspace is the current directory).
+    hidden = [environ.get(HIDE_VARIABLE, ""), str(settings.data_dir)]
+    env[HIDE_VARIABLE] = ",".join(path for path in hidden if path)
     while True:
         process = await asyncio.create_subprocess_exec(
-            *relay_argv(settings, workspaces), env=env, preexec_fn=_die_with_parent
+            *relay_argv(settings, workspaces),
+            env=env,
+            preexec_fn=_die_with_parent,
+            umask=inherited_umask(),  # the relay keeps its state private itself; its agents not
         )
         try:
             code = await process.wait()

@@ -8,6 +8,7 @@ docs/config.md lists every field here; tests/test_docs.py fails when one is miss
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -56,6 +57,9 @@ class Settings:
     session_absolute_timeout_s: float = _field(
         14 * 86400.0, "A browser session ends this long after its passkey login, used or not."
     )
+    trusted_proxies: tuple[str, ...] = _field(
+        (), "Proxies (addresses or CIDR networks) whose X-Forwarded-For names the client."
+    )
     auth_attempts_per_minute: int = _field(
         20, "Sign-in and passkey registration attempts allowed per client address per minute."
     )
@@ -64,6 +68,9 @@ class Settings:
     )
     enrolment_ttl_s: float = _field(
         600.0, "Time an admin has to approve a relay's enrolment code before it expires."
+    )
+    audit_key_file: str = _field(
+        "", "File holding the audit chain's key; empty means audit.key in the data directory."
     )
     voice: bool = _field(True, "Transcribe voice prompts (POST /api/voice/transcriptions).")
     voice_model: str = _field(
@@ -94,6 +101,14 @@ class Settings:
     @property
     def audit_head_path(self) -> Path:
         return self.data_dir / "audit.head"
+
+    @property
+    def audit_key_path(self) -> Path:
+        return (
+            Path(self.audit_key_file).expanduser()
+            if self.audit_key_file
+            else (self.data_dir / "audit.key")
+        )
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
@@ -199,3 +214,14 @@ def _validate(settings: Settings) -> None:
         )
     if settings.session_idle_timeout_s <= 0 or settings.session_absolute_timeout_s <= 0:
         raise SettingsError("session timeouts must be positive")
+    _validate_proxies(settings.trusted_proxies)
+
+
+def _validate_proxies(entries: tuple[str, ...]) -> None:
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError as exc:
+            raise SettingsError(
+                f"trusted_proxies: {entry!r} is not an IP address or network (CIDR)"
+            ) from exc

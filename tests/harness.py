@@ -36,6 +36,13 @@ START_TIMEOUT_S = 20.0
 _encoder = msgspec.json.Encoder()
 _client_decoder = msgspec.json.Decoder(m.ServerToClient)
 _console_tokens: dict[str, str] = {}  # server URL -> its console token
+# Sandboxed PTY sessions run the tests' fake programs (tests/fakes) with this Python, and
+# `python3` from PATH, which may be a pyenv shim: show the checkout and those toolchains.
+_PYENV_ROOT = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+SANDBOX_READ_ONLY = ",".join(
+    [str(ROOT), sys.base_prefix, sys.prefix]
+    + ([_PYENV_ROOT] if _PYENV_ROOT in os.environ.get("PATH", "") else [])
+)
 
 
 def free_port() -> int:
@@ -242,8 +249,8 @@ class RelayProcess(_Child):
         )
         for name, path in self.workspaces.items():
             argv += ["--workspace", f"{name}={path}"]
-        env = {**os.environ, **self.env, "TETHER_RELAY_TOKEN": self.token}
-        self._spawn(argv, env)
+        env = {**os.environ, "TETHER_RELAY_SANDBOX_READ_ONLY": SANDBOX_READ_ONLY, **self.env}
+        self._spawn(argv, {**env, "TETHER_RELAY_TOKEN": self.token})
         return self
 
 

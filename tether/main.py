@@ -13,10 +13,11 @@ USAGE = """usage: tether COMMAND [ARGS]
 commands:
   serve      run the server (and, unless --no-local-relay, a relay for this machine)
   admin      administration: relay tokens
-  audit      the audit log: `tether audit verify` checks its hash chain
+  audit      the audit log: `tether audit verify` checks its hash chain, `head` prints its anchor
   relay      run a relay on an agent host (dials out to the server)
   attach     replay and follow a session in this terminal; type keystrokes or prompts
   sessions   list sessions
+  login      sign this terminal in to a remote server, approved with your passkey in the app
   hook       Claude Code hooks bridge: `tether hook install`, then run by Claude Code
 
 `tether COMMAND --help` shows the options of each command.
@@ -47,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         from relay.hooks.cli import main as hook_main
 
         return hook_main(rest)
+    if command == "login":
+        from attach.login import main as login_main
+
+        return login_main(rest)
     if command in ("attach", "sessions"):
         from attach.cli import main as attach_main
 

@@ -43,6 +43,7 @@ class AgentConfig:
     environment: Mapping[str, str] = dataclasses.field(default_factory=dict)  # fixed values
     secrets: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False)
     enabled: bool = True
+    sandbox: str = ""  # auto, bwrap or none; "" follows the workspace's and the relay's setting
 
     def child_env(self, parent: Mapping[str, str], allow: tuple[str, ...]) -> dict[str, str]:
         """The agent's whole environment: allowed names from `parent`, then fixed values."""

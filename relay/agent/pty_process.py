@@ -21,6 +21,7 @@ import ptyprocess  # type: ignore[import-untyped]
 
 from protocol.codes import ErrorCode
 from relay.errors import CommandError, SpawnError
+from tether.private_files import inherited_umask
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,11 @@ class PtyProcess:
         if "/" in argv[0] and not os.path.isabs(argv[0]):
             argv[0] = os.path.join(cwd, argv[0])
 
+        umask = inherited_umask()  # the relay's own is private; files the program writes are not
+
         def in_child() -> None:  # errors here reach the parent through ptyprocess's pipe
             os.chdir(cwd)
+            os.umask(umask)
             # Python ignores SIGPIPE and SIGXFSZ; a relay started with nohup or as a background
             # job ignores SIGHUP or SIGINT and SIGQUIT. A program in a terminal expects none of
             # that: Ctrl-C and hang-ups must reach it.

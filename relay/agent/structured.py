@@ -31,6 +31,7 @@ from relay.agent.adapters.base import Adapter, EventSink, SessionSpec
 from relay.agent.translator import Translator
 from relay.agent.workspace_files import WorkspaceFiles
 from relay.errors import CommandError, SpawnError
+from tether.private_files import inherited_umask
 
 log = logging.getLogger(__name__)
 
@@ -105,13 +106,14 @@ class StructuredAdapter(Adapter):
         argv = self.argv()
         try:
             self._process = await asyncio.create_subprocess_exec(
-                *argv,
+                *self.spec.sandbox.wrap(argv, self.spec.env),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 cwd=self.spec.workspace.path,
                 env=dict(self.spec.env),
                 start_new_session=True,
+                umask=inherited_umask(),  # the relay's own is private; the agent's files are not
                 limit=MAX_LINE_BYTES,
             )
         except OSError as exc:

@@ -13,6 +13,12 @@ pending approval (Claude cancelled the hook).
 Each Claude Code session_id becomes one Tether session (agent "claude-hooks", see
 relay/hooks/session.py) in the workspace that contains the hook's cwd. A cwd outside every
 workspace, or a session a viewer stopped, gets null answers: Claude asks in its own terminal.
+
+Each workspace also has a socket of its own, `<state dir>/hooks.d/<n>.sock` (n: the workspace's
+place in the relay's list), which the sandbox of that workspace's sessions shows at
+`<state dir>/hooks.sock` (relay/agent/sandbox.py) and no other sandbox shows at all. It accepts
+only hooks whose cwd lies in that workspace, and only sessions adopted in it: a sandboxed agent
+can neither open a session in another workspace nor answer or feed one there.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from relay.workspaces import Workspace
 log = logging.getLogger(__name__)
 
 SOCKET_NAME = "hooks.sock"
+WORKSPACE_SOCKETS = "hooks.d"  # one socket per workspace, for its sandboxed sessions
 MAX_REQUEST_BYTES = 8 << 20  # one hook input (a Write carries the whole file)
 READ_TIMEOUT_S = 10.0  # a client has this long to send its request line
 MAX_CONNECTIONS = 64  # hooks in flight at once; more are answered null at once
@@ -68,8 +75,11 @@ class HookBridge:
         self._sessions: dict[str, HookSession] = {}
         self._ignored: collections.OrderedDict[str, None] = collections.OrderedDict()
 
-    async def handle(self, request: dict[str, Any], hangup: asyncio.Future[None]) -> dict[str, Any]:
-        """The reply for one request: {"output": ..., "message": ...}."""
+    async def handle(
+        self, request: dict[str, Any], hangup: asyncio.Future[None], only: Workspace | None = None
+    ) -> dict[str, Any]:
+        """The reply for one request: {"output": ..., "message": ...}. With `only` (a workspace's
+        own socket), sessions of other workspaces are neither adopted nor reached."""
         event = request.get("event")
         data = request.get("input")
         if not isinstance(event, str) or not isinstance(data, dict):
@@ -80,6 +90,11 @@ class HookBridge:
         if claude_id in self._ignored:
             return _reply(None, "")
         session = self._sessions.get(claude_id)
+        if session is not None and only is not None and session.spec.workspace != only:
+            log.warning(
+                "claude session %s: refused on the socket of workspace %s", claude_id, only.name
+            )
+            return _reply(None, "this session belongs to another workspace")
         if session is not None and session.ended:
             del self._sessions[claude_id]
             self._ignore(claude_id)
@@ -88,7 +103,7 @@ class HookBridge:
             pid = request.get("pid")
             try:
                 session = self._adopt(
-                    claude_id, str(data.get("cwd", "")), pid if isinstance(pid, int) else 0
+                    claude_id, str(data.get("cwd", "")), pid if isinstance(pid, int) else 0, only
                 )
             except CommandError as exc:
                 self._ignore(claude_id)
@@ -101,8 +116,10 @@ class HookBridge:
                 return _reply(None, "this directory is outside every workspace of the relay")
         return _reply(await session.on_hook(event, data, hangup), "")
 
-    def _adopt(self, claude_id: str, cwd: str, pid: int) -> HookSession | None:
-        workspace = workspace_of(cwd, self._workspaces)
+    def _adopt(
+        self, claude_id: str, cwd: str, pid: int, only: Workspace | None
+    ) -> HookSession | None:
+        workspace = workspace_of(cwd, [only] if only is not None else self._workspaces)
         if workspace is None:
             log.info("claude session %s: cwd %s is outside every workspace", claude_id, cwd)
             return None
@@ -129,23 +146,36 @@ async def listen_for_hooks(
 ) -> AsyncIterator[None]:
     """Serve the hook socket for the life of the relay; a socket that cannot be made is logged
     and the relay runs on without it (hooks then fall back to Claude Code's own prompts)."""
-    listener = HookListener(state_dir, HookBridge(settings.workspaces, host))
-    try:
-        await listener.start()
-    except OSError as exc:
-        log.error("Claude Code hooks: cannot listen on %s: %s", listener.path, exc)
+    bridge = HookBridge(settings.workspaces, host)
+    listeners = [HookListener(state_dir / SOCKET_NAME, bridge)]
+    (state_dir / WORKSPACE_SOCKETS).mkdir(mode=0o700, exist_ok=True)
+    for index, workspace in enumerate(settings.workspaces):
+        path = workspace_socket(state_dir, index)
+        listeners.append(HookListener(path, bridge, only=workspace))
+    for listener in listeners:
+        try:
+            await listener.start()
+        except OSError as exc:
+            log.error("Claude Code hooks: cannot listen on %s: %s", listener.path, exc)
     try:
         yield
     finally:
-        await listener.close()
+        for listener in listeners:
+            await listener.close()
+
+
+def workspace_socket(state_dir: Path, index: int) -> Path:
+    """The hooks socket of the relay's `index`-th workspace."""
+    return state_dir / WORKSPACE_SOCKETS / f"{index}.sock"
 
 
 class HookListener:
     """The Unix socket server; owns its connection tasks."""
 
-    def __init__(self, state_dir: Path, bridge: HookBridge) -> None:
-        self.path = state_dir / SOCKET_NAME
+    def __init__(self, path: Path, bridge: HookBridge, only: Workspace | None = None) -> None:
+        self.path = path
         self._bridge = bridge
+        self._only = only
         self._server: asyncio.Server | None = None
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
 
@@ -211,7 +241,7 @@ class HookListener:
         hangup = asyncio.create_task(reader.read(1), name="hook hang-up")  # b"": hook is gone
         hangup.add_done_callback(hung_up)
         try:
-            reply = await self._bridge.handle(request, gone)
+            reply = await self._bridge.handle(request, gone, self._only)
         finally:
             hangup.cancel()
         if not gone.done():

@@ -22,6 +22,7 @@ import secrets
 import time
 from collections.abc import Callable
 
+from server.domain import actors
 from server.domain.audit import Audit
 from server.domain.errors import BadRequestError, NotFoundError, RateLimitedError
 from server.domain.ratelimit import RateLimiter
@@ -94,7 +95,7 @@ class Enrolments:
         self._decisions = RateLimiter(*DECISIONS_PER_ACTOR)
 
     async def request(self, name: str, *, ip: str, device: str = "") -> Requested:
-        self._requests.check(ip, "enrolment requests from this address")
+        self._requests.check_address(ip, "enrolment requests from this address")
         name = check_name(name)
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_CHARS))
         handle = HANDLE_PREFIX + secrets.token_urlsafe(32)
@@ -117,7 +118,7 @@ class Enrolments:
             )
         await self._audit.record(
             "relay_enrolment_requested",
-            actor="anonymous",
+            actor=actors.ANONYMOUS,
             target=enrolment_id,
             ip=ip,
             device=device,
@@ -189,7 +190,7 @@ class Enrolments:
 
     async def poll(self, handle: str, *, ip: str) -> Polled:
         """The request's state; on the first poll after approval, the relay's new token."""
-        self._polls.check(ip, "enrolment polls from this address")
+        self._polls.check_address(ip, "enrolment polls from this address")
         if not handle.startswith(HANDLE_PREFIX) or len(handle) > 128:
             raise BadRequestError("that is not an enrolment poll handle")
         record = await self._store.by_handle(_hash(handle))
@@ -211,7 +212,7 @@ class Enrolments:
         assert record.relay_id is not None
         await self._audit.record(
             "relay_token_created",
-            actor=f"enrolment:{record.id}",
+            actor=actors.enrolment(record.id),
             target=record.relay_id,
             ip=ip,
             details={"name": record.name, "via": "enrolment", "approved_by": record.decided_by},

@@ -11,6 +11,12 @@ event that could still be lost.
 
 A session's last activity is the server's clock at ingest (a relay's clock may be wrong);
 each event keeps the relay's `ts`.
+
+A session's workspace, which every viewer check reads, is fixed when the session is created: a
+relay's `session_started` never moves it. A session the relay started on its own (no workspace
+yet) takes its first `session_started`'s workspace, once, and only one that relay declared in
+its `relay_info`. Session ids, agent and workspace names from a relay keep the name rule
+(server/domain/names.py); events of a session whose id breaks it are refused.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import msgspec
 from protocol import messages as m
 from server.domain.chunks import Chunk, frame, trimmed
 from server.domain.fanout import Batch, Hub
+from server.domain.names import is_clean
 from server.domain.records import SessionRecord
 from server.domain.ring import Rings
 from server.store.db import Database
@@ -58,14 +65,23 @@ def new_epoch() -> str:
 class IngestResult(msgspec.Struct):
     acked: dict[str, int]  # session id -> highest relay_seq now committed
     refused: list[str]  # sessions the relay does not own
+    invalid: list[str]  # session ids that break the name rule
     gaps: list[str]  # sessions whose relay_seq skipped ahead: the relay must resend from the ack
 
 
 class _Intake:
     """What one ingest transaction has accepted so far."""
 
-    def __init__(self, relay_id: str, *, gap: bool = False, ends: bool = False) -> None:
+    def __init__(
+        self,
+        relay_id: str,
+        workspaces: frozenset[str] = frozenset(),
+        *,
+        gap: bool = False,
+        ends: bool = False,
+    ) -> None:
         self.relay_id = relay_id
+        self.workspaces = workspaces  # what the relay declared: where its own sessions may be
         self.now = time.time()
         self.gap = gap  # an events_lost event may skip ahead (made by the server, never a relay)
         self.ends = ends  # ... and it ends the session (its end was among the lost events)
@@ -73,6 +89,7 @@ class _Intake:
         self.fresh: dict[str, list[m.LoggedEvent]] = {}  # newly numbered events per session
         self.changed: set[str] = set()  # sessions whose status, agent or title changed
         self.refused: set[str] = set()
+        self.invalid: set[str] = set()
         self.gaps: set[str] = set()
 
 
@@ -183,9 +200,15 @@ class EventLog:
         self._cache.pop(session_id, None)
         await self.sessions.delete_if_empty(session_id)
 
-    async def ingest(self, relay_id: str, events: list[m.RelayEvent]) -> IngestResult:
+    async def ingest(
+        self,
+        relay_id: str,
+        events: list[m.RelayEvent],
+        workspaces: frozenset[str] = frozenset(),
+    ) -> IngestResult:
+        """Commit a relay's events; `workspaces` are those it declared (its relay_info)."""
         async with self.lock:
-            return await self._ingest(_Intake(relay_id), events)
+            return await self._ingest(_Intake(relay_id, workspaces), events)
 
     async def log_gap(
         self, relay_id: str, session_id: str, lost: m.EventsLost, *, ends: bool
@@ -237,12 +260,17 @@ class EventLog:
         return IngestResult(
             acked={sid: r.last_relay_seq for sid, r in intake.touched.items()},
             refused=sorted(intake.refused),
+            invalid=sorted(intake.invalid),
             gaps=sorted(intake.gaps),
         )
 
     async def _load(self, intake: _Intake, sid: str, events: list[m.RelayEvent]) -> None:
         """Take a working copy of a session this batch touches (the cache only ever holds
         committed state), registering sessions the relay started on its own; or refuse it."""
+        if not is_clean(sid):
+            log.warning("relay %s sent events for a session id breaking the rule", intake.relay_id)
+            intake.invalid.add(sid)
+            return
         record = self._cache.get(sid) or await self.sessions.get(sid)
         if record is None:
             record = SessionRecord(
@@ -325,7 +353,7 @@ def _accept(intake: _Intake, item: m.RelayEvent) -> None:
         intake.changed.add(sid)
     record.last_activity_at = intake.now
     if type(item.event) in _SUMMARY_KINDS:
-        _apply(record, item.event)
+        _apply(record, item.event, intake.workspaces)
         intake.changed.add(sid)
     if intake.ends:
         record.status = "ended"
@@ -364,14 +392,20 @@ def _frames(chunks: list[Chunk], frame_events: int) -> list[list[Chunk]]:
     return groups
 
 
-def _apply(record: SessionRecord, event: m.Event) -> None:
-    """What an event changes in the session's summary."""
+def _apply(record: SessionRecord, event: m.Event, workspaces: frozenset[str]) -> None:
+    """What an event changes in the session's summary (never a workspace it has)."""
     status = _STATUS_OF_KIND.get(type(event))
     if isinstance(event, m.Status) and record.status != "ended":
         status = event.state
     if status is not None:
         record.status = status
     if isinstance(event, m.SessionStarted):
-        record.agent = event.agent
-        record.workspace = event.workspace
-        record.title = event.title or " ".join(event.command) or event.agent
+        if is_clean(event.agent):
+            record.agent = event.agent
+        if not record.workspace and event.workspace in workspaces:
+            record.workspace = event.workspace
+        elif event.workspace != record.workspace:
+            log.warning(
+                "session %s keeps workspace %r: a relay cannot move it", record.id, record.workspace
+            )
+        record.title = event.title or " ".join(event.command) or record.agent

@@ -4,7 +4,8 @@ A relay sends a SessionMark per session in `relay_info`; the server answers `com
 own committed last_relay_seq for each, after these steps:
 
 - a session the server has no record of (restored from a backup older than the session) is
-  created from the mark's agent and workspace, with nothing committed;
+  created from the mark's agent and workspace (a workspace the relay declared, else none: the
+  relay cannot choose who sees it), with nothing committed;
 - when the relay can no longer resend what the server lacks (its oldest kept event is past the
   server's mark + 1: the server lost commits and the relay's retention window has moved on),
   one `events_lost` event records the range, takes relay_seq first_kept_seq - 1 so ingestion
@@ -19,7 +20,10 @@ from __future__ import annotations
 
 import logging
 
+import msgspec
+
 from protocol import messages as m
+from server.domain import actors
 from server.domain.audit import Audit
 from server.domain.events import EventLog
 
@@ -31,12 +35,19 @@ LOST_END_REASON = LOST_REASON + "; the session ended among them"
 
 
 async def reconcile(
-    event_log: EventLog, audit: Audit, relay_id: str, marks: list[m.SessionMark]
+    event_log: EventLog,
+    audit: Audit,
+    relay_id: str,
+    marks: list[m.SessionMark],
+    workspaces: frozenset[str] = frozenset(),
 ) -> dict[str, int]:
     """The server's committed last_relay_seq per marked session of this relay, after logging
-    a gap for each session whose missing events the relay cannot resend."""
+    a gap for each session whose missing events the relay cannot resend. `workspaces`: those
+    the relay declared."""
     committed: dict[str, int] = {}
     for mark in marks:
+        if mark.workspace not in workspaces:
+            mark = msgspec.structs.replace(mark, workspace="")
         async with event_log.lock:
             last = await _reconcile_one(event_log, audit, relay_id, mark)
         if last is not None:
@@ -77,7 +88,7 @@ async def _reconcile_one(
     last = await event_log.log_gap(relay_id, sid, lost, ends=ends)
     await audit.record(
         "events_lost",
-        actor=f"relay:{relay_id}",
+        actor=actors.relay(relay_id),
         target=sid,
         details={
             "first_relay_seq": lost.first_relay_seq,

@@ -16,6 +16,8 @@ class RelayRecord(msgspec.Struct, kw_only=True):
     hostname: str = ""
     workspaces: list[Workspace] = []
     agents: list[str] = []
+    sandbox: str = ""  # how its agents are confined ("bwrap", "none"; "" unknown)
+    sandbox_note: str = ""  # why not, or where not
 
 
 class SessionRecord(msgspec.Struct, kw_only=True):

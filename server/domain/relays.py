@@ -21,6 +21,7 @@ import msgspec
 
 from protocol import messages as m
 from protocol.codes import ErrorCode
+from server.domain import actors
 from server.domain.audit import Audit
 from server.domain.errors import (
     BadRequestError,
@@ -30,6 +31,7 @@ from server.domain.errors import (
     UnavailableError,
 )
 from server.domain.identity.roles import Principal, Role
+from server.domain.names import MAX_NAME_CHARS, clean_name, is_clean
 from server.domain.ratelimit import RateLimiter
 from server.domain.records import RelayRecord
 from server.store.relays_store import RelaysStore
@@ -37,7 +39,6 @@ from server.store.relays_store import RelaysStore
 log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "tr_"
-MAX_NAME_CHARS = 64
 REVOCATION_CHECK_INTERVAL_S = 5.0  # how late a revocation by the admin CLI closes a live link
 AUDITED_REFUSALS_PER_IP = (20, 600.0)  # refused connections audited per address; the rest logged
 AUDITED_CONNECTS_PER_RELAY = (10, 600.0)  # connections audited per relay; a reconnect loop is not
@@ -59,10 +60,32 @@ def new_relay_id() -> str:
 
 
 def check_name(name: str) -> str:
-    name = name.strip()
-    if not name or len(name) > MAX_NAME_CHARS or not name.isprintable():
-        raise BadRequestError(f"a relay name is 1-{MAX_NAME_CHARS} printable characters")
-    return name
+    return clean_name(name, "a relay name")
+
+
+def clean_info(relay_id: str, info: m.RelayInfo) -> m.RelayInfo:
+    """`info` without what breaks the name rule (server/domain/names.py): such a workspace or
+    agent is not offered, such a session not marked, such a hostname not shown."""
+    clean = msgspec.structs.replace(
+        info,
+        hostname=info.hostname if is_clean(info.hostname) else "",
+        workspaces=[w for w in info.workspaces if is_clean(w.name)],
+        agents=[a for a in info.agents if is_clean(a)],
+        live_sessions=[s for s in info.live_sessions if is_clean(s)],
+        pending_approvals=[p for p in info.pending_approvals if is_clean(p.session_id)],
+        sessions=[_clean_mark(s) for s in info.sessions if is_clean(s.session_id)],
+    )
+    if clean != info:
+        log.warning("relay %s: names breaking the rule were left out of its relay_info", relay_id)
+    return clean
+
+
+def _clean_mark(mark: m.SessionMark) -> m.SessionMark:
+    return msgspec.structs.replace(
+        mark,
+        agent=mark.agent if is_clean(mark.agent) else "",
+        workspace=mark.workspace if is_clean(mark.workspace) else "",
+    )
 
 
 class RelayLink(Protocol):
@@ -159,7 +182,8 @@ class Relays:
         return name
 
     async def record_info(self, relay_id: str, info: m.RelayInfo) -> None:
-        """Keep what a relay says about itself (host, workspaces, agents; not its marks)."""
+        """Keep what a relay says about itself (host, workspaces, agents; not its marks); `info`
+        must come from `clean_info`."""
         kept = msgspec.structs.replace(info, sessions=[])
         await self._store.record_connection(
             relay_id, info.hostname, _encoder.encode(kept), time.time()
@@ -181,7 +205,7 @@ class Relays:
             return
         await self.audit.record(
             "relay_connected",
-            actor=f"relay:{relay.id}",
+            actor=actors.relay(relay.id),
             target=relay.id,
             ip=ip,
             details={"name": relay.name},
@@ -190,14 +214,14 @@ class Relays:
     async def record_refused(self, token: str, ip: str) -> None:
         """Audit a refused connection, at most AUDITED_REFUSALS_PER_IP per address."""
         try:
-            self._refusals.check(ip)
+            self._refusals.check_address(ip)
         except RateLimitedError:
             return
         reason = "bad token" if token else "no token"
         hint = token[:TOKEN_HINT_CHARS] + "…" if token else ""
         await self.audit.record(
             "relay_connection_refused",
-            actor="anonymous",
+            actor=actors.ANONYMOUS,
             ip=ip,
             details={"reason": reason, "token_hint": hint},
         )

@@ -215,12 +215,14 @@ class Sessions:
             _log.info("re-sending an unanswered start to relay %s", relay_id)
             self._relays.send_encoded(relay_id, command)
 
-    async def decide(self, command: m.ResolveApproval, ip: str = "") -> None:
-        """Answer an approval and wait until the relay has given it to the agent; audited."""
+    async def decide(self, command: m.ResolveApproval, actor: str, ip: str = "") -> None:
+        """Answer an approval and wait until the relay has given it to the agent; audited as
+        `actor` (an id: server/domain/actors.py), while `command.by` is the name the session's
+        viewers see."""
         await (await self.steer(command))
         await self._audit.record(
             "approval_decided",
-            actor=command.by,
+            actor=actor,
             target=f"session:{command.session_id}",
             ip=ip,
             details={"approval_id": command.approval_id, "decision": command.decision},

@@ -24,13 +24,15 @@ from server.domain.identity.roles import Grant, Principal, Role
 from server.domain.identity.service import Caller, Identity, Login
 from server.domain.relays import Relays
 from server.http.auth import (
-    SESSION_COOKIE,
+    PUBLIC_MAX_BODY_BYTES,
     client_ip,
     device,
     maybe_principal,
     principal,
     refuse_cross_site,
+    refuse_terminal,
     require_role,
+    session_cookie,
 )
 from server.settings import Settings
 
@@ -40,7 +42,7 @@ class Me(msgspec.Struct, kw_only=True):
     name: str
     role: Role
     grants: list[Grant]
-    via: str  # "session" or "console"
+    via: str  # "session", "console" or "terminal"
     session_id: str
 
 
@@ -93,6 +95,7 @@ class BrowserSessionView(msgspec.Struct, kw_only=True):
     ip: str
     device: str
     current: bool
+    kind: str  # "browser", or "terminal": a `tether login` token
 
 
 class BrowserSessionList(msgspec.Struct):
@@ -124,27 +127,33 @@ def _passkey_view(p: PasskeyRecord) -> PasskeyView:
     )
 
 
-def _signed_in(settings: Settings, login: Login) -> Response[Me]:
-    """The session cookie: HttpOnly, SameSite=Strict, Secure except on plain http://localhost."""
-    return Response(
-        me(login.principal),
-        cookies=[
-            Cookie(
-                key=SESSION_COOKIE,
-                value=login.cookie,
-                path="/",
-                httponly=True,
-                secure=settings.origin.startswith("https://"),
-                samesite="strict",
-                max_age=int(settings.session_absolute_timeout_s),
-            )
-        ],
+def _cookie(settings: Settings, value: str, max_age: int) -> Cookie:
+    """The session cookie: HttpOnly, SameSite=Strict, Path=/, no Domain; on https Secure and
+    named with the `__Host-` prefix (plain http://localhost goes without: browsers drop Secure
+    cookies there)."""
+    return Cookie(
+        key=session_cookie(settings),
+        value=value,
+        path="/",
+        httponly=True,
+        secure=settings.origin.startswith("https://"),
+        samesite="strict",
+        max_age=max_age,
     )
+
+
+def _signed_in(settings: Settings, login: Login) -> Response[Me]:
+    max_age = int(settings.session_absolute_timeout_s)
+    return Response(me(login.principal), cookies=[_cookie(settings, login.cookie, max_age)])
+
+
+_VIEWER = require_role(Role.VIEWER)
 
 
 class AuthController(Controller):
     path = "/api/auth"
     guards = [refuse_cross_site]
+    request_max_body_size = PUBLIC_MAX_BODY_BYTES
 
     @post("/link", status_code=200)
     async def link(
@@ -217,13 +226,15 @@ class AuthController(Controller):
 
     @post("/logout", status_code=204, guards=[require_role(Role.VIEWER)])
     async def logout(
-        self, request: Request[Any, Any, Any], identity: NamedDependency[Identity]
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        identity: NamedDependency[Identity],
     ) -> Response[None]:
         """End this browser session; its open WebSockets close at once."""
         await identity.logout(principal(request), caller_of(request))
-        response: Response[None] = Response(None, status_code=204)
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        return response
+        # set expired with the same attributes: a `__Host-` cookie is replaced only by a Secure one
+        return Response(None, status_code=204, cookies=[_cookie(settings, "", 0)])
 
     @get("/me", guards=[require_role(Role.VIEWER)])
     async def whoami(self, request: Request[Any, Any, Any]) -> Me:
@@ -236,7 +247,7 @@ class AuthController(Controller):
         held = await identity.passkeys(principal(request))
         return PasskeyList([_passkey_view(p) for p in held])
 
-    @patch("/passkeys/{passkey_id:str}", guards=[require_role(Role.VIEWER)])
+    @patch("/passkeys/{passkey_id:str}", guards=[_VIEWER, refuse_terminal])
     async def rename_passkey(
         self,
         request: Request[Any, Any, Any],
@@ -248,7 +259,20 @@ class AuthController(Controller):
         await identity.rename_passkey(who, caller_of(request), passkey_id, data.name)
         return PasskeyList([_passkey_view(p) for p in await identity.passkeys(who)])
 
-    @delete("/passkeys/{passkey_id:str}", status_code=204, guards=[require_role(Role.VIEWER)])
+    @post(
+        "/passkeys/{passkey_id:str}/reapprove",
+        status_code=204,
+        guards=[_VIEWER, refuse_terminal],
+    )
+    async def reapprove_passkey(
+        self, request: Request[Any, Any, Any], identity: NamedDependency[Identity], passkey_id: str
+    ) -> None:
+        """Let a passkey flagged for a signature counter that went backwards sign in again:
+        its owner, signed in with another passkey, or an owner or admin who may manage its
+        user. The stored counter starts again from the next sign-in."""
+        await identity.reapprove_passkey(principal(request), caller_of(request), passkey_id)
+
+    @delete("/passkeys/{passkey_id:str}", status_code=204, guards=[_VIEWER, refuse_terminal])
     async def revoke_passkey(
         self, request: Request[Any, Any, Any], identity: NamedDependency[Identity], passkey_id: str
     ) -> None:
@@ -259,15 +283,15 @@ class AuthController(Controller):
     async def sessions(
         self, request: Request[Any, Any, Any], identity: NamedDependency[Identity]
     ) -> BrowserSessionList:
-        """Your signed-in browsers."""
+        """Your signed-in browsers and terminals (`tether login`)."""
         who = principal(request)
         return BrowserSessionList([_session_view(s, who) for s in await identity.sessions(who)])
 
-    @delete("/sessions/{session_id:str}", status_code=204, guards=[require_role(Role.VIEWER)])
+    @delete("/sessions/{session_id:str}", status_code=204, guards=[_VIEWER, refuse_terminal])
     async def revoke_session(
         self, request: Request[Any, Any, Any], identity: NamedDependency[Identity], session_id: str
     ) -> None:
-        """Sign out one of your browsers; its open WebSockets close at once."""
+        """Sign out one of your browsers or terminals; its open WebSockets close at once."""
         await identity.revoke_session(principal(request), caller_of(request), session_id)
 
 
@@ -279,4 +303,5 @@ def _session_view(s: BrowserSessionRecord, who: Principal) -> BrowserSessionView
         ip=s.ip,
         device=s.device,
         current=s.id == who.session_id,
+        kind=s.kind,
     )

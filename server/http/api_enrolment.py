@@ -24,7 +24,14 @@ from litestar.params import Body
 from server.domain.enrolment import POLL_INTERVAL_S, Enrolments
 from server.domain.identity.roles import Role
 from server.domain.relays import Relays
-from server.http.auth import client_ip, device, principal, refuse_cross_site, require_role
+from server.http.auth import (
+    PUBLIC_MAX_BODY_BYTES,
+    client_ip,
+    device,
+    principal,
+    refuse_cross_site,
+    require_role,
+)
 
 MAX_HANDLE_CHARS = 128
 
@@ -74,7 +81,7 @@ class Approved(msgspec.Struct, kw_only=True):
 
 
 def _actor(request: Request[Any, Any, Any]) -> str:
-    return f"user:{principal(request).user_id}"
+    return principal(request).actor
 
 
 _ADMIN = require_role(Role.ADMIN)
@@ -85,6 +92,7 @@ class EnrolmentController(Controller):
 
     path = "/api/relays/enrolments"
     guards = [refuse_cross_site]
+    request_max_body_size = PUBLIC_MAX_BODY_BYTES
 
     @post("/", status_code=201)
     async def request_enrolment(

@@ -21,6 +21,8 @@ class RelayView(msgspec.Struct, kw_only=True):
     hostname: str
     workspaces: list[Workspace]
     agents: list[str]
+    sandbox: str  # "bwrap", "none" (agents not confined, see sandbox_note), "" not reported
+    sandbox_note: str
     created_at: float
     last_seen_at: float | None
 
@@ -47,6 +49,8 @@ class RelaysController(Controller):
                     hostname=r.hostname,
                     workspaces=r.workspaces,
                     agents=r.agents,
+                    sandbox=r.sandbox,
+                    sandbox_note=r.sandbox_note,
                     created_at=r.created_at,
                     last_seen_at=r.last_seen_at,
                 )

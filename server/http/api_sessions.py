@@ -118,9 +118,9 @@ class SessionsController(Controller):
             approval_id=approval_id,
             decision=data.decision,
             message=data.message,
-            by=who.actor,
+            by=who.name,  # shown to the session's viewers; the audit log gets the id
         )
-        await sessions.decide(command, ip=request.client.host if request.client else "")
+        await sessions.decide(command, who.actor, ip=request.client.host if request.client else "")
         return sessions.view(await sessions.get(session_id))
 
     @get("/{session_id:str}/events")

@@ -3,6 +3,10 @@
 POST /api/voice/transcriptions   multipart/form-data: `audio` (the clip), `session_id`
                                  (optional: the session whose words bias recognition)
 GET  /api/voice                  whether voice is on, and its limits, for the PWA
+
+The body limit (the clip limit plus multipart overhead) holds while the body is read: an upload
+that declares a larger Content-Length gets 413 before a byte is read, a chunked one as soon as
+it passes the limit, so neither the clip nor any other form field is held beyond it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ from server.domain.voice.hotwords import for_session
 from server.http.auth import principal, require_role
 
 MULTIPART_OVERHEAD_BYTES = 64 << 10  # boundaries, part headers and the session id
-HARD_MAX_UPLOAD_BYTES = 256 << 20  # whatever voice_max_clip_bytes says, no body is read past this
 ACCEPTED_TYPES = [  # what MediaRecorder gives in Chrome, Firefox and Safari, and wav
     "audio/webm",
     "audio/ogg",
@@ -68,7 +71,7 @@ class VoiceController(Controller):
             accepted_types=ACCEPTED_TYPES,
         )
 
-    @post("/transcriptions", status_code=200, request_max_body_size=HARD_MAX_UPLOAD_BYTES)
+    @post("/transcriptions", status_code=200)
     async def transcribe(
         self,
         request: Request[Any, Any, Any],
@@ -101,3 +104,12 @@ class VoiceController(Controller):
             record = await sessions.get_for(principal(request), Role.VIEWER, session_id)
             hot = await for_session(event_log, relays, record)
         return await transcriber.transcribe(clip, hot)
+
+
+def voice_controller(max_clip_bytes: int) -> type[VoiceController]:
+    """The voice routes with their body limit from the settings (see module doc)."""
+
+    class LimitedVoiceController(VoiceController):
+        request_max_body_size = max_clip_bytes + MULTIPART_OVERHEAD_BYTES
+
+    return LimitedVoiceController

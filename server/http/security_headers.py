@@ -2,6 +2,8 @@
 
 A `before_send` hook rather than a middleware: Litestar runs it for every response the app
 sends, also the 404 of a path no route matches, which never reaches route middleware.
+API responses also get `Cache-Control: no-store`: they hold transcripts, users and tokens, which
+no browser or proxy cache should keep (the app keeps its offline history itself).
 """
 
 from __future__ import annotations
@@ -17,6 +19,35 @@ CSP = (
     "form-action 'self'"
 )
 HSTS_MAX_AGE_S = 2 * 365 * 86400  # browsers remember to use https for this long
+# The microphone (voice prompts) for the app itself; every other powerful feature off, for the
+# app and anything it could ever embed. Left at their defaults (this origin only): passkeys
+# (publickey-credentials-*) and the clipboard, which the app uses.
+PERMISSIONS_POLICY = ", ".join(
+    ["microphone=(self)"]
+    + [
+        f"{feature}=()"
+        for feature in (
+            "accelerometer",
+            "autoplay",
+            "bluetooth",
+            "camera",
+            "display-capture",
+            "encrypted-media",
+            "geolocation",
+            "gyroscope",
+            "hid",
+            "idle-detection",
+            "magnetometer",
+            "midi",
+            "payment",
+            "screen-wake-lock",
+            "serial",
+            "usb",
+            "xr-spatial-tracking",
+        )
+    ]
+)
+API_PREFIX = "/api/"
 
 
 def headers_for(origin: str) -> dict[str, str]:
@@ -26,6 +57,7 @@ def headers_for(origin: str) -> dict[str, str]:
         "referrer-policy": "no-referrer",
         "x-frame-options": "DENY",
         "cross-origin-opener-policy": "same-origin",
+        "permissions-policy": PERMISSIONS_POLICY,
     }
     if origin.startswith("https://"):
         headers["strict-transport-security"] = f"max-age={HSTS_MAX_AGE_S}; includeSubDomains"
@@ -41,5 +73,7 @@ def security_headers(origin: str) -> Callable[[Message, Scope], Awaitable[None]]
             headers = MutableScopeHeaders.from_message(message)
             for name, value in fixed.items():
                 headers[name] = value
+            if f"{scope['path']}/".startswith(API_PREFIX):
+                headers["cache-control"] = "no-store"
 
     return add_headers

@@ -144,8 +144,8 @@ async def _handle(
             started = _started_id(sessions.start(message, actor=who.actor))
             _in_background(viewer, pending, request_id, "", started)
         elif isinstance(message, m.ResolveApproval):
-            decided = msgspec.structs.replace(message, by=who.actor)
-            work = _session_of(sessions.decide(decided, ip=client), session_id)
+            decided = msgspec.structs.replace(message, by=who.name)
+            work = _session_of(sessions.decide(decided, who.actor, ip=client), session_id)
             _in_background(viewer, pending, request_id, session_id, work)
         else:
             answer = await sessions.steer(message)

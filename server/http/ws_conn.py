@@ -52,7 +52,8 @@ class MessageDecoder(Generic[T]):
     def __call__(self, data: bytes) -> T:
         try:
             return self._decoder.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        # msgspec raises RecursionError for nesting deeper than it decodes: bad input too
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             raise ProtocolViolationError(invalid_message(exc)) from exc
 
 

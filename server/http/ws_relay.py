@@ -25,8 +25,9 @@ from protocol import messages as m
 from protocol.codes import ErrorCode
 from server.domain.errors import StorageBusyError, StorageFullError
 from server.domain.events import EventLog, IngestResult
+from server.domain.names import MAX_NAME_CHARS
 from server.domain.reconcile import reconcile
-from server.domain.relays import Relays
+from server.domain.relays import Relays, clean_info
 from server.http.auth import bearer_token
 from server.http.error_handlers import (
     BROWSER_ON_RELAY_SOCKET,
@@ -51,6 +52,7 @@ INGEST_QUEUE_FRAMES = 16  # events frames read ahead of the commit under way
 STORAGE_RETRY_FIRST_S = 0.2  # a commit the disk refused is tried again after this, doubling
 STORAGE_RETRY_MAX_S = 5.0  # to at most this: how late ingestion notices freed space
 decode: MessageDecoder[m.RelayMessage] = MessageDecoder(m.RelayMessage)
+OTHER_RELAY = "this session belongs to another relay"
 _encoder = msgspec.json.Encoder()
 
 
@@ -143,9 +145,13 @@ async def _receive(
             with contextlib.suppress(StorageFullError, StorageBusyError):
                 await relays.resolve(relay_id, message)
         elif isinstance(message, m.RelayInfo):
+            info = clean_info(relay_id, message)
+            ingest.workspaces = frozenset(w.name for w in info.workspaces)
             with contextlib.suppress(StorageFullError, StorageBusyError):  # kept next time
-                await relays.record_info(relay_id, message)
-            marks = await reconcile(event_log, relays.audit, relay_id, message.sessions)
+                await relays.record_info(relay_id, info)
+            marks = await reconcile(
+                event_log, relays.audit, relay_id, info.sessions, ingest.workspaces
+            )
             ingest.send(m.Committed(sessions=marks))
         else:
             raise ProtocolViolationError(HELLO_TWICE)
@@ -165,6 +171,7 @@ class _Ingest:
         self._event_log = event_log
         self._relay_id = relay_id
         self._link = link
+        self.workspaces: frozenset[str] = frozenset()  # declared in the relay's relay_info
         self.frames: asyncio.Queue[Queued] = asyncio.Queue(INGEST_QUEUE_FRAMES)
         self._group = GroupCommit(event_log.page_size)
         self._task: asyncio.Task[None] | None = None
@@ -202,15 +209,17 @@ class _Ingest:
             if result.gaps:
                 self._link.conn.close_soon(RELAY_SEQ_GAP)
             for session_id in result.refused:
-                self._link.send(
-                    _encoder.encode(
-                        m.RelayError(
-                            code=ErrorCode.SESSION_OF_OTHER_RELAY,
-                            session_id=session_id,
-                            message="this session belongs to another relay",
-                        )
-                    )
+                self._refuse(session_id, ErrorCode.SESSION_OF_OTHER_RELAY, OTHER_RELAY)
+            for session_id in result.invalid:
+                self._refuse(
+                    session_id,
+                    ErrorCode.BAD_REQUEST,
+                    f"a session id is 1-{MAX_NAME_CHARS} printable characters",
                 )
+
+    def _refuse(self, session_id: str, code: ErrorCode, message: str) -> None:
+        error = m.RelayError(code=code, session_id=session_id, message=message)
+        self._link.send(_encoder.encode(error))
 
     async def _commit(self, events: list[m.RelayEvent]) -> IngestResult | None:
         """Ingest, waiting out a full disk or a lock held elsewhere; None when the link ends
@@ -218,7 +227,7 @@ class _Ingest:
         delay = STORAGE_RETRY_FIRST_S
         while True:
             try:
-                return await self._event_log.ingest(self._relay_id, events)
+                return await self._event_log.ingest(self._relay_id, events, self.workspaces)
             except (StorageFullError, StorageBusyError):
                 pass  # the database logs the state change once
             with contextlib.suppress(TimeoutError):

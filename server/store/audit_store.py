@@ -1,8 +1,9 @@
-"""Persistence of the audit log, and of its head file: the anchor kept outside the database.
+"""Persistence of the audit log, of its head file and of its key (both kept outside the database).
 
-The head file (`audit.head` in the data directory) holds the number of entries and the hash of
-the newest one. It is replaced atomically inside each append's transaction, so that deleting
-the newest rows, which leaves a shorter but internally valid chain, is still detected.
+The head file (`audit.head` in the data directory) holds the number of entries, the hash of
+the newest one, its time and a MAC of the three under the chain key. It is replaced atomically
+inside each append's transaction, so that deleting the newest rows, which leaves a shorter but
+internally valid chain, is still detected. The key file is audit_key.py's.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from server.store.audit_key import ChainKey, create_key, read_key
 from server.store.db import Database, StoreError
 
 HEAD_FILE_MAX_BYTES = 4096  # a head file is ~100 bytes; anything bigger is not ours
@@ -36,9 +38,11 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     hash: str
 
 
-class AuditHead(msgspec.Struct, frozen=True):
+class AuditHead(msgspec.Struct, frozen=True, kw_only=True):
     count: int
     hash: str
+    ts: float = 0.0  # the newest entry's time
+    mac: str = ""  # HMAC of the three under the chain key; "" in head files of unkeyed chains
 
 
 def _entry(row: Any) -> AuditEntry:
@@ -88,6 +92,27 @@ def write_head(path: Path, head: AuditHead | None) -> None:
     os.replace(partial, path)
 
 
+def _head_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()[: HEAD_FILE_MAX_BYTES + 1]
+    except OSError:
+        return None
+
+
+def _restore_head(path: Path, data: bytes | None) -> None:
+    if data is None:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return
+    partial = path.with_name(path.name + ".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)
+
+
 def read_entries(database_path: Path) -> Iterator[AuditEntry]:
     """Every entry in id order, read through a read-only connection (verify never writes)."""
     if not database_path.exists():
@@ -112,28 +137,53 @@ def read_entries(database_path: Path) -> Iterator[AuditEntry]:
         conn.close()
 
 
+Seal = Callable[[AuditEntry | None], tuple[AuditEntry, AuditHead]]
+
+
 class AuditStore:
-    def __init__(self, db: Database, head_path: Path) -> None:
+    def __init__(self, db: Database, head_path: Path, key_path: Path | None = None) -> None:
         self._db = db
         self.head_path = head_path
+        self.key_path = key_path or head_path.with_name("audit.key")
 
-    async def append(self, seal: Callable[[AuditEntry | None], AuditEntry]) -> AuditEntry:
-        """Append the entry `seal` makes from the newest one (None when the log is empty).
+    async def _newest(self, conn: Any) -> AuditEntry | None:
+        async with conn.execute(
+            f"SELECT {_COLUMNS} FROM audit_log ORDER BY id DESC LIMIT 1"
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _entry(tuple(row)) if row else None
+
+    async def open_key(
+        self, keyed_from: Callable[[AuditEntry | None], int]
+    ) -> tuple[ChainKey, bool]:
+        """The chain key, and whether it was made just now.
+
+        A missing key file is created inside a write transaction (so two processes never make
+        two keys), keyed from the entry number `keyed_from` chooses given the newest entry.
+        """
+        found = read_key(self.key_path)
+        if found is not None:
+            return found, False
+        async with self._db.write() as conn:
+            found = read_key(self.key_path)
+            if found is not None:
+                return found, False
+            made = create_key(self.key_path, keyed_from(await self._newest(conn)))
+        return made, True
+
+    async def append(self, seal: Seal) -> AuditEntry:
+        """Append the entry `seal` makes from the newest one (None when the log is empty), and
+        write the head `seal` makes for it.
 
         Runs in one write transaction, which serialises appends across processes too (the
         server and the admin CLI), so the chain never forks. The head file is replaced before
         the commit and put back should the commit fail.
         """
-        previous: AuditHead | None = None
+        previous: bytes | None = None
         head_written = False
         try:
             async with self._db.write() as conn:
-                async with conn.execute(
-                    f"SELECT {_COLUMNS} FROM audit_log ORDER BY id DESC LIMIT 1"
-                ) as cursor:
-                    row = await cursor.fetchone()
-                last = _entry(tuple(row)) if row else None
-                entry = seal(last)
+                entry, head = seal(await self._newest(conn))
                 await conn.execute(
                     f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -149,11 +199,11 @@ class AuditStore:
                         entry.hash,
                     ),
                 )
-                previous = AuditHead(last.id, last.hash) if last else None
-                write_head(self.head_path, AuditHead(entry.id, entry.hash))
+                previous = _head_bytes(self.head_path)
+                write_head(self.head_path, head)
                 head_written = True
         except BaseException:
             if head_written:
-                write_head(self.head_path, previous)
+                _restore_head(self.head_path, previous)
             raise
         return entry

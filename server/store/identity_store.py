@@ -22,7 +22,7 @@ _PASSKEY = (
     "revoked_at, flagged_at"
 )
 _INVITE = "id, kind, role, grants, created_by, created_at, expires_at, used_at, used_by, revoked_at"
-_SESSION = "id, user_id, created_at, last_seen_at, ip, device, revoked_at"
+_SESSION = "id, user_id, created_at, last_seen_at, ip, device, revoked_at, passkey_id, kind"
 _grants_encoder = msgspec.json.Encoder()
 
 
@@ -188,9 +188,31 @@ class IdentityStore:
                 (sign_count, now, passkey_id),
             )
 
-    async def flag_passkey(self, passkey_id: str, now: float) -> None:
+    async def passkey(self, passkey_id: str) -> PasskeyRecord | None:
+        row = await self._one(f"SELECT {_PASSKEY} FROM passkeys WHERE id = ?", (passkey_id,))
+        return _passkey(row) if row else None
+
+    async def flag_passkey(self, passkey_id: str, now: float) -> list[str]:
+        """Flag the passkey and sign out the browser sessions it signed in; returns their ids."""
         async with self._db.write() as conn:
             await conn.execute("UPDATE passkeys SET flagged_at = ? WHERE id = ?", (now, passkey_id))
+            async with conn.execute(
+                "UPDATE browser_sessions SET revoked_at = ? WHERE passkey_id = ? "
+                "AND revoked_at IS NULL RETURNING id",
+                (now, passkey_id),
+            ) as cursor:
+                return [str(r[0]) for r in await cursor.fetchall()]
+
+    async def reapprove_passkey(self, passkey_id: str) -> bool:
+        """Clear the flag; the stored counter starts again (the next sign-in sets it). False
+        when the passkey is not flagged (or revoked)."""
+        async with self._db.write() as conn:
+            cursor = await conn.execute(
+                "UPDATE passkeys SET flagged_at = NULL, sign_count = 0 WHERE id = ? "
+                "AND flagged_at IS NOT NULL AND revoked_at IS NULL",
+                (passkey_id,),
+            )
+            return cursor.rowcount == 1
 
     # ------------------------------------------------------------------ invites
 
@@ -248,7 +270,7 @@ class IdentityStore:
         async with self._db.write() as conn:
             await conn.execute(
                 f"INSERT INTO browser_sessions (token_hash, {_SESSION}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
                 (
                     token_hash,
                     session.id,
@@ -257,12 +279,19 @@ class IdentityStore:
                     session.last_seen_at,
                     session.ip,
                     session.device,
+                    session.passkey_id,
+                    session.kind,
                 ),
             )
 
-    async def session_by_token_hash(self, token_hash: str) -> BrowserSessionRecord | None:
+    async def session_by_token_hash(
+        self, token_hash: str, kind: str = "browser"
+    ) -> BrowserSessionRecord | None:
+        """The session whose secret hashes to `token_hash`, if it is of `kind`: a terminal's
+        token is no cookie, a cookie no terminal's token."""
         row = await self._one(
-            f"SELECT {_SESSION} FROM browser_sessions WHERE token_hash = ?", (token_hash,)
+            f"SELECT {_SESSION} FROM browser_sessions WHERE token_hash = ? AND kind = ?",
+            (token_hash, kind),
         )
         return _session(row) if row else None
 

@@ -17,6 +17,8 @@ class _Info(msgspec.Struct):
 
     workspaces: list[dict[str, str]] = []
     agents: list[str] = []
+    sandbox: str = ""
+    sandbox_note: str = ""
 
 
 def _record(row: Any) -> RelayRecord:
@@ -31,6 +33,8 @@ def _record(row: Any) -> RelayRecord:
             "hostname": row[5],
             "workspaces": info.workspaces,
             "agents": info.agents,
+            "sandbox": info.sandbox,
+            "sandbox_note": info.sandbox_note,
         },
         RelayRecord,
     )

@@ -240,6 +240,22 @@ def test_approved_for_session_is_not_asked_again_in_that_session(
     assert not (stack.workspace / ".claude").exists()  # the rule was not written to settings
 
 
+def test_claude_writes_inside_its_workspace_and_cannot_write_outside(
+    claude_stack: tuple[Stack, AnthropicApi],
+) -> None:
+    """Confinement: an approved shell command writes in the workspace; outside it, nothing."""
+    stack, api = claude_stack
+    outside = stack.tmp / "outside.txt"
+    write = f"echo in > inside.txt; echo out > {outside}; cat {outside}"
+    api.add(Reply.tool("Bash", {"command": write}), Reply.say("Tried."))
+    session_id = stack.start_session(agent="claude", prompt="write both files")
+    asked = stack.wait_for_event(session_id, kind("approval_requested"), "approval_requested")
+    asyncio.run(command(stack, approval(session_id, asked["event"]["approval_id"], "approve")))
+    stack.wait_for_event(session_id, kind("usage"), "usage")
+    assert (stack.workspace / "inside.txt").read_text() == "in\n"
+    assert not outside.exists()
+
+
 def test_interrupt_withdraws_the_pending_approval_and_the_session_goes_on(
     claude_stack: tuple[Stack, AnthropicApi],
 ) -> None:

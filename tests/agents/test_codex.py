@@ -30,7 +30,7 @@ from tests.agents.codex_home import STUB_KEY_VAR, codex_env, write_codex_home
 from tests.agents.golden import Replay, replay, transcripts, translator_for
 from tests.agents.relay_stack import agent_stack, approval, command, hello_written, kind
 from tests.fakes.responses_api import ResponsesApi
-from tests.fakes.responses_script import Reply, Usage, custom_tool_call, text
+from tests.fakes.responses_script import Reply, Usage, custom_tool_call, function_call, text
 from tests.harness import Stack, running
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "codex"
@@ -339,6 +339,29 @@ def _patch_turn(stack: Stack, api: ResponsesApi, after: str, decision: m.Decisio
     asyncio.run(command(stack, approval(session_id, asked["event"]["approval_id"], decision)))
     stack.wait_for_event(session_id, kind("status", state="idle"), "the end of the turn")
     return session_id
+
+
+def test_codex_writes_inside_its_workspace_and_cannot_write_outside(
+    codex_stack: tuple[Stack, ResponsesApi],
+) -> None:
+    """Confinement: an approved command writes in the workspace; outside it, nothing."""
+    stack, api = codex_stack
+    outside = stack.tmp / "outside.txt"
+    write = {
+        "cmd": f"echo in > inside.txt; echo out > {outside}; cat {outside}",
+        "sandbox_permissions": "require_escalated",
+        "justification": "Write both files?",
+    }
+    api.add(
+        Reply([function_call("exec_command", write)], Usage(200, 30)),
+        Reply([text("Tried.")], Usage(260, 8)),
+    )
+    session_id = stack.start_session(agent="codex", prompt="write both files")
+    asked = stack.wait_for_event(session_id, kind("approval_requested"), "approval_requested")
+    asyncio.run(command(stack, approval(session_id, asked["event"]["approval_id"], "approve")))
+    stack.wait_for_event(session_id, kind("status", state="idle"), "the end of the turn")
+    assert (stack.workspace / "inside.txt").read_text() == "in\n"
+    assert not outside.exists()
 
 
 def test_approved_patch_creates_the_file_with_a_diff_and_usage(

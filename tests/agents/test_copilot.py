@@ -79,6 +79,23 @@ def _write_turn(
     return session_id, [e["event"] for e in stack.events(session_id)]
 
 
+def test_copilot_writes_inside_its_workspace_and_cannot_write_outside(
+    copilot_stack: tuple[Stack, ResponsesApi],
+) -> None:
+    """Confinement: an approved shell command writes in the workspace; outside it, nothing."""
+    stack, api = copilot_stack
+    outside = stack.tmp / "outside.txt"
+    write = f"echo in > inside.txt; echo out > {outside}; cat {outside}"
+    call = oa.function_call("bash", {"command": write, "description": "write both"})
+    api.add(oa.Reply([call]), oa.Reply([oa.text("Tried.")]))
+    session_id = stack.start_session(agent="copilot", prompt="write both files")
+    asked = stack.wait_for_event(session_id, kind("approval_requested"), "approval_requested", 90)
+    asyncio.run(command(stack, approval(session_id, asked["event"]["approval_id"], "approve")))
+    stack.wait_for_event(session_id, kind("status", state="idle"), "the turn to end", 60)
+    assert (stack.workspace / "inside.txt").read_text() == "in\n"
+    assert not outside.exists()
+
+
 def test_approved_write_creates_the_file_with_a_diff_and_usage(
     copilot_stack: tuple[Stack, ResponsesApi],
 ) -> None:

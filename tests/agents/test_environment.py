@@ -47,8 +47,8 @@ def test_a_relay_secret_does_not_reach_an_agent_and_a_configured_one_does(tmp_pa
     assert "TETHER_TEST_FIXED=fixed-value" in output
     assert "TETHER_TEST_PASSED=passed-through" in output
     allowed = {*DEFAULT_ENV_ALLOW, "TETHER_TEST_PASSED", "TETHER_TEST_FIXED", "TETHER_TEST_SECRET"}
-    # the PTY adapter adds the terminal type and the session id
-    assert names <= allowed | {"TERM", "TETHER_SESSION_ID"}, names - allowed
+    # the PTY adapter adds the terminal type and the session id; the sandbox (bwrap) sets PWD
+    assert names <= allowed | {"TERM", "TETHER_SESSION_ID", "PWD"}, names - allowed
 
 
 def test_child_env_takes_only_allowed_names_then_fixed_values() -> None:

@@ -124,6 +124,25 @@ def _write_turn(
     return [e["event"] for e in stack.events(session_id)]
 
 
+def test_gemini_writes_inside_its_workspace_and_cannot_write_outside(
+    gemini_stack: tuple[Stack, GeminiApi],
+) -> None:
+    """Confinement: an approved shell command writes in the workspace; outside it, nothing."""
+    stack, api = gemini_stack
+    outside = stack.tmp / "outside.txt"
+    write = f"echo in > inside.txt; echo out > {outside}; cat {outside}"
+    api.add(
+        Reply.call("run_shell_command", {"command": write, "description": "write both"}),
+        Reply.text("Tried."),
+    )
+    session_id = stack.start_session(agent="gemini", prompt="write both files")
+    asked = stack.wait_for_event(session_id, kind("approval_requested"), "approval_requested", 90)
+    asyncio.run(command(stack, approval(session_id, asked["event"]["approval_id"], "approve")))
+    stack.wait_for_event(session_id, kind("status", state="idle"), "the turn to end", 60)
+    assert (stack.workspace / "inside.txt").read_text() == "in\n"
+    assert not outside.exists()
+
+
 def test_approved_write_creates_the_file_with_a_diff_and_usage(
     gemini_stack: tuple[Stack, GeminiApi],
 ) -> None:

@@ -20,7 +20,7 @@ from protocol import messages as m
 from protocol.codes import ErrorCode
 from relay.errors import CommandError
 from relay.hooks import cli as hook
-from relay.hooks.bridge import HookBridge, HookListener
+from relay.hooks.bridge import SOCKET_NAME, HookBridge, HookListener
 from relay.outbox import Outbox
 from relay.settings import Settings
 from relay.supervisor import Supervisor
@@ -179,7 +179,7 @@ def _with_relay(settings: Settings, body: Callable[[_Relay], Awaitable[None]]) -
     async def scenario() -> None:
         outbox = Outbox.open(state)
         supervisor = Supervisor(settings, outbox, {"PATH": "/usr/bin:/bin"})
-        listener = HookListener(state, HookBridge(settings.workspaces, supervisor))
+        listener = HookListener(state / SOCKET_NAME, HookBridge(settings.workspaces, supervisor))
         await listener.start()
         try:
             await body(_Relay(supervisor, outbox, listener))

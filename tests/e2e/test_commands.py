@@ -86,7 +86,7 @@ def test_a_start_sent_to_a_frozen_relay_runs_once_or_never_and_is_reported(
     quick_stack: Stack, tmp_path: Path
 ) -> None:
     stack = quick_stack
-    marker = tmp_path / "runs"
+    marker = stack.workspace / "runs"
     stack.relay.send_signal(signal.SIGSTOP)
     try:
         status, session = _post_start(stack, _start_body(stack, marker))
@@ -119,7 +119,7 @@ def test_an_unanswered_start_resolves_when_the_relay_comes_back(
     """A relay frozen, then killed: the start never reached it. The server re-sends it on the
     next connection with its old deadline; the relay refuses it `expired`; it never runs."""
     stack = quick_stack
-    marker = tmp_path / "runs"
+    marker = stack.workspace / "runs"
     stack.relay.send_signal(signal.SIGSTOP)
     status, session = _post_start(stack, _start_body(stack, marker))
     stack.relay.kill9()
@@ -135,7 +135,7 @@ def test_an_unanswered_start_resolves_when_the_relay_comes_back(
 def test_a_retried_start_with_the_same_idempotency_key_gives_one_session(
     stack: Stack, tmp_path: Path
 ) -> None:
-    marker = tmp_path / "runs"
+    marker = stack.workspace / "runs"
     body = _start_body(stack, marker)
     first_status, first = _post_start(stack, body, key="tap-1")
     again_status, again = _post_start(stack, body, key="tap-1")
@@ -163,7 +163,7 @@ def test_a_start_whose_server_died_awaiting_the_answer_runs_once_after_the_resta
     dead socket (and answers from memory) or runs it now, the agent runs exactly once."""
     env = {"TETHER_COMMAND_TIMEOUT_S": "60"}  # the deadline stays ahead throughout
     with running(Stack(tmp_path, server_env=env)) as stack:
-        marker = tmp_path / "runs"
+        marker = stack.workspace / "runs"
         stack.relay.send_signal(signal.SIGSTOP)
         answers: list[tuple[int, dict[str, Any]]] = []
         post = threading.Thread(
@@ -197,7 +197,7 @@ def _post_start_or_lost(stack: Stack, body: dict[str, Any]) -> tuple[int, dict[s
 def test_a_start_retried_on_the_socket_with_the_same_key_gives_one_session(
     stack: Stack, tmp_path: Path
 ) -> None:
-    marker = tmp_path / "runs"
+    marker = stack.workspace / "runs"
 
     async def scenario() -> list[m.Result | m.ClientError]:
         viewer = await Viewer.open(stack.server.url)

@@ -111,7 +111,7 @@ def _wait_ended(stack: Stack, session_id: str, timeout_s: float) -> None:
 @pytest.mark.timeout(300)
 def test_relay_disk_full_pauses_the_agent_idles_and_resumes(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "relay", "8m") as state_dir, running(Stack(tmp_path)) as stack:
-        stop = tmp_path / "stop"
+        stop = stack.workspace / "stop"  # where the sandboxed ticker can see it
         session_id = stack.start_session(ticker(1_000_000, 0.005, stop_file=stop))
         wait_until(
             lambda: stack.server.get(f"/api/sessions/{session_id}")["last_seq"] > 20,
@@ -152,7 +152,7 @@ def _storage(server: ServerProcess) -> str:
 @pytest.mark.timeout(300)
 def test_server_disk_full_keeps_the_relay_and_says_so(tmp_path: Path) -> None:
     with tmpfs(tmp_path / "server", "64m") as data_dir, running(Stack(tmp_path)) as stack:
-        stop = tmp_path / "stop"
+        stop = stack.workspace / "stop"  # where the sandboxed ticker can see it
         session_id = stack.start_session(ticker(1_000_000, 0.05, stop_file=stop))
         wait_until(
             lambda: stack.server.get(f"/api/sessions/{session_id}")["last_seq"] > 20,

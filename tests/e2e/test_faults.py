@@ -32,7 +32,7 @@ def test_server_kill9_during_stream_loses_and_repeats_nothing(
 ) -> None:
     # A PTY read may hold several lines on a busy machine, so the ticker runs until the log holds
     # 10,000 events and is then told to stop; it says how many lines it printed.
-    stop = tmp_path / "stop"
+    stop = stack.workspace / "stop"  # where the sandboxed ticker can see it
     interval = max(0.003, kills * 1.6 / 10_500)  # the stream outlasts the kills
     session_id = stack.start_session(ticker(1_000_000, interval, stop_file=stop))
     rng = random.Random(kills)

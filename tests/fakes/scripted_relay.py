@@ -23,6 +23,13 @@ async def _publish(server_url: str, token: str, session_id: str, events: list[m.
         hello = m.Hello(protocol_version=PROTOCOL_VERSION, software_version=SOFTWARE_VERSION)
         await ws.send(_encoder.encode(hello).decode())
         assert isinstance(_decoder.decode(await asyncio.wait_for(ws.recv(), 10)), m.Hello)
+        # Like a real relay, it declares the workspaces its session runs in: the server places
+        # a relay's own session only in a workspace that relay declared.
+        named = dict.fromkeys(e.workspace for e in events if isinstance(e, m.SessionStarted))
+        info = m.RelayInfo(workspaces=[m.Workspace(name=w, path=f"/{w}") for w in named])
+        await ws.send(_encoder.encode(info).decode())
+        while not isinstance(_decoder.decode(await asyncio.wait_for(ws.recv(), 10)), m.Committed):
+            pass
         batch = [
             m.RelayEvent(session_id=session_id, relay_seq=n, ts=time.time(), event=event)
             for n, event in enumerate(events, start=1)

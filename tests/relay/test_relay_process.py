@@ -140,7 +140,7 @@ def test_sigterm_while_the_server_is_unreachable_exits_at_once(
     tmp_path: Path, workspace: Path
 ) -> None:
     async def body() -> None:
-        async with relay_process(tmp_path, workspace, "http://10.255.255.1:9") as relay:
+        async with relay_process(tmp_path, workspace, "https://10.255.255.1:9") as relay:
             # up, its signal handlers in place, and dialling an address that never answers
             await wait_until_async(lambda: " starting; " in relay.log(), WAIT_S, "the relay")
             relay.send_signal(signal.SIGTERM)

@@ -35,23 +35,23 @@ def _write_config(home: Path, text: str) -> Path:
 
 
 def _minimal(home: Path, **extra: str) -> dict[str, str]:
-    return _env(home, TETHER_RELAY_SERVER="http://hub:8000", TETHER_RELAY_TOKEN="t", **extra)
+    return _env(home, TETHER_RELAY_SERVER="https://hub:8000", TETHER_RELAY_TOKEN="t", **extra)
 
 
 def test_flag_beats_environment_beats_file_beats_default(home: Path, tmp_path: Path) -> None:
     _write_config(
         home,
-        'server = "http://file:1"\ntoken = "file-token"\nshell = "file-sh"\nbatch_max_events = 7\n'
+        'server = "https://file:1"\ntoken = "file-token"\nshell = "file-sh"\nbatch_max_events = 7\n'
         'name = "file-name"\n',
     )
     env = _env(
         home,
-        TETHER_RELAY_SERVER="http://env:2",
+        TETHER_RELAY_SERVER="https://env:2",
         TETHER_RELAY_TOKEN="env-token",
         TETHER_RELAY_BATCH_MAX_EVENTS="9",
     )
-    s = load({"server": "http://flag:3", "shell": None}, env)
-    assert s.server == "http://flag:3"  # flag
+    s = load({"server": "https://flag:3", "shell": None}, env)
+    assert s.server == "https://flag:3"  # flag
     assert s.token == "env-token"  # environment over file
     assert s.batch_max_events == 9  # environment over file
     assert s.shell == "file-sh"  # file (the flag was not given)
@@ -90,7 +90,7 @@ def test_workspaces_in_all_three_spellings(home: Path, tmp_path: Path) -> None:
 
 def test_the_token_stays_out_of_the_settings_repr(home: Path) -> None:
     assert "s3cret" not in repr(
-        load(NO_FLAGS, _env(home, TETHER_RELAY_SERVER="http://h", TETHER_RELAY_TOKEN="s3cret"))
+        load(NO_FLAGS, _env(home, TETHER_RELAY_SERVER="https://h", TETHER_RELAY_TOKEN="s3cret"))
     )
 
 
@@ -99,14 +99,14 @@ def test_relay_url_follows_the_server_scheme_and_prefix() -> None:
     assert Settings(server="https://h/tether/").relay_url == "wss://h/tether/ws/relay"
 
 
-OK = {"TETHER_RELAY_SERVER": "http://h", "TETHER_RELAY_TOKEN": "t"}
+OK = {"TETHER_RELAY_SERVER": "https://h", "TETHER_RELAY_TOKEN": "t"}
 
 
 @pytest.mark.parametrize(
     ("flags", "env", "message"),
     [
         ({}, {"TETHER_RELAY_TOKEN": "t"}, "no server given"),
-        ({}, {"TETHER_RELAY_SERVER": "http://h"}, "no token given"),
+        ({}, {"TETHER_RELAY_SERVER": "https://h"}, "no token given"),
         ({"server": "ftp://h"}, OK, "must start with http"),
         ({"workspaces": ["/does/not/exist"]}, OK, "is not an existing directory"),
         ({}, {**OK, "TETHER_RELAY_BATCH_MAX_EVENTS": "lots"}, "TETHER_RELAY_BATCH_MAX_EVENTS"),
@@ -118,6 +118,8 @@ OK = {"TETHER_RELAY_SERVER": "http://h", "TETHER_RELAY_TOKEN": "t"}
             {**OK, "TETHER_RELAY_BATCH_MAX_BYTES": str(4 << 20)},
             "batch_max_bytes must be at most",
         ),
+        ({}, {**OK, "TETHER_RELAY_SANDBOX": "maybe"}, "sandbox 'maybe' is not one of"),
+        ({}, {**OK, "TETHER_RELAY_WORKSPACE_SANDBOX": "ghost=none"}, "unknown workspace"),
     ],
 )
 def test_bad_configuration_is_a_clear_error(
@@ -127,11 +129,60 @@ def test_bad_configuration_is_a_clear_error(
         load(flags, _env(home, **env))
 
 
+@pytest.mark.parametrize(
+    ("server", "insecure", "refused"),
+    [
+        ("http://build-box:8765", None, True),
+        ("http://10.0.0.5:8765", None, True),
+        ("http://build-box:8765", True, False),
+        ("http://127.0.0.1:8765", None, False),
+        ("http://[::1]:8765", None, False),
+        ("http://localhost:8765", None, False),
+        ("https://build-box", None, False),
+    ],
+)
+def test_plain_http_to_another_machine_needs_insecure(
+    home: Path, server: str, insecure: bool | None, refused: bool
+) -> None:
+    env = _env(home, TETHER_RELAY_SERVER=server, TETHER_RELAY_TOKEN="t")
+    if refused:
+        with pytest.raises(ConfigError, match="--insecure"):
+            load({"insecure": insecure}, env)
+    else:
+        assert load({"insecure": insecure}, env).server == server
+
+
+def test_insecure_comes_from_the_environment_or_the_file_too(home: Path) -> None:
+    env = _env(home, TETHER_RELAY_SERVER="http://box:1", TETHER_RELAY_TOKEN="t")
+    assert load(NO_FLAGS, {**env, "TETHER_RELAY_INSECURE": "1"}).insecure is True
+    _write_config(home, "insecure = true\n")
+    assert load(NO_FLAGS, env).insecure is True
+    _write_config(home, "insecure = false\n")
+    with pytest.raises(ConfigError, match="plain http"):
+        load(NO_FLAGS, env)
+
+
+def test_sandbox_settings_per_relay_workspace_and_agent(home: Path, tmp_path: Path) -> None:
+    _write_config(
+        home,
+        f'[workspaces]\napi = "{tmp_path}"\n[workspace_sandbox]\napi = "none"\n'
+        '[agents.codex]\nsandbox = "bwrap"\n',
+    )
+    env = _minimal(
+        home, TETHER_RELAY_SANDBOX_READ_ONLY="/opt/go,~/tools", TETHER_RELAY_SANDBOX_HIDE=""
+    )
+    s = load(NO_FLAGS, env)
+    assert (s.sandbox, dict(s.workspace_sandbox)) == ("auto", {"api": "none"})
+    assert s.agents["codex"].sandbox == "bwrap"
+    assert s.sandbox_read_only == ("/opt/go", str(home / "tools"))
+    assert s.sandbox_hide == ()
+
+
 def test_a_broken_or_misspelt_config_file_is_an_error(home: Path) -> None:
     _write_config(home, "server = [unclosed\n")
     with pytest.raises(ConfigError, match="cannot read config file"):
         load(NO_FLAGS, _minimal(home))
-    _write_config(home, 'servr = "http://h"\n')
+    _write_config(home, 'servr = "https://h"\n')
     with pytest.raises(ConfigError, match="unknown setting"):
         load(NO_FLAGS, _minimal(home))
 
@@ -149,7 +200,7 @@ def test_cli_reports_bad_configuration_in_one_line_and_exits_2(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
-    assert cli.main(["--server", "http://h:1"]) == 2
+    assert cli.main(["--server", "https://h:1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "no token given" in err

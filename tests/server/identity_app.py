@@ -1,6 +1,7 @@
 """The server app in-process (Litestar's test client) with users signed in by software passkeys.
 
-The public origin is https://tether.example, so cookies are Secure as in production.
+The public origin is https://tether.example, so cookies are Secure and `__Host-` prefixed as in
+production.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from litestar.testing import AsyncTestClient
 
 from server.app import create_app
 from server.domain.core import Core
-from server.http.auth import SESSION_COOKIE
+from server.http.auth import HOST_PREFIX, SESSION_COOKIE
 from server.settings import Settings
 from tests.fakes.authenticator import SoftAuthenticator
 
 ORIGIN = "https://tether.example"
+COOKIE = HOST_PREFIX + SESSION_COOKIE  # the session cookie's name on an https origin
 
 
 @contextlib.asynccontextmanager
@@ -46,7 +48,7 @@ async def register(
         json={"credential": key.register(options.json()), "passkey_name": "phone"},
     )
     assert done.status_code == 200, done.text
-    cookie = done.cookies[SESSION_COOKIE]
+    cookie = done.cookies[COOKIE]
     client.cookies.clear()
     return key, cookie
 
@@ -58,4 +60,4 @@ async def owner(client: AsyncTestClient[Any], core: Core) -> tuple[SoftAuthentic
 
 
 def as_user(cookie: str) -> dict[str, str]:
-    return {"cookie": f"{SESSION_COOKIE}={cookie}"}
+    return {"cookie": f"{COOKIE}={cookie}"}

@@ -46,8 +46,14 @@ ROUTES: dict[str, str] = {
     "GET /api/auth/passkeys": "viewer",
     "PATCH /api/auth/passkeys/{passkey_id:str}": "viewer",
     "DELETE /api/auth/passkeys/{passkey_id:str}": "viewer",
+    # its owner from another passkey, or an admin; the domain checks which (test_boundaries.py)
+    "POST /api/auth/passkeys/{passkey_id:str}/reapprove": "viewer",
     "GET /api/auth/sessions": "viewer",
     "DELETE /api/auth/sessions/{session_id:str}": "viewer",
+    "POST /api/auth/terminal-logins": "public",  # `tether login` asks; its user approves
+    "POST /api/auth/terminal-logins/poll": "public",  # the terminal polls with its secret
+    "POST /api/auth/terminal-logins/{code:str}/options": "viewer",  # browser sessions only
+    "POST /api/auth/terminal-logins/{code:str}/approve": "viewer",  # and a fresh passkey
     "GET /api/users": "admin",
     "PATCH /api/users/{user_id:str}": "admin",
     "DELETE /api/users/{user_id:str}": "admin",

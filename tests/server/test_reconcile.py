@@ -119,7 +119,8 @@ def test_a_session_whose_end_was_lost_is_ended_by_the_gap(tmp_path: Path) -> Non
 
 def test_a_session_the_server_lacks_is_created_from_the_mark(tmp_path: Path) -> None:
     async def scenario(log: EventLog, audit: Audit, db: Database) -> None:
-        assert await reconcile(log, audit, "r1", [_mark(1, 4)]) == {"s1": 0}
+        declared = frozenset({"work"})
+        assert await reconcile(log, audit, "r1", [_mark(1, 4)], declared) == {"s1": 0}
         record = await log.session("s1")
         assert record is not None
         assert (record.relay_id, record.agent, record.workspace) == ("r1", "pty", "work")

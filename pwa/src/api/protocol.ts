@@ -77,6 +77,8 @@ export interface RelayInfo {
   live_sessions?: string[];
   pending_approvals?: PendingApproval[];
   sessions?: SessionMark[];
+  sandbox?: string;
+  sandbox_note?: string;
 }
 
 export interface Workspace {

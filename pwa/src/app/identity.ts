@@ -20,6 +20,7 @@ import type {
   Approved,
   RelayList,
   RelayView,
+  TerminalLoginApproved,
   UserList,
   UserView,
 } from "../api/rest";
@@ -121,12 +122,27 @@ export async function signInWithPasskey(): Promise<Me> {
   return api<Me>("POST", "/api/auth/login/verify", { credential });
 }
 
+/** Approve a `tether login` code: a passkey prompt bound to that code, answered by one of the
+ * signed-in user's passkeys, signs that terminal in as them. Returns the terminal's name. */
+export async function approveTerminalLogin(code: string): Promise<string> {
+  const path = `/api/auth/terminal-logins/${enc(normaliseCode(code))}`;
+  const optionsJSON = await api<Parameters<typeof startAuthentication>[0]["optionsJSON"]>(
+    "POST",
+    `${path}/options`,
+    {},
+  );
+  const credential = await startAuthentication({ optionsJSON });
+  const approved = await api<TerminalLoginApproved>("POST", `${path}/approve`, { credential });
+  return approved.name;
+}
+
 // ------------------------------------------------------------------ own passkeys and sessions
 
 export const listPasskeys = () => api<PasskeyList>("GET", "/api/auth/passkeys").then((r) => r.passkeys);
 export const renamePasskey = (id: string, name: string) =>
   api<PasskeyList>("PATCH", `/api/auth/passkeys/${enc(id)}`, { name }).then((r) => r.passkeys);
 export const revokePasskey = (id: string) => api<void>("DELETE", `/api/auth/passkeys/${enc(id)}`);
+export const reapprovePasskey = (id: string) => api<void>("POST", `/api/auth/passkeys/${enc(id)}/reapprove`);
 export const listBrowserSessions = () =>
   api<BrowserSessionList>("GET", "/api/auth/sessions").then((r) => r.sessions);
 export const revokeBrowserSession = (id: string) => api<void>("DELETE", `/api/auth/sessions/${enc(id)}`);

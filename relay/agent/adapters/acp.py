@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from relay.agent.sandbox import AgentPaths
 from relay.agent.structured import StructuredAdapter
 from relay.agent.translators.acp import AcpTranslator
 
@@ -35,6 +36,7 @@ class GeminiAdapter(AcpAdapter):
     executable = "gemini"
     acp_args = ("--acp",)
     model_flag = "--model"
+    sandbox_paths = AgentPaths(home=(".gemini",), env=(("GEMINI_CLI_HOME", ".gemini"),))
 
 
 class CopilotAdapter(AcpAdapter):
@@ -44,6 +46,7 @@ class CopilotAdapter(AcpAdapter):
     executable = "copilot"
     acp_args = ("--acp", "--no-auto-update", "--disable-client-telemetry")
     model_flag = "--model"
+    sandbox_paths = AgentPaths(home=(".copilot",), env=(("COPILOT_HOME", ""),))
 
 
 def acp_agent(name: str) -> type[AcpAdapter]:

@@ -25,6 +25,7 @@ from typing import ClassVar, Protocol
 from protocol.codes import ErrorCode
 from protocol.messages import Decision, Event
 from relay.agent.config import AgentConfig
+from relay.agent.sandbox import AgentPaths, SessionSandbox
 from relay.errors import CommandError
 from relay.workspaces import Workspace
 
@@ -59,6 +60,7 @@ class SessionSpec:
     env: Mapping[str, str]  # the child's whole environment, already scrubbed (AgentConfig)
     agent: AgentConfig  # executable (resolved), extra args, model
     resume: str = ""  # the agent's conversation id to continue; "" starts a new one
+    sandbox: SessionSandbox = SessionSandbox(None)  # how it is confined; None: not at all
 
 
 class Adapter(abc.ABC):
@@ -67,6 +69,8 @@ class Adapter(abc.ABC):
     agent: ClassVar[str]
     executable: ClassVar[str | None] = None  # default program; None: needs none, "": configure
     resumable: ClassVar[bool] = False  # can continue a conversation after a relay restart
+    # its config and cache directories, writable inside the sandbox (relay/agent/sandbox.py)
+    sandbox_paths: ClassVar[AgentPaths] = AgentPaths()
 
     def __init__(self, spec: SessionSpec, sink: EventSink) -> None:
         self.spec = spec

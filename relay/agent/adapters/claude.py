@@ -8,6 +8,7 @@ The messages are translated by relay/agent/translators/claude.py.
 
 from __future__ import annotations
 
+from relay.agent.sandbox import AgentPaths
 from relay.agent.structured import StructuredAdapter
 from relay.agent.translators.claude import ClaudeTranslator
 
@@ -28,6 +29,11 @@ class ClaudeAdapter(StructuredAdapter):
     agent = "claude"
     executable = "claude"
     translator_class = ClaudeTranslator
+    sandbox_paths = AgentPaths(
+        home=(".claude",),
+        home_files=(".claude.json", ".claude.json.backup"),
+        env=(("CLAUDE_CONFIG_DIR", ""),),
+    )
 
     def argv(self) -> list[str]:
         agent = self.spec.agent

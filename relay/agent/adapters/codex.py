@@ -5,6 +5,7 @@ The messages are translated by relay/agent/translators/codex.py.
 
 from __future__ import annotations
 
+from relay.agent.sandbox import AgentPaths
 from relay.agent.structured import StructuredAdapter
 from relay.agent.translators.codex import CodexTranslator
 
@@ -14,6 +15,7 @@ class CodexAdapter(StructuredAdapter):
     executable = "codex"
     resumable = True
     translator_class = CodexTranslator
+    sandbox_paths = AgentPaths(home=(".codex",), env=(("CODEX_HOME", ""),))
 
     def argv(self) -> list[str]:
         executable = self.spec.agent.executable or self.executable

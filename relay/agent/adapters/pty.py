@@ -39,7 +39,7 @@ class PtyAdapter(Adapter):
             raise SpawnError("no command given and no shell configured")
         env = {**self.spec.env, "TERM": TERM, "TETHER_SESSION_ID": self.spec.session_id}
         self._pty = PtyProcess.spawn(
-            self._argv,
+            self.spec.sandbox.wrap(self._argv, env, terminal=True),
             cwd=self.spec.workspace.path,
             env=env,
             cols=self.spec.cols,

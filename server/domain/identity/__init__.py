@@ -8,6 +8,7 @@ browser_sessions.py  cookie sessions: timeouts, revocation, their open sockets
 service.py           Identity: the operations the HTTP layer calls, each audited, made of
   context.py         what they share (store, audit trail, config, clock, limits)
   sign_in.py         who is calling; passkey login
+  terminal_logins.py `tether login`: a terminal's token, approved with a passkey
   registration.py    passkey registration
   invites.py         setup and invite links
   account.py         the signed-in user's own sessions and passkeys

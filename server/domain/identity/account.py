@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from server.domain.errors import BadRequestError, NotFoundError
-from server.domain.identity.context import Caller, IdentityContext, clean_name
+from server.domain.errors import BadRequestError, ForbiddenError, NotFoundError
+from server.domain.identity.context import Caller, IdentityContext
 from server.domain.identity.records import BrowserSessionRecord, PasskeyRecord
 from server.domain.identity.roles import Principal
+from server.domain.identity.users import may_manage
+from server.domain.names import clean_name
 
 
 class Account(IdentityContext):
@@ -35,6 +37,21 @@ class Account(IdentityContext):
         if not await self.store.rename_passkey(who.user_id, passkey_id, name):
             raise NotFoundError(f"you have no passkey {passkey_id}")
         await self._log("passkey.renamed", who, caller, passkey_id, {"name": name})
+
+    async def reapprove_passkey(self, who: Principal, caller: Caller, passkey_id: str) -> None:
+        """Clear a passkey's counter-regression flag so it signs in again: its owner, signed in
+        with another passkey, or an owner or admin who may manage its user."""
+        passkey = await self.store.passkey(passkey_id)
+        user = await self.store.user(passkey.user_id) if passkey is not None else None
+        if passkey is None or passkey.revoked_at is not None or user is None:
+            raise NotFoundError(f"no passkey {passkey_id}")
+        if user.id != who.user_id:
+            may_manage(who, user)
+        elif who.passkey_id in ("", passkey_id):
+            raise ForbiddenError("sign in with another of your passkeys to re-approve this one")
+        if not await self.store.reapprove_passkey(passkey_id):
+            raise BadRequestError("this passkey is not flagged")
+        await self._log("passkey.reapproved", who, caller, passkey_id, {"user": user.id})
 
     async def revoke_passkey(self, who: Principal, caller: Caller, passkey_id: str) -> None:
         held = await self.store.passkeys(who.user_id)

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
 
+from server.domain import actors
 from server.domain.audit import Audit
-from server.domain.errors import BadRequestError, UnauthorizedError
+from server.domain.errors import UnauthorizedError
 from server.domain.identity import ceremonies
 from server.domain.identity.browser_sessions import OpenSockets, Timeouts
 from server.domain.identity.console_token import ConsoleToken
@@ -25,10 +25,10 @@ from server.domain.identity.roles import Principal
 from server.domain.identity.tokens import hash_secret, new_handle, new_secret
 from server.domain.ratelimit import RateLimiter
 from server.store.identity_store import IdentityStore
+from server.store.terminal_login_store import TerminalLoginStore
 
 RP_NAME = "Tether"
 CHALLENGE_TTL_S = 300.0  # a passkey prompt answered later than this must start over
-MAX_NAME_CHARS = 64  # user and passkey names
 
 
 class Caller(msgspec.Struct, frozen=True, kw_only=True):
@@ -57,25 +57,20 @@ class IdentityConfig:
         return urlsplit(self.origin).hostname or ""
 
 
-def clean_name(name: str, what: str) -> str:
-    name = unicodedata.normalize("NFC", name).strip()
-    if not 1 <= len(name) <= MAX_NAME_CHARS or not name.isprintable():
-        raise BadRequestError(f"{what} must be 1-{MAX_NAME_CHARS} printable characters")
-    return name
-
-
 class IdentityContext:
     """The state and the audit helpers the operations of Identity (service.py) work with."""
 
     def __init__(
         self,
         store: IdentityStore,
+        logins: TerminalLoginStore,
         audit: Audit,
         config: IdentityConfig,
         console_token: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        self.logins = logins  # `tether login` requests (terminal_logins.py)
         self.audit = audit
         self.config = config
         self.clock = clock
@@ -92,10 +87,11 @@ class IdentityContext:
             role=user.role,
             grants=user.grants,
             session_id=session.id,
+            passkey_id=session.passkey_id,
             expires_at=self.config.timeouts.expires_at(session),
         )
 
-    async def _start_session(self, user: UserRecord, caller: Caller) -> Login:
+    async def _start_session(self, user: UserRecord, caller: Caller, passkey_id: str) -> Login:
         cookie = new_secret()
         now = self.clock()
         session = BrowserSessionRecord(
@@ -105,6 +101,7 @@ class IdentityContext:
             last_seen_at=now,
             ip=caller.ip,
             device=caller.device,
+            passkey_id=passkey_id,
         )
         await self.store.create_session(session, hash_secret(cookie))
         return Login(self._principal(user, session), cookie)
@@ -140,10 +137,11 @@ class IdentityContext:
             details=details,
         )
 
-    async def _refused(self, action: str, who: str, caller: Caller, why: object) -> None:
+    async def _refused(self, action: str, actor: str, caller: Caller, why: object) -> None:
+        """Audit a refusal; `actor` from server/domain/actors.py, "" for anonymous."""
         await self.audit.record(
             action,
-            actor=who or "anonymous",
+            actor=actor or actors.ANONYMOUS,
             ip=caller.ip,
             device=caller.device,
             details={"reason": str(why)[:300]},

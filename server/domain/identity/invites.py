@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from server.domain import actors
 from server.domain.errors import BadRequestError, NotFoundError, UnauthorizedError
 from server.domain.identity.context import Caller, IdentityContext
 from server.domain.identity.records import InviteRecord
@@ -20,7 +21,7 @@ class Invites(IdentityContext):
         if await self.store.count_users() > 0:
             return None
         token = await self._invite("setup", Role.OWNER, ALL_WORKSPACES, "", SETUP_TTL_S)
-        await self.audit.record("auth.setup_link_created", actor="server", target="owner")
+        await self.audit.record("auth.setup_link_created", actor=actors.SYSTEM, target="owner")
         return f"{self.config.origin}/setup#{token}"
 
     async def _invite(
@@ -77,7 +78,7 @@ class Invites(IdentityContext):
     async def link(self, caller: Caller, token: str) -> InviteRecord:
         """What a setup or invite link grants, for the page its holder opens (rate limited like
         registration, since it tells whether a token is valid)."""
-        self.register_limiter.check(caller.ip, "registration attempts")
+        self.register_limiter.check_address(caller.ip, "registration attempts")
         return await self._open_invite(token)
 
     async def _open_invite(self, token: str) -> InviteRecord:

@@ -50,6 +50,8 @@ class BrowserSessionRecord(msgspec.Struct, kw_only=True):
     ip: str = ""
     device: str = ""
     revoked_at: float | None = None
+    passkey_id: str = ""  # the passkey that signed it in; "" when unknown (older sessions)
+    kind: str = "browser"  # or "terminal": a `tether login` token, sent as a bearer header
 
 
 class ChallengeRecord(msgspec.Struct, kw_only=True):

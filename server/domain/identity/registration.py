@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from server.domain import actors
 from server.domain.errors import BadRequestError, ForbiddenError, UnauthorizedError
 from server.domain.identity import ceremonies
 from server.domain.identity.context import (
@@ -13,12 +14,12 @@ from server.domain.identity.context import (
     RP_NAME,
     Caller,
     Login,
-    clean_name,
 )
 from server.domain.identity.invites import Invites
 from server.domain.identity.records import ChallengeRecord, PasskeyRecord, UserRecord
 from server.domain.identity.roles import Principal
 from server.domain.identity.tokens import new_handle
+from server.domain.names import clean_name
 
 
 class Registration(Invites):
@@ -27,7 +28,7 @@ class Registration(Invites):
     ) -> dict[str, Any]:
         """Options for a new user's first passkey (with a setup or invite link's token), or for
         another passkey of the signed-in user (`by`, no token)."""
-        self.register_limiter.check(caller.ip, "registration attempts")
+        self.register_limiter.check_address(caller.ip, "registration attempts")
         if token:
             invite = await self._open_invite(token)
             name = clean_name(user_name or ("owner" if invite.kind == "setup" else ""), "name")
@@ -70,7 +71,7 @@ class Registration(Invites):
     ) -> Login | None:
         """Verify a registration response. A new user gets a browser session (the Login); a
         signed-in user adding a passkey keeps theirs (None)."""
-        self.register_limiter.check(caller.ip, "registration attempts")
+        self.register_limiter.check_address(caller.ip, "registration attempts")
         challenge = await self._take_challenge(credential, "register", caller)
         if not challenge.invite_id and (by is None or by.user_id != challenge.user_id):
             raise UnauthorizedError("sign in as the user who asked to add this passkey")
@@ -82,7 +83,7 @@ class Registration(Invites):
                 origin=self.config.origin,
             )
         except ceremonies.PasskeyRefusedError as exc:
-            await self._refused("auth.register_failed", challenge.user_name, caller, exc)
+            await self._refused("auth.register_failed", actors.user(challenge.user_id), caller, exc)
             raise
         if await self.store.passkey_by_credential(credential_id) is not None:
             raise BadRequestError("this passkey is already registered")
@@ -115,12 +116,12 @@ class Registration(Invites):
         action = "auth.setup_completed" if invite.kind == "setup" else "invite.accepted"
         await self.audit.record(
             action,
-            actor=user.name,
+            actor=actors.user(user.id),
             target=user.id,
             ip=caller.ip,
             device=caller.device,
             details={"invite": invite.id, "role": user.role.value, "passkey": passkey.id},
         )
-        login = await self._start_session(user, caller)
+        login = await self._start_session(user, caller, passkey.id)
         await self._log("auth.login", login.principal, caller, user.id, {"passkey": passkey.id})
         return login

@@ -11,6 +11,7 @@ import enum
 
 import msgspec
 
+from server.domain import actors
 from server.domain.errors import ForbiddenError
 
 ANY = "*"
@@ -54,13 +55,14 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     role: Role
     grants: tuple[Grant, ...] = ()
     session_id: str = ""  # the browser session's public id; "" for the console token
-    via: str = "session"  # "session" (cookie) or "console" (loopback bearer token)
+    passkey_id: str = ""  # the passkey that signed the browser session in; "" when unknown
+    via: str = "session"  # "session" (cookie), "console" (loopback bearer) or "terminal"
     expires_at: float = float("inf")  # the browser session's absolute timeout (unix time)
 
     @property
     def actor(self) -> str:
-        """How the audit log names this principal."""
-        return self.name
+        """How the audit log names this principal: its id, never its chosen name."""
+        return actors.CONSOLE if self.via == "console" else actors.user(self.user_id)
 
     @property
     def everywhere(self) -> bool:

@@ -6,6 +6,7 @@ Each concept has its module; Identity is all of them over one IdentityContext:
 
     context.py       the shared store, audit trail, config, clock, limits; Caller, Login
     sign_in.py       who is calling; the passkey login ceremony
+    terminal_logins.py  `tether login`: a terminal's token, approved with a passkey
     registration.py  the passkey registration ceremony (new users and added passkeys)
     invites.py       setup and invite links
     account.py       the signed-in user's own sessions and passkeys

@@ -18,6 +18,15 @@ def may_assign(by: Principal, role: Role) -> None:
         raise ForbiddenError(f"only an owner may make someone {role.value}")
 
 
+def may_manage(by: Principal, user: UserRecord) -> None:
+    """Raise ForbiddenError unless `by` may act on `user`'s account (admins: not on owners and
+    admins; owners: on anyone)."""
+    if not by.role.at_least(Role.ADMIN):
+        raise ForbiddenError("only an owner or an admin may manage other users")
+    if user.role.at_least(by.role) and by.role is not Role.OWNER:
+        raise ForbiddenError(f"only an owner may change a user who is {user.role.value}")
+
+
 def check_grants(role: Role, grants: tuple[Grant, ...]) -> tuple[Grant, ...]:
     if role.at_least(Role.ADMIN):
         return ALL_WORKSPACES  # owners and admins act everywhere
@@ -71,6 +80,5 @@ class Users(IdentityContext):
             raise NotFoundError(f"no user {user_id}")
         if user.id == by.user_id:
             raise ForbiddenError("you cannot change your own role or account")
-        if user.role.at_least(by.role) and by.role is not Role.OWNER:
-            raise ForbiddenError(f"only an owner may change a user who is {user.role.value}")
+        may_manage(by, user)
         return user

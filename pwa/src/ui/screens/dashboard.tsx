@@ -12,6 +12,7 @@ import type { RelayView, SessionView } from "../../api/rest";
 import { hasRole } from "../../app/auth";
 import { connection } from "../../app/connection";
 import { listRelays } from "../../app/identity";
+import { sandboxWarning } from "../../app/relays";
 import type { ScreenProps } from "../../app/router";
 import {
   followSession,
@@ -213,6 +214,13 @@ export default function Dashboard(_: ScreenProps) {
             ))}
           </ul>
         )}
+        {relays
+          ?.filter((r) => sandboxWarning(r) !== null)
+          .map((r) => (
+            <p key={r.id} class="notice" role="status">
+              {r.name || r.hostname}: {sandboxWarning(r)}
+            </p>
+          ))}
       </section>
     </section>
   );

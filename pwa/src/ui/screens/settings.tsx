@@ -1,4 +1,5 @@
-// /settings: your passkeys (rename, revoke, add), your signed-in browsers, sign out.
+// /settings: your passkeys (rename, revoke, re-approve a flagged one, add), signing in a terminal
+// (`tether login`), your signed-in browsers and terminals, sign out.
 // The theme follows the system (prefers-color-scheme): nothing to set here.
 
 import { useEffect, useState } from "preact/hooks";
@@ -11,6 +12,7 @@ import {
   listBrowserSessions,
   listPasskeys,
   passkeyBlocker,
+  reapprovePasskey,
   renamePasskey,
   revokeBrowserSession,
   revokePasskey,
@@ -23,6 +25,7 @@ import { Notice, Spinner } from "../components/identity/notice";
 import { ROLE_LABEL } from "../components/identity/role";
 import { ago, fullDate } from "../components/when";
 import { browserLabel } from "../components/identity/browser_label";
+import { TerminalLogin } from "../components/identity/terminal_login";
 import "../../styles/identity.css";
 
 const NAME_MAX_CHARS = 64;
@@ -113,6 +116,16 @@ function Passkeys() {
                   `Revoked ${key.name}: it no longer signs you in.`,
                 )
               }
+              onReapprove={() =>
+                act(
+                  key.id,
+                  async () => {
+                    await reapprovePasskey(key.id);
+                    await load();
+                  },
+                  `Re-approved ${key.name}: it signs you in again.`,
+                )
+              }
             />
           ))}
         </ul>
@@ -133,11 +146,13 @@ function PasskeyItem({
   busy,
   onRename,
   onRevoke,
+  onReapprove,
 }: {
   passkey: Passkey;
   busy: boolean;
   onRename: (name: string) => void;
   onRevoke: () => void;
+  onReapprove: () => void;
 }) {
   const [editing, setEditing] = useState(false);
   const [name, setName] = useState(passkey.name);
@@ -159,8 +174,8 @@ function PasskeyItem({
       </p>
       {passkey.flagged && (
         <p class="small">
-          Its signature counter went backwards once: someone may hold a copy. Revoke it if you did not expect
-          that.
+          Its signature counter went backwards once: someone may hold a copy, so it cannot sign in. Revoke it,
+          or re-approve it if you restored it yourself (from this browser, signed in with another passkey).
         </p>
       )}
       {editing ? (
@@ -217,6 +232,16 @@ function PasskeyItem({
             busy={busy}
             onConfirm={onRevoke}
           />
+          {passkey.flagged && (
+            <ConfirmButton
+              text="Re-approve"
+              label={`Re-approve passkey ${passkey.name}`}
+              question={`Let ${passkey.name} sign in again? Only if you know why its counter went backwards.`}
+              confirmLabel={`Yes, re-approve ${passkey.name}`}
+              busy={busy}
+              onConfirm={onReapprove}
+            />
+          )}
         </div>
       )}
     </li>
@@ -294,41 +319,45 @@ function Browsers() {
     void load();
   }, []);
   return (
-    <section class="id-section" aria-labelledby="browsers-h">
-      <h2 id="browsers-h">Signed-in browsers</h2>
-      {error && <Notice kind="error">{error}</Notice>}
-      {done && <Notice kind="ok">{done}</Notice>}
-      {sessions === null && !error && <Spinner label="Loading browsers…" />}
-      {sessions && (
-        <ul class="id-list" aria-label="Your signed-in browsers">
-          {sessions.map((s) => {
-            const label = browserLabel(s.device);
-            return (
-              <li class="id-item" key={s.id}>
-                <div class="id-item-head">
-                  <strong class="id-item-title">{label}</strong>
-                  {s.current && <span class="badge">this browser</span>}
-                </div>
-                <p class="muted small">
-                  {s.ip || "unknown address"} · signed in{" "}
-                  <time title={fullDate(s.created_at)}>{ago(s.created_at)}</time> · active{" "}
-                  <time title={fullDate(s.last_seen_at)}>{ago(s.last_seen_at)}</time>
-                </p>
-                {!s.current && (
-                  <ConfirmButton
-                    text="End session"
-                    label={`End session of ${label}, ${s.ip || "unknown address"}`}
-                    question={`End the session of ${label}? It is signed out and its open pages disconnect at once.`}
-                    confirmLabel="Yes, end it"
-                    busy={busyId === s.id}
-                    onConfirm={() => run(s.id, () => revokeBrowserSession(s.id), `${label} is signed out.`)}
-                  />
-                )}
-              </li>
-            );
-          })}
-        </ul>
-      )}
-    </section>
+    <>
+      <TerminalLogin onApproved={load} />
+      <section class="id-section" aria-labelledby="browsers-h">
+        <h2 id="browsers-h">Signed-in browsers and terminals</h2>
+        {error && <Notice kind="error">{error}</Notice>}
+        {done && <Notice kind="ok">{done}</Notice>}
+        {sessions === null && !error && <Spinner label="Loading browsers…" />}
+        {sessions && (
+          <ul class="id-list" aria-label="Your signed-in browsers and terminals">
+            {sessions.map((s) => {
+              const label = s.kind === "terminal" ? s.device : browserLabel(s.device);
+              return (
+                <li class="id-item" key={s.id}>
+                  <div class="id-item-head">
+                    <strong class="id-item-title">{label}</strong>
+                    {s.current && <span class="badge">this browser</span>}
+                    {s.kind === "terminal" && <span class="badge">terminal</span>}
+                  </div>
+                  <p class="muted small">
+                    {s.ip || "unknown address"} · signed in{" "}
+                    <time title={fullDate(s.created_at)}>{ago(s.created_at)}</time> · active{" "}
+                    <time title={fullDate(s.last_seen_at)}>{ago(s.last_seen_at)}</time>
+                  </p>
+                  {!s.current && (
+                    <ConfirmButton
+                      text="End session"
+                      label={`End session of ${label}, ${s.ip || "unknown address"}`}
+                      question={`End the session of ${label}? It is signed out and its open pages disconnect at once.`}
+                      confirmLabel="Yes, end it"
+                      busy={busyId === s.id}
+                      onConfirm={() => run(s.id, () => revokeBrowserSession(s.id), `${label} is signed out.`)}
+                    />
+                  )}
+                </li>
+              );
+            })}
+          </ul>
+        )}
+      </section>
+    </>
   );
 }

@@ -1,6 +1,7 @@
 // Relays: online state, workspaces and agents; revoke (its link closes at once).
 
 import { revokeRelay, type Relay } from "../../../app/identity";
+import { sandboxWarning } from "../../../app/relays";
 import { ConfirmButton } from "../identity/confirm";
 import { useItemActions } from "../identity/item_actions";
 import { Notice } from "../identity/notice";
@@ -38,6 +39,7 @@ export function Relays({ relays, reload }: { relays: Relay[]; reload: () => Prom
                 )}
                 {!r.online && r.last_seen_at === null && " · never connected"}
               </p>
+              {sandboxWarning(r) && <Notice kind="error">{sandboxWarning(r)}</Notice>}
               <dl class="id-facts">
                 <dt>Workspaces</dt>
                 <dd>
