@@ -270,7 +270,7 @@ class IdentityStore:
         async with self._db.write() as conn:
             await conn.execute(
                 f"INSERT INTO browser_sessions (token_hash, {_SESSION}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
                 (
                     token_hash,
                     session.id,
