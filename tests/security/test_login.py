@@ -43,6 +43,7 @@ from tests.harness import (
 pytestmark = pytest.mark.skipif(
     shutil.which("caddy") is None, reason="needs Debian's caddy (scripts/test-packages installs it)"
 )
+COOKIE = "__Host-tether_session"  # the session cookie on an https origin (docs/security.md)
 CADDY_START_S = 30.0
 
 
@@ -123,7 +124,7 @@ class Site:
 
     def call(self, who: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         self.http.cookies.clear()
-        headers = {"cookie": f"tether_session={self.cookies[who]}"}
+        headers = {"cookie": f"{COOKIE}={self.cookies[who]}"}
         return self.http.request(method, path, headers=headers, **kwargs)
 
     def sign_up(self, who: str, token: str) -> None:
@@ -135,7 +136,7 @@ class Site:
         credential = self.keys[who].register(options.json())
         done = self.http.post("/api/auth/register/verify", json={"credential": credential})
         assert done.status_code == 200, done.text
-        self.cookies[who] = done.cookies["tether_session"]
+        self.cookies[who] = done.cookies[COOKIE]
 
     def approve(self, who: str, code: str) -> httpx.Response:
         """What the Settings screen does: a passkey prompt for the code, answered by `who`."""
