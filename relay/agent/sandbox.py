@@ -208,13 +208,18 @@ def install_roots(executable: str) -> list[str]:
     """The directories to show for `executable`, as named and as its symlinks resolve: for a
     program installed by npm the directory holding its outermost node_modules (its modules and
     binaries come along); for one in `PREFIX/bin` with a `PREFIX/lib` the prefix (a Python or
-    a virtualenv); else the directory it is in."""
+    a virtualenv), unless that prefix is `~/.local` or a home (they hold the server's data and other
+    programs' secrets); else the directory it is in."""
     roots = []
     for candidate in (Path(executable).absolute(), Path(executable).resolve()):
         parts, directory = candidate.parts, candidate.parent
         if "node_modules" in parts:
             roots.append(str(Path(*parts[: parts.index("node_modules")])))
-        elif directory.name == "bin" and (directory.parent / "lib").is_dir():
+        elif (
+            directory.name == "bin"
+            and (directory.parent / "lib").is_dir()
+            and not _user_data_prefix(directory.parent)
+        ):
             roots.append(str(directory.parent))
         else:
             roots.append(str(directory))
@@ -246,6 +251,13 @@ def _system_binds() -> list[str]:
         elif os.path.isdir(path):
             flags += ["--ro-bind", path, path]
     return flags
+
+
+def _user_data_prefix(prefix: Path) -> bool:
+    """A home directory or a `.local` (~/.local/bin beside ~/.local/lib): prefixes that hold the
+    user's data (the server's database and console token, keyrings), not one program."""
+    real = Path(os.path.realpath(prefix))
+    return real.name == ".local" or real == Path(os.path.realpath(Path.home()))
 
 
 def _within(path: str, directory: str) -> bool:

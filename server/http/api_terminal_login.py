@@ -24,7 +24,13 @@ from server.domain.identity.roles import Role
 from server.domain.identity.service import Identity
 from server.domain.identity.terminal_logins import POLL_INTERVAL_S
 from server.http.api_auth import caller_of
-from server.http.auth import principal, refuse_cross_site, refuse_terminal, require_role
+from server.http.auth import (
+    PUBLIC_MAX_BODY_BYTES,
+    principal,
+    refuse_cross_site,
+    refuse_terminal,
+    require_role,
+)
 
 MAX_HANDLE_CHARS = 128
 
@@ -64,6 +70,7 @@ class TerminalLoginApproved(msgspec.Struct, kw_only=True):
 class TerminalLoginController(Controller):
     path = "/api/auth/terminal-logins"
     guards = [refuse_cross_site]
+    request_max_body_size = PUBLIC_MAX_BODY_BYTES  # public routes: what a passkey answer needs
 
     @post("/", status_code=201)
     async def request_terminal_login(

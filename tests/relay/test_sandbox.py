@@ -85,3 +85,13 @@ def test_a_missing_program_fails_to_spawn_before_the_sandbox_starts(tmp_path: Pa
     sandbox = SessionSandbox(confined, workspace=str(tmp_path))
     with pytest.raises(SpawnError, match="no-such-program"):
         sandbox.wrap(["no-such-program"], {"PATH": ENV_PATH})
+
+
+def test_a_program_in_dot_local_bin_shows_its_directory_not_dot_local(tmp_path: Path) -> None:
+    local = tmp_path / ".local"
+    (local / "lib").mkdir(parents=True)
+    (local / "share" / "tether").mkdir(parents=True)  # the server's data directory lives here
+    (local / "bin").mkdir()
+    program = local / "bin" / "claude"
+    program.write_text("#!/bin/sh\n")
+    assert install_roots(str(program)) == [str(local / "bin")] * 2

@@ -23,6 +23,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from server.domain import actors
 from server.domain.enrolment import CODE_ALPHABET, CODE_CHARS, format_code, parse_code
 from server.domain.errors import (
     BadRequestError,
@@ -98,7 +99,7 @@ class TerminalLogins(IdentityContext):
         return RateLimiter(*DECISIONS_PER_USER)
 
     async def request_terminal_login(self, caller: Caller, name: str) -> LoginRequested:
-        self._login_requests.check(caller.ip, "terminal login requests from this address")
+        self._login_requests.check_address(caller.ip, "terminal login requests from this address")
         name = _terminal_name(name)
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_CHARS))
         handle = HANDLE_PREFIX + new_secret()
@@ -118,7 +119,7 @@ class TerminalLogins(IdentityContext):
             raise RateLimitedError(f"{MAX_PENDING} terminal logins are waiting already")
         await self.audit.record(
             "auth.terminal_login_requested",
-            actor="anonymous",
+            actor=actors.ANONYMOUS,
             target=login_id,
             ip=caller.ip,
             device=caller.device,
@@ -214,7 +215,7 @@ class TerminalLogins(IdentityContext):
 
     async def poll_terminal_login(self, caller: Caller, handle: str) -> LoginPolled:
         """The request's state; on the first poll after approval, the terminal's token."""
-        self._login_polls.check(caller.ip, "terminal login polls from this address")
+        self._login_polls.check_address(caller.ip, "terminal login polls from this address")
         if not handle.startswith(HANDLE_PREFIX) or len(handle) > 128:
             raise BadRequestError("that is not a terminal login poll handle")
         record = await self.logins.by_handle(_hash(handle))
@@ -249,7 +250,7 @@ class TerminalLogins(IdentityContext):
             return LoginPolled("collected", record.expires_at)
         await self.audit.record(
             "auth.terminal_token_created",
-            actor=f"user:{user.id}",
+            actor=actors.user(user.id),
             target=session.id,
             ip=caller.ip,
             details={"name": record.name, "login": record.id},
