@@ -79,17 +79,7 @@ def read_head(path: Path) -> AuditHead | None:
 
 def write_head(path: Path, head: AuditHead | None) -> None:
     """Replace the head file atomically (write a sibling, fsync, rename); None removes it."""
-    if head is None:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        return
-    partial = path.with_name(path.name + ".partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(msgspec.json.encode(head) + b"\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, path)
+    _restore_head(path, None if head is None else msgspec.json.encode(head) + b"\n")
 
 
 def _head_bytes(path: Path) -> bytes | None:
